@@ -1,0 +1,60 @@
+"""Erlang-style processes on trio: PIDs, mailboxes, events, spawn/monitor/link.
+
+Everything public is defined in a private module and re-exported here.
+"""
+
+from ._exceptions import CallFailed as CallFailed
+from ._exceptions import CallTimeout as CallTimeout
+from ._exceptions import HostLimitReached as HostLimitReached
+from ._exceptions import LinkedProcessFailed as LinkedProcessFailed
+from ._exceptions import MailboxFull as MailboxFull
+from ._exceptions import NameTaken as NameTaken
+from ._exceptions import NoProc as NoProc
+from ._exceptions import ProcessNotFound as ProcessNotFound
+from ._exceptions import Terminated as Terminated
+from ._mailbox import MailboxPolicy as MailboxPolicy
+from ._mailbox import MessageQueue as MessageQueue
+from ._messages import Cancel as Cancel
+from ._messages import Event as Event
+from ._messages import Exit as Exit
+from ._messages import ExitReason as ExitReason
+from ._messages import LinkDown as LinkDown
+from ._messages import Message as Message
+from ._messages import ProcessInfo as ProcessInfo
+from ._messages import QueueStatistics as QueueStatistics
+from ._node import Host as Host
+from ._node import Node as Node
+from ._pid import PID as PID
+from ._process import Process as Process
+from ._run import current_node as current_node
+from ._run import open_node as open_node
+from ._run import run as run
+
+__all__ = [
+    "PID",
+    "CallFailed",
+    "CallTimeout",
+    "Cancel",
+    "Event",
+    "Exit",
+    "ExitReason",
+    "Host",
+    "HostLimitReached",
+    "LinkDown",
+    "LinkedProcessFailed",
+    "MailboxFull",
+    "MailboxPolicy",
+    "Message",
+    "MessageQueue",
+    "NameTaken",
+    "NoProc",
+    "Node",
+    "Process",
+    "ProcessInfo",
+    "ProcessNotFound",
+    "QueueStatistics",
+    "Terminated",
+    "current_node",
+    "open_node",
+    "run",
+]

@@ -1,0 +1,288 @@
+"""Exits, links, monitors and forced stops.
+
+A process task is ``run_process``: it awaits the process function and turns
+however it ended into one ``Exit``, which ``finish`` delivers exactly once:
+exit hooks (``call``, ``wait_exit``), monitors, then links. Forced stops
+(``terminate``, untrapped ``LinkDown``, node shutdown) do not use a cancel
+scope per process (that would cost ~860 bytes each); they interrupt the task
+where it waits with ``_Kill`` through ``force_abort``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import trio
+from trio.lowlevel import current_task
+
+from ._exceptions import LinkedProcessFailed, NoProc, ProcessNotFound, Terminated
+from ._messages import Exit, ExitReason, LinkDown
+from ._pid import PID
+from ._waiter import Kill as _Kill
+from ._waiter import force_abort
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
+    from ._node import Node
+    from ._process import Process
+
+logger = logging.getLogger("actors")
+
+
+async def run_process(proc: Process, fn: Callable[..., Any], args: tuple[object, ...]) -> None:
+    """The body of every process task."""
+    proc._task = current_task()
+    result: object = None
+    error: BaseException | None = None
+    try:
+        if proc._kill is None:
+            result = await fn(proc, *args)
+        else:
+            error = proc._kill  # stopped before it ever ran
+    except _Kill:
+        error = proc._kill
+    except Exception as exc:
+        error = exc
+    except BaseException as exc:
+        if proc._kill is not None and _only_kills(exc):
+            error = proc._kill
+        else:
+            # The node's own scope was cancelled (or KeyboardInterrupt): report, then let it go.
+            finish(proc, None, Terminated("node stopped"), ExitReason.SHUTDOWN)
+            raise
+    finish(proc, result, error, None)
+
+
+def _only_kills(exc: BaseException) -> bool:
+    if isinstance(exc, _Kill):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        kills, rest = exc.split(_Kill)
+        if kills is None:
+            return False
+        return rest is None or rest.split(trio.Cancelled)[1] is None
+    return False
+
+
+def _alive(proc: Process) -> bool:
+    return proc._node._procs.get(proc.pid.seq) is proc
+
+
+def finish(
+    proc: Process, result: object, error: BaseException | None, forced: ExitReason | None
+) -> None:
+    """Remove ``proc`` from its node and deliver its ``Exit`` (once)."""
+    node = proc._node
+    if node._procs.pop(proc.pid.seq, None) is None:
+        return
+    node._pending_kills.discard(proc)
+    proc.host.count -= 1
+    if proc._names:
+        for name in proc._names:
+            if node._names.get(name) is proc:
+                del node._names[name]
+    kill = proc._kill
+    if forced is not None:
+        reason = forced
+    elif kill is not None and error is kill:
+        reason = proc._kill_reason or ExitReason.ERROR
+    elif error is not None:
+        reason = ExitReason.ERROR
+    elif proc._cancel_requested or kill is not None:
+        reason = ExitReason.SHUTDOWN
+    else:
+        reason = ExitReason.NORMAL
+    now = trio.current_time()
+    exit = Exit(proc.pid, reason, result, error, now)
+    _log_exit(proc, exit)
+
+    hooks, proc._exit_hooks = proc._exit_hooks, None
+    for hook in hooks or ():
+        hook(exit)
+    callbacks, proc._on_exit = proc._on_exit, None
+    for callback in callbacks or ():
+        try:
+            callback()
+        except Exception:
+            logger.exception("on_exit callback failed pid=%s", proc.pid)
+
+    watchers, proc._monitored_by = proc._monitored_by, None
+    for watcher in relation(watchers):
+        if _alive(watcher):
+            watcher._post_event(exit)
+
+    partners, proc._links = proc._links, None
+    for partner in relation(partners):
+        remove_relation(partner, "_links", proc)
+        if error is not None and _alive(partner):
+            link_down(partner, LinkDown(proc.pid, reason, error, now))
+
+    if not node._procs and node._idle is not None:
+        node._idle.set()
+        node._idle = None
+
+
+def _log_exit(proc: Process, exit: Exit) -> None:
+    error = exit.error
+    if exit.reason is not ExitReason.ERROR or error is None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("process exited pid=%s reason=%s", proc.pid, exit.reason.value)
+        return
+    if isinstance(error, LinkedProcessFailed):
+        logger.error("process exited pid=%s reason=linked error=%s", proc.pid, error)
+    elif isinstance(error, Terminated):
+        logger.warning("process terminated pid=%s", proc.pid)
+    else:
+        logger.error(
+            "process crashed pid=%s function=%s error=%r",
+            proc.pid,
+            getattr(proc._fn, "__qualname__", proc._fn),
+            error,
+            exc_info=error,
+        )
+
+
+def link_down(proc: Process, event: LinkDown) -> None:
+    """Deliver ``event``: as an event if ``proc`` traps links, else by failing it."""
+    if proc._trap_links:
+        proc._post_event(event)
+        return
+    failure = LinkedProcessFailed(event.pid, event.error)
+    failure.__cause__ = event.error
+    reason = ExitReason.SHUTDOWN if event.reason is ExitReason.SHUTDOWN else ExitReason.ERROR
+    kill(proc, failure, reason)
+
+
+def terminate(proc: Process, *, shutdown: bool) -> None:
+    """Stop ``proc`` by force: ``Terminated``, reason shutdown (orderly) or error."""
+    why = "terminated by shutdown" if shutdown else "terminated"
+    kill(proc, Terminated(why), ExitReason.SHUTDOWN if shutdown else ExitReason.ERROR)
+
+
+def kill(proc: Process, error: BaseException, reason: ExitReason) -> None:
+    """Make ``proc`` exit with ``error`` wherever it waits. The first kill wins."""
+    if proc._kill is not None or not _alive(proc):
+        return
+    proc._kill = error
+    proc._kill_reason = reason
+    task = proc._task
+    if task is None:
+        return  # not started: run_process will not call the function
+    if task is not current_task() and force_abort(task, _Kill()):
+        # Aborted where it waited. It stays pending until it exits, so a
+        # `finally:` that blocks again is interrupted again.
+        pass
+    node = proc._node
+    node._pending_kills.add(proc)
+    if not node._kill_retry_running:
+        node._kill_retry_running = True
+        node._nursery.start_soon(_retry_kills, node, name="actors.kill-retry")
+
+
+async def _retry_kills(node: Node) -> None:
+    """Interrupt killed processes that were runnable (not blocked) when killed."""
+    delay = 0.0
+    try:
+        while node._pending_kills:
+            await trio.sleep(delay)
+            for proc in list(node._pending_kills):
+                task = proc._task
+                if not _alive(proc) or task is None:
+                    node._pending_kills.discard(proc)
+                else:
+                    force_abort(task, _Kill())
+            delay = min(0.001 if delay == 0 else delay * 2, 0.05)
+    finally:
+        node._kill_retry_running = False
+
+
+# -- monitors and links ---------------------------------------------------------
+
+
+def _dead_pid(dest: PID | str) -> PID:
+    """The PID a failed resolution was about; names that resolve nowhere re-raise."""
+    if isinstance(dest, PID):
+        return dest
+    if isinstance(dest, str) and dest.startswith("{"):
+        return PID.parse(dest)
+    raise ProcessNotFound(dest)
+
+
+def monitor(watcher: Process, dest: PID | str) -> None:
+    try:
+        target = watcher._node._resolve(dest)
+    except ProcessNotFound:
+        pid = _dead_pid(dest)
+        watcher._post_event(Exit(pid, ExitReason.ERROR, None, NoProc(pid), trio.current_time()))
+        return
+    if target is watcher:
+        raise ValueError("a process cannot monitor itself")
+    add_relation(target, "_monitored_by", watcher)
+
+
+def demonitor(watcher: Process, dest: PID | str) -> None:
+    try:
+        target = watcher._node._resolve(dest)
+    except ProcessNotFound:
+        pid = _dead_pid(dest)
+    else:
+        pid = target.pid
+        remove_relation(target, "_monitored_by", watcher)
+    events = watcher._events
+    if events is not None:
+        events._remove_if(lambda ev: type(ev) is Exit and ev.pid == pid)
+
+
+def link(proc: Process, dest: PID | str) -> None:
+    try:
+        target = proc._node._resolve(dest)
+    except ProcessNotFound:
+        pid = _dead_pid(dest)
+        link_down(proc, LinkDown(pid, ExitReason.ERROR, NoProc(pid), trio.current_time()))
+        return
+    if target is proc:
+        raise ValueError("a process cannot link to itself")
+    add_relation(proc, "_links", target)
+    add_relation(target, "_links", proc)
+
+
+def unlink(proc: Process, dest: PID | str) -> None:
+    try:
+        target = proc._node._resolve(dest)
+    except ProcessNotFound:
+        return
+    remove_relation(proc, "_links", target)
+    remove_relation(target, "_links", proc)
+
+
+# A relation slot holds None, one Process, or a set of them.
+
+
+def relation(value: Process | set[Process] | None) -> Collection[Process]:
+    if value is None:
+        return ()
+    if type(value) is set:
+        return list(value)
+    return (value,)  # type: ignore[return-value]
+
+
+def add_relation(proc: Process, attr: str, other: Process) -> None:
+    current = getattr(proc, attr)
+    if current is None:
+        setattr(proc, attr, other)
+    elif type(current) is set:
+        current.add(other)
+    elif current is not other:
+        setattr(proc, attr, {current, other})
+
+
+def remove_relation(proc: Process, attr: str, other: Process) -> None:
+    current = getattr(proc, attr)
+    if current is other:
+        setattr(proc, attr, None)
+    elif type(current) is set:
+        current.discard(other)
+        if not current:
+            setattr(proc, attr, None)
