@@ -67,6 +67,7 @@ class Node:
         name: str | None = None,
         host: str = "main",
         shutdown_grace: float = 10.0,
+        timer_coalesce: float = 0.001,
     ) -> None:
         if name is not None and (not name or any(ch in name for ch in "{}|@ \t\n")):
             raise ValueError(f"invalid node name {name!r}: no braces, '|', '@' or spaces")
@@ -85,6 +86,9 @@ class Node:
         self._idle: trio.Event | None = None
         self._pending_kills: set[Process] = set()
         self._kill_retry_running = False
+        # The node-wide timer service (see _timers.py), started on first use.
+        self.timer_coalesce = timer_coalesce
+        self._timers: object = None
 
     def __repr__(self) -> str:
         return f"<Node {self.name or '(unnamed)'} processes={len(self._procs)}>"

@@ -11,7 +11,11 @@ from ._mailbox import Listeners, MailboxPolicy, MessageQueue
 from ._messages import Event, Message
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from trio.lowlevel import Task
+
+    from ._timers import Ticker, Timer
 
     from ._messages import Exit, ExitReason
     from ._node import Host, Node
@@ -302,6 +306,32 @@ class Process:
     def lookup(self, name: str) -> PID | None:
         """Return the PID registered under ``name``, or None."""
         return self._node.lookup(name)
+
+    # -- time (see _timers.py) ----------------------------------------------------
+
+    def after(self, duration: float | str | timedelta) -> Timer:
+        """A one-shot timer that fires once after ``duration``; stopped when this process exits."""
+        from ._timers import after
+
+        return after(duration, owner=self)
+
+    def timer(self, duration: float | str | timedelta) -> Timer:
+        """A stoppable, resettable one-shot timer owned by this process."""
+        from ._timers import timer
+
+        return timer(duration, owner=self)
+
+    def ticker(self, period: float | str | timedelta) -> Ticker:
+        """A fixed-rate ticker anchored at its start, owned by this process."""
+        from ._timers import ticker
+
+        return ticker(period, owner=self)
+
+    async def sleep(self, duration: float | str | timedelta) -> None:
+        """Sleep on the node's timer service (no cancel scope per sleep)."""
+        from ._timers import sleep
+
+        await sleep(duration, owner=self)
 
     # -- runtime hooks --------------------------------------------------------------
 

@@ -29,7 +29,11 @@ def current_node() -> Node:
 
 @asynccontextmanager
 async def open_node(
-    *, name: str | None = None, host: str = "main", shutdown_grace: float = 10.0
+    *,
+    name: str | None = None,
+    host: str = "main",
+    shutdown_grace: float = 10.0,
+    timer_coalesce: float = 0.001,
 ) -> AsyncIterator[Node]:
     """Open an actor node inside the current trio run.
 
@@ -43,6 +47,8 @@ async def open_node(
         name (str | None): Node name, printed in PIDs as ``{name@host|0x00001}``.
         host (str): The default host for spawns.
         shutdown_grace (float): Seconds between ``Cancel`` and ``terminate``.
+        timer_coalesce (float): Timers due within this many seconds of each
+            other fire in one batch of the node's timer service.
 
     Example::
 
@@ -53,7 +59,13 @@ async def open_node(
     body_error: BaseException | None = None
     previous = _CURRENT_NODE.get()
     async with trio.open_nursery() as nursery:
-        node = Node(nursery, name=name, host=host, shutdown_grace=shutdown_grace)
+        node = Node(
+            nursery,
+            name=name,
+            host=host,
+            shutdown_grace=shutdown_grace,
+            timer_coalesce=timer_coalesce,
+        )
         _CURRENT_NODE.set(node)
         try:
             yield node
