@@ -182,18 +182,27 @@ def kill(proc: Process, error: BaseException, reason: ExitReason) -> None:
 
 
 async def _retry_kills(node: Node) -> None:
-    """Interrupt killed processes that were runnable (not blocked) when killed."""
-    delay = 0.0
+    """Keep interrupting killed processes until they are gone.
+
+    Covers a process that killed itself (it was running), waits whose abort
+    trio refuses (``to_thread``), and ``finally:`` blocks that wait again.
+    """
+    rounds = 0
     try:
         while node._pending_kills:
-            await trio.sleep(delay)
+            # A few scheduling rounds first (cheap, catches the common cases),
+            # then back off so a long to_thread call does not spin the loop.
+            if rounds < 8:
+                await trio.lowlevel.checkpoint()
+            else:
+                await trio.sleep(min(0.001 * 2 ** (rounds - 8), 0.05))
+            rounds += 1
             for proc in list(node._pending_kills):
                 task = proc._task
                 if not _alive(proc) or task is None:
                     node._pending_kills.discard(proc)
                 else:
                     force_abort(task, _Kill())
-            delay = min(0.001 if delay == 0 else delay * 2, 0.05)
     finally:
         node._kill_retry_running = False
 

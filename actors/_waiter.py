@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Final, final
 
+from outcome import Error
 from trio.lowlevel import Task, reschedule
 
 
@@ -78,27 +79,33 @@ class SelectWaiter:
 
 
 def force_abort(task: Task, error: BaseException) -> bool:
-    """Interrupt a task blocked anywhere in trio by raising ``error`` in it.
+    """Make ``error`` raise inside ``task`` where it waits or is about to resume.
 
     This is how ``terminate`` reaches a process without a cancel scope per
-    process (a scope costs ~860 bytes and ~40% of spawn time): trio itself
-    cancels a blocked task by calling its abort function and, when that
-    succeeds, rescheduling it with the exception. We do the same through the
-    task's ``_attempt_abort``. It is private trio API, stable since 2017 and
-    pinned by ``tests/test_terminate.py``.
+    process (a scope costs ~860 bytes and ~40% of spawn time). trio cancels a
+    blocked task by calling its abort function and, when that succeeds,
+    rescheduling it with the exception; we do the same through the task's
+    ``_attempt_abort``. A task that is runnable (already rescheduled, e.g. it
+    only passed a checkpoint) resumes by unwrapping the outcome it was sent,
+    so we replace that outcome with the error. Both are private trio API,
+    stable since 2017 and pinned by ``tests/test_stop.py``.
 
     Returns:
-        bool: True when the task was blocked and the abort was attempted;
-        False when the task is runnable (it must be retried once it blocks).
+        bool: False when the task is neither blocked nor runnable (it is the
+        running task), so the interruption must be retried later.
     """
-    if getattr(task, "_abort_func", None) is None:
-        return False
+    if getattr(task, "_abort_func", None) is not None:
 
-    def raise_error() -> None:
-        raise error
+        def raise_error() -> None:
+            raise error
 
-    task._attempt_abort(raise_error)
-    return True
+        task._attempt_abort(raise_error)
+        return True
+    next_send_fn = getattr(task, "_next_send_fn", None)
+    if next_send_fn is not None and next_send_fn == task.coro.send:
+        task._next_send = Error(error)
+        return True
+    return False
 
 
 def is_blocked(task: Task) -> bool:

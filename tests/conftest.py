@@ -1,0 +1,37 @@
+"""Shared test configuration: every async test runs on virtual time by default."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+# Tests import their helpers as a plain module (pytest runs with --import-mode=importlib).
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def _virtual_run(
+    fn: Callable[[], Any],
+    *,
+    clock: trio.abc.Clock | None = None,
+    instruments: Sequence[trio.abc.Instrument] = (),
+) -> Any:
+    """trio.run with an autojump MockClock unless the test asked for a clock itself."""
+    if clock is None:
+        clock = trio.testing.MockClock(autojump_threshold=0)
+    return trio.run(fn, clock=clock, instruments=instruments)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run async tests under an autojump clock; ``@pytest.mark.real_time`` opts out."""
+    for item in items:
+        fn = getattr(item, "obj", None)
+        if not inspect.iscoroutinefunction(fn) or item.get_closest_marker("real_time"):
+            continue
+        item.add_marker(pytest.mark.trio(run=_virtual_run))
