@@ -1,0 +1,50 @@
+"""Declarative entries for actors apps: the registry, index files, funcs and env.
+
+Every public name is defined in a private module and re-exported here; this file has no logic.
+"""
+
+from . import funcs as funcs
+from ._builders import data_entry as data_entry
+from ._builders import env_storage_entry as env_storage_entry
+from ._builders import env_variable_entry as env_variable_entry
+from ._builders import function_entry as function_entry
+from ._builders import host_entry as host_entry
+from ._builders import process_entry as process_entry
+from ._builders import service_entry as service_entry
+from ._entry import Entry as Entry
+from ._entry import FrozenMap as FrozenMap
+from ._entry import freeze as freeze
+from ._entry import thaw as thaw
+from ._env import Env as Env
+from ._exceptions import ChangesetError as ChangesetError
+from ._exceptions import EntryNotFoundError as EntryNotFoundError
+from ._exceptions import EnvError as EnvError
+from ._exceptions import EnvNotFoundError as EnvNotFoundError
+from ._exceptions import EnvReadOnlyError as EnvReadOnlyError
+from ._exceptions import FunctionCallError as FunctionCallError
+from ._exceptions import IndexFileError as IndexFileError
+from ._exceptions import InvalidEntryError as InvalidEntryError
+from ._exceptions import InvalidFilterError as InvalidFilterError
+from ._exceptions import RegistryError as RegistryError
+from ._exceptions import ResolveError as ResolveError
+from ._find import compile_filter as compile_filter
+from ._funcs import Funcs as Funcs
+from ._kinds import KINDS as KINDS
+from ._loader import INDEX_FILE as INDEX_FILE
+from ._loader import load_dir as load_dir
+from ._loader import load_file as load_file
+from ._loader import load_files as load_files
+from ._registry import Change as Change
+from ._registry import Changes as Changes
+from ._registry import Registry as Registry
+from ._registry import Revision as Revision
+from ._registry import Snapshot as Snapshot
+from ._resolve import resolve_callable as resolve_callable
+from ._schema import Problem as Problem
+from ._storages import FileStorage as FileStorage
+from ._storages import MemoryStorage as MemoryStorage
+from ._storages import OsStorage as OsStorage
+from ._storages import RouterStorage as RouterStorage
+from ._storages import StaticStorage as StaticStorage
+from ._storages import Storage as Storage
+from ._validate import validate_entries as validate_entries

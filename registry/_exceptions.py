@@ -1,0 +1,118 @@
+"""The registry's exceptions: one flat set, each refining the builtin it is closest to.
+
+Every class derives from :class:`RegistryError`, so ``except registry.RegistryError`` catches
+anything this package raises on purpose, and from a builtin (``ValueError``, ``LookupError``,
+``PermissionError``, ``ImportError``, ``RuntimeError``), so generic code that already handles the
+builtin keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._schema import Problem
+
+
+class RegistryError(Exception):
+    """Base class of every error the registry raises on purpose."""
+
+
+class InvalidEntryError(RegistryError, ValueError):
+    """An entry built in code is malformed: a bad id or kind, or data that breaks its kind's schema.
+
+    The same problems found in an index file raise :class:`IndexFileError` instead, which also
+    names the file. ``problems`` lists every problem found, not just the first.
+    """
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[Problem, ...] = tuple(problems)
+
+
+class IndexFileError(RegistryError, ValueError):
+    """One or more ``_index.yaml`` files are malformed; every problem of the load is listed.
+
+    Each problem is one paragraph naming the file (and line), the entry and the field. The
+    individual problems are also available as structured values in ``problems``.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        if len(self.problems) == 1:
+            message = str(self.problems[0])
+        else:
+            lines = [f"{len(self.problems)} problems in index files:"]
+            lines.extend(f"- {problem}" for problem in self.problems)
+            message = "\n".join(lines)
+        super().__init__(message)
+
+
+class InvalidFilterError(RegistryError, ValueError):
+    """A ``find`` filter has a key or a value that cannot be understood.
+
+    Raised instead of matching everything (which is what Wippy does for a key without a prefix).
+    """
+
+
+class EntryNotFoundError(RegistryError, LookupError):
+    """No entry has the requested id (``get``, ``funcs.call``).
+
+    A changeset that updates or deletes a missing id raises :class:`ChangesetError` instead, so a
+    failed apply is always one exception listing every conflict.
+    """
+
+    def __init__(self, entry_id: str, version: int | None = None) -> None:
+        where = "" if version is None else f" at version {version}"
+        super().__init__(f"no entry with id {entry_id!r} in the registry{where}")
+        self.entry_id = entry_id
+
+
+class ChangesetError(RegistryError, ValueError):
+    """A changeset cannot be applied; nothing was applied.
+
+    Raised for a create of an existing id, an update or delete of a missing id, and for a changeset
+    applied twice. ``problems`` lists each conflict as a sentence.
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        if len(self.problems) == 1:
+            message = f"changeset not applied: {self.problems[0]}"
+        else:
+            lines = [f"changeset not applied, {len(self.problems)} conflicts:"]
+            lines.extend(f"- {problem}" for problem in self.problems)
+            message = "\n".join(lines)
+        super().__init__(message)
+
+
+class ResolveError(RegistryError, ImportError):
+    """The callable of a ``process`` or ``function`` entry cannot be loaded.
+
+    The message names the entry and the module, file or attribute that failed; an import error or
+    a syntax error in the user's file is kept as ``__cause__``.
+    """
+
+
+class FunctionCallError(RegistryError, RuntimeError):
+    """A ``function`` entry ran and raised; the original exception is the ``__cause__``.
+
+    Cancellation (``trio.Cancelled``) and other ``BaseException`` s are never wrapped.
+    """
+
+    def __init__(self, entry_id: str, error: BaseException) -> None:
+        super().__init__(f"function {entry_id} raised {type(error).__name__}: {error}")
+        self.entry_id = entry_id
+
+
+class EnvError(RegistryError, ValueError):
+    """An env value or a ``.env`` file is malformed, e.g. ``"abc"`` for an ``int`` variable."""
+
+
+class EnvNotFoundError(RegistryError, LookupError):
+    """No ``env.variable`` is declared under that name, or it has no value and no default."""
+
+
+class EnvReadOnlyError(RegistryError, PermissionError):
+    """``Env.set`` on a ``readonly`` variable, or on one whose storages are all read-only."""

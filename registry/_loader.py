@@ -1,0 +1,313 @@
+"""Load ``_index.yaml`` files in the Wippy shape into validated, normalised entries.
+
+A load reads every file, then checks in this order, collecting problems instead of stopping:
+YAML syntax and duplicate keys; the file's ``version``/``namespace``/``entries``; each entry's
+``name``/``kind`` and duplicate ids across files; the ``env.*`` entries (they define the
+environment); every other entry after ``${env:...}`` interpolation; references and cycles across
+all entries. If anything was found, one :class:`IndexFileError` lists it all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from ._entry import Entry, is_valid_id, is_valid_namespace
+from ._env import Env
+from ._exceptions import EnvError, IndexFileError
+from ._interpolate import interpolate
+from ._kinds import canonical_kind, check_fields, check_meta
+from ._schema import Ctx, Problem, describe, unknown_key_message
+from ._validate import Location, check_graph
+
+INDEX_FILE = "_index.yaml"
+_FILE_KEYS = ["version", "namespace", "entries"]
+_ENTRY_KEYS = ("name", "kind", "meta")
+
+
+@attrs.frozen
+class _Raw:
+    """One entry as read from a file, before its fields are checked."""
+
+    file: Path
+    line: int | None
+    namespace: str
+    id: str
+    kind: str
+    meta: Any
+    fields: dict[str, Any]
+
+
+def load_dir(
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+) -> list[Entry]:
+    """Load every ``_index.yaml`` below ``path`` (skipping hidden folders), sorted by id.
+
+    Args:
+        path: the app's folder, e.g. ``app/src``.
+        environ: the OS environment for ``env.storage.os`` and interpolation; ``os.environ``
+            by default.
+
+    Raises:
+        IndexFileError: the folder has no index file, or any problem in any file; all listed.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise IndexFileError([Problem("is not a directory", file=str(root))])
+    files = sorted(
+        found
+        for found in root.rglob(INDEX_FILE)
+        if not any(
+            part.startswith(".") or part == "__pycache__"
+            for part in found.relative_to(root).parts[:-1]
+        )
+    )
+    if not files:
+        raise IndexFileError([Problem(f"no {INDEX_FILE} found in this folder", file=str(root))])
+    return load_files(files, environ=environ)
+
+
+def load_file(
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+) -> list[Entry]:
+    """Load one index file; references must resolve inside it. See :func:`load_dir`."""
+    return load_files([Path(path)], environ=environ)
+
+
+def load_files(
+    paths: Iterable[str | os.PathLike[str]], *, environ: Mapping[str, str] | None = None
+) -> list[Entry]:
+    """Load several index files as one app (references may cross files). See :func:`load_dir`."""
+    environ = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    raws: list[_Raw] = []
+    for path in paths:
+        raws.extend(_read_file(Path(path), problems))
+
+    locations: dict[str, Location] = {}
+    unique: list[_Raw] = []
+    for raw in raws:
+        if raw.id in locations:
+            file, line = locations[raw.id]
+            problems.append(
+                Problem(
+                    f"duplicate id; first declared at {file}:{line}",
+                    str(raw.file),
+                    raw.line,
+                    raw.id,
+                )
+            )
+            continue
+        locations[raw.id] = (str(raw.file), raw.line)
+        unique.append(raw)
+
+    partial: list[Entry] = []  # entries with problems, still checked for references
+    env_entries = [
+        entry
+        for raw in unique
+        if raw.kind.startswith("env.")
+        for entry in _check(raw, problems, partial)
+    ]
+    env: Env | None
+    try:
+        env = Env.from_entries(env_entries, environ=environ)
+    except EnvError:
+        env = None  # the dangling storage reference is reported by check_graph below
+
+    def lookup(name: str) -> str | None:
+        if env is not None and name in env:
+            return env.lookup_text(name)
+        return environ.get(name)
+
+    entries = list(env_entries)
+    for raw in unique:
+        if not raw.kind.startswith("env."):
+            entries.extend(_check(raw, problems, partial, lookup))
+    declared = {raw.id: raw.kind for raw in unique}
+    check_graph([*entries, *partial], problems, locations, declared=declared)
+    if problems:
+        problems.sort(key=lambda problem: (problem.file or "", problem.line or 0))
+        raise IndexFileError(problems)
+    return sorted(entries, key=lambda entry: entry.id)
+
+
+def _check(
+    raw: _Raw, problems: list[Problem], partial: list[Entry], lookup: Any = None
+) -> list[Entry]:
+    """Interpolate (unless ``lookup`` is None), check and build one entry.
+
+    Returns ``[entry]``, or ``[]`` when it has problems; then what could be checked of it goes
+    to ``partial`` so its references are checked too.
+    """
+    before = len(problems)
+    ctx = Ctx(problems, raw.namespace, str(raw.file), raw.line, raw.id, raw.file.parent)
+    fields, meta = raw.fields, raw.meta
+    if lookup is not None:
+        fields = interpolate(fields, lookup, ctx, "")
+        meta = interpolate(meta, lookup, ctx, "meta")
+    checked_meta = check_meta(meta, ctx)
+    data = check_fields(raw.kind, fields, ctx, also_allowed=_ENTRY_KEYS)
+    if len(problems) > before or checked_meta is None:
+        partial.append(Entry(raw.id, raw.kind, {}, data, origin=str(raw.file)))
+        return []
+    return [Entry(raw.id, raw.kind, checked_meta, data, origin=str(raw.file))]
+
+
+def _read_file(path: Path, problems: list[Problem]) -> list[_Raw]:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(Problem(f"cannot read the file: {error}", file))
+        return []
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        document = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        problems.append(Problem(f"malformed YAML: {reason}", file, line))
+        return []
+    finally:
+        loader.dispose()
+    before = len(problems)
+    _check_duplicate_keys(node, file, problems)
+    if len(problems) > before:
+        return []
+    return _read_document(document, node, path, problems)
+
+
+def _check_duplicate_keys(node: yaml.Node | None, file: str, problems: list[Problem]) -> None:
+    # PyYAML keeps the last of two equal keys; a silently lost setting is what we refuse.
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                if key.value in seen:
+                    problems.append(
+                        Problem(f"duplicate key {key.value!r}", file, key.start_mark.line + 1)
+                    )
+                seen.add(key.value)
+            _check_duplicate_keys(value, file, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicate_keys(item, file, problems)
+
+
+def _read_document(
+    document: Any, node: yaml.Node | None, path: Path, problems: list[Problem]
+) -> list[_Raw]:
+    file = str(path)
+    if not isinstance(document, dict):
+        problems.append(
+            Problem(
+                f"expected a mapping with version, namespace and entries, got {describe(document)}",
+                file,
+            )
+        )
+        return []
+    lines = _key_lines(node)
+    bad = len(problems)
+    problems.extend(
+        Problem(unknown_key_message(key, _FILE_KEYS), file, lines.get(key))
+        for key in document
+        if key not in _FILE_KEYS
+    )
+    version = document.get("version")
+    if version != "1.0" or not isinstance(version, str):
+        hint = ' (quote it in YAML: version: "1.0")' if version == 1.0 else ""
+        problems.append(
+            Problem(
+                f'version must be "1.0"{hint}, got {describe(version)}', file, lines.get("version")
+            )
+        )
+    namespace = document.get("namespace")
+    if not is_valid_namespace(namespace):
+        problems.append(
+            Problem(
+                "namespace must be dot-separated words such as 'app' or 'app.jobs', "
+                f"got {describe(namespace)}",
+                file,
+                lines.get("namespace"),
+            )
+        )
+    entries = document.get("entries", [])
+    if not isinstance(entries, list):
+        problems.append(
+            Problem(f"entries must be a list, got {describe(entries)}", file, lines.get("entries"))
+        )
+        return []
+    if len(problems) > bad:
+        return []
+    assert isinstance(namespace, str)
+    entry_lines = _item_lines(node, "entries")
+    raws = []
+    for index, item in enumerate(entries):
+        line = entry_lines[index] if index < len(entry_lines) else None
+        raw = _read_entry(item, index, namespace, path, line, problems)
+        if raw is not None:
+            raws.append(raw)
+    return raws
+
+
+def _read_entry(
+    item: Any, index: int, namespace: str, path: Path, line: int | None, problems: list[Problem]
+) -> _Raw | None:
+    file = str(path)
+    label = f"entries[{index}]"
+    if not isinstance(item, dict):
+        problems.append(Problem(f"expected a mapping, got {describe(item)}", file, line, label))
+        return None
+    name = item.get("name")
+    entry_id = f"{namespace}:{name}"
+    if not isinstance(name, str) or not is_valid_id(entry_id):
+        message = (
+            "required key is missing"
+            if "name" not in item
+            else "expected a name of dot-separated words (letters, digits, '_', '-') such as "
+            f"'job.heartbeat', got {describe(name)}"
+        )
+        problems.append(Problem(message, file, line, label, "name"))
+        return None
+    kind_written = item.get("kind")
+    if not isinstance(kind_written, str):
+        message = (
+            "required key is missing"
+            if "kind" not in item
+            else f"expected a kind, got {describe(kind_written)}"
+        )
+        problems.append(Problem(message, file, line, entry_id, "kind"))
+        return None
+    kind, error = canonical_kind(kind_written)
+    if kind is None:
+        problems.append(Problem(str(error), file, line, entry_id, "kind"))
+        return None
+    fields = {key: value for key, value in item.items() if key not in _ENTRY_KEYS}
+    return _Raw(path, line, namespace, entry_id, kind, item.get("meta"), fields)
+
+
+def _key_lines(node: yaml.Node | None) -> dict[Any, int]:
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {
+        key.value: key.start_mark.line + 1
+        for key, _ in node.value
+        if isinstance(key, yaml.ScalarNode)
+    }
+
+
+def _item_lines(node: yaml.Node | None, key: str) -> list[int]:
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key_node, value in node.value:
+        matches = isinstance(key_node, yaml.ScalarNode) and key_node.value == key
+        if matches and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []

@@ -1,0 +1,245 @@
+"""Storages behind ``env.variable`` entries: os, file (``.env``), memory, static and router."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping, MutableMapping, Sequence
+from pathlib import Path
+from typing import Protocol, final
+
+import attrs
+
+from ._exceptions import EnvError, EnvReadOnlyError
+
+
+class Storage(Protocol):
+    """What an ``env.variable`` reads from and writes to. Keys and values are strings."""
+
+    @property
+    def writable(self) -> bool:
+        """Whether :meth:`set` can work."""
+        ...
+
+    def get(self, key: str) -> str | None:
+        """Return the value of ``key``, or ``None`` if this storage does not have it."""
+        ...
+
+    def set(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``; read-only storages raise :class:`EnvReadOnlyError`."""
+        ...
+
+
+@final
+@attrs.define(eq=False)
+class OsStorage:
+    """``env.storage.os``: the process environment, read-only."""
+
+    environ: Mapping[str, str] = attrs.field(factory=lambda: os.environ)
+    writable = False
+
+    def get(self, key: str) -> str | None:
+        """Return the environment variable ``key``, or ``None``."""
+        return self.environ.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        """Refuse: the OS environment is read-only to the registry."""
+        raise EnvReadOnlyError("env.storage.os is read-only")
+
+
+@final
+@attrs.define(eq=False)
+class MemoryStorage:
+    """``env.storage.memory``: a dict that lives as long as the ``Env``."""
+
+    values: MutableMapping[str, str] = attrs.field(factory=dict)
+    writable = True
+
+    def get(self, key: str) -> str | None:
+        """Return the stored value, or ``None``."""
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        """Store the value."""
+        self.values[key] = value
+
+
+@final
+@attrs.define(eq=False)
+class StaticStorage:
+    """``env.storage.static``: fixed ``values`` from the entry, read-only."""
+
+    values: Mapping[str, str] = attrs.field(factory=dict)
+    writable = False
+
+    def get(self, key: str) -> str | None:
+        """Return the fixed value, or ``None``."""
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        """Refuse: static values are read-only."""
+        raise EnvReadOnlyError("env.storage.static is read-only")
+
+
+@final
+@attrs.define(eq=False)
+class RouterStorage:
+    """``env.storage.router``: reads try each storage in order; writes go to the first writable."""
+
+    storages: Sequence[Storage]
+
+    @property
+    def writable(self) -> bool:
+        """Whether any of the routed storages is writable."""
+        return any(storage.writable for storage in self.storages)
+
+    def get(self, key: str) -> str | None:
+        """Return the first value found, in storage order."""
+        for storage in self.storages:
+            value = storage.get(key)
+            if value is not None:
+                return value
+        return None
+
+    def set(self, key: str, value: str) -> None:
+        """Write to the first writable storage."""
+        for storage in self.storages:
+            if storage.writable:
+                storage.set(key, value)
+                return
+        raise EnvReadOnlyError("every storage of this env.storage.router is read-only")
+
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_PLAIN = re.compile(r"[A-Za-z0-9_./:@+,=\-]*")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+@final
+@attrs.define(eq=False)
+class FileStorage:
+    """``env.storage.file``: a ``.env`` file, read on every ``get`` and rewritten on ``set``.
+
+    Format: ``KEY=value`` lines, optional ``export`` prefix, ``#`` comments, blank lines,
+    ``'single'`` (literal) and ``"double"`` (``\\n``, ``\\t``, ``\\"``, ``\\\\`` escapes) quotes.
+    An unquoted value ends at `` #``. A missing file is empty when ``auto_create`` is set (and is
+    created by the first ``set``); otherwise reading it is an :class:`EnvError`.
+    """
+
+    path: Path
+    auto_create: bool = False
+    file_mode: int = 0o600
+    writable = True
+
+    def get(self, key: str) -> str | None:
+        """Return the value of ``key`` in the file, or ``None``."""
+        return self.read().get(key)
+
+    def read(self) -> dict[str, str]:
+        """Parse the whole file.
+
+        Raises:
+            EnvError: the file is missing (without ``auto_create``) or a line is malformed; the
+                message names the file and line.
+        """
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if self.auto_create:
+                return {}
+            raise EnvError(
+                f"env file {str(self.path)!r} does not exist (set auto_create: true to start "
+                "with an empty file)"
+            ) from None
+        values: dict[str, str] = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            parsed = _parse_line(line, f"{self.path}:{number}")
+            if parsed is not None:
+                values[parsed[0]] = parsed[1]
+        return values
+
+    def set(self, key: str, value: str) -> None:
+        """Replace the line defining ``key`` (or append one), writing the file atomically."""
+        lines = []
+        if self.path.exists():
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        elif not self.auto_create:
+            raise EnvError(
+                f"env file {str(self.path)!r} does not exist (set auto_create: true to create it)"
+            )
+        new_line = f"{key}={_quote(value)}"
+        for index, line in enumerate(lines):
+            parsed = _parse_line(line, f"{self.path}:{index + 1}")
+            if parsed is not None and parsed[0] == key:
+                lines[index] = new_line
+                break
+        else:
+            lines.append(new_line)
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, self.file_mode)
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+def _parse_line(line: str, where: str) -> tuple[str, str] | None:
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    if text.startswith("export "):
+        text = text[len("export ") :].lstrip()
+    key, sep, rest = text.partition("=")
+    key = key.strip()
+    if not sep or _KEY.fullmatch(key) is None:
+        raise EnvError(f"{where}: expected KEY=value, got {line!r}")
+    rest = rest.strip()
+    if rest[:1] == "'":
+        end = rest.find("'", 1)
+        if end < 0:
+            raise EnvError(f"{where}: unterminated single quote in {line!r}")
+        value, tail = rest[1:end], rest[end + 1 :]
+    elif rest[:1] == '"':
+        value, tail = _double_quoted(rest, where, line)
+    else:
+        value, tail = rest.split(" #", 1)[0].rstrip(), ""
+    tail = tail.strip()
+    if tail and not tail.startswith("#"):
+        raise EnvError(f"{where}: unexpected text after the quoted value in {line!r}")
+    return key, value
+
+
+def _double_quoted(rest: str, where: str, line: str) -> tuple[str, str]:
+    out: list[str] = []
+    index = 1
+    while index < len(rest):
+        char = rest[index]
+        if char == "\\" and index + 1 < len(rest):
+            following = rest[index + 1]
+            out.append(_ESCAPES.get(following, "\\" + following))
+            index += 2
+        elif char == '"':
+            return "".join(out), rest[index + 1 :]
+        else:
+            out.append(char)
+            index += 1
+    raise EnvError(f"{where}: unterminated double quote in {line!r}")
+
+
+def _quote(value: str) -> str:
+    if _PLAIN.fullmatch(value):
+        return value
+    escaped = (
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\t", "\\t")
+        .replace("\r", "\\r")
+    )
+    return f'"{escaped}"'

@@ -1,0 +1,175 @@
+"""Checks across entries: references point at entries of the right kind, no cycles, unique names.
+
+Used by the index-file loader (problems carry file and line) and by :func:`validate_entries` for
+entries built in code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ._entry import Entry
+from ._exceptions import InvalidEntryError
+from ._kinds import SCHEMAS, check_fields, check_meta, references
+from ._schema import Ctx, Problem
+
+Location = tuple[str | None, int | None]
+"""(file, line) of an entry, both ``None`` for entries built in code."""
+
+
+def check_graph(
+    entries: Sequence[Entry],
+    problems: list[Problem],
+    locations: Mapping[str, Location] | None = None,
+    existing: Mapping[str, Entry] | None = None,
+    declared: Mapping[str, str] | None = None,
+) -> None:
+    """Record dangling or mistyped references, ``requires``/router cycles, duplicate variables.
+
+    Args:
+        entries: the entries being checked.
+        problems: where problems are appended.
+        locations: entry id -> (file, line), for messages.
+        existing: entries already in a registry, which references may also point at.
+        declared: id -> kind of entries declared but not checked here (they had problems of
+            their own), so references to them are not reported as dangling.
+    """
+    where = locations or {}
+    known: dict[str, str] = {
+        **(declared or {}),
+        **{key: entry.kind for key, entry in (existing or {}).items()},
+        **{entry.id: entry.kind for entry in entries},
+    }
+
+    def add(entry_id: str, field: str | None, message: str) -> None:
+        file, line = where.get(entry_id, (None, None))
+        problems.append(Problem(message, file, line, entry_id, field))
+
+    edges: dict[str, list[tuple[str, str]]] = {}
+    for entry in entries:
+        for field, target, kinds in references(entry):
+            found = known.get(target)
+            if found is None:
+                add(entry.id, field, f"refers to {target}, which is not declared")
+            elif found not in kinds:
+                wanted = kinds[0] if len(kinds) == 1 else "env.storage.*"
+                add(entry.id, field, f"refers to {target}, which is a {found}, not a {wanted}")
+            elif field.startswith(("lifecycle.requires", "storages")):
+                edges.setdefault(entry.id, []).append((field, target))
+
+    for cycle in _cycles(edges):
+        first = cycle[0]
+        field = next(f for f, target in edges[first] if target == cycle[1])
+        what = "requires" if field.startswith("lifecycle") else "storage routers"
+        add(first, field, f"{what} form a cycle: {' -> '.join(cycle)}")
+
+    owners: dict[str, str] = {
+        entry.data["variable"]: entry.id
+        for entry in (existing or {}).values()
+        if entry.kind == "env.variable" and "variable" in entry.data
+    }
+    for entry in entries:
+        if entry.kind != "env.variable" or "variable" not in entry.data:
+            continue
+        name = entry.data["variable"]
+        owner = owners.setdefault(name, entry.id)
+        if owner != entry.id:
+            add(entry.id, "variable", f"variable name {name} is already declared by {owner}")
+
+
+def _cycles(edges: Mapping[str, list[tuple[str, str]]]) -> list[list[str]]:
+    """Return each elementary cycle found by depth-first search once, as a closed path."""
+    cycles: list[list[str]] = []
+    seen: set[frozenset[str]] = set()
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            cycle = path[path.index(node) :]
+            key = frozenset(cycle)
+            if key not in seen:
+                seen.add(key)
+                start = cycle.index(min(cycle))
+                rotated = cycle[start:] + cycle[:start]
+                cycles.append([*rotated, rotated[0]])
+            return
+        if node in done:
+            return
+        path.append(node)
+        for _, target in edges.get(node, ()):
+            visit(target, path)
+        path.pop()
+        done.add(node)
+
+    for node in sorted(edges):
+        visit(node, [])
+    return cycles
+
+
+def format_problems(problems: Sequence[Problem], what: str = "entries") -> str:
+    """One problem as its paragraph, several as a count followed by one line each."""
+    if len(problems) == 1:
+        return str(problems[0])
+    return "\n".join([f"{len(problems)} problems in {what}:", *(f"- {p}" for p in problems)])
+
+
+def normalize(entry: Entry, problems: list[Problem], location: Location = (None, None)) -> Entry:
+    """Check one entry of a built-in kind against its schema and return it with defaults filled.
+
+    Entries of other kinds are returned unchanged: the registry itself accepts any kind.
+    """
+    if entry.kind not in SCHEMAS:
+        return entry
+    before = len(problems)
+    ctx = Ctx(problems, entry.ns, file=location[0], line=location[1], entry=entry.id)
+    meta = check_meta(entry.meta, ctx)
+    data = check_fields(entry.kind, entry.data, ctx)
+    if len(problems) > before or meta is None:
+        return entry
+    return Entry(entry.id, entry.kind, meta, data, origin=entry.origin)
+
+
+def validate_entries(entries: Iterable[Entry], *, existing: Iterable[Entry] = ()) -> list[Entry]:
+    """Check entries built in code as the loader checks index files; return them normalised.
+
+    Every entry of a built-in kind is checked against its schema (unknown keys, types, ranges,
+    durations) and gets its defaults filled in; then references, ``requires`` cycles and
+    duplicate variable names are checked across ``entries`` and ``existing`` (e.g. the current
+    registry snapshot). Entries of other kinds pass through unchanged.
+
+    Raises:
+        InvalidEntryError: every problem found, one per line.
+    """
+    problems: list[Problem] = []
+    result = [normalize(entry, problems) for entry in entries]
+    ids: dict[str, int] = {}
+    for entry in result:
+        ids[entry.id] = ids.get(entry.id, 0) + 1
+    problems.extend(
+        Problem(f"declared {count} times", entry=entry_id)
+        for entry_id, count in ids.items()
+        if count > 1
+    )
+    if not problems:
+        check_graph(result, problems, existing={entry.id: entry for entry in existing})
+    if problems:
+        raise InvalidEntryError(format_problems(problems), problems)
+    return sorted(result, key=lambda entry: entry.id)
+
+
+def build(entry_id: str, kind: str, fields: Mapping[str, Any], meta: Any) -> Entry:
+    """Build, check and normalise one entry of a built-in kind (the helpers' common core).
+
+    Raises:
+        InvalidEntryError: the id or a field is invalid; every problem is listed.
+    """
+    entry = Entry(entry_id, kind, meta or {}, {})
+    if kind not in SCHEMAS:
+        raise InvalidEntryError(f"unknown kind {kind!r} for entry {entry_id}")
+    problems: list[Problem] = []
+    ctx = Ctx(problems, entry.ns, entry=entry.id)
+    data = check_fields(kind, fields, ctx)
+    if problems:
+        raise InvalidEntryError(format_problems(problems), problems)
+    return Entry(entry.id, kind, entry.meta, data)
