@@ -69,10 +69,7 @@ class Node:
         shutdown_grace: float = 10.0,
         timer_coalesce: float = 0.001,
     ) -> None:
-        if name is not None and (not name or any(ch in name for ch in "{}|@ \t\n")):
-            raise ValueError(f"invalid node name {name!r}: no braces, '|', '@' or spaces")
-        if not (shutdown_grace >= 0 and math.isfinite(shutdown_grace)):
-            raise ValueError(f"shutdown_grace must be a finite number >= 0, got {shutdown_grace!r}")
+        check_node_options(name, shutdown_grace, timer_coalesce)
         self.name = name
         self.shutdown_grace = shutdown_grace
         self._nursery = nursery
@@ -368,6 +365,16 @@ class Node:
         for proc in list(self._procs.values()):
             _lifecycle.terminate(proc, shutdown=True)
         await self.wait_all_exited()
+
+
+def check_node_options(name: str | None, shutdown_grace: float, timer_coalesce: float) -> None:
+    """Validate ``open_node`` options, naming the bad value."""
+    if name is not None and (not name or any(ch in name for ch in "{}|@ \t\n")):
+        raise ValueError(f"invalid node name {name!r}: no braces, '|', '@' or spaces")
+    if not (shutdown_grace >= 0 and math.isfinite(shutdown_grace)):
+        raise ValueError(f"shutdown_grace must be a finite number >= 0, got {shutdown_grace!r}")
+    if not (timer_coalesce >= 0 and math.isfinite(timer_coalesce)):
+        raise ValueError(f"timer_coalesce must be a finite number >= 0, got {timer_coalesce!r}")
 
 
 def _check_name(name: object) -> None:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._node import Node
+from ._node import Node, check_node_options
 
 R = TypeVar("R")
 
@@ -56,6 +56,7 @@ async def open_node(
             pid = node.spawn(worker)
             node.send(pid, "job", 42)
     """
+    check_node_options(name, shutdown_grace, timer_coalesce)
     body_error: BaseException | None = None
     previous = _CURRENT_NODE.get()
     async with trio.open_nursery() as nursery:
