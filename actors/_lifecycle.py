@@ -32,27 +32,28 @@ logger = logging.getLogger("actors")
 
 
 async def run_process(proc: Process, fn: Callable[..., Any], args: tuple[object, ...]) -> None:
-    """The body of every process task."""
+    """The body of every process task (kept small: its frame exists once per process)."""
     proc._task = current_task()
-    result: object = None
-    error: BaseException | None = None
     try:
-        if proc._kill is None:
-            result = await fn(proc, *args)
-        else:
-            error = proc._kill  # stopped before it ever ran
-    except _Kill:
-        error = proc._kill
-    except Exception as exc:
-        error = exc
+        if proc._kill is not None:
+            raise _Kill  # stopped before it ever ran
+        result = await fn(proc, *args)
     except BaseException as exc:
-        if proc._kill is not None and _only_kills(exc):
-            error = proc._kill
-        else:
-            # The node's own scope was cancelled (or KeyboardInterrupt): report, then let it go.
-            finish(proc, None, Terminated("node stopped"), ExitReason.SHUTDOWN)
-            raise
-    finish(proc, result, error, None)
+        _ended_by(proc, exc)
+    else:
+        finish(proc, result, None, None)
+
+
+def _ended_by(proc: Process, exc: BaseException) -> None:
+    """Report a process that ended with ``exc``; re-raise what is not the process's own."""
+    if proc._kill is not None and _only_kills(exc):
+        finish(proc, None, proc._kill, None)
+    elif isinstance(exc, Exception):
+        finish(proc, None, exc, None)
+    else:
+        # The node's own scope was cancelled (or KeyboardInterrupt): report, then let it go.
+        finish(proc, None, Terminated("node stopped"), ExitReason.SHUTDOWN)
+        raise exc
 
 
 def _only_kills(exc: BaseException) -> bool:

@@ -21,6 +21,7 @@ import fnmatch
 import logging
 import re
 from collections import deque
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar, final
 
 import attrs
@@ -184,29 +185,45 @@ class MessageQueue(Generic[T]):
         self._received += 1
         return items.popleft()
 
-    async def receive(self) -> T:
+    def receive(self) -> Awaitable[T]:
         """Take the oldest item, waiting for one if the queue is empty.
 
-        While items are queued this returns without a scheduling round, except
-        every ``FAIRNESS_BATCH`` items (a checkpoint); when empty it parks
-        until a sender hands it the next item.
+        Use as ``await q.receive()``. While items are queued this returns
+        without a scheduling round, except every ``FAIRNESS_BATCH`` items (a
+        checkpoint); when empty it parks until a sender hands it the next item.
 
         Raises:
             trio.BusyResourceError: If another task is already waiting on it.
         """
-        items = self._items
-        if items:
+        # A plain function returning an awaitable, not ``async def``: a parked
+        # receiver then holds one coroutine (trio's) instead of two, which is
+        # ~216 bytes per idle process and one frame less per receive.
+        if self._items:
             self._streak += 1
             if self._streak < FAIRNESS_BATCH:
-                self._received += 1
-                return items.popleft()
+                return self._pop()
             self._streak = 0
-            await trio.lowlevel.checkpoint()
-            if self._owner._kill is not None:
-                raise Kill
-            if items:
-                self._received += 1
-                return items.popleft()
+            return self._checkpoint_then_receive()
+        return self._park()
+
+    async def _pop(self) -> T:
+        items = self._items
+        if items:
+            self._received += 1
+            return items.popleft()
+        return await self._park()  # awaited late and emptied meanwhile
+
+    async def _checkpoint_then_receive(self) -> T:
+        await trio.lowlevel.checkpoint()
+        if self._owner._kill is not None:
+            raise Kill
+        items = self._items
+        if items:
+            self._received += 1
+            return items.popleft()
+        return await self._park()
+
+    def _park(self) -> Awaitable[T]:
         if self._waiter is not None:
             raise trio.BusyResourceError(f"another task is already receiving from {self!r}")
         if self._owner._kill is not None:
@@ -214,7 +231,7 @@ class MessageQueue(Generic[T]):
         self._streak = 0
         self._waiter = current_task()
         # The queue object is its own abort function: no closure per wait.
-        return await wait_task_rescheduled(self)  # type: ignore[no-any-return]
+        return wait_task_rescheduled(self)
 
     def __call__(self, _: RaiseCancelT) -> Abort:
         """Abort function of a parked ``receive``: forget the waiter."""
@@ -224,8 +241,8 @@ class MessageQueue(Generic[T]):
     def __aiter__(self) -> MessageQueue[T]:
         return self
 
-    async def __anext__(self) -> T:
-        return await self.receive()
+    def __anext__(self) -> Awaitable[T]:
+        return self.receive()
 
     # -- select protocol (see _waiter.py) -----------------------------------------
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Final, final
 
-from outcome import Error
 from trio.lowlevel import Task, reschedule
 
 
@@ -79,20 +78,19 @@ class SelectWaiter:
 
 
 def force_abort(task: Task, error: BaseException) -> bool:
-    """Make ``error`` raise inside ``task`` where it waits or is about to resume.
+    """Make ``error`` raise inside ``task`` where it waits.
 
     This is how ``terminate`` reaches a process without a cancel scope per
     process (a scope costs ~860 bytes and ~40% of spawn time). trio cancels a
     blocked task by calling its abort function and, when that succeeds,
     rescheduling it with the exception; we do the same through the task's
-    ``_attempt_abort``. A task that is runnable (already rescheduled, e.g. it
-    only passed a checkpoint) resumes by unwrapping the outcome it was sent,
-    so we replace that outcome with the error. Both are private trio API,
-    stable since 2017 and pinned by ``tests/test_stop.py``.
+    ``_attempt_abort``, private trio API stable since 2017 and pinned by
+    ``tests/test_stop.py``. A runnable task is never touched: whoever
+    rescheduled it (a lock handing over ownership, a nursery closing) expects
+    it to resume normally, so the kill waits until it blocks again.
 
     Returns:
-        bool: False when the task is neither blocked nor runnable (it is the
-        running task), so the interruption must be retried later.
+        bool: False when the task is not blocked; retry once it is.
     """
     if getattr(task, "_abort_func", None) is not None:
 
@@ -100,10 +98,6 @@ def force_abort(task: Task, error: BaseException) -> bool:
             raise error
 
         task._attempt_abort(raise_error)
-        return True
-    next_send_fn = getattr(task, "_next_send_fn", None)
-    if next_send_fn is not None and next_send_fn == task.coro.send:
-        task._next_send = Error(error)
         return True
     return False
 

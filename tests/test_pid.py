@@ -26,13 +26,19 @@ class TestPrinting:
 
 
 class TestParsing:
-    @given(hosts, st.integers(min_value=1, max_value=2**63), st.none() | hosts.filter(lambda h: ":" not in h))
+    @given(
+        hosts,
+        st.integers(min_value=1, max_value=2**63),
+        st.none() | hosts.filter(lambda h: ":" not in h),
+    )
     def test_round_trip(self, host: str, seq: int, node: str | None) -> None:
         """Any PID parses back from its printed form."""
         pid = PID(host, seq, node)
         assert PID.parse(str(pid)) == pid
 
-    @pytest.mark.parametrize("text", ["", "main|0x00001", "{main|1}", "{main|0x1}", "{|0x00001}", "{a b|0x00001}"])
+    @pytest.mark.parametrize(
+        "text", ["", "main|0x00001", "{main|1}", "{main|0x1}", "{|0x00001}", "{a b|0x00001}"]
+    )
     def test_rejects_malformed(self, text: str) -> None:
         """Anything but a printed PID is a ValueError naming the text."""
         with pytest.raises(ValueError, match="not a PID"):

@@ -121,12 +121,16 @@ class TestTerminate:
             exit = await node.wait_exit(pid)
             assert exit.result is None and isinstance(exit.error, actors.Terminated)
 
-    async def test_terminate_busy_process_checkpointing(self) -> None:
-        """A process that only checkpoints (never parks long) is still stopped."""
+    async def test_terminate_busy_process(self) -> None:
+        """A process busy with short waits and a hot mailbox is still stopped."""
 
         async def busy(proc: actors.Process) -> None:
             while True:
-                await trio.lowlevel.checkpoint()
+                await trio.sleep(0.001)
+                proc.send(proc.pid, "self", None)
+                for _ in range(100):
+                    proc.send(proc.pid, "self", None)
+                    await proc.inbox.receive()
 
         async with actors.open_node() as node:
             pid = node.spawn(busy)

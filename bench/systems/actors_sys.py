@@ -1,43 +1,200 @@
-"""The ``actors`` runtime under test.  Pending: the lead fills this in when the kernel lands.
+"""The ``actors`` runtime under test: processes on one node.
 
-Contract (same as every adapter in this package; see ``bench/systems/trio_naive.py``):
-``spawn(n)``, ``idle_memory(n, probe)``, ``ticking(n, seconds, tick_min, tick_max, warmup)``,
-``pingpong(rounds)``, ``fanin(senders, messages)``, ``call_reply(rounds)``, each returning a dict of
-metrics (names in ``bench._common.UNITS``) and passing it through ``bench._common.deliver`` before
-any teardown.  Raising :class:`NotImplementedError` makes the runner record "not available".
-Suggested shape for ticking: N processes each on a node ticker (one timer task), sending their
-scheduled time to one collector process whose receive drains queued messages.
+- spawn / idle memory: ``node.spawn`` of a process parked on its first ``inbox.receive()``.
+- ticking: N processes, each on a node ticker (one timer task for the whole node), sending the
+  scheduled time of each tick to one collector process.
+- ping-pong, fan-in and call/reply: mailboxes (``send`` + ``inbox.receive``) and ``call``/``reply``.
 """
 
 from __future__ import annotations
 
-from bench._common import MemoryProbe, Metrics
+import gc
+import time
+
+import trio
+
+import actors
+from bench._common import (
+    GcMonitor,
+    MemoryProbe,
+    Metrics,
+    TickWindow,
+    call_metrics,
+    deliver,
+    first_offsets,
+    now,
+    phase,
+    pingpong_metrics,
+    spawn_metrics,
+    tick_metrics,
+    tick_periods,
+)
 
 NAME = "actors"
-PENDING = "actors adapter pending kernel"
+
+
+async def _spawn_parked(node: actors.Node, n: int) -> tuple[float, float]:
+    """Spawn n processes; return (seconds until the PIDs were returned, until all parked)."""
+    parked = 0
+    all_parked = trio.Event()
+
+    async def actor(proc: actors.Process) -> None:
+        nonlocal parked
+        parked += 1
+        if parked == n:
+            all_parked.set()
+        await proc.inbox.receive()
+
+    t0 = now()
+    for _ in range(n):
+        node.spawn(actor)
+    t1 = now()
+    await all_parked.wait()
+    return t1 - t0, now() - t0
 
 
 def spawn(n: int) -> Metrics:
-    raise NotImplementedError(PENDING)
+    async def main() -> Metrics:
+        async with actors.open_node(shutdown_grace=0) as node:
+            to_pids, to_parked = await _spawn_parked(node, n)
+            return deliver(spawn_metrics(n, to_pids, to_parked))
+
+    return trio.run(main)
 
 
 def idle_memory(n: int, probe: MemoryProbe) -> Metrics:
-    raise NotImplementedError(PENDING)
+    async def main() -> Metrics:
+        async with actors.open_node(shutdown_grace=0) as node:
+            probe.before()
+            await _spawn_parked(node, n)
+            return deliver(probe.after(n))
+
+    return trio.run(main)
 
 
 def ticking(
     n: int, seconds: float, tick_min: float, tick_max: float, warmup: float = 1.0
 ) -> Metrics:
-    raise NotImplementedError(PENDING)
+    periods = tick_periods(n, tick_min, tick_max)
+    offsets = first_offsets(periods)
+    window = TickWindow()
+    gc_monitor = GcMonitor()
+
+    async def collector(proc: actors.Process) -> None:
+        inbox = proc.inbox
+        lateness = window.lateness
+        while True:
+            msg = await inbox.receive()
+            if window.recording:
+                lateness.append(trio.current_time() - msg.payload)
+
+    async def ticker(proc: actors.Process, sink: actors.PID, period: float, offset: float) -> None:
+        await proc.sleep(offset)
+        ticks = proc.ticker(period)
+        send = proc.send
+        while True:
+            tick = await ticks.receive()
+            send(sink, "tick", tick.scheduled)
+
+    async def main() -> Metrics:
+        async with actors.open_node(shutdown_grace=0) as node:
+            sink = node.spawn(collector)
+            phase("spawn")
+            t0 = now()
+            for period, offset in zip(periods, offsets, strict=True):
+                node.spawn(ticker, sink, period, offset)
+            spawn_s = now() - t0
+            gc.freeze()  # long-lived processes: keep them out of full collections
+            phase("warmup")
+            await trio.sleep(warmup)
+            phase("window")
+            gc_monitor.start()
+            window.open()
+            cpu0, wall0 = time.process_time(), now()
+            await trio.sleep(seconds)
+            cpu1, wall1 = time.process_time(), now()
+            window.close()
+            gc_monitor.stop()
+            return deliver(
+                tick_metrics(
+                    window, n, cpu1 - cpu0, wall1 - wall0, tick_min, tick_max, gc_monitor, spawn_s
+                )
+            )
+
+    return trio.run(main)
 
 
 def pingpong(rounds: int) -> Metrics:
-    raise NotImplementedError(PENDING)
+    async def pong(proc: actors.Process) -> None:
+        inbox = proc.inbox
+        while True:
+            msg = await inbox.receive()
+            proc.send(msg.sender, "pong", msg.payload)  # type: ignore[arg-type]
+
+    async def ping(proc: actors.Process, partner: actors.PID) -> float:
+        inbox = proc.inbox
+        send = proc.send
+        t0 = now()
+        for i in range(rounds):
+            send(partner, "ping", i)
+            await inbox.receive()
+        return now() - t0
+
+    async def main() -> Metrics:
+        async with actors.open_node(shutdown_grace=0) as node:
+            partner = node.spawn(pong)
+            elapsed = await node.exec(ping, partner)
+        return pingpong_metrics(rounds, elapsed)
+
+    return trio.run(main)
 
 
 def fanin(senders: int, messages: int) -> Metrics:
-    raise NotImplementedError(PENDING)
+    """``senders`` processes each send ``messages`` messages to one collector process."""
+    total = senders * messages
+
+    async def sender(proc: actors.Process, sink: actors.PID) -> None:
+        for i in range(messages):
+            proc.send(sink, "m", i)
+            if i % 64 == 63:
+                await trio.lowlevel.checkpoint()
+
+    async def collect(proc: actors.Process) -> float:
+        t0 = now()
+        for _ in range(senders):
+            proc.spawn(sender, proc.pid)
+        inbox = proc.inbox
+        for _ in range(total):
+            await inbox.receive()
+        return now() - t0
+
+    async def main() -> Metrics:
+        async with actors.open_node(shutdown_grace=0) as node:
+            elapsed = await node.exec(collect)
+        return {"messages_per_s": total / elapsed}
+
+    return trio.run(main)
 
 
 def call_reply(rounds: int) -> Metrics:
-    raise NotImplementedError(PENDING)
+    async def server(proc: actors.Process) -> None:
+        inbox = proc.inbox
+        while True:
+            msg = await inbox.receive()
+            proc.reply(msg, msg.payload)
+
+    async def client(proc: actors.Process, target: actors.PID) -> list[float]:
+        samples = []
+        for i in range(rounds):
+            t0 = now()
+            await proc.call(target, "req", i)
+            samples.append(now() - t0)
+        return samples
+
+    async def main() -> Metrics:
+        async with actors.open_node(shutdown_grace=0) as node:
+            target = node.spawn(server)
+            samples = await node.exec(client, target)
+        return call_metrics(samples)
+
+    return trio.run(main)
