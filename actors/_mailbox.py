@@ -231,7 +231,7 @@ class MessageQueue(Generic[T]):
         self._streak = 0
         self._waiter = current_task()
         # The queue object is its own abort function: no closure per wait.
-        return wait_task_rescheduled(self)
+        return wait_task_rescheduled(self)  # noqa: ASYNC105 - returned to the caller's await
 
     def __call__(self, _: RaiseCancelT) -> Abort:
         """Abort function of a parked ``receive``: forget the waiter."""

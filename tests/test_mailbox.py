@@ -168,7 +168,7 @@ class TestBounded:
 
         async def watcher(proc: actors.Process, n: int) -> int:
             for _ in range(n):
-                proc.spawn_monitored(lambda p: trio.sleep(0))
+                proc.spawn_monitored(helpers.returns, None)
             await trio.sleep(1)
             return len(proc.events)
 

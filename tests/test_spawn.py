@@ -213,7 +213,7 @@ class TestHosts:
             node.add_host("app:workers", max_processes=2)
             pids = [node.spawn(helpers.idle, host="app:workers") for _ in range(2)]
             assert all(p.host == "app:workers" for p in pids)
-            with pytest.raises(actors.HostLimitReached, match="'app:workers'.*limit \\(2\\)"):
+            with pytest.raises(actors.HostLimitReached, match=r"'app:workers'.*limit \(2\)"):
                 node.spawn(helpers.idle, host="app:workers")
             node.terminate(pids[0])
             await node.wait_exit(pids[0]) if node.is_alive(pids[0]) else None

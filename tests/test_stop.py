@@ -196,14 +196,13 @@ class TestShutdown:
         """If the node block raises, processes stop at once and the error is unchanged."""
         exits: list[actors.Exit] = []
 
-        async def watcher(proc: actors.Process) -> None:
-            proc.monitor(proc.spawn(helpers.forever))
-            await trio.sleep_forever()
-
-        with pytest.raises(KeyError):
+        async def body() -> None:
             async with actors.open_node() as node:
                 pid = node.spawn(helpers.forever)
                 node._resolve(pid)._add_exit_hook(exits.append)
                 await trio.testing.wait_all_tasks_blocked()
                 raise KeyError("body")
+
+        with pytest.raises(KeyError):
+            await body()
         assert exits and exits[0].reason is ExitReason.SHUTDOWN
