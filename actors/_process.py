@@ -15,11 +15,10 @@ if TYPE_CHECKING:
 
     from trio.lowlevel import Task
 
-    from ._timers import Ticker, Timer
-
     from ._messages import Exit, ExitReason
     from ._node import Host, Node
     from ._pid import PID
+    from ._timers import Ticker, Timer
 
 P = ParamSpec("P")
 R = TypeVar("R")
