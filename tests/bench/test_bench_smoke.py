@@ -135,9 +135,11 @@ def test_worker_prints_one_json_line() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("system", [*PYTHON_SYSTEMS, "erlang"])
 def test_each_system_runs_a_tiny_workload(system: str) -> None:
+    """Each system runs a tiny ping-pong in a worker subprocess and reports records."""
+    if system in ("pykka", "thespian"):
+        pytest.importorskip(system, reason=f"{system} is a benchmark-only extra (.[bench])")
     outcome = _runner.run_job(Job(system, "pingpong", 200, timeout=60))
-    if system == "actors" or (system == "erlang" and outcome.status == "unavailable"):
-        assert outcome.status == "unavailable", outcome
+    if system == "erlang" and outcome.status == "unavailable":
         return
     assert outcome.status == "ok", outcome
     records = _report.records_for(system, "pingpong", 200, "ok", outcome.metrics, "")
