@@ -1,0 +1,51 @@
+"""The ``actors`` command: ``actors run DIR`` and ``actors cron ...``.
+
+It lives in ``registry`` (the top layer) because ``run`` boots an app from its
+index files; the ``cron`` subcommands come from ``actors._cron_cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actors", description="Run actor apps and manage durable cron jobs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="boot the app declared in DIR/_index.yaml (or DIR/src/)")
+    run.add_argument("dir", metavar="DIR", help="the app folder")
+    run.add_argument(
+        "--grace", type=float, default=None, help="seconds between Cancel and terminate on stop"
+    )
+    run.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    run.set_defaults(handler=_run)
+    try:
+        from actors._cron_cli import add_cron_parser
+    except ImportError:  # the cron CLI is optional while it is being built
+        pass
+    else:
+        add_cron_parser(sub)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ._app import run_app_cli
+
+    return run_app_cli(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``actors`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = args.handler
+    code: int = handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
