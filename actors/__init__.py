@@ -12,6 +12,9 @@ from ._exceptions import NameTaken as NameTaken
 from ._exceptions import NoProc as NoProc
 from ._exceptions import ProcessNotFound as ProcessNotFound
 from ._exceptions import Terminated as Terminated
+from ._logging import KeyValueLogger as KeyValueLogger
+from ._logging import configure_logging as configure_logging
+from ._logging import get_logger as get_logger
 from ._mailbox import MailboxPolicy as MailboxPolicy
 from ._mailbox import MessageQueue as MessageQueue
 from ._messages import Cancel as Cancel
@@ -40,6 +43,7 @@ __all__ = [
     "ExitReason",
     "Host",
     "HostLimitReached",
+    "KeyValueLogger",
     "LinkDown",
     "LinkedProcessFailed",
     "MailboxFull",
@@ -54,7 +58,9 @@ __all__ = [
     "ProcessNotFound",
     "QueueStatistics",
     "Terminated",
+    "configure_logging",
     "current_node",
+    "get_logger",
     "open_node",
     "run",
 ]
