@@ -3,6 +3,13 @@
 Everything public is defined in a private module and re-exported here.
 """
 
+from ._channel import Channel as Channel
+from ._channel import ChannelStatistics as ChannelStatistics
+from ._channel import SendCase as SendCase
+from ._duration import DurationLike as DurationLike
+from ._duration import format_duration as format_duration
+from ._duration import parse_duration as parse_duration
+from ._duration import require_period as require_period
 from ._exceptions import CallFailed as CallFailed
 from ._exceptions import CallTimeout as CallTimeout
 from ._exceptions import HostLimitReached as HostLimitReached
@@ -32,12 +39,27 @@ from ._process import Process as Process
 from ._run import current_node as current_node
 from ._run import open_node as open_node
 from ._run import run as run
+from ._select import Selected as Selected
+from ._select import select as select
+from ._timers import TICKER_BUFFER as TICKER_BUFFER
+from ._timers import Ticker as Ticker
+from ._timers import Timer as Timer
+from ._timers import after as after
+from ._timers import sleep as sleep
+from ._timers import ticker as ticker
+from ._timers import timer as timer
+from ._timerservice import TimerStatistics as TimerStatistics
+from ._timerservice import timer_statistics as timer_statistics
 
 __all__ = [
     "PID",
+    "TICKER_BUFFER",
     "CallFailed",
     "CallTimeout",
     "Cancel",
+    "Channel",
+    "ChannelStatistics",
+    "DurationLike",
     "Event",
     "Exit",
     "ExitReason",
@@ -57,10 +79,24 @@ __all__ = [
     "ProcessInfo",
     "ProcessNotFound",
     "QueueStatistics",
+    "Selected",
+    "SendCase",
     "Terminated",
+    "Ticker",
+    "Timer",
+    "TimerStatistics",
+    "after",
     "configure_logging",
     "current_node",
+    "format_duration",
     "get_logger",
     "open_node",
+    "parse_duration",
+    "require_period",
     "run",
+    "select",
+    "sleep",
+    "ticker",
+    "timer",
+    "timer_statistics",
 ]

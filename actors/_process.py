@@ -320,11 +320,15 @@ class Process:
 
         return timer(duration, owner=self)
 
-    def ticker(self, period: float | str | timedelta) -> Ticker:
-        """A fixed-rate ticker anchored at its start, owned by this process."""
+    def ticker(self, period: float | str | timedelta, *, buffer: int = 16) -> Ticker:
+        """A fixed-rate ticker anchored at its start, owned by this process.
+
+        Up to ``buffer`` ticks wait for a slow consumer; more are dropped and
+        counted (``ticker.dropped``).
+        """
         from ._timers import ticker
 
-        return ticker(period, owner=self)
+        return ticker(period, owner=self, buffer=buffer)
 
     async def sleep(self, duration: float | str | timedelta) -> None:
         """Sleep on the node's timer service (no cancel scope per sleep)."""

@@ -15,7 +15,8 @@ from typing import Any, final
 
 import attrs
 
-from ._durations import _parse_duration
+from actors import parse_duration as _parse_duration
+
 from ._entry import Entry
 from ._exceptions import EnvError, EnvNotFoundError, EnvReadOnlyError
 from ._storages import (

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._durations import _parse_duration
+from actors import parse_duration as _parse_duration
+
 from ._entry import Entry
 from ._env import convert
 from ._schema import (

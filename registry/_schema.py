@@ -16,7 +16,8 @@ from typing import Any, final
 
 import attrs
 
-from ._durations import _parse_duration
+from actors import parse_duration as _parse_duration
+
 from ._entry import is_valid_id
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from actors import parse_duration as _parse_duration
 from registry import Entry, FrozenMap, InvalidEntryError, freeze, thaw
-from registry._durations import _parse_duration
 
 
 class TestEntry:

@@ -1,0 +1,443 @@
+"""Timers, tickers and sleep, served by one timer task per node.
+
+Design: every pending deadline of a node (timers, ticker ticks, sleeps) is one
+``(deadline, seq, entry)`` tuple in a binary heap. A single trio task, the
+timer service, parks until the earliest deadline and then fires *every* entry
+that is due in one batch. A tick therefore costs one heap replace (pop and
+push in one sift) plus one handoff to the waiting task; there is no
+``trio.sleep``, cancel scope or ``Cancelled`` exception per tick, which is
+what makes 50,000 naive ``trio.sleep`` loops saturate a core.
+
+Coalescing: after a batch the service does not wake again for
+``node.timer_coalesce`` seconds (default 1 ms); everything that became due
+meanwhile fires in the next batch. So a timer never fires early, fires on time
+when the service is idle, and at most ``timer_coalesce`` late under load, and
+the service wakes at most ``1 / timer_coalesce`` times a second.
+
+The service parks in ``wait_task_rescheduled`` inside one ``CancelScope``
+whose deadline is the next wake-up. When the deadline passes, trio calls the
+abort function, which fires the due batch on the spot (the woken tasks run in
+the same scheduling round), reschedules the service itself and reports
+``Abort.FAILED``: no ``Cancelled`` is raised even per wake-up. A new entry
+earlier than the planned wake-up reschedules the service directly.
+
+Stopped entries stay in the heap, marked dead (their ``_key`` no longer is
+the heap tuple), and are skipped when popped; the heap is compacted when dead
+entries outnumber live ones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, final
+
+import trio
+from outcome import Value
+from trio.lowlevel import Abort, RaiseCancelT, Task, current_task, reschedule, wait_task_rescheduled
+
+from ._duration import DurationLike, parse_duration, require_period
+from ._timerservice import TimerService, TimerStatistics, _service, timer_statistics
+from ._waiter import EMPTY, Kill, SelectWaiter
+
+if TYPE_CHECKING:
+    from ._process import Process
+
+
+TICKER_BUFFER = 16
+"""Default number of ticks a ticker holds for a slow consumer (as Wippy)."""
+
+
+class _Receivable:
+    """The receive side shared by timers and tickers: one consumer at a time.
+
+    ``receive`` returns at once while a value is ready (no scheduling round,
+    as mailbox queues), and otherwise parks until the service hands it one.
+    """
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self) -> None:
+        self._waiter: Task | SelectWaiter | None = None
+
+    def _hand(self, value: float) -> bool:
+        """Give ``value`` to the parked receiver; False if there is none (or it left)."""
+        waiter = self._waiter
+        if waiter is None:
+            return False
+        self._waiter = None
+        if type(waiter) is SelectWaiter:
+            return waiter.deliver(self, value)
+        reschedule(waiter, Value(value))
+        return True
+
+    def _select_poll(self) -> object:
+        raise NotImplementedError
+
+    def receive_nowait(self) -> float:
+        """Take a ready value without blocking.
+
+        Raises:
+            trio.WouldBlock: If nothing is ready.
+        """
+        value = self._select_poll()
+        if value is EMPTY:
+            raise trio.WouldBlock
+        return value  # type: ignore[return-value]
+
+    async def receive(self) -> float:
+        """Wait for the next value: the scheduled time (trio clock) of the deadline that fired.
+
+        Raises:
+            trio.BusyResourceError: If another task is already receiving from it.
+        """
+        value = self._select_poll()
+        if value is not EMPTY:
+            return value  # type: ignore[return-value]
+        self._check_idle()
+        self._waiter = current_task()
+        # The object is its own abort function: no closure per wait.
+        return await wait_task_rescheduled(self)  # type: ignore[no-any-return]
+
+    def __call__(self, _: RaiseCancelT) -> Abort:
+        self._waiter = None
+        return Abort.SUCCEEDED
+
+    def __aiter__(self) -> _Receivable:
+        return self
+
+    async def __anext__(self) -> float:
+        return await self.receive()
+
+    def _check_idle(self) -> None:
+        current = self._waiter
+        if current is not None and not (type(current) is SelectWaiter and current.fired):
+            raise trio.BusyResourceError(f"another task is already receiving from {self!r}")
+
+    def _select_park(self, waiter: SelectWaiter) -> None:
+        self._check_idle()
+        self._waiter = waiter
+
+    def _select_unpark(self, waiter: SelectWaiter) -> None:
+        if self._waiter is waiter:
+            self._waiter = None
+
+
+@final
+class Timer(_Receivable):
+    """A one-shot timer (``after``/``timer``): delivers its scheduled time once.
+
+    Receive it with ``await t.receive()`` or pass it to ``select``. ``stop()``
+    and ``reset(d)`` follow Go 1.23: after either returns, no stale value from
+    before is received. A stopped timer never fires; receiving from it waits
+    forever (as in Go).
+    """
+
+    __slots__ = ("_deadline", "_key", "_owner", "_service", "_value")
+
+    def __init__(self, service: TimerService, owner: Process | None) -> None:
+        super().__init__()
+        self._service = service
+        self._owner = owner
+        self._key: object = None
+        self._value: object = EMPTY
+        self._deadline = math.inf
+
+    def __repr__(self) -> str:
+        state = "pending" if self._key is not None else "idle"
+        return f"<Timer {state} deadline={self._deadline:.6f}>"
+
+    def _start(self, seconds: float) -> None:
+        owner = self._owner
+        if owner is not None and not self._service._own(self, owner):
+            return  # the owner already exited: the timer stays stopped
+        self._deadline = trio.current_time() + seconds
+        self._service._push(self, self._deadline)
+
+    def _fire(self, scheduled: float, now: float) -> None:
+        owner = self._owner
+        if owner is not None:
+            self._service._disown(self, owner)
+        if not self._hand(scheduled):
+            self._value = scheduled
+
+    @property
+    def deadline(self) -> float:
+        """When it fires (trio clock), or fired; ``inf`` if never started."""
+        return self._deadline
+
+    @property
+    def pending(self) -> bool:
+        """Whether it is scheduled and has not fired yet."""
+        return self._key is not None
+
+    def _select_poll(self) -> object:
+        value = self._value
+        if value is not EMPTY:
+            self._value = EMPTY
+        return value
+
+    def stop(self) -> bool:
+        """Stop the timer.
+
+        Returns:
+            bool: True if this prevented a delivery (it was pending, or had
+            fired but nobody had received the value yet); False otherwise.
+        """
+        stopped = False
+        if self._key is not None:
+            self._service._discard(self)
+            stopped = True
+        elif self._value is not EMPTY:
+            self._value = EMPTY
+            stopped = True
+        if self._owner is not None:
+            self._service._disown(self, self._owner)
+        return stopped
+
+    def reset(self, duration: DurationLike) -> bool:
+        """Stop the timer and start it again to fire ``duration`` from now.
+
+        Returns:
+            bool: What ``stop()`` returned.
+
+        Raises:
+            ValueError: If ``duration`` is malformed or not > 0.
+        """
+        seconds = require_period(duration, "duration")
+        stopped = self.stop()
+        self._start(seconds)
+        return stopped
+
+
+@final
+class Ticker(_Receivable):
+    """A fixed-rate ticker: tick ``k`` is due at ``start + k * period`` exactly (no drift).
+
+    Each tick's value is its scheduled time on the trio clock, so consumers
+    can measure lateness (``trio.current_time() - tick``). Ticks wait in a
+    buffer (default 16, as Wippy) while the consumer is busy; a tick that finds
+    the buffer full is dropped and counted in ``dropped``, and so is every tick
+    the service was more than a period late for (the ticker skips ahead
+    instead of bursting).
+    """
+
+    __slots__ = (
+        "_buf",
+        "_cap",
+        "_dropped",
+        "_k",
+        "_key",
+        "_owner",
+        "_period",
+        "_service",
+        "_start",
+    )
+
+    def __init__(
+        self, service: TimerService, owner: Process | None, period: float, buffer: int
+    ) -> None:
+        super().__init__()
+        self._service = service
+        self._owner = owner
+        self._period = period
+        self._cap = buffer
+        self._buf: list[float] | None = None
+        self._dropped = 0
+        self._k = 0
+        self._start = 0.0
+        self._key: object = None
+
+    def __repr__(self) -> str:
+        state = "running" if self._key is not None else "stopped"
+        return f"<Ticker {state} period={self._period} ticks={self._k} dropped={self._dropped}>"
+
+    def _begin(self) -> None:
+        owner = self._owner
+        if owner is not None and not self._service._own(self, owner):
+            return
+        self._start = trio.current_time()
+        self._k = 1
+        self._service._push(self, self._start + self._period)
+
+    def _fire(self, scheduled: float, now: float) -> float:
+        # The hot path of every tick: hand off (or buffer), compute the next deadline.
+        waiter = self._waiter
+        if waiter is None:
+            handed = False
+        else:
+            self._waiter = None
+            if type(waiter) is SelectWaiter:
+                handed = waiter.deliver(self, scheduled)
+            else:
+                reschedule(waiter, Value(scheduled))
+                handed = True
+        if not handed:
+            buf = self._buf
+            if buf is None:
+                buf = self._buf = []
+            if len(buf) < self._cap:
+                buf.append(scheduled)
+            else:
+                self._dropped += 1
+                self._service._dropped += 1
+        k = self._k + 1
+        start = self._start
+        period = self._period
+        following = start + k * period
+        if following <= now:
+            # More than a period late: skip the ticks that are already past.
+            skip = int((now - start) // period) + 1
+            while start + skip * period <= now:
+                skip += 1
+            self._dropped += skip - k
+            self._service._dropped += skip - k
+            k = skip
+            following = start + k * period
+        self._k = k
+        return following
+
+    @property
+    def period(self) -> float:
+        """Seconds between ticks."""
+        return self._period
+
+    @property
+    def dropped(self) -> int:
+        """Ticks dropped so far (buffer full, or skipped while late)."""
+        return self._dropped
+
+    @property
+    def running(self) -> bool:
+        """Whether the ticker is ticking (not stopped)."""
+        return self._key is not None
+
+    def _select_poll(self) -> object:
+        buf = self._buf
+        if buf:
+            return buf.pop(0)
+        return EMPTY
+
+    def stop(self) -> bool:
+        """Stop ticking and discard buffered ticks; return whether it was running."""
+        running = self._key is not None
+        if running:
+            self._service._discard(self)
+        self._buf = None
+        if self._owner is not None:
+            self._service._disown(self, self._owner)
+        return running
+
+    def reset(self, period: DurationLike) -> None:
+        """Restart with a new ``period``, anchored now; buffered ticks are discarded.
+
+        Raises:
+            ValueError: If ``period`` is malformed or not > 0.
+        """
+        seconds = require_period(period)
+        self.stop()
+        self._period = seconds
+        self._begin()
+
+
+@final
+class _Sleep:
+    """A heap entry that wakes one sleeping task."""
+
+    __slots__ = ("_key", "_service", "_task")
+
+    def __init__(self, service: TimerService, task: Task) -> None:
+        self._service = service
+        self._task = task
+        self._key: object = None
+
+    def _fire(self, scheduled: float, now: float) -> None:
+        reschedule(self._task)
+
+    def __call__(self, _: RaiseCancelT) -> Abort:
+        if self._key is not None:
+            self._service._discard(self)
+        return Abort.SUCCEEDED
+
+
+def after(duration: DurationLike, *, owner: Process | None = None) -> Timer:
+    """A timer that delivers its scheduled time once, ``duration`` from now.
+
+    Args:
+        duration (str | float | timedelta): Must be > 0.
+        owner (Process | None): Stop the timer when this process exits
+            (``proc.after`` passes itself). Without it, the current node's
+            service is used.
+
+    Raises:
+        ValueError: If ``duration`` is malformed or not > 0.
+        RuntimeError: If no node is open and no owner is given.
+    """
+    seconds = require_period(duration, "duration")
+    t = Timer(_service(owner), owner)
+    t._start(seconds)
+    return t
+
+
+def timer(duration: DurationLike, *, owner: Process | None = None) -> Timer:
+    """A stoppable, resettable one-shot timer (the same object as ``after``).
+
+    See :func:`after` for the arguments and errors.
+    """
+    return after(duration, owner=owner)
+
+
+def ticker(
+    period: DurationLike, *, owner: Process | None = None, buffer: int = TICKER_BUFFER
+) -> Ticker:
+    """A fixed-rate ticker: first tick one ``period`` from now, tick ``k`` at ``start + k*period``.
+
+    Args:
+        period (str | float | timedelta): Must be > 0.
+        owner (Process | None): Stop the ticker when this process exits.
+        buffer (int): Ticks kept for a slow consumer (>= 0); more are dropped and counted.
+
+    Raises:
+        ValueError: If ``period`` is malformed or not > 0, or ``buffer`` < 0.
+    """
+    seconds = require_period(period)
+    if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 0:
+        raise ValueError(f"ticker buffer must be an int >= 0, got {buffer!r}")
+    t = Ticker(_service(owner), owner, seconds, buffer)
+    t._begin()
+    return t
+
+
+async def sleep(duration: DurationLike, *, owner: Process | None = None) -> None:
+    """Sleep ``duration`` on the node's timer service (a heap entry, no cancel scope).
+
+    Zero just yields (a checkpoint). Cancellation and ``terminate`` interrupt it.
+
+    Raises:
+        ValueError: If ``duration`` is malformed or negative.
+    """
+    seconds = parse_duration(duration)
+    if seconds < 0:
+        raise ValueError(f"invalid sleep duration {duration!r}: must be >= 0")
+    service = _service(owner)
+    if seconds == 0:
+        await trio.lowlevel.checkpoint()
+        return
+    if owner is not None and owner._kill is not None:
+        raise Kill
+    entry = _Sleep(service, current_task())
+    service._push(entry, trio.current_time() + seconds)
+    await wait_task_rescheduled(entry)
+
+
+__all__ = [
+    "TICKER_BUFFER",
+    "Ticker",
+    "Timer",
+    "TimerService",
+    "TimerStatistics",
+    "after",
+    "sleep",
+    "ticker",
+    "timer",
+    "timer_statistics",
+]
