@@ -3,6 +3,8 @@
 Everything public is defined in a private module and re-exported here.
 """
 
+from ._backoff import Backoff as Backoff
+from ._backoff import BackoffState as BackoffState
 from ._channel import Channel as Channel
 from ._channel import ChannelStatistics as ChannelStatistics
 from ._channel import SendCase as SendCase
@@ -41,6 +43,31 @@ from ._run import open_node as open_node
 from ._run import run as run
 from ._select import Selected as Selected
 from ._select import select as select
+from ._server import NOREPLY as NOREPLY
+from ._server import Server as Server
+from ._server import serve as serve
+from ._server import start_server as start_server
+from ._service import ServiceError as ServiceError
+from ._service import ServiceSpec as ServiceSpec
+from ._service import ServiceState as ServiceState
+from ._service import ServiceStatus as ServiceStatus
+from ._service import dependency_order as dependency_order
+from ._service import notify_ready as notify_ready
+from ._service_manager import ServiceManager as ServiceManager
+from ._service_manager import start_services as start_services
+from ._supervisor import delete_child as delete_child
+from ._supervisor import restart_child as restart_child
+from ._supervisor import start_child as start_child
+from ._supervisor import start_supervisor as start_supervisor
+from ._supervisor import supervise as supervise
+from ._supervisor import terminate_child as terminate_child
+from ._supervisor import which_children as which_children
+from ._supervisor_spec import ChildInfo as ChildInfo
+from ._supervisor_spec import ChildSpec as ChildSpec
+from ._supervisor_spec import Restart as Restart
+from ._supervisor_spec import Strategy as Strategy
+from ._supervisor_spec import SupervisorEscalation as SupervisorEscalation
+from ._supervisor_spec import SupervisorSpec as SupervisorSpec
 from ._timers import TICKER_BUFFER as TICKER_BUFFER
 from ._timers import Ticker as Ticker
 from ._timers import Timer as Timer
@@ -52,13 +79,18 @@ from ._timerservice import TimerStatistics as TimerStatistics
 from ._timerservice import timer_statistics as timer_statistics
 
 __all__ = [
+    "NOREPLY",
     "PID",
     "TICKER_BUFFER",
+    "Backoff",
+    "BackoffState",
     "CallFailed",
     "CallTimeout",
     "Cancel",
     "Channel",
     "ChannelStatistics",
+    "ChildInfo",
+    "ChildSpec",
     "DurationLike",
     "Event",
     "Exit",
@@ -79,8 +111,18 @@ __all__ = [
     "ProcessInfo",
     "ProcessNotFound",
     "QueueStatistics",
+    "Restart",
     "Selected",
     "SendCase",
+    "Server",
+    "ServiceError",
+    "ServiceManager",
+    "ServiceSpec",
+    "ServiceState",
+    "ServiceStatus",
+    "Strategy",
+    "SupervisorEscalation",
+    "SupervisorSpec",
     "Terminated",
     "Ticker",
     "Timer",
@@ -88,15 +130,27 @@ __all__ = [
     "after",
     "configure_logging",
     "current_node",
+    "delete_child",
+    "dependency_order",
     "format_duration",
     "get_logger",
+    "notify_ready",
     "open_node",
     "parse_duration",
     "require_period",
+    "restart_child",
     "run",
     "select",
+    "serve",
     "sleep",
+    "start_child",
+    "start_server",
+    "start_services",
+    "start_supervisor",
+    "supervise",
+    "terminate_child",
     "ticker",
     "timer",
     "timer_statistics",
+    "which_children",
 ]

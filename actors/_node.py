@@ -83,6 +83,9 @@ class Node:
         self._idle: trio.Event | None = None
         self._pending_kills: set[Process] = set()
         self._kill_retry_running = False
+        # Processes `shutdown` stops one at a time, newest first, before the
+        # Cancel-all phase (service managers, top-level supervisors).
+        self._stop_first: list[Process] = []
         # The node-wide timer service (see _timers.py), started on first use.
         self.timer_coalesce = timer_coalesce
         self._timers: object = None
@@ -350,21 +353,43 @@ class Node:
     async def shutdown(self, grace: float | None = None) -> None:
         """Stop every process: ``Cancel`` to all, wait ``grace`` seconds, terminate the rest.
 
-        Processes that return after the ``Cancel``, and those terminated after
-        the grace period, exit with reason ``shutdown`` (not logged as crashes).
-        New spawns are refused from now on.
+        Processes registered with ``_stop_first`` (service managers, top-level
+        supervisors) are cancelled first, one at a time and newest first, each
+        awaited before the next, so they can stop what they own in order. Then
+        every remaining process gets ``Cancel``. Both phases share the one
+        ``grace`` period. Processes that return after the ``Cancel``, and those
+        terminated after the grace period, exit with reason ``shutdown`` (not
+        logged as crashes). New spawns are refused from now on.
         """
         grace = self.shutdown_grace if grace is None else grace
         self._closing = True
+        deadline = trio.current_time() + grace
+        with trio.move_on_at(deadline):
+            while self._stop_first:
+                proc = self._stop_first.pop()
+                if _lifecycle._alive(proc):
+                    self._cancel(None, proc.pid, "node shutdown")
+                    await self.wait_exit(proc.pid)
         now = trio.current_time()
         for proc in list(self._procs.values()):
             proc._cancel_requested = True
             proc._post_event(Cancel(None, "node shutdown", now))
-        with trio.move_on_after(grace):
+        with trio.move_on_at(deadline):
             await self.wait_all_exited()
         for proc in list(self._procs.values()):
             _lifecycle.terminate(proc, shutdown=True)
         await self.wait_all_exited()
+
+    def _add_stop_first(self, pid: PID) -> None:
+        """Have ``shutdown`` cancel ``pid`` and wait for it before the Cancel-all phase."""
+        proc = self._resolve(pid)
+        self._stop_first.append(proc)
+
+        def forget() -> None:
+            if proc in self._stop_first:
+                self._stop_first.remove(proc)
+
+        proc.on_exit(forget)
 
 
 def check_node_options(name: str | None, shutdown_grace: float, timer_coalesce: float) -> None:
