@@ -8,6 +8,16 @@ from ._backoff import BackoffState as BackoffState
 from ._channel import Channel as Channel
 from ._channel import ChannelStatistics as ChannelStatistics
 from ._channel import SendCase as SendCase
+from ._cronservice import CRON_TOPIC as CRON_TOPIC
+from ._cronservice import CronEvent as CronEvent
+from ._cronservice import cron_service as cron_service
+from ._cronstore import InvalidJobId as InvalidJobId
+from ._cronstore import Job as Job
+from ._cronstore import JobExists as JobExists
+from ._cronstore import JobNotFound as JobNotFound
+from ._cronstore import JobStore as JobStore
+from ._cronstore import MalformedJob as MalformedJob
+from ._cronstore import Recovery as Recovery
 from ._duration import DurationLike as DurationLike
 from ._duration import format_duration as format_duration
 from ._duration import parse_duration as parse_duration
@@ -77,13 +87,15 @@ from ._timers import ticker as ticker
 from ._timers import timer as timer
 from ._timerservice import TimerStatistics as TimerStatistics
 from ._timerservice import timer_statistics as timer_statistics
+from ._triggerdrain import RetryPolicy as RetryPolicy
+from ._triggerfiles import MalformedTrigger as MalformedTrigger
+from ._triggerfiles import Trigger as TriggerFile
+from ._triggerfiles import write_trigger as write_trigger
 
 __all__ = [
-    "NOREPLY",
-    "PID",
-    "TICKER_BUFFER",
     "Backoff",
     "BackoffState",
+    "CRON_TOPIC",
     "CallFailed",
     "CallTimeout",
     "Cancel",
@@ -91,27 +103,39 @@ __all__ = [
     "ChannelStatistics",
     "ChildInfo",
     "ChildSpec",
+    "CronEvent",
     "DurationLike",
     "Event",
     "Exit",
     "ExitReason",
     "Host",
     "HostLimitReached",
+    "InvalidJobId",
+    "Job",
+    "JobExists",
+    "JobNotFound",
+    "JobStore",
     "KeyValueLogger",
     "LinkDown",
     "LinkedProcessFailed",
     "MailboxFull",
     "MailboxPolicy",
+    "MalformedJob",
+    "MalformedTrigger",
     "Message",
     "MessageQueue",
+    "NOREPLY",
     "NameTaken",
     "NoProc",
     "Node",
+    "PID",
     "Process",
     "ProcessInfo",
     "ProcessNotFound",
     "QueueStatistics",
+    "Recovery",
     "Restart",
+    "RetryPolicy",
     "Selected",
     "SendCase",
     "Server",
@@ -123,12 +147,15 @@ __all__ = [
     "Strategy",
     "SupervisorEscalation",
     "SupervisorSpec",
+    "TICKER_BUFFER",
     "Terminated",
     "Ticker",
     "Timer",
     "TimerStatistics",
+    "TriggerFile",
     "after",
     "configure_logging",
+    "cron_service",
     "current_node",
     "delete_child",
     "dependency_order",
@@ -153,4 +180,5 @@ __all__ = [
     "timer",
     "timer_statistics",
     "which_children",
+    "write_trigger",
 ]

@@ -1,14 +1,13 @@
 """The durable cron job store: one JSON file per job under ``<data>/jobs/``.
 
-Every write is atomic (temp file, fsync, rename, fsync the folder), so a
-crash leaves the old or the new file, never a torn one. Every change to
-``jobs/<id>.json`` happens under ``jobs/.<id>.lock``, a lock file created
-with ``O_CREAT | O_EXCL`` and holding the owner's PID; that makes id allocation unique and
-read-modify-write updates safe between processes (the service and the
-``actors cron`` command line). The fire and delivery order that keeps a
-oneshot job from firing twice is in :meth:`JobStore.fire`,
-:meth:`JobStore.settle` and :meth:`JobStore.recover`; the whole argument
-is written down in ``docs/_draft_durable_cron.md``.
+Every write is atomic (``_atomicfs.write_atomic``), so a crash leaves the
+old or the new file, never a torn one. Every change to ``jobs/<id>.json``
+happens under ``jobs/.<id>.lock`` (``_atomicfs.file_lock``); that makes id
+allocation unique and read-modify-write updates safe between processes (the
+service and the ``actors cron`` command line). The fire and delivery order
+that keeps a oneshot job from firing twice is in :meth:`JobStore.fire`,
+:meth:`JobStore.settle` and :meth:`JobStore.recover`; the whole argument is
+written down in ``docs/_draft_durable_cron.md``.
 """
 
 from __future__ import annotations
@@ -16,213 +15,65 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
-import json
 import logging
-import os
-import re
 import secrets
-import time
-import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any
 
 import attrs
-from croniter import croniter
 
+from ._atomicfs import cleanup_temp, file_lock, fsync_dir, lock_is_stale, write_atomic
+from ._cronjob import (
+    ID_RE,
+    MAX_ID_LENGTH,
+    CatchUp,
+    InvalidJobId,
+    Job,
+    JobExists,
+    JobNotFound,
+    MalformedJob,
+    decode_job,
+    encode_job,
+    slugify,
+    validate_cron,
+    validate_job_id,
+)
 from ._triggerfiles import (
     JsonValue,
     MalformedTrigger,
     Trigger,
-    cleanup_temp,
     format_time,
-    fsync_dir,
     list_pending,
-    parse_time,
     parse_trigger,
-    write_atomic,
     write_trigger,
 )
 
-CatchUp = Literal["none", "once", "all"]
-"""What to do about fires missed while the service was down."""
-
-MAX_ID_LENGTH = 64
-"""Longest job id accepted; slugs are cut to 48 to leave room for suffixes."""
+__all__ = [
+    "MAX_ID_LENGTH",
+    "CatchUp",
+    "InvalidJobId",
+    "Job",
+    "JobExists",
+    "JobNotFound",
+    "JobStore",
+    "MalformedJob",
+    "Recovery",
+    "slugify",
+    "validate_cron",
+    "validate_job_id",
+]
 
 _log = logging.getLogger("actors.cron")
-_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
-_SLUG_LENGTH = 48
 _LOCK_TIMEOUT = 5.0
 _STALE_LOCK = 30.0
+_UPDATABLE = frozenset(
+    {"name", "cron", "target", "prompt", "payload", "metadata", "catch_up", "heartbeat_file"}
+)
 
 
-class JobNotFound(KeyError):
-    """No job with this id exists (it may have just been removed)."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.job_id = job_id
-
-    def __str__(self) -> str:
-        return f"no cron job with id {self.job_id!r}"
-
-
-class JobExists(ValueError):
-    """``add`` was given an explicit id that is already taken."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"a cron job with id {job_id!r} already exists")
-        self.job_id = job_id
-
-
-class InvalidJobId(ValueError):
-    """An id from outside is not a slug, so it could name a path outside ``jobs/``."""
-
-
-class MalformedJob(ValueError):
-    """A job file fails the schema; ``list()`` skips and reports it instead."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"malformed job file {str(path)!r}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-def validate_job_id(job_id: object) -> str:
-    """Return ``job_id`` if it is a safe id: ``[a-z0-9][a-z0-9-]*``, at most 64 chars.
-
-    Raises:
-        InvalidJobId: for anything else (``../x``, ``/etc``, ``""``, ``.``, NUL...).
-    """
-    if (
-        not isinstance(job_id, str)
-        or len(job_id) > MAX_ID_LENGTH
-        or _ID_RE.fullmatch(job_id) is None
-    ):
-        raise InvalidJobId(
-            f"invalid job id {job_id!r}: use 1-{MAX_ID_LENGTH} characters from "
-            "a-z, 0-9 and '-', starting with a letter or digit"
-        )
-    return job_id
-
-
-def slugify(name: str) -> str:
-    """Turn a job name into an id: ASCII, lowercase, ``-`` between words, 48 chars max."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    return slug[:_SLUG_LENGTH].rstrip("-") or "job"
-
-
-def validate_cron(expr: str, *, now: dt.datetime | None = None) -> None:
-    """Check that ``expr`` is a croniter expression that fires at least once more.
-
-    Raises:
-        ValueError: naming the expression, e.g. for ``"0 0 31 2 *"`` (Feb 31).
-    """
-    if not isinstance(expr, str) or not croniter.is_valid(expr):
-        raise ValueError(f"invalid cron expression {expr!r}")
-    try:
-        croniter(expr, now or dt.datetime.now(dt.UTC)).get_next(dt.datetime)
-    except Exception:  # CroniterBadDateError and friends
-        raise ValueError(f"cron expression {expr!r} never fires") from None
-
-
-_REQUIRED: dict[str, type | tuple[type, ...]] = {
-    "id": str,
-    "name": str,
-    "cron": str,
-    "target": str,
-    "prompt": str,
-    "oneshot": bool,
-    "enabled": bool,
-    "created_at": str,
-}
-_OPTIONAL: dict[str, type | tuple[type, ...]] = {
-    "payload": object,
-    "last_fired_at": (str, type(None)),
-    "metadata": dict,
-    "catch_up": str,
-    "heartbeat_file": (str, type(None)),
-}
-
-
-@attrs.frozen
-class Job:
-    """One scheduled job, as stored in ``jobs/<id>.json``."""
-
-    id: str
-    """Slug of the name, unique in the store; also the file name."""
-    name: str
-    """Human name."""
-    cron: str
-    """croniter expression (5 fields, or 6 with seconds last), read in UTC."""
-    target: str
-    """Process name or PID string the trigger is delivered to."""
-    prompt: str
-    """Text of the event sent on each fire."""
-    created_at: dt.datetime
-    """When the job was added (UTC)."""
-    payload: JsonValue = None
-    """Optional structured JSON payload sent with the prompt."""
-    oneshot: bool = False
-    """Fire once, then delete the job after that trigger is delivered."""
-    enabled: bool = True
-    """Disabled jobs never fire; a fired oneshot job is disabled."""
-    last_fired_at: dt.datetime | None = None
-    """The cron slot of the latest fire (``scheduled_for``, not wall time)."""
-    metadata: dict[str, JsonValue] = attrs.field(factory=dict)
-    """Free-form JSON object for callers."""
-    catch_up: CatchUp = "none"
-    """Policy for slots missed while down: ``none``, ``once`` or ``all``."""
-    heartbeat_file: str | None = None
-    """File whose text is appended to the prompt; empty or missing skips the fire."""
-
-    def to_json(self) -> dict[str, JsonValue]:
-        """Return the JSON object stored in the job file."""
-        data = attrs.asdict(self, recurse=False)
-        data["created_at"] = format_time(self.created_at)
-        data["last_fired_at"] = self.last_fired_at and format_time(self.last_fired_at)
-        return data
-
-    @classmethod
-    def from_json(cls, data: object) -> Job:
-        """Build a job from a decoded JSON object, strictly.
-
-        Raises:
-            ValueError: naming the missing, unknown or mistyped field and its value.
-        """
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-        if unknown := sorted(data.keys() - _REQUIRED.keys() - _OPTIONAL.keys()):
-            raise ValueError(f"unknown field(s) {unknown}")
-        for field, kind in (_REQUIRED | _OPTIONAL).items():
-            if field not in data:
-                if field in _REQUIRED:
-                    raise ValueError(f"missing field {field!r}")
-            elif not isinstance(data[field], kind):
-                raise ValueError(f"field {field!r} has the wrong type: {data[field]!r}")
-        validate_job_id(data["id"])
-        validate_cron(data["cron"])
-        catch_up = data.get("catch_up", "none")
-        if catch_up not in get_args(CatchUp):
-            raise ValueError(f"field 'catch_up' must be none, once or all, got {catch_up!r}")
-        last = data.get("last_fired_at")
-        return cls(
-            id=data["id"],
-            name=data["name"],
-            cron=data["cron"],
-            target=data["target"],
-            prompt=data["prompt"],
-            created_at=parse_time(data["created_at"], "created_at"),
-            payload=data.get("payload"),
-            oneshot=data["oneshot"],
-            enabled=data["enabled"],
-            last_fired_at=None if last is None else parse_time(last, "last_fired_at"),
-            metadata=data.get("metadata", {}),
-            catch_up=catch_up,
-            heartbeat_file=data.get("heartbeat_file"),
-        )
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @attrs.frozen
@@ -246,9 +97,12 @@ class JobStore:
 
     Args:
         path (Path | str): The data folder; created if missing.
+        clock (Callable[[], datetime]): Wall clock for ``created_at`` and
+            ``fired_at`` (aware UTC); tests inject a fake one.
     """
 
     path: Path = attrs.field(converter=Path)
+    clock: Callable[[], dt.datetime] = attrs.field(default=_utc_now, kw_only=True)
     _reported: set[tuple[Path, str]] = attrs.field(init=False, factory=set)
 
     def __attrs_post_init__(self) -> None:
@@ -285,13 +139,13 @@ class JobStore:
         """Create a job and return it; its id is ``slugify(name)``, ``-2``, ``-3``...
 
         Raises:
-            ValueError: for an invalid cron expression, target or catch_up.
+            ValueError: for an invalid cron expression, target, catch_up or heartbeat file.
             InvalidJobId: if ``id`` is given and is not a safe slug.
             JobExists: if ``id`` is given and taken.
         """
         validate_cron(cron)
-        if not target:
-            raise ValueError("target must be a non-empty string")
+        if not target or not isinstance(target, str):
+            raise ValueError(f"target must be a non-empty string, got {target!r}")
         job = Job.from_json(
             Job(
                 id=validate_job_id(id) if id is not None else slugify(name),
@@ -299,7 +153,7 @@ class JobStore:
                 cron=cron,
                 target=target,
                 prompt=prompt,
-                created_at=dt.datetime.now(dt.UTC),
+                created_at=self.clock(),
                 payload=payload,
                 oneshot=oneshot,
                 enabled=enabled,
@@ -312,14 +166,11 @@ class JobStore:
             with self._lock(id):
                 if self._file(id).exists():
                     raise JobExists(id)
-                self._write(job)
-            return job
+                return self._write(job)
         for candidate in self._candidates(job.id):
             with self._lock(candidate, wait=False) as locked:
                 if locked and not self._file(candidate).exists():
-                    job = attrs.evolve(job, id=candidate)
-                    self._write(job)
-                    return job
+                    return self._write(attrs.evolve(job, id=candidate))
         raise AssertionError("unreachable: random ids exhausted")  # pragma: no cover
 
     def get(self, job_id: str) -> Job:
@@ -343,6 +194,20 @@ class JobStore:
     def load_problems(self) -> builtins.list[tuple[Path, str]]:
         """Return ``(path, reason)`` for every job file that ``list()`` skips."""
         return self._scan()[1]
+
+    def update(self, job_id: str, **changes: Any) -> Job:
+        """Change some fields of a job (name, cron, target, prompt, payload, metadata,
+        catch_up, heartbeat_file) and return it.
+
+        Raises:
+            ValueError: for a field that cannot be changed or a bad value.
+            JobNotFound: no such job.
+        """
+        if bad := sorted(changes.keys() - _UPDATABLE):
+            raise ValueError(f"cannot update field(s) {bad}; allowed: {sorted(_UPDATABLE)}")
+        with self._lock(validate_job_id(job_id)):
+            job = attrs.evolve(self._read(job_id), **changes)
+            return self._write(Job.from_json(job.to_json()))
 
     def remove(self, job_id: str) -> Job:
         """Delete a job and return it, or raise :class:`JobNotFound`."""
@@ -371,8 +236,7 @@ class JobStore:
     def mark_fired(self, job_id: str, at: dt.datetime) -> Job:
         """Record ``at`` as the latest fired slot; a oneshot job is also disabled."""
         with self._lock(validate_job_id(job_id)):
-            job = self._read(job_id)
-            return self._write(_fired(job, at))
+            return self._write(_fired(self._read(job_id), at))
 
     # ------------------------------------------------ fire and delivery
 
@@ -390,6 +254,10 @@ class JobStore:
         Returns:
             Path | None: The trigger file, or None when the fire was skipped
             (including a heartbeat job whose file is missing or blank).
+
+        Raises:
+            JobNotFound: the job was removed.
+            MalformedJob: its file fails the schema.
         """
         with self._lock(validate_job_id(job_id)):
             job = self._read(job_id)
@@ -411,7 +279,8 @@ class JobStore:
                 prompt=prompt,
                 payload=job.payload,
                 job_id=job.id,
-                fired_at=now or dt.datetime.now(dt.UTC),
+                job_name=job.name,
+                fired_at=now or self.clock(),
                 scheduled_for=scheduled_for,
             )
             path = write_trigger(self.triggers_dir, trigger)
@@ -423,7 +292,7 @@ class JobStore:
 
         Call after the trigger file was removed (``drain(on_delivered=...)``).
         """
-        if trigger.job_id is None or _ID_RE.fullmatch(trigger.job_id) is None:
+        if trigger.job_id is None or ID_RE.fullmatch(trigger.job_id) is None:
             return
         with self._lock(trigger.job_id):
             try:
@@ -447,7 +316,7 @@ class JobStore:
         removed = cleanup_temp(self.jobs_dir, older_than=older_than)
         removed += cleanup_temp(self.triggers_dir, older_than=older_than)
         for lock in self.jobs_dir.glob(".*.lock"):
-            if _lock_is_stale(lock, older_than):
+            if lock_is_stale(lock, older_than):
                 with contextlib.suppress(FileNotFoundError):
                     lock.unlink()
                     removed.append(lock)
@@ -456,7 +325,7 @@ class JobStore:
         for path in list_pending(self.triggers_dir):
             with contextlib.suppress(MalformedTrigger, FileNotFoundError):
                 trigger = parse_trigger(path)
-                if trigger.job_id is None or _ID_RE.fullmatch(trigger.job_id) is None:
+                if trigger.job_id is None or ID_RE.fullmatch(trigger.job_id) is None:
                     continue
                 pending.add(trigger.job_id)
                 if (when := trigger.scheduled_for) is not None:
@@ -485,19 +354,18 @@ class JobStore:
             raw = path.read_bytes()
         except FileNotFoundError:
             raise JobNotFound(job_id) from None
-        job = _decode(path, raw)
+        job = decode_job(path, raw)
         if job.id != job_id:
             raise MalformedJob(path, f"field 'id' is {job.id!r} but the file is for {job_id!r}")
         return job
 
     def _write(self, job: Job) -> Job:
-        data = json.dumps(job.to_json(), indent=2, sort_keys=True) + "\n"
-        write_atomic(self._file(job.id), data.encode())
+        write_atomic(self._file(job.id), encode_job(job))
         return job
 
     def _scan(self) -> tuple[builtins.list[Job], builtins.list[tuple[Path, str]]]:
         jobs, problems = [], []
-        for path in sorted(self.jobs_dir.glob("*.json")):
+        for path in sorted(self.jobs_dir.glob("*.json"), key=lambda p: p.stem):
             if path.name.startswith("."):
                 continue
             try:
@@ -506,8 +374,6 @@ class JobStore:
                 continue  # removed while we listed
             except MalformedJob as exc:
                 problems.append((path, exc.reason))
-            except InvalidJobId as exc:  # pragma: no cover - _read never raises it
-                problems.append((path, str(exc)))
         return jobs, problems
 
     def _candidates(self, slug: str) -> Iterator[str]:
@@ -517,66 +383,11 @@ class JobStore:
         while True:
             yield f"{slug}-{secrets.token_hex(4)}"
 
-    @contextlib.contextmanager
-    def _lock(self, job_id: str, *, wait: bool = True) -> Iterator[bool]:
+    def _lock(self, job_id: str, *, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
         """Hold ``jobs/.<id>.lock``; yields False at once if ``wait`` is off and it is held."""
         lock = self.jobs_dir / f".{job_id}.lock"
-        deadline = time.monotonic() + _LOCK_TIMEOUT
-        while True:
-            try:
-                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                if _lock_is_stale(lock, _STALE_LOCK):
-                    with contextlib.suppress(FileNotFoundError):
-                        lock.unlink()  # left by a crashed process
-                    continue
-                if not wait:
-                    yield False
-                    return
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"cron job lock {str(lock)!r} held for over {_LOCK_TIMEOUT:g} s"
-                    ) from None
-                time.sleep(0.002)
-            else:
-                os.write(fd, str(os.getpid()).encode())
-                os.close(fd)
-                break
-        try:
-            yield True
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-
-
-def _lock_is_stale(lock: Path, older_than: float) -> bool:
-    """A lock is stale if its owner (same host) is dead, or it is older than ``older_than``."""
-    try:
-        owner, age = lock.read_text(), time.time() - lock.stat().st_mtime
-    except (FileNotFoundError, UnicodeDecodeError):
-        return False
-    if owner.isdigit() and int(owner) != os.getpid():
-        try:
-            os.kill(int(owner), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass  # alive, owned by another user
-    return age >= older_than
+        return file_lock(lock, wait=wait, timeout=_LOCK_TIMEOUT, stale_after=_STALE_LOCK)
 
 
 def _fired(job: Job, at: dt.datetime) -> Job:
     return attrs.evolve(job, last_fired_at=at, enabled=job.enabled and not job.oneshot)
-
-
-def _decode(path: Path, raw: bytes) -> Job:
-    if not raw.strip():
-        raise MalformedJob(path, "file is empty")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedJob(path, f"not valid JSON: {exc}") from None
-    try:
-        return Job.from_json(data)
-    except ValueError as exc:
-        raise MalformedJob(path, str(exc)) from None

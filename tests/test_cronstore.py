@@ -177,7 +177,7 @@ class TestLoad:
             ("[1, 2]", "expected a JSON object"),
             (json.dumps({k: v for k, v in _valid_json().items() if k != "cron"}), "'cron'"),
             (json.dumps(_valid_json(enabled="yes")), "'enabled'"),
-            (json.dumps(_valid_json(cron="0 0 31 2 *")), "never fires"),
+            (json.dumps(_valid_json(cron="0 0 31 2 *")), "day 31 never occurs in February"),
             (json.dumps(_valid_json(cron="bogus")), "invalid cron"),
             (json.dumps(_valid_json(extra=1)), "unknown field"),
             (json.dumps(_valid_json(id="other")), "'other'"),
@@ -302,6 +302,7 @@ class TestFire:
             prompt="hello",
             payload={"n": 1},
             job_id="a",
+            job_name="a",
             fired_at=T0 + dt.timedelta(seconds=2),
             scheduled_for=T0,
         )
@@ -438,3 +439,27 @@ class TestCrashSafety:
         assert leftovers == []
         assert len(store.list()) > 0
         assert store.add("after", "* * * * *", "t").id == "after"
+
+
+class TestUpdateAndPaths:
+    def test_update_changes_allowed_fields_only(self, store: JobStore) -> None:
+        """update validates new values and refuses fields that are not editable."""
+        store.add("a", "* * * * *", "t", prompt="old")
+        assert store.update("a", prompt="new", cron="0 9 * * *").prompt == "new"
+        assert store.get("a").cron == "0 9 * * *"
+        with pytest.raises(ValueError, match=r"cannot update field\(s\) \['id'\]"):
+            store.update("a", id="b")
+        with pytest.raises(ValueError, match="invalid cron expression 'nope'"):
+            store.update("a", cron="nope")
+        assert store.get("a").cron == "0 9 * * *"
+
+    @pytest.mark.parametrize("bad", ["../outside.md", "/etc/passwd", "a/../../b"])
+    def test_heartbeat_file_must_stay_inside_the_folder(self, store: JobStore, bad: str) -> None:
+        """A heartbeat path that is absolute or climbs out with '..' is refused."""
+        with pytest.raises(ValueError, match="field 'heartbeat_file'"):
+            store.add("hb", "* * * * *", "t", heartbeat_file=bad)
+
+    def test_list_is_sorted_by_id(self, store: JobStore) -> None:
+        """list orders jobs by id ('a' before 'a-2'), not by file name."""
+        ids = [store.add("a", "* * * * *", "t").id for _ in range(2)]
+        assert [j.id for j in store.list()] == sorted(ids) == ["a", "a-2"]

@@ -11,18 +11,15 @@ import pytest
 import trio
 import trio.testing
 
+from actors._triggerdrain import DeliveryLedger, RetryPolicy, Wakeup, drain, watch_triggers
 from actors._triggerfiles import (
-    DeliveryLedger,
     MalformedTrigger,
-    RetryPolicy,
     Trigger,
     complete,
-    drain,
     job_id_of,
     list_pending,
     parse_trigger,
     quarantine,
-    watch_triggers,
     write_trigger,
 )
 
@@ -150,6 +147,20 @@ class TestFormat:
         assert reason in info.value.reason
         assert str(path) in str(info.value)
 
+    def test_pid_targets_must_parse(self, tdir: Path) -> None:
+        """A target that looks like a PID but is not one is malformed; a real one parses."""
+        with pytest.raises(MalformedTrigger, match="not a valid PID"):
+            parse_trigger(_drop(tdir, "a.json", {"target": "{main|zz", "prompt": "p"}))
+        ok = parse_trigger(_drop(tdir, "b.json", {"target": "{main|0x00003}", "prompt": "p"}))
+        assert ok.target == "{main|0x00003}"
+        assert ok.source == "b.json"
+
+    def test_job_name_round_trips(self, tdir: Path) -> None:
+        """job_name is written and read back; source is not stored."""
+        path = write_trigger(tdir, _trigger(1, job_name="Remind Me"))
+        assert parse_trigger(path).job_name == "Remind Me"
+        assert "source" not in json.loads(path.read_text())
+
     def test_list_pending_skips_temp_hidden_and_quarantine(self, tdir: Path) -> None:
         """Only visible *.json files directly in the folder are pending."""
         (tdir / "quarantine").mkdir()
@@ -201,14 +212,51 @@ class TestDrain:
         assert deliver.delivered == [f"p{n}" for n in range(1000)]
         assert list_pending(tdir) == []
 
-    async def test_failures_are_retried_with_backoff(
+    async def test_failure_keeps_the_file_and_bumps_attempt(
         self, tdir: Path, autojump_clock: trio.testing.MockClock
     ) -> None:
-        """A failing delivery is retried after 0.5, 1 and 2 s, then succeeds and is removed."""
+        """A failed delivery keeps the file with attempt + 1 and sets a retry time."""
+        path = write_trigger(tdir, _trigger(1))
+        ledger = DeliveryLedger()
+        assert await drain(tdir, Recorder(fail=1), ledger=ledger) == 0
+        assert parse_trigger(path).attempt == 2
+        assert ledger.failures == {path.name: 1}
+        assert ledger.retry_at[path.name] == pytest.approx(trio.current_time() + 0.5)
+
+    async def test_backoff_holds_the_target_but_not_others(
+        self, tdir: Path, autojump_clock: trio.testing.MockClock
+    ) -> None:
+        """While a file waits for its retry, later files of its target wait; others go on."""
+        write_trigger(tdir, _trigger(1, target="down"))
+        write_trigger(tdir, _trigger(2, target="down"))
+        write_trigger(tdir, _trigger(3, target="up"))
+        seen: list[str | None] = []
+
+        async def deliver(trigger: Trigger) -> None:
+            if trigger.target == "down" and trio.current_time() < 1:
+                raise ConnectionError("down")
+            seen.append(trigger.prompt)
+
+        ledger = DeliveryLedger()
+        assert await drain(tdir, deliver, ledger=ledger) == 1
+        assert seen == ["p3"]
+        assert await drain(tdir, deliver, ledger=ledger) == 0  # p1 is backing off
+        await trio.sleep(1)
+        assert await drain(tdir, deliver, ledger=ledger) == 2
+        assert seen == ["p3", "p1", "p2"]
+        assert ledger.failures == ledger.retry_at == {}
+
+    async def test_watcher_retries_with_exponential_backoff(
+        self, tdir: Path, autojump_clock: trio.testing.MockClock
+    ) -> None:
+        """The watcher retries a failing file after 0.5, 1 and 2 s, then delivers it."""
         write_trigger(tdir, _trigger(1))
         deliver = Recorder(fail=3)
         start = trio.current_time()
-        assert await drain(tdir, deliver) == 1
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(watch_triggers, tdir, deliver, poll_interval=10))
+            await trio.sleep(5)
+            nursery.cancel_scope.cancel()
         assert [(round(t - start, 6), a) for t, a in deliver.calls] == [
             (0, 1),
             (0.5, 2),
@@ -217,20 +265,6 @@ class TestDrain:
         ]
         assert deliver.delivered == ["p1"]
         assert list_pending(tdir) == []
-
-    async def test_exhausted_retries_keep_the_file_and_count(
-        self, tdir: Path, autojump_clock: trio.testing.MockClock
-    ) -> None:
-        """After max_attempts failures the file stays, with its attempt count saved."""
-        path = write_trigger(tdir, _trigger(1))
-        later = write_trigger(tdir, _trigger(2))
-        deliver = Recorder(fail=2)
-        assert await drain(tdir, deliver, retry=RetryPolicy(max_attempts=2)) == 1
-        assert deliver.delivered == ["p2"]
-        assert not later.exists()
-        assert parse_trigger(path).attempt == 3
-        assert await drain(tdir, deliver) == 1
-        assert deliver.calls[-1][1] == 3
 
     async def test_malformed_files_are_quarantined_and_the_rest_delivered(self, tdir: Path) -> None:
         """A malformed file goes to quarantine; the files around it are delivered."""
@@ -259,20 +293,20 @@ class TestDrain:
         async with trio.open_nursery() as nursery:
             for _ in range(2):
                 nursery.start_soon(lambda: drain(tdir, deliver, ledger=ledger))
-        assert sorted(deliver.delivered) == sorted(f"p{n}" for n in range(20))
+        assert sorted(p or "" for p in deliver.delivered) == sorted(f"p{n}" for n in range(20))
         assert ledger.in_flight == set()
 
     async def test_undeletable_file_is_not_redelivered(
         self, tdir: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A delivered file that cannot be removed is remembered and not delivered again."""
-        import actors._triggerfiles as triggerfiles
+        import actors._triggerdrain as triggerdrain
 
         def broken_complete(path: Path) -> None:
             raise PermissionError(f"read-only: {path}")
 
         write_trigger(tdir, _trigger(1))
-        monkeypatch.setattr(triggerfiles, "complete", broken_complete)
+        monkeypatch.setattr(triggerdrain, "complete", broken_complete)
         deliver, ledger = Recorder(), DeliveryLedger()
         assert await drain(tdir, deliver, ledger=ledger) == 1
         assert await drain(tdir, deliver, ledger=ledger) == 0
@@ -308,10 +342,13 @@ class TestDrain:
         assert seen == [False]
 
     def test_retry_policy_validates_and_caps(self) -> None:
-        """RetryPolicy rejects nonsense and caps the delay at max_delay."""
-        with pytest.raises(ValueError, match=r"^max_attempts must be >= 1, got 0$"):
-            RetryPolicy(max_attempts=0)
+        """RetryPolicy rejects nonsense, caps the delay and never overflows."""
+        with pytest.raises(ValueError, match=r"^retry needs 0 < initial_delay"):
+            RetryPolicy(initial_delay=0)
+        with pytest.raises(ValueError, match=r"factor=0.5"):
+            RetryPolicy(factor=0.5)
         assert RetryPolicy(initial_delay=1, max_delay=10).delay(20) == 10
+        assert RetryPolicy().delay(10_000) == 10
 
 
 class TestWatch:
@@ -337,6 +374,23 @@ class TestWatch:
             assert delivered == ["p1", "p2", "p3"]
             nursery.cancel_scope.cancel()
         assert list_pending(tdir) == []
+
+    async def test_wakeup_starts_a_pass_at_once(
+        self, tdir: Path, autojump_clock: trio.testing.MockClock
+    ) -> None:
+        """Setting the wakeup runs a pass now instead of after the poll interval."""
+        wakeup = Wakeup()
+        deliver = Recorder()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                partial(watch_triggers, tdir, deliver, poll_interval=60, wakeup=wakeup)
+            )
+            await trio.sleep(1)
+            write_trigger(tdir, _trigger(1))
+            wakeup.set()
+            await trio.sleep(0.001)
+            assert deliver.delivered == ["p1"]
+            nursery.cancel_scope.cancel()
 
     async def test_poll_interval_must_be_positive(self, tdir: Path) -> None:
         """watch_triggers refuses a poll interval of zero."""

@@ -1,0 +1,249 @@
+"""Delivering trigger files: one drain pass, and the watcher that repeats it.
+
+A pass lists ``triggers/`` and goes through the files in name (fire) order:
+parse, deliver, and remove the file only after delivery succeeded. A failed
+delivery is retried in-process with exponential backoff; while a file waits
+for its retry, later files for the *same target* wait too (so each target
+sees its triggers in order) but other targets are not held up. Malformed
+files are quarantined, never retried.
+
+The watcher runs a pass at once, then again every ``poll_interval`` seconds,
+when a retry is due, or when woken (the cron service wakes it after a fire).
+Each pass re-lists the folder, so a file dropped at any moment, even in the
+middle of the startup pass, is delivered by the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import attrs
+import trio
+
+from ._atomicfs import write_atomic
+from ._triggerfiles import (
+    MalformedTrigger,
+    Trigger,
+    complete,
+    encode_trigger,
+    list_pending,
+    parse_trigger,
+    quarantine,
+)
+
+__all__ = ["Deliver", "DeliveryLedger", "RetryPolicy", "Wakeup", "drain", "watch_triggers"]
+
+Deliver = Callable[[Trigger], Awaitable[object]]
+"""Delivery callback: returns once the trigger is handed over; raises to retry."""
+
+_log = logging.getLogger("actors.cron")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """In-process retry of failed deliveries: exponential backoff, no limit on attempts."""
+
+    initial_delay: float = 0.5
+    """Seconds before the second attempt."""
+    factor: float = 2.0
+    """Multiplier applied to the delay after each failure."""
+    max_delay: float = 10.0
+    """Upper bound on one delay, in seconds."""
+
+    def __attrs_post_init__(self) -> None:
+        if not (0 < self.initial_delay <= self.max_delay) or not self.factor >= 1:
+            raise ValueError(
+                "retry needs 0 < initial_delay <= max_delay and factor >= 1, got "
+                f"initial_delay={self.initial_delay!r} max_delay={self.max_delay!r} "
+                f"factor={self.factor!r}"
+            )
+
+    def delay(self, failures: int) -> float:
+        """Return the seconds to wait after ``failures`` consecutive failures (>= 1)."""
+        exponent = min(failures - 1, 64)  # no float overflow on long outages
+        return min(self.max_delay, self.initial_delay * self.factor**exponent)
+
+
+@attrs.define
+class DeliveryLedger:
+    """Per-file delivery state kept in memory, shared by overlapping drains.
+
+    It makes each file delivered once per process even when two passes
+    overlap, and remembers failed files' backoff.
+    """
+
+    in_flight: set[str] = attrs.field(factory=set)
+    """Names a drain is delivering right now."""
+    done: set[str] = attrs.field(factory=set)
+    """Names delivered whose file could not be removed; pruned once it is gone."""
+    failures: dict[str, int] = attrs.field(factory=dict)
+    """Consecutive failed deliveries per name."""
+    retry_at: dict[str, float] = attrs.field(factory=dict)
+    """trio time before which a failed name is not tried again."""
+
+    def prune(self, names: set[str]) -> None:
+        """Forget names that are no longer pending."""
+        self.done &= names
+        for table in (self.failures, self.retry_at):
+            for name in table.keys() - names:
+                del table[name]
+
+    def next_retry(self, now: float) -> float | None:
+        """The earliest retry time after ``now``, or None."""
+        return min((t for t in self.retry_at.values() if t > now), default=None)
+
+
+class Wakeup:
+    """Wake a sleeping watcher early; a wake-up sent while it is busy is not lost."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def set(self) -> None:
+        """Make the current or next ``wait`` return at once."""
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds or until ``set``, then re-arm."""
+        with trio.move_on_after(timeout):
+            await self._event.wait()
+        self._event = trio.Event()
+
+
+async def drain(
+    directory: Path,
+    deliver: Deliver,
+    *,
+    retry: RetryPolicy = RetryPolicy(),
+    ledger: DeliveryLedger | None = None,
+    on_delivered: Callable[[Trigger], object] | None = None,
+    malformed_grace: float = 1.0,
+) -> int:
+    """Make one delivery pass over ``directory``, in filename order.
+
+    A file is removed only after ``deliver`` returned, then ``on_delivered``
+    runs (the cron service deletes a fired oneshot job there). A failure
+    saves the bumped ``attempt`` in the file and sets its next retry time in
+    the ledger; until then the file, and later files for the same target,
+    are skipped. Cancelling leaves every undelivered file in place.
+
+    Args:
+        directory (Path): The ``triggers/`` folder.
+        deliver (Deliver): Async callback; an ``Exception`` means "retry".
+        retry (RetryPolicy): Backoff between failed attempts.
+        ledger (DeliveryLedger | None): State shared by passes; pass the same
+            one to every pass or the backoff is forgotten.
+        on_delivered (Callable | None): Sync callback after a file is removed.
+        malformed_grace (float): Seconds a malformed file may be younger
+            than before it is quarantined, since it may still be being
+            written by a program that skipped the temp-and-rename step.
+
+    Returns:
+        int: Number of triggers delivered.
+    """
+    ledger = DeliveryLedger() if ledger is None else ledger
+    paths = list_pending(directory)
+    ledger.prune({p.name for p in paths})
+    blocked: set[str] = set()  # targets with an earlier file still undelivered
+    delivered = 0
+    for path in paths:
+        await trio.lowlevel.checkpoint()  # a stop can land between any two files
+        name = path.name
+        if name in ledger.in_flight or name in ledger.done:
+            continue
+        try:
+            trigger = parse_trigger(path)
+        except FileNotFoundError:
+            continue  # delivered by an overlapping drain
+        except MalformedTrigger as exc:
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - path.stat().st_mtime >= malformed_grace:
+                    quarantine(path, exc.reason)
+            continue
+        if trigger.target in blocked or ledger.retry_at.get(name, -math.inf) > trio.current_time():
+            blocked.add(trigger.target)
+            continue
+        ledger.in_flight.add(name)  # no checkpoint since the checks above
+        try:
+            await deliver(trigger)
+        except Exception as exc:
+            blocked.add(trigger.target)
+            _failed(path, trigger, exc, retry, ledger)
+            continue
+        finally:
+            ledger.in_flight.discard(name)
+        ledger.failures.pop(name, None)
+        ledger.retry_at.pop(name, None)
+        delivered += 1
+        try:
+            complete(path)
+        except OSError as exc:
+            ledger.done.add(name)
+            _log.error("trigger delivered but not removed file=%s error=%r", path, exc)
+        if on_delivered is not None:
+            on_delivered(trigger)
+    return delivered
+
+
+def _failed(
+    path: Path, trigger: Trigger, exc: Exception, retry: RetryPolicy, ledger: DeliveryLedger
+) -> None:
+    failures = ledger.failures[path.name] = ledger.failures.get(path.name, 0) + 1
+    delay = retry.delay(failures)
+    ledger.retry_at[path.name] = trio.current_time() + delay
+    if failures & (failures - 1) == 0:  # log the 1st, 2nd, 4th, 8th ... failure
+        _log.warning(
+            "trigger delivery failed file=%s target=%s attempt=%d retry_in=%.3gs error=%r",
+            path,
+            trigger.target,
+            trigger.attempt,
+            delay,
+            exc,
+        )
+    # Keep the attempt count in the file, for the event and for the next run.
+    with contextlib.suppress(FileNotFoundError):
+        if path.exists():
+            bumped = attrs.evolve(trigger, attempt=trigger.attempt + 1)
+            write_atomic(path, encode_trigger(bumped))
+
+
+async def watch_triggers(
+    directory: Path,
+    deliver: Deliver,
+    *,
+    poll_interval: float = 0.5,
+    retry: RetryPolicy = RetryPolicy(),
+    on_delivered: Callable[[Trigger], object] | None = None,
+    malformed_grace: float = 1.0,
+    wakeup: Wakeup | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Drain ``directory`` now, then again and again until cancelled.
+
+    A new pass starts after ``poll_interval`` seconds, when a failed
+    delivery's retry is due, or when ``wakeup`` is set, whichever is first.
+    Reports started at once, before the first pass. Arguments are as for
+    :func:`drain`.
+    """
+    if not poll_interval > 0:
+        raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
+    ledger = DeliveryLedger()
+    wakeup = Wakeup() if wakeup is None else wakeup
+    task_status.started()
+    while True:
+        await drain(
+            directory,
+            deliver,
+            retry=retry,
+            ledger=ledger,
+            on_delivered=on_delivered,
+            malformed_grace=malformed_grace,
+        )
+        now = trio.current_time()
+        due = ledger.next_retry(now)
+        await wakeup.wait(poll_interval if due is None else min(poll_interval, due - now))
