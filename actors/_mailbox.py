@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Generic, Literal, TypeVar, final
 import attrs
 import trio
 from outcome import Value
-from trio.lowlevel import Abort, RaiseCancelT, Task, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import Abort, RaiseCancelT, Task, reschedule
 
 from ._exceptions import MailboxFull
 from ._messages import Message, QueueStatistics
-from ._waiter import EMPTY, Kill, SelectWaiter
+from ._waiter import EMPTY, Kill, SelectWaiter, park
 
 if TYPE_CHECKING:
     from ._process import Process
@@ -224,14 +224,17 @@ class MessageQueue(Generic[T]):
         return await self._park()
 
     def _park(self) -> Awaitable[T]:
+        # The queue object is its own abort function: no closure per wait.
+        return park(self)
+
+    def _register(self, task: Task) -> None:
+        """Called by ``Park`` as the await starts: become this queue's waiter."""
         if self._waiter is not None:
             raise trio.BusyResourceError(f"another task is already receiving from {self!r}")
         if self._owner._kill is not None:
             raise Kill
         self._streak = 0
-        self._waiter = current_task()
-        # The queue object is its own abort function: no closure per wait.
-        return wait_task_rescheduled(self)  # noqa: ASYNC105 - returned to the caller's await
+        self._waiter = task
 
     def __call__(self, _: RaiseCancelT) -> Abort:
         """Abort function of a parked ``receive``: forget the waiter."""

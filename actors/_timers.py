@@ -29,6 +29,7 @@ entries outnumber live ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, final
 
 import trio
@@ -37,7 +38,7 @@ from trio.lowlevel import Abort, RaiseCancelT, Task, current_task, reschedule, w
 
 from ._duration import DurationLike, parse_duration, require_period
 from ._timerservice import TimerService, TimerStatistics, _service, timer_statistics
-from ._waiter import EMPTY, Kill, SelectWaiter
+from ._waiter import EMPTY, Kill, SelectWaiter, park
 
 if TYPE_CHECKING:
     from ._process import Process
@@ -84,19 +85,34 @@ class _Receivable:
             raise trio.WouldBlock
         return value  # type: ignore[return-value]
 
-    async def receive(self) -> float:
+    def receive(self) -> Awaitable[float]:
         """Wait for the next value: the scheduled time (trio clock) of the deadline that fired.
+
+        Use as ``await t.receive()``. A plain function returning an awaitable
+        (as ``MessageQueue.receive``): a parked receiver holds only trio's
+        coroutine, one frame less per tick.
 
         Raises:
             trio.BusyResourceError: If another task is already receiving from it.
         """
-        value = self._select_poll()
-        if value is not EMPTY:
-            return value  # type: ignore[return-value]
-        self._check_idle()
-        self._waiter = current_task()
+        if self._has_value():
+            return self._take()
         # The object is its own abort function: no closure per wait.
-        return await wait_task_rescheduled(self)  # type: ignore[no-any-return]
+        return park(self)
+
+    def _register(self, task: Task) -> None:
+        """Called by ``Park`` as the await starts: become the waiter."""
+        self._check_idle()
+        self._waiter = task
+
+    def _has_value(self) -> bool:
+        raise NotImplementedError
+
+    async def _take(self) -> float:
+        value = self._select_poll()
+        if value is EMPTY:  # awaited late and taken meanwhile
+            return await self.receive()
+        return value  # type: ignore[return-value]
 
     def __call__(self, _: RaiseCancelT) -> Abort:
         self._waiter = None
@@ -105,8 +121,8 @@ class _Receivable:
     def __aiter__(self) -> _Receivable:
         return self
 
-    async def __anext__(self) -> float:
-        return await self.receive()
+    def __anext__(self) -> Awaitable[float]:
+        return self.receive()
 
     def _check_idle(self) -> None:
         current = self._waiter
@@ -175,6 +191,9 @@ class Timer(_Receivable):
         if value is not EMPTY:
             self._value = EMPTY
         return value
+
+    def _has_value(self) -> bool:
+        return self._value is not EMPTY
 
     def stop(self) -> bool:
         """Stop the timer.
@@ -316,6 +335,9 @@ class Ticker(_Receivable):
         if buf:
             return buf.pop(0)
         return EMPTY
+
+    def _has_value(self) -> bool:
+        return bool(self._buf)
 
     def stop(self) -> bool:
         """Stop ticking and discard buffered ticks; return whether it was running."""

@@ -66,8 +66,11 @@ class TestOrderAndRetention:
         """A second task parking on the same queue gets BusyResourceError."""
 
         async def two(proc: actors.Process) -> str:
+            async def receiver() -> None:
+                await proc.inbox.receive()
+
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(proc.inbox.receive)
+                nursery.start_soon(receiver)
                 await trio.testing.wait_all_tasks_blocked()
                 with pytest.raises(trio.BusyResourceError):
                     await proc.inbox.receive()

@@ -67,7 +67,11 @@ class TestAfter:
         """A second concurrent receiver gets BusyResourceError."""
         async with actors.open_node(), trio.open_nursery() as nursery:
             t = after(10)
-            nursery.start_soon(t.receive)
+
+            async def receiver() -> None:
+                await t.receive()
+
+            nursery.start_soon(receiver)
             await trio.testing.wait_all_tasks_blocked()
             with pytest.raises(trio.BusyResourceError):
                 await t.receive()
