@@ -1,0 +1,119 @@
+"""The mass-spawn app: in-process on virtual time (exact counts) and as `actors run` + SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import trio
+
+import actors
+from registry import boot_app
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "examples" / "mass_spawn"
+
+
+def _fields(line: str) -> dict[str, str]:
+    return dict(re.findall(r"(\w+)=(\S+)", line))
+
+
+class TestVirtualTime:
+    async def test_exact_tick_counts_and_shutdown_totals(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """100 workers ticking every second give 100 ticks a second, and the totals agree."""
+        env = {"NUM_WORKERS": "100", "TICK_MIN": "1s", "TICK_MAX": "1s", "STATS_INTERVAL": "2s"}
+        with caplog.at_level(logging.INFO, logger="app.mass_spawn"):
+            async with actors.open_node() as node:
+                await boot_app(node, APP, environ=env)
+                await trio.sleep(10.5)
+        lines = [r.getMessage() for r in caplog.records if r.name == "app.mass_spawn"]
+        stats = [_fields(x) for x in lines if x.startswith("stats ")]
+        # Stats at t=2k s count ticks t=1..2k-1: the tick due at the same instant as the stats
+        # line reaches the spawner just after it.
+        assert [s["total_ticks"] for s in stats[:5]] == ["100", "300", "500", "700", "900"]
+        # The first interval is short of ticks: each worker's first tick is one period in.
+        assert all(s["tick_rate"] == "100" and s["expected_rate"] == "100" for s in stats[1:])
+        assert any(x.startswith("all workers running") and "count=100" in x for x in lines)
+        (final,) = [_fields(x) for x in lines if x.startswith("shutting down")]
+        assert final["workers_spawned"] == final["still_alive"] == final["stopped"] == "100"
+        assert final["total_ticks"] == "1000"
+        assert final["failed"] == "0"
+
+    async def test_spawner_restart_leaves_one_set_of_workers(self) -> None:
+        """A crashed spawner takes its linked workers down; the restart spawns one new set."""
+        env = {"NUM_WORKERS": "20", "TICK_MIN": "1s", "TICK_MAX": "2s", "STATS_INTERVAL": "2s"}
+        async with actors.open_node() as node:
+            await boot_app(node, APP, environ=env)
+            await trio.sleep(3)
+            spawner = node.processes(host="app:processes")[0]
+            node.terminate(spawner)
+            await trio.sleep(5)  # backoff 1 s, then a new spawner and 20 new workers
+            pids = node.processes(host="app:processes")
+            assert spawner not in pids
+            assert len(pids) == 21
+
+    def test_expected_rate_formula(self) -> None:
+        """The expected rate is N * ln(max/min) / (max - min), about 0.717 N for 0.5-3 s."""
+        sys.path.insert(0, str(APP / "src"))
+        try:
+            from mass_spawn import expected_rate  # type: ignore[import-not-found]
+        finally:
+            sys.path.pop(0)
+        assert math.isclose(expected_rate(10000, 0.5, 3.0), 10000 * math.log(6) / 2.5)
+        assert expected_rate(10, 2.0, 2.0) == 5
+
+
+@pytest.mark.slow
+class TestCommandLine:
+    def test_run_and_ctrl_c(self) -> None:
+        """`actors run examples/mass_spawn` logs stats, and Ctrl+C stops it with agreeing totals."""
+        env = {**os.environ, "NUM_WORKERS": "2000", "STATS_INTERVAL": "1s"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "registry._cli", "run", str(APP)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        lines: list[str] = []
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 30
+            stats_seen = 0
+            while time.monotonic() < deadline and stats_seen < 6:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line.rstrip("\n"))
+                stats_seen += " stats " in line
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        lines += out.splitlines()
+        assert proc.returncode == 0, "\n".join(lines)
+        text = "\n".join(lines)
+        assert "mass spawn starting num_workers=2000 tick_min=500ms tick_max=3s" in text
+        assert re.search(r"all workers spawned +count=2000 elapsed_s=\d", text)
+        assert re.search(r"all workers running +count=2000", text)
+        stats = [_fields(x) for x in lines if " stats " in x]
+        assert len(stats) >= 6, text
+        assert all(s["alive"] == "2000" and s["expected_rate"] == "1433" for s in stats)
+        # Once every worker has ticked (periods are at most 3 s), the mean rate over three
+        # one-second windows is within 10% of the expected rate.
+        mean = sum(int(s["new_ticks"]) for s in stats[3:6]) / 3
+        assert abs(mean - 1433) < 143, stats
+        (final,) = [_fields(x) for x in lines if "shutting down " in x and "workers_spawned" in x]
+        assert final["workers_spawned"] == final["still_alive"] == final["stopped"] == "2000"
+        assert int(final["total_ticks"]) >= int(stats[-1]["total_ticks"])
