@@ -118,9 +118,13 @@ class Node:
         host: str | None = None,
         name: str | None = None,
         mailbox: MailboxPolicy | None = None,
+        trap_links: bool = False,
     ) -> PID:
-        """Start ``fn(proc, *args)`` as a process (no parent) and return its PID at once."""
-        return self._spawn(fn, args, None, host, name, mailbox, False, False)
+        """Start ``fn(proc, *args)`` as a process (no parent) and return its PID at once.
+
+        ``trap_links=True`` sets ``proc.trap_links`` before the process first runs.
+        """
+        return self._spawn(fn, args, None, host, name, mailbox, False, False, trap_links)
 
     def _spawn(
         self,
@@ -132,6 +136,7 @@ class Node:
         mailbox: MailboxPolicy | None,
         link: bool,
         monitor: bool,
+        trap_links: bool = False,
     ) -> PID:
         if self._closing:
             raise RuntimeError("node is shutting down: spawn refused")
@@ -148,6 +153,8 @@ class Node:
         seq = next(self._seq)
         pid = PID(host.name, seq, self.name)
         proc = Process(self, pid, fn, host, mailbox, trio.current_time())
+        if trap_links:
+            proc._trap_links = True
         self._procs[seq] = proc
         host.count += 1
         if name is not None:

@@ -212,15 +212,17 @@ class Process:
         mailbox: MailboxPolicy | None = None,
         link: bool = False,
         monitor: bool = False,
+        trap_links: bool = False,
     ) -> PID:
         """Start ``fn(child_proc, *args)`` as a new process and return its PID at once.
 
         A plain spawn creates no relationship: the child outlives its parent.
         ``link=True`` links them (``spawn_linked``); ``monitor=True`` makes the
         parent receive the child's ``Exit`` (``spawn_monitored``). Both are set
-        up before the child runs, so no exit can be missed.
+        up before the child runs, so no exit can be missed. ``trap_links=True``
+        makes the child trap links from its first step (supervisors use it).
         """
-        return self._node._spawn(fn, args, self, host, name, mailbox, link, monitor)
+        return self._node._spawn(fn, args, self, host, name, mailbox, link, monitor, trap_links)
 
     def spawn_monitored(
         self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: object, **options: Any

@@ -417,10 +417,10 @@ async def start_services(
     order = dependency_order(specs)
     budget = sum(s.start_timeout + s.stop_timeout for s in specs) + 5.0
     if isinstance(via, Node):
-        pid = via.spawn(manage, specs, order, name=name)
+        pid = via.spawn(manage, specs, order, name=name, trap_links=True)
         via._add_stop_first(pid)
     else:
-        pid = via.spawn_linked(manage, specs, order, name=name)
+        pid = via.spawn_linked(manage, specs, order, name=name, trap_links=True)
     manager = ServiceManager(via, pid, budget)
     await manager.statuses()  # answered after the auto-starts
     return manager

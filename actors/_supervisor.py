@@ -300,10 +300,10 @@ def start_supervisor(
     """
     spec = SupervisorSpec(children, strategy, max_restarts, period)
     if isinstance(via, Node):
-        pid = via.spawn(supervise, spec, name=name, host=host)
+        pid = via.spawn(supervise, spec, name=name, host=host, trap_links=True)
         via._add_stop_first(pid)
         return pid
-    return via.spawn_linked(supervise, spec, name=name, host=host)
+    return via.spawn_linked(supervise, spec, name=name, host=host, trap_links=True)
 
 
 async def which_children(via: Caller, sup: PID | str, *, timeout: float = 5.0) -> list[ChildInfo]:

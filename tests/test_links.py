@@ -217,3 +217,19 @@ class TestLinks:
             actors._lifecycle.terminate(node._resolve(kid), shutdown=True)
             exit = await node.wait_exit(pid)
             assert exit.error is None
+
+
+class TestTrapFromStart:
+    async def test_spawn_with_trap_links_traps_before_first_step(self) -> None:
+        """spawn(trap_links=True) traps a partner's failure even before the child ran."""
+        got: list[actors.Event] = []
+
+        async def child(proc: actors.Process) -> None:
+            got.append(await proc.events.receive())
+
+        async with actors.open_node() as node:
+            pid = node.spawn(child, trap_links=True)
+            crasher = node.spawn(helpers.crash)
+            actors._lifecycle.link(node._resolve(pid), crasher)
+            await node.wait_exit(pid)
+        assert isinstance(got[0], LinkDown)
