@@ -8,6 +8,7 @@ from ._backoff import BackoffState as BackoffState
 from ._channel import Channel as Channel
 from ._channel import ChannelStatistics as ChannelStatistics
 from ._channel import SendCase as SendCase
+from ._cron import CronTrigger as CronTrigger
 from ._cronservice import CRON_TOPIC as CRON_TOPIC
 from ._cronservice import CronEvent as CronEvent
 from ._cronservice import cron_service as cron_service
@@ -47,10 +48,41 @@ from ._messages import QueueStatistics as QueueStatistics
 from ._node import Host as Host
 from ._node import Node as Node
 from ._pid import PID as PID
+from ._policies import CatchUpPlan as CatchUpPlan
+from ._policies import CatchUpPolicy as CatchUpPolicy
+from ._policies import Overlap as Overlap
+from ._policies import is_misfire as is_misfire
+from ._policies import plan_catch_up as plan_catch_up
 from ._process import Process as Process
 from ._run import current_node as current_node
 from ._run import open_node as open_node
 from ._run import run as run
+from ._runner import Counts as Counts
+from ._runner import Installed as Installed
+from ._runner import Program as Program
+from ._runner import ProgramInfo as ProgramInfo
+from ._runner import ProgramNotFound as ProgramNotFound
+from ._runner import Refused as Refused
+from ._runner import RunContext as RunContext
+from ._runner import Runner as Runner
+from ._runner import Spawned as Spawned
+from ._runner import SpawnInfo as SpawnInfo
+from ._runner import Uninstalled as Uninstalled
+from ._runner import Unspawned as Unspawned
+from ._runner import default_merge as default_merge
+from ._runner import start_runner as start_runner
+from ._schedule import Fire as Fire
+from ._schedule import Schedule as Schedule
+from ._schedule import ScheduleEvent as ScheduleEvent
+from ._schedule import ScheduleInfo as ScheduleInfo
+from ._schedule import VirtualWallClock as VirtualWallClock
+from ._schedule import WallClock as WallClock
+from ._schedule import every as every
+from ._schedule import retime_schedule as retime_schedule
+from ._schedule import run_schedule as run_schedule
+from ._schedule import schedule_info as schedule_info
+from ._schedule import start_schedule as start_schedule
+from ._schedule import system_wall_clock as system_wall_clock
 from ._select import Selected as Selected
 from ._select import select as select
 from ._server import NOREPLY as NOREPLY
@@ -91,25 +123,41 @@ from ._triggerdrain import RetryPolicy as RetryPolicy
 from ._triggerfiles import MalformedTrigger as MalformedTrigger
 from ._triggerfiles import Trigger as TriggerFile
 from ._triggerfiles import write_trigger as write_trigger
+from ._triggers import FirePlan as FirePlan
+from ._triggers import IntervalTrigger as IntervalTrigger
+from ._triggers import OnceTrigger as OnceTrigger
+from ._triggers import Trigger as Trigger
+from ._triggers import apply_jitter as apply_jitter
 
 __all__ = [
+    "CRON_TOPIC",
+    "NOREPLY",
+    "PID",
+    "TICKER_BUFFER",
     "Backoff",
     "BackoffState",
-    "CRON_TOPIC",
     "CallFailed",
     "CallTimeout",
     "Cancel",
+    "CatchUpPlan",
+    "CatchUpPolicy",
     "Channel",
     "ChannelStatistics",
     "ChildInfo",
     "ChildSpec",
+    "Counts",
     "CronEvent",
+    "CronTrigger",
     "DurationLike",
     "Event",
     "Exit",
     "ExitReason",
+    "Fire",
+    "FirePlan",
     "Host",
     "HostLimitReached",
+    "Installed",
+    "IntervalTrigger",
     "InvalidJobId",
     "Job",
     "JobExists",
@@ -124,18 +172,27 @@ __all__ = [
     "MalformedTrigger",
     "Message",
     "MessageQueue",
-    "NOREPLY",
     "NameTaken",
     "NoProc",
     "Node",
-    "PID",
+    "OnceTrigger",
+    "Overlap",
     "Process",
     "ProcessInfo",
     "ProcessNotFound",
+    "Program",
+    "ProgramInfo",
+    "ProgramNotFound",
     "QueueStatistics",
     "Recovery",
+    "Refused",
     "Restart",
     "RetryPolicy",
+    "RunContext",
+    "Runner",
+    "Schedule",
+    "ScheduleEvent",
+    "ScheduleInfo",
     "Selected",
     "SendCase",
     "Server",
@@ -144,37 +201,54 @@ __all__ = [
     "ServiceSpec",
     "ServiceState",
     "ServiceStatus",
+    "SpawnInfo",
+    "Spawned",
     "Strategy",
     "SupervisorEscalation",
     "SupervisorSpec",
-    "TICKER_BUFFER",
     "Terminated",
     "Ticker",
     "Timer",
     "TimerStatistics",
+    "Trigger",
     "TriggerFile",
+    "Uninstalled",
+    "Unspawned",
+    "VirtualWallClock",
+    "WallClock",
     "after",
+    "apply_jitter",
     "configure_logging",
     "cron_service",
     "current_node",
+    "default_merge",
     "delete_child",
     "dependency_order",
+    "every",
     "format_duration",
     "get_logger",
+    "is_misfire",
     "notify_ready",
     "open_node",
     "parse_duration",
+    "plan_catch_up",
     "require_period",
     "restart_child",
+    "retime_schedule",
     "run",
+    "run_schedule",
+    "schedule_info",
     "select",
     "serve",
     "sleep",
     "start_child",
+    "start_runner",
+    "start_schedule",
     "start_server",
     "start_services",
     "start_supervisor",
     "supervise",
+    "system_wall_clock",
     "terminate_child",
     "ticker",
     "timer",
