@@ -4,6 +4,11 @@ Every public name is defined in a private module and re-exported here; this file
 """
 
 from . import funcs as funcs
+from ._boot import App as App
+from ._boot import AppPlan as AppPlan
+from ._boot import boot_app as boot_app
+from ._boot import current_app as current_app
+from ._boot import load_app as load_app
 from ._builders import data_entry as data_entry
 from ._builders import env_storage_entry as env_storage_entry
 from ._builders import env_variable_entry as env_variable_entry
@@ -40,6 +45,12 @@ from ._registry import Registry as Registry
 from ._registry import Revision as Revision
 from ._registry import Snapshot as Snapshot
 from ._resolve import resolve_callable as resolve_callable
+from ._scheduler import CRON_JOB_FILTER as CRON_JOB_FILTER
+from ._scheduler import CronJob as CronJob
+from ._scheduler import CronJobError as CronJobError
+from ._scheduler import cron_scheduler as cron_scheduler
+from ._scheduler import parse_cron_job as parse_cron_job
+from ._scheduler import start_cron_scheduler as start_cron_scheduler
 from ._schema import Problem as Problem
 from ._storages import FileStorage as FileStorage
 from ._storages import MemoryStorage as MemoryStorage
@@ -48,3 +59,68 @@ from ._storages import RouterStorage as RouterStorage
 from ._storages import StaticStorage as StaticStorage
 from ._storages import Storage as Storage
 from ._validate import validate_entries as validate_entries
+from ._watch import WATCH_TOPIC as WATCH_TOPIC
+from ._watch import RegistryChanged as RegistryChanged
+from ._watch import watch as watch
+
+__all__ = [
+    "App",
+    "AppPlan",
+    "CRON_JOB_FILTER",
+    "Change",
+    "Changes",
+    "ChangesetError",
+    "CronJob",
+    "CronJobError",
+    "Entry",
+    "EntryNotFoundError",
+    "Env",
+    "EnvError",
+    "EnvNotFoundError",
+    "EnvReadOnlyError",
+    "FileStorage",
+    "FrozenMap",
+    "Funcs",
+    "FunctionCallError",
+    "INDEX_FILE",
+    "IndexFileError",
+    "InvalidEntryError",
+    "InvalidFilterError",
+    "KINDS",
+    "MemoryStorage",
+    "OsStorage",
+    "Problem",
+    "Registry",
+    "RegistryChanged",
+    "RegistryError",
+    "ResolveError",
+    "Revision",
+    "RouterStorage",
+    "Snapshot",
+    "StaticStorage",
+    "Storage",
+    "WATCH_TOPIC",
+    "boot_app",
+    "compile_filter",
+    "cron_scheduler",
+    "current_app",
+    "data_entry",
+    "env_storage_entry",
+    "env_variable_entry",
+    "freeze",
+    "funcs",
+    "function_entry",
+    "host_entry",
+    "load_app",
+    "load_dir",
+    "load_file",
+    "load_files",
+    "parse_cron_job",
+    "process_entry",
+    "resolve_callable",
+    "service_entry",
+    "start_cron_scheduler",
+    "thaw",
+    "validate_entries",
+    "watch",
+]

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import actors
+import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,6 +18,11 @@ class TestExports:
         modules = {n for n in public if type(getattr(actors, n)).__name__ == "module"}
         assert set(actors.__all__) == public - modules
         assert len(actors.__all__) == len(set(actors.__all__))
+
+    def test_registry_all_lists_every_public_name(self) -> None:
+        """registry.__all__ names exactly its public attributes (``funcs`` is a public module)."""
+        public = {n for n in vars(registry) if not n.startswith("_")}
+        assert set(registry.__all__) == public
 
     def test_public_names_come_from_private_modules(self) -> None:
         """Every exported object is defined in a private actors module."""
@@ -33,7 +39,7 @@ class TestReadme:
         text = (ROOT / "README.md").read_text()
         block = re.findall(r"```python\n(.*?)```", text, re.S)[0]
         namespace: dict[str, object] = {}
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+        exec(compile(block, "README.md", "exec"), namespace)
         out = capsys.readouterr().out.splitlines()  # type: ignore[attr-defined]
         assert out[0] == "hello"
         assert out[1].startswith("Exit(pid=PID({main|0x00002}), reason=<ExitReason.ERROR")

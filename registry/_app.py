@@ -1,0 +1,150 @@
+"""``actors run DIR``: boot an app, run it until Ctrl+C or SIGTERM, stop it gracefully.
+
+Exit codes: 0 when the app stopped cleanly (every process returned within the grace period),
+1 when some process had to be terminated (or a second signal forced the stop), 2 when the app
+cannot be loaded (the error names the file and the entry; never a traceback), 130 when
+interrupted while loading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import IO
+
+import trio
+
+import actors
+from actors import PID
+
+from ._boot import AppPlan, boot_app, load_app
+from ._exceptions import RegistryError
+
+EXIT_OK = 0
+EXIT_UNCLEAN = 1
+EXIT_BAD_APP = 2
+EXIT_INTERRUPTED = 130
+DEFAULT_GRACE = 10.0
+
+log = actors.get_logger("actors.app")
+
+
+def run_app_cli(
+    args: argparse.Namespace,
+    *,
+    stderr: IO[str] | None = None,
+    clock: trio.abc.Clock | None = None,
+) -> int:
+    """Run the app in ``args.dir`` until SIGINT/SIGTERM; return the exit code.
+
+    Must run in the main thread (it installs signal handlers while the app runs).
+
+    Args:
+        args: ``dir``, ``grace`` (seconds, None for the default 10) and ``log_level``.
+        stderr: Where logs and errors go (``sys.stderr`` by default).
+        clock: The trio clock (tests pass a virtual one).
+    """
+    err = sys.stderr if stderr is None else stderr
+    try:
+        level = _level(args.log_level)
+        grace = DEFAULT_GRACE if args.grace is None else float(args.grace)
+        if not (grace >= 0 and math.isfinite(grace)):
+            raise ValueError(f"--grace must be a finite number of seconds >= 0, got {args.grace}")
+    except ValueError as error:
+        print(f"actors run: {error}", file=err)
+        return EXIT_BAD_APP
+    actors.configure_logging(level, stream=err)
+    started = time.monotonic()
+    try:
+        plan = load_app(args.dir)
+    except RegistryError as error:
+        print(f"actors run: cannot load the app in {args.dir}:\n{error}", file=err)
+        return EXIT_BAD_APP
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    log.info(
+        "App loaded",
+        dir=plan.root,
+        entries=len(plan.entries),
+        services=len(plan.services),
+        seconds=f"{time.monotonic() - started:.3f}",
+    )
+    try:
+        return trio.run(_main, plan, grace, clock=clock)
+    except KeyboardInterrupt:  # a signal before the receiver was open
+        return EXIT_INTERRUPTED
+    except Exception as error:  # a bug or a failed boot: say what, once, with the traceback
+        log.error("App failed", error=repr(error), exc_info=error)
+        return EXIT_UNCLEAN
+
+
+async def _main(plan: AppPlan, grace: float) -> int:
+    terminated: list[PID] = []
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as outer:
+            with trio.CancelScope() as forced:
+                async with actors.open_node(shutdown_grace=grace) as node:
+                    app = await boot_app(node, plan)
+                    services = await app.services.statuses() if app.services else []
+                    log.info("App started", services=len(services), processes=len(node))
+                    async for signum in signals:
+                        log.info(
+                            "Shutting down", signal=_signal_name(signum), grace=_seconds(grace)
+                        )
+                        break
+                    for pid in node.processes():
+                        outer.start_soon(_note_terminated, node, pid, terminated)
+                    outer.start_soon(_force_on_signal, signals, forced)
+                    # Leaving the block stops the node: services in reverse dependency order
+                    # (Cancel, stop_timeout), then Cancel to the rest, terminate after grace.
+            outer.cancel_scope.cancel()
+    if forced.cancelled_caught:
+        log.warning("App stopped", clean="false", forced="true")
+        return EXIT_UNCLEAN
+    if terminated:
+        shown = " ".join(str(pid) for pid in sorted(terminated)[:10])
+        log.warning("App stopped", clean="false", terminated=len(terminated), pids=shown)
+        return EXIT_UNCLEAN
+    log.info("App stopped", clean="true")
+    return EXIT_OK
+
+
+async def _note_terminated(node: actors.Node, pid: PID, terminated: list[PID]) -> None:
+    try:
+        exit = await node.wait_exit(pid)
+    except actors.ProcessNotFound:  # already gone before the shutdown began
+        return
+    if isinstance(exit.error, actors.Terminated):
+        terminated.append(pid)
+
+
+async def _force_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+    async for signum in signals:
+        log.warning("Forcing stop", signal=_signal_name(signum))
+        scope.cancel()
+        return
+
+
+def _level(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    level = logging.getLevelName(str(value).upper())
+    if not isinstance(level, int):
+        raise ValueError(f"unknown --log-level {value!r}; use DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+def _seconds(value: float) -> str:
+    return actors.format_duration(value)

@@ -1,0 +1,259 @@
+"""Boot an app from its index files: hosts, env, resolved callables, services in order.
+
+``load_app(dir)`` does everything that can fail on bad input, before anything runs: it loads the
+index files, builds the registry and the env, resolves every ``process`` and ``function``
+callable and builds one :class:`actors.ServiceSpec` per ``service`` entry. ``boot_app(node, dir)``
+then declares the hosts on the node, makes the :class:`App` reachable from its processes
+(:func:`current_app`) and starts the services in dependency order.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+import trio
+
+import actors
+from actors import Backoff, Node, Process, ServiceManager, ServiceSpec
+
+from ._entry import Entry
+from ._env import Env
+from ._exceptions import IndexFileError, RegistryError, ResolveError
+from ._funcs import Funcs
+from ._loader import INDEX_FILE, load_dir
+from ._registry import Registry
+from ._resolve import resolve_callable
+from ._schema import Problem
+
+ProcessFn = Callable[..., Coroutine[Any, Any, Any]]
+
+_APPS: trio.lowlevel.RunVar[dict[Node, App]] = trio.lowlevel.RunVar("registry.apps")
+
+
+def app_root(path: str | os.PathLike[str]) -> Path:
+    """Return the folder whose index files make the app: ``DIR/src`` if it has one, else ``DIR``.
+
+    Raises:
+        IndexFileError: ``path`` is not a directory.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise IndexFileError([Problem("is not a directory (expected an app folder)", str(folder))])
+    src = folder / "src"
+    return src if (src / INDEX_FILE).is_file() else folder
+
+
+@final
+@attrs.frozen
+class AppPlan:
+    """A loaded, checked app that has not started: what :func:`boot_app` needs."""
+
+    root: Path
+    """The folder the index files were loaded from (``DIR/src`` or ``DIR``)."""
+    entries: tuple[Entry, ...]
+    """Every entry, sorted by id."""
+    hosts: tuple[tuple[str, int | None], ...]
+    """``(host id, max_processes)`` for each ``host`` entry."""
+    services: tuple[ServiceSpec, ...]
+    """One spec per ``service`` entry, in id order (the manager orders them by ``requires``)."""
+    callables: Mapping[Entry, Callable[..., Any]]
+    """The resolved callable of every ``process`` and ``function`` entry."""
+    environ: Mapping[str, str]
+    """The OS environment the app was loaded with (read by ``env.storage.os``)."""
+
+
+@final
+@attrs.define(eq=False, repr=False)
+class App:
+    """A running app: its node, registry, env and funcs, and the manager of its services.
+
+    Processes of the app reach it with :func:`current_app` (``app = registry.current_app()``).
+    """
+
+    node: Node
+    """The node the app runs on."""
+    root: Path
+    """The folder the index files were loaded from."""
+    registry: Registry
+    """The live registry (``find``, ``get``, changesets; :func:`registry.watch` it)."""
+    env: Env
+    """The environment declared by the app's ``env.*`` entries."""
+    funcs: Funcs
+    """Calls the app's ``function`` entries: ``await app.funcs.call("app:job.x", *args)``."""
+    services: ServiceManager | None = None
+    """The service manager; None until the services have been started."""
+    _callables: dict[Entry, Callable[..., Any]] = attrs.field(factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<App {str(self.root)!r} version={self.registry.version}>"
+
+    def process(self, entry_id: str) -> ProcessFn:
+        """Return the process function of the ``process`` entry ``entry_id``.
+
+        The callable is resolved once per entry value, so an updated entry is picked up.
+
+        Raises:
+            EntryNotFoundError: no entry has this id.
+            ResolveError: the entry is not a ``process`` or its callable cannot be loaded.
+        """
+        entry = self.registry.get(entry_id)
+        if entry.kind != "process":
+            raise ResolveError(f"entry {entry_id} is a {entry.kind}, not a process")
+        fn = self._callables.get(entry)
+        if fn is None:
+            fn = self._callables[entry] = resolve_callable(entry)
+        return fn
+
+
+def current_app(via: Node | Process | None = None) -> App:
+    """Return the app booted on this node (the current node, or ``via``'s).
+
+    Raises:
+        RuntimeError: no app was booted on the node.
+    """
+    node = via.node if isinstance(via, Process) else via
+    if node is None:
+        node = actors.current_node()
+    app = _APPS.get({}).get(node)
+    if app is None:
+        raise RuntimeError("no app is booted on this node; start it with registry.boot_app()")
+    return app
+
+
+def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> AppPlan:
+    """Load and check the app in ``path`` without starting anything.
+
+    Raises:
+        IndexFileError: any problem, all listed, each naming the file and the entry: bad YAML or
+            fields (from :func:`load_dir`), a ``process`` or ``function`` whose callable cannot be
+            imported, a process that is not an ``async def``.
+    """
+    environ = os.environ if environ is None else environ
+    root = app_root(path)
+    entries = load_dir(root, environ=environ)
+    problems: list[Problem] = []
+    callables: dict[Entry, Callable[..., Any]] = {}
+    for entry in entries:
+        if entry.kind in ("process", "function"):
+            fn = _resolve(entry, problems)
+            if fn is not None:
+                callables[entry] = fn
+    by_id = {entry.id: entry for entry in entries}
+    services = []
+    for entry in entries:
+        if entry.kind == "service":
+            fn = callables.get(by_id[entry.data["process"]])
+            if fn is not None:
+                spec = _service_spec(entry, fn, problems)
+                if spec is not None:
+                    services.append(spec)
+    if problems:
+        raise IndexFileError(problems)
+    hosts = tuple(
+        (entry.id, entry.data["host"]["max_processes"]) for entry in entries if entry.kind == "host"
+    )
+    return AppPlan(root, tuple(entries), hosts, tuple(services), callables, environ)
+
+
+async def boot_app(
+    node: Node,
+    app: str | os.PathLike[str] | AppPlan,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> App:
+    """Load the app in a folder (or take a loaded plan) and start it on ``node``.
+
+    Declares every ``host`` entry as a host of the node (``max_processes`` applies), builds the
+    registry and env, makes the :class:`App` available to processes (:func:`current_app`), then
+    starts the services' manager, which starts the ``auto_start`` services in dependency order.
+    At node shutdown the manager is stopped first: services stop in reverse order.
+
+    Raises:
+        IndexFileError: the app is malformed (see :func:`load_app`); nothing was started.
+        RuntimeError: an app is already booted on this node.
+    """
+    plan = app if isinstance(app, AppPlan) else load_app(app, environ=environ)
+    try:
+        apps = _APPS.get()
+    except LookupError:
+        apps = {}
+        _APPS.set(apps)
+    if node in apps:
+        raise RuntimeError(f"an app is already booted on {node!r}")
+    registry = Registry.from_entries(plan.entries)
+    env = Env.from_entries(plan.entries, environ=plan.environ)
+    booted = App(node, plan.root, registry, env, Funcs(registry), callables=dict(plan.callables))
+    for name, limit in plan.hosts:
+        node.add_host(name, max_processes=limit)
+    apps[node] = booted
+    booted.services = await actors.start_services(node, plan.services)
+    return booted
+
+
+def _resolve(entry: Entry, problems: list[Problem]) -> Callable[..., Any] | None:
+    try:
+        fn = resolve_callable(entry)
+    except RegistryError as error:
+        message = str(error).removeprefix(f"entry {entry.id}: ")
+        problems.append(Problem(message, entry.origin, entry=entry.id, field="source"))
+        return None
+    if entry.kind == "process" and not _is_async(fn):
+        problems.append(
+            Problem(
+                f"{_describe(entry)} is not an async function; a process is "
+                "'async def main(proc, *args)'",
+                entry.origin,
+                entry=entry.id,
+                field="method",
+            )
+        )
+        return None
+    return fn
+
+
+def _is_async(fn: object) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 (async callable objects)
+    )
+
+
+def _describe(entry: Entry) -> str:
+    source = entry.data.get("source")
+    method = entry.data.get("method")
+    return f"{source}:{method}" if method else str(source)
+
+
+def _service_spec(
+    entry: Entry, fn: Callable[..., Any], problems: list[Problem]
+) -> ServiceSpec | None:
+    data = entry.data
+    life = data["lifecycle"]
+    restart = life["restart"]
+    try:
+        backoff = Backoff(
+            initial=actors.parse_duration(restart["initial_delay"]),
+            factor=float(restart["backoff_factor"]),
+            max_delay=actors.parse_duration(restart["max_delay"]),
+            jitter=float(restart["jitter"]),
+            max_attempts=restart["max_attempts"],
+            stable_threshold=actors.parse_duration(life["stable_threshold"]),
+        )
+        return ServiceSpec(
+            entry.id,
+            fn,
+            tuple(data["input"]),
+            requires=tuple(life["requires"]),
+            auto_start=life["auto_start"],
+            start_timeout=actors.parse_duration(life["start_timeout"]),
+            stop_timeout=actors.parse_duration(life["stop_timeout"]),
+            backoff=backoff,
+            host=data.get("host"),
+        )
+    except ValueError as error:  # the loader checks these; kept for entries built in code
+        problems.append(Problem(str(error), entry.origin, entry=entry.id, field="lifecycle"))
+        return None

@@ -1,0 +1,318 @@
+"""Registry-driven jobs: run every ``cron.job`` function entry on its schedule, live.
+
+``cron_scheduler(proc, registry)`` is a process function. It starts an :class:`actors.Runner` as
+its linked child and installs one program per entry matching ``{"meta.type": "cron.job"}`` (a
+``function`` entry), with ``min = max = 1``: one spawn per job, whose every tick calls the entry
+through :class:`registry.Funcs`. Because the runner is linked, a crash or restart of the
+scheduler never leaves a second set of workers behind (Wippy's example does).
+
+The entry's ``meta`` says when and how (validated strictly; a bad value is logged naming the
+entry and field, that job is not started, the others run):
+
+- ``interval``: a duration (``"5s"``, ``"1h30m"``, or seconds); the first run is one interval
+  after the job is installed; or
+- ``cron``: a cron expression (5 fields, or 6 with seconds last), with optional ``tz`` (IANA);
+- ``overlap``: ``forbid`` (default), ``replace``, ``queue``, ``queue:N`` or ``allow:N``;
+- ``catch_up``: ``none``, ``once`` (default) or ``all``; ``misfire_grace``: a duration
+  (default ``60s``); ``coalesce``: bool (default true); ``jitter``: a duration (default 0).
+
+The registry is watched (``registry.watch``): after each change that concerns ``cron.job``
+entries, the wanted jobs are compared with the installed ones. A new entry is installed, a
+removed one uninstalled (graceful: its run in flight may finish), an entry whose schedule
+changed is reinstalled; every other job keeps running untouched, so its phase is kept. A change
+of the function alone needs nothing: ``Funcs`` picks up the new entry on the next call.
+
+Each run logs ``TICK entry=<id> run=<n> result=<r>`` (``TICK FAILED ... error=...`` when the
+function raises) on logger ``registry.scheduler``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from actors import PID, Cancel, Node, Process, get_logger, parse_duration, select
+from actors._cron import CronTrigger
+from actors._policies import CatchUpPolicy, Overlap
+from actors._runner import Program, RunContext, Runner, start_runner
+
+from ._entry import Entry
+from ._exceptions import RegistryError
+from ._funcs import Funcs
+from ._registry import Registry
+from ._watch import watch
+
+if TYPE_CHECKING:
+    from actors._schedule import WallClock
+
+__all__ = [
+    "CRON_JOB_FILTER",
+    "CronJob",
+    "CronJobError",
+    "cron_job_program",
+    "cron_scheduler",
+    "parse_cron_job",
+]
+
+CRON_JOB_FILTER: Mapping[str, Any] = {"meta.type": "cron.job"}
+"""The entries the scheduler runs (only ``function`` entries qualify)."""
+
+log = get_logger("registry.scheduler")
+
+
+class CronJobError(RegistryError, ValueError):
+    """A ``cron.job`` entry's meta is invalid; the message names the entry and every bad field."""
+
+
+@attrs.frozen
+class CronJob:
+    """A validated ``cron.job`` entry: when to run it and under which policies."""
+
+    entry_id: str
+    interval: float | None
+    """Seconds between runs, or None for a cron job."""
+    cron: str | None
+    tz: str
+    overlap: Overlap
+    policy: CatchUpPolicy
+    jitter: float
+
+
+def _duration(meta: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
+    value = meta.get(key, default)
+    try:
+        seconds = parse_duration(value)
+    except (ValueError, TypeError) as error:
+        problems.append(f"field meta.{key}: {error}")
+        return default
+    if seconds < 0:
+        problems.append(f"field meta.{key}: must be >= 0, got {value!r}")
+        return default
+    return seconds
+
+
+def _overlap(value: object, problems: list[str]) -> Overlap:
+    if not isinstance(value, str):
+        problems.append(f"field meta.overlap: must be a string, got {value!r}")
+        return Overlap.forbid()
+    mode, _, count = value.partition(":")
+    try:
+        if mode == "forbid" and not count:
+            return Overlap.forbid()
+        if mode == "replace" and not count:
+            return Overlap.replace()
+        if mode == "queue" and not count:
+            return Overlap.queue()
+        if mode == "allow" and count.isdigit():
+            return Overlap.allow(int(count))
+        if mode == "queue" and count.isdigit():
+            return Overlap.queue(int(count))
+    except ValueError as error:
+        problems.append(f"field meta.overlap: {error}")
+        return Overlap.forbid()
+    problems.append(
+        f"field meta.overlap: must be forbid, replace, queue, queue:N or allow:N, got {value!r}"
+    )
+    return Overlap.forbid()
+
+
+def parse_cron_job(entry: Entry) -> CronJob:
+    """Validate a ``cron.job`` entry's meta.
+
+    Raises:
+        CronJobError: naming the entry and every bad field.
+    """
+    meta = entry.meta
+    problems: list[str] = []
+    if entry.kind != "function":
+        problems.append(f"kind: a cron.job must be a function entry, got {entry.kind!r}")
+    interval: float | None = None
+    cron = meta.get("cron")
+    tz = meta.get("tz", "UTC")
+    if ("interval" in meta) == ("cron" in meta):
+        problems.append("field meta.interval: give exactly one of meta.interval and meta.cron")
+    elif "interval" in meta:
+        interval = _duration(meta, "interval", 0.0, problems)
+        if interval == 0 and not problems:
+            problems.append(f"field meta.interval: must be > 0, got {meta['interval']!r}")
+        if "tz" in meta:
+            problems.append("field meta.tz: only applies to meta.cron")
+    else:
+        if not isinstance(tz, str):
+            problems.append(f"field meta.tz: must be an IANA zone name, got {tz!r}")
+        elif not isinstance(cron, str):
+            problems.append(f"field meta.cron: must be a cron expression string, got {cron!r}")
+        else:
+            try:
+                CronTrigger(cron, tz=tz, hash_id=entry.id)
+            except ValueError as error:
+                field = (
+                    "tz" if "zone" in str(error) and "cron expression" not in str(error) else "cron"
+                )
+                problems.append(f"field meta.{field}: {error}")
+    overlap = _overlap(meta.get("overlap", "forbid"), problems)
+    catch_up = meta.get("catch_up", "once")
+    if catch_up not in ("none", "once", "all"):
+        problems.append(f"field meta.catch_up: must be none, once or all, got {catch_up!r}")
+        catch_up = "once"
+    coalesce = meta.get("coalesce", True)
+    if not isinstance(coalesce, bool):
+        problems.append(f"field meta.coalesce: must be true or false, got {coalesce!r}")
+        coalesce = True
+    grace = _duration(meta, "misfire_grace", 60.0, problems)
+    jitter = _duration(meta, "jitter", 0.0, problems)
+    if problems:
+        raise CronJobError(f"cron job {entry.id}: " + "; ".join(problems))
+    return CronJob(
+        entry_id=entry.id,
+        interval=interval,
+        cron=cron if interval is None else None,
+        tz=tz if interval is None else "UTC",
+        overlap=overlap,
+        policy=CatchUpPolicy(catch_up=catch_up, misfire_grace=grace, coalesce=coalesce),
+        jitter=jitter,
+    )
+
+
+def _keep_last(_: Any, result: Any) -> Any:
+    return result
+
+
+def cron_job_program(job: CronJob, funcs: Funcs) -> Program:
+    """The runner program of a job: one spawn calling the entry on each tick."""
+    entry_id = job.entry_id
+
+    async def main_fn(proc: Process, ctx: RunContext) -> Any:
+        try:
+            result = await funcs.call(entry_id)
+        except Exception as error:
+            log.warning("TICK FAILED", entry=entry_id, run=ctx.fire.run, error=repr(error))
+            raise
+        log.info("TICK", entry=entry_id, run=ctx.fire.run, result=result)
+        return result
+
+    trigger = None if job.cron is None else CronTrigger(job.cron, tz=job.tz, hash_id=entry_id)
+    return Program(
+        entry_id,
+        main_fn,
+        interval=job.interval,
+        trigger=trigger,
+        merge_fn=_keep_last,
+        min=1,
+        max=1,
+        overlap=job.overlap,
+        policy=job.policy,
+        max_jitter=job.jitter,
+    )
+
+
+async def cron_scheduler(
+    proc: Process,
+    registry: Registry | None = None,
+    *,
+    funcs: Funcs | None = None,
+    wall_clock: WallClock | None = None,
+    filter: Mapping[str, Any] = CRON_JOB_FILTER,
+) -> None:
+    """Run every ``cron.job`` entry of ``registry`` until a ``Cancel`` (see the module docs).
+
+    Args:
+        proc (Process): The scheduler's process.
+        registry (Registry | None): The live registry; default the booted app's
+            (``registry.current_app``), so a ``process`` entry can run it directly.
+        funcs (Funcs | None): Calls the entries (default ``Funcs(registry)``, or the app's).
+        wall_clock (WallClock | None): The wall clock of the schedules (tests inject one).
+        filter (Mapping[str, Any]): Which entries are jobs.
+
+    Call it with topic ``cron_scheduler.jobs`` to get the installed :class:`CronJob`s by id,
+    and ``cron_scheduler.runner`` to get the :class:`actors.Runner` handle.
+    """
+    if registry is None:
+        from ._boot import current_app
+
+        app = current_app(proc)
+        registry, funcs = app.registry, funcs or app.funcs
+    funcs = funcs if funcs is not None else Funcs(registry)
+    runner = start_runner(proc, wall_clock=wall_clock)
+    installed: dict[str, CronJob] = {}
+    invalid: dict[str, Entry] = {}  # entries already reported, so each bad version logs once
+    unwatch = watch(registry, proc, filter)
+    try:
+        await _sync(registry, filter, runner, funcs, installed, invalid)
+        while True:
+            got = await select(proc.events, proc.inbox)
+            if got.source is proc.events:
+                if isinstance(got.value, Cancel):
+                    break
+                continue
+            message = got.value
+            if message.topic == "registry.changed":
+                await _sync(registry, filter, runner, funcs, installed, invalid)
+            elif message.reply_to is not None:
+                if message.topic == "cron_scheduler.jobs":
+                    proc.reply(message, dict(installed))
+                elif message.topic == "cron_scheduler.runner":
+                    proc.reply(message, runner)
+                else:
+                    proc.reply_error(message, ValueError(f"unknown request {message.topic!r}"))
+        await runner.stop()
+    finally:
+        unwatch()
+
+
+async def _sync(
+    registry: Registry,
+    filter: Mapping[str, Any],
+    runner: Runner,
+    funcs: Funcs,
+    installed: dict[str, CronJob],
+    invalid: dict[str, Entry],
+) -> None:
+    """Bring the runner's programs in line with the registry's ``cron.job`` entries."""
+    wanted: dict[str, CronJob] = {}
+    for entry in registry.find(filter):
+        try:
+            wanted[entry.id] = parse_cron_job(entry)
+        except CronJobError as error:
+            if invalid.get(entry.id) != entry:
+                invalid[entry.id] = entry
+                log.error("cron job invalid", entry=entry.id, error=str(error))
+            continue
+        invalid.pop(entry.id, None)
+    for entry_id in [i for i in installed if i not in wanted]:
+        del installed[entry_id]
+        await runner.uninstall(entry_id)
+        log.info("cron job removed", entry=entry_id)
+    for entry_id, job in wanted.items():
+        before = installed.get(entry_id)
+        if before == job:
+            continue
+        await runner.install(cron_job_program(job, funcs))
+        installed[entry_id] = job
+        when = (
+            f"every {job.interval:g}s" if job.interval is not None else f"cron {job.cron} {job.tz}"
+        )
+        log.info("cron job retimed" if before else "cron job added", entry=entry_id, schedule=when)
+
+
+def start_cron_scheduler(
+    via: Node | Process,
+    registry: Registry | None = None,
+    *,
+    name: str | None = None,
+    **options: Any,
+) -> PID:
+    """Spawn :func:`cron_scheduler` (linked when ``via`` is a process) and return its PID.
+
+    ``options`` are ``cron_scheduler``'s keywords (``funcs``, ``wall_clock``, ``filter``).
+    """
+
+    async def main(proc: Process) -> None:
+        await cron_scheduler(proc, registry, **options)
+
+    main.__qualname__ = "cron_scheduler"
+    if isinstance(via, Node):
+        return via.spawn(main, name=name)
+    return via.spawn(main, name=name, link=True)

@@ -1,0 +1,253 @@
+"""The crontab_registry example: jobs found in the registry, one linked worker each."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import trio
+
+import actors
+import registry
+from registry import App
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "examples" / "crontab_registry"
+JOBS = ["app:job.backup", "app:job.cleanup", "app:job.heartbeat", "app:job.report"]
+APP_LOGGERS = ("app.scheduler", "app.worker")
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name in APP_LOGGERS]
+
+
+def ticks(lines: list[str]) -> Counter[str]:
+    found = (re.search(r"^(?:INFO  )?TICK\s+entry=(\S+) run=", line) for line in lines)
+    return Counter(m.group(1) for m in found if m)
+
+
+def stopped(lines: list[str]) -> dict[str, int]:
+    found = (re.search(r"Worker stopped\s+entry=(\S+) runs=(\d+)", line) for line in lines)
+    return {m.group(1): int(m.group(2)) for m in found if m}
+
+
+async def scheduler_of(app: App) -> actors.PID:
+    assert app.services is not None
+    status = await app.services.status("app:scheduler")
+    assert status.pid is not None
+    return status.pid
+
+
+def worker_pids(node: actors.Node, scheduler: actors.PID) -> list[actors.PID]:
+    return [pid for pid in node.processes(host="app:processes") if pid != scheduler]
+
+
+def job(name: str, interval: object, fn: object) -> registry.Entry:
+    return registry.function_entry(
+        f"app:job.{name}", fn, meta={"type": "cron.job", "interval": interval}
+    )
+
+
+class TestVirtualTime:
+    """Booted in process on virtual time."""
+
+    async def test_counts_and_lines(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Four workers tick at exact counts, log results, and stop before the scheduler."""
+        caplog.set_level(logging.INFO)
+        async with actors.open_node() as node:
+            await registry.boot_app(node, APP)
+            await trio.sleep(21.5)
+        lines = messages(caplog)
+        expected = {"app:job.heartbeat": 21, "app:job.cleanup": 7, "app:job.report": 4}
+        expected["app:job.backup"] = 3
+        assert ticks(lines) == expected
+        assert stopped(lines) == expected
+        assert re.fullmatch(r"Scheduler started\s+pid=\{app:processes\|0x00002\}", lines[0])
+        assert re.fullmatch(r"Discovered jobs\s+count=4", lines[1])
+        spawning = [line.split()[2:] for line in lines[2:6]]
+        assert spawning == [
+            ["entry=app:job.backup", "interval=7s"],
+            ["entry=app:job.cleanup", "interval=3s"],
+            ["entry=app:job.heartbeat", "interval=1s"],
+            ["entry=app:job.report", "interval=5s"],
+        ]
+        started = sorted(line.split()[2:4] for line in lines if line.startswith("Worker started"))
+        assert [words[0] for words in started] == [f"entry={entry}" for entry in JOBS]
+        assert "TICK               entry=app:job.heartbeat run=1 result=ok" in lines
+        assert any(
+            re.search(r"app:job.cleanup run=1 result=\"\d files removed\"", x) for x in lines
+        )
+        assert lines[-1].startswith("Scheduler stopping")
+        assert all(not line.startswith("TICK") for line in lines[-5:])
+
+    async def test_scheduler_crash_never_leaves_two_sets(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Terminating the scheduler takes its workers down; the restart runs exactly four."""
+        caplog.set_level(logging.INFO)
+        async with actors.open_node() as node:
+            app = await registry.boot_app(node, APP)
+            await trio.sleep(2.5)
+            first = await scheduler_of(app)
+            old_workers = worker_pids(node, first)
+            assert len(old_workers) == 4
+            node.terminate(first)
+            await trio.sleep(0.01)
+            assert not any(node.is_alive(pid) for pid in [first, *old_workers])
+            await trio.sleep(2.0)  # the service restarts it after ~1 s (backoff)
+            second = await scheduler_of(app)
+            assert second != first
+            new_workers = worker_pids(node, second)
+            assert len(new_workers) == 4
+            assert not set(new_workers) & set(old_workers)
+            before = ticks(messages(caplog))["app:job.heartbeat"]
+            await trio.sleep(10.0)
+            assert ticks(messages(caplog))["app:job.heartbeat"] - before == 10  # not 20
+            assert len(worker_pids(node, second)) == 4
+        lines = messages(caplog)
+        assert sum("Discovered jobs" in line for line in lines) == 2
+        assert sum("Worker started" in line for line in lines) == 8
+
+    async def test_job_added_retimed_and_removed_while_running(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A new cron.job gets a worker; a new interval restarts it; a delete stops it."""
+        caplog.set_level(logging.INFO)
+
+        def extra() -> str:
+            return "extra ran"
+
+        async with actors.open_node() as node:
+            app = await registry.boot_app(node, APP)
+            await trio.sleep(0.5)
+            scheduler = await scheduler_of(app)
+            app.registry.changes().create(job("extra", "2s", extra)).apply()
+            await trio.sleep(4.1)
+            assert ticks(messages(caplog))["app:job.extra"] == 2
+            assert len(worker_pids(node, scheduler)) == 5
+            app.registry.changes().update(job("extra", "500ms", extra)).apply()
+            await trio.sleep(1.1)
+            assert ticks(messages(caplog))["app:job.extra"] == 4
+            app.registry.changes().delete("app:job.extra").apply()
+            await trio.sleep(3.0)
+            assert ticks(messages(caplog))["app:job.extra"] == 4
+            assert len(worker_pids(node, scheduler)) == 4
+        lines = messages(caplog)
+        assert any(
+            re.fullmatch(r"Spawning worker\s+entry=app:job.extra interval=2s", x) for x in lines
+        )
+        assert any(
+            'Stopping worker    entry=app:job.extra reason="interval changed"' in x for x in lines
+        )
+        assert any(re.fullmatch(r"Worker stopped\s+entry=app:job.extra runs=2", x) for x in lines)
+        assert any('reason="job removed"' in x for x in lines)
+        assert 'TICK               entry=app:job.extra run=1 result="extra ran"' in lines
+
+    async def test_same_interval_update_keeps_the_worker(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A code-only update keeps the worker; the next call runs the new code."""
+        caplog.set_level(logging.INFO)
+        async with actors.open_node() as node:
+            app = await registry.boot_app(node, APP)
+            await trio.sleep(1.5)
+            app.registry.changes().update(job("heartbeat", "1s", lambda: "v2")).apply()
+            await trio.sleep(1.0)
+        lines = messages(caplog)
+        assert "TICK               entry=app:job.heartbeat run=2 result=v2" in lines
+        assert sum("entry=app:job.heartbeat" in x and "Spawning" in x for x in lines) == 1
+
+    async def test_bad_interval_is_skipped(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A cron.job with an interval that does not parse is logged and skipped."""
+        caplog.set_level(logging.INFO)
+        async with actors.open_node() as node:
+            app = await registry.boot_app(node, APP)
+            app.registry.changes().create(job("bad", "soon", lambda: "x")).apply()
+            await trio.sleep(1.5)
+            assert len(worker_pids(node, await scheduler_of(app))) == 4
+        assert any(x.startswith("Skipping job") and "app:job.bad" in x for x in messages(caplog))
+
+    async def test_failing_job_is_logged_and_keeps_ticking(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A job that raises is a WARNING TICK line with the error; its worker keeps running."""
+        caplog.set_level(logging.INFO)
+
+        def broken() -> str:
+            raise OSError("disk full")
+
+        async with actors.open_node() as node:
+            app = await registry.boot_app(node, APP)
+            app.registry.changes().create(job("broken", "1s", broken)).apply()
+            await trio.sleep(3.5)
+        failed = [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "app.worker" and r.levelno == logging.WARNING
+        ]
+        assert len(failed) == 3
+        assert failed[0] == (
+            "TICK               entry=app:job.broken run=1 "
+            'error="function app:job.broken raised OSError: disk full"'
+        )
+        assert stopped(messages(caplog))["app:job.broken"] == 3
+
+
+@pytest.mark.slow
+class TestCommandLine:
+    """``actors run examples/crontab_registry`` as a subprocess, stopped with SIGINT."""
+
+    def test_run_and_ctrl_c(self) -> None:
+        """It runs the four jobs until SIGINT, then the workers and the scheduler stop: exit 0."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "registry._cli", "run", str(APP)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+        )
+        lines: list[str] = []
+        assert proc.stdout is not None
+        stdout = proc.stdout
+        reader = threading.Thread(
+            target=lambda: lines.extend(line.rstrip("\n") for line in stdout), daemon=True
+        )
+        reader.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not any("entry=app:job.backup run=1" in line for line in list(lines)):
+                assert time.monotonic() < deadline, lines
+                assert proc.poll() is None, lines
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=20) == 0, lines
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=10)
+            stdout.close()
+        text = "\n".join(lines)
+        assert "Traceback" not in text
+        counted = ticks(lines)
+        assert stopped(lines) == dict(counted)
+        assert sorted(counted) == JOBS
+        assert counted["app:job.heartbeat"] >= 7
+        assert "INFO  TICK               entry=app:job.heartbeat run=1 result=ok" in lines
+        assert any(re.fullmatch(r"INFO  Discovered jobs\s+count=4", x) for x in lines)
+        assert sum("Spawning worker" in x for x in lines) == 4
+        assert sum("Worker started" in x for x in lines) == 4
+        last_stop = max(i for i, x in enumerate(lines) if "Worker stopped" in x)
+        scheduler_stop = next(i for i, x in enumerate(lines) if "Scheduler stopping" in x)
+        assert scheduler_stop > last_stop
+        assert re.fullmatch(r"INFO  App stopped\s+clean=true", lines[-1])

@@ -1,0 +1,294 @@
+"""Tests for ``actors run``: exit codes, error paragraphs and the stop sequence."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from registry import _app
+
+Write = Callable[..., Path]
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD_JOB = """
+import actors
+
+async def main(proc, name="job"):
+    log = actors.get_logger("app.test")
+    log.info("Started", name=name)
+    while not isinstance(await proc.events.receive(), actors.Cancel):
+        pass
+    log.info("Stopped", name=name)
+
+
+async def stubborn(proc):
+    import trio
+    await trio.sleep_forever()
+"""
+
+
+def header(*entries: str) -> str:
+    lines = ['version: "1.0"', "namespace: app", "entries:"]
+    lines.extend(f"  - {entry}" for entry in entries)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "_actors_handler", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch,
+    folder: Path | str,
+    *,
+    signals_at: tuple[float, ...] = (),
+    grace: float | None = None,
+    log_level: str = "INFO",
+) -> tuple[int, str]:
+    """Run ``actors run`` in process on virtual time, raising SIGINT at the given times."""
+    real_main = _app._main
+
+    async def main(*args: Any) -> int:
+        async def later() -> None:
+            for at in signals_at:
+                await trio.sleep_until(at)
+                signal.raise_signal(signal.SIGINT)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(later)
+            code = await real_main(*args)
+            nursery.cancel_scope.cancel()
+        return code
+
+    monkeypatch.setattr(_app, "_main", main)
+    out = io.StringIO()
+    args = argparse.Namespace(dir=str(folder), grace=grace, log_level=log_level)
+    code = _app.run_app_cli(args, stderr=out, clock=trio.testing.MockClock(autojump_threshold=0))
+    return code, out.getvalue()
+
+
+class TestBadInput:
+    """A bad app is one error paragraph naming the file and entry, and exit code 2."""
+
+    def check(self, monkeypatch: pytest.MonkeyPatch, folder: Path, *needles: str) -> str:
+        code, out = run_cli(monkeypatch, folder)
+        assert code == 2
+        assert "Traceback" not in out
+        assert out.startswith(f"actors run: cannot load the app in {folder}:\n")
+        for needle in needles:
+            assert needle in out
+        return out
+
+    def test_malformed_yaml(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """Broken YAML names the file and line."""
+        index = write("app/_index.yaml", 'version: "1.0"\nnamespace: app\nentries: [\n  {name: x\n')
+        self.check(monkeypatch, index.parent, f"{index}:", "YAML")
+
+    def test_unknown_kind(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """An unknown kind names the entry and lists the known kinds."""
+        index = write("app/_index.yaml", header("{name: x, kind: process.magic}"))
+        self.check(monkeypatch, index.parent, f"{index}:4, entry app:x", "process.magic")
+
+    def test_lua_kind(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """A Wippy Lua kind points at the Python kind."""
+        index = write("app/_index.yaml", header("{name: x, kind: process.lua, source: x.lua}"))
+        self.check(monkeypatch, index.parent, "entry app:x", "use kind 'process'")
+
+    def test_bad_import_path(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """A module that cannot be imported names the entry and the module."""
+        index = write(
+            "app/_index.yaml",
+            header(
+                "{name: p, kind: process, source: 'no_such_pkg_xyz.jobs:main'}",
+                "{name: s, kind: service, process: p, lifecycle: {auto_start: true}}",
+            ),
+        )
+        self.check(
+            monkeypatch, index.parent, f"{index}, entry app:p, field source", "no_such_pkg_xyz"
+        )
+
+    def test_missing_function(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """A method missing from its file names the entry, the file and the method."""
+        write("app/src/jobs.py", GOOD_JOB)
+        index = write(
+            "app/src/_index.yaml",
+            header("{name: p, kind: process, source: file://jobs.py, method: heartbeat}"),
+        )
+        self.check(
+            monkeypatch,
+            index.parent.parent,
+            f"{index}, entry app:p",
+            "file://jobs.py has no attribute 'heartbeat'",
+        )
+
+    def test_missing_source_file(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """A file:// source that does not exist is reported at load."""
+        index = write("app/_index.yaml", header("{name: p, kind: process, source: file://no.py}"))
+        self.check(monkeypatch, index.parent, "entry app:p", "no.py")
+
+    def test_bad_duration(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """A duration that does not parse names the entry and the field."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                "{name: p, kind: process, source: file://jobs.py}",
+                "{name: s, kind: service, process: p, lifecycle: {stop_timeout: 10 seconds}}",
+            ),
+        )
+        self.check(monkeypatch, index.parent, "entry app:s, field lifecycle.stop_timeout")
+
+    def test_missing_env_variable(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """${env:X} with X unset and no default names the variable, entry and field."""
+        monkeypatch.delenv("ACTORS_TEST_UNSET_VAR", raising=False)
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                "{name: p, kind: process, source: file://jobs.py}",
+                "{name: s, kind: service, process: p, input: ['${env:ACTORS_TEST_UNSET_VAR}']}",
+            ),
+        )
+        self.check(
+            monkeypatch,
+            index.parent,
+            "entry app:s, field input",
+            "variable ACTORS_TEST_UNSET_VAR is not set and has no default",
+        )
+
+    def test_sync_process(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """A process that is not async is refused before anything starts."""
+        write("app/jobs.py", "def main(proc):\n    pass\n")
+        index = write("app/_index.yaml", header("{name: p, kind: process, source: file://jobs.py}"))
+        self.check(monkeypatch, index.parent, "entry app:p", "is not an async function")
+
+    def test_several_problems(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """Every problem is listed, one line each."""
+        index = write(
+            "app/_index.yaml",
+            header("{name: a, kind: nope}", "{name: b, kind: service, process: missing}"),
+        )
+        out = self.check(monkeypatch, index.parent, "problems in index files:")
+        assert "entry app:a" in out
+        assert "entry app:b" in out
+
+    def test_missing_dir(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """A folder that does not exist is a clear error."""
+        self.check(monkeypatch, tmp_path / "nope", "is not a directory")
+
+    def test_no_index(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """A folder without _index.yaml says so."""
+        self.check(monkeypatch, tmp_path, "no _index.yaml found")
+
+    def test_bad_options(self, tmp_path: Path) -> None:
+        """A bad --log-level or --grace is exit 2 with a message."""
+        for options, needle in (
+            ({"log_level": "LOUD", "grace": None}, "unknown --log-level 'LOUD'"),
+            ({"log_level": "INFO", "grace": -1.0}, "--grace must be"),
+        ):
+            out = io.StringIO()
+            code = _app.run_app_cli(argparse.Namespace(dir=str(tmp_path), **options), stderr=out)
+            assert code == 2
+            assert needle in out.getvalue()
+
+
+class TestStop:
+    """A signal stops the app gracefully; the exit code says whether it stopped cleanly."""
+
+    def test_clean_stop(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """SIGINT stops services in reverse dependency order and exits 0."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                "{name: p, kind: process, source: file://jobs.py}",
+                "{name: a, kind: service, process: p, input: [a], lifecycle: {auto_start: true}}",
+                "{name: b, kind: service, process: p, input: [b],"
+                " lifecycle: {auto_start: true, requires: [a]}}",
+            ),
+        )
+        code, out = run_cli(monkeypatch, index.parent, signals_at=(5.0,))
+        assert code == 0
+        lines = [line.split() for line in out.splitlines()]
+        started = [words[3] for words in lines if words[1:3] == ["service", "started"]]
+        assert started == ["name=app:a", "name=app:b"]  # what it requires first
+        stopped = [words[2] for words in lines if words[1] == "Stopped"]
+        assert stopped == ["name=b", "name=a"]  # reverse order
+        assert "INFO  Shutting down      signal=SIGINT grace=10s" in out
+        assert out.splitlines()[-1] == "INFO  App stopped        clean=true"
+
+    def test_terminated_process_is_exit_1(
+        self, monkeypatch: pytest.MonkeyPatch, write: Write
+    ) -> None:
+        """A process still running after the grace period is terminated: exit 1."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                "{name: p, kind: process, source: file://jobs.py, method: stubborn}",
+                "{name: s, kind: service, process: p, lifecycle: {auto_start: true}}",
+            ),
+        )
+        code, out = run_cli(monkeypatch, index.parent, signals_at=(1.0,), grace=3.0)
+        assert code == 1
+        assert "grace=3s" in out
+        # The service and its manager (waiting out the service's 10 s stop_timeout).
+        stopped = 'clean=false terminated=2 pids="{main|0x00001} {main|0x00002}"'
+        assert f"WARNING App stopped        {stopped}" in out
+
+    def test_second_signal_forces_the_stop(
+        self, monkeypatch: pytest.MonkeyPatch, write: Write
+    ) -> None:
+        """A second SIGINT during the shutdown stops at once: exit 1."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                "{name: p, kind: process, source: file://jobs.py, method: stubborn}",
+                "{name: s, kind: service, process: p, lifecycle: {auto_start: true}}",
+            ),
+        )
+        code, out = run_cli(monkeypatch, index.parent, signals_at=(1.0, 2.0))
+        assert code == 1
+        assert "Forcing stop       signal=SIGINT" in out
+        assert out.splitlines()[-1] == "WARNING App stopped        clean=false forced=true"
+
+
+@pytest.mark.slow
+class TestSubprocess:
+    """The installed command line reports a bad app with exit code 2 and no traceback."""
+
+    def test_bad_app_exit_2(self, write: Write) -> None:
+        """python -m registry._cli run on a bad app prints the paragraph and exits 2."""
+        index = write("app/_index.yaml", header("{name: x, kind: function.lua}"))
+        done = subprocess.run(
+            [sys.executable, "-m", "registry._cli", "run", str(index.parent)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert f"{index}:4, entry app:x" in done.stderr
