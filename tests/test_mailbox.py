@@ -188,9 +188,12 @@ class TestBounded:
 
 
 class TestFairness:
-    async def test_hot_receiver_checkpoints(self) -> None:
-        """A receiver draining a long queue yields every FAIRNESS_BATCH messages."""
+    async def test_hot_receiver_checkpoints(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A receiver draining a long queue yields once its time budget is spent."""
+        from actors import _mailbox
         from actors._mailbox import FAIRNESS_BATCH
+
+        monkeypatch.setattr(_mailbox, "FAIRNESS_BUDGET", 0.0)
 
         ticks: list[int] = []
 

@@ -109,9 +109,9 @@ def ticking(
             for period, offset in zip(periods, offsets, strict=True):
                 node.spawn(ticker, sink, period, offset)
             spawn_s = now() - t0
-            gc.freeze()  # long-lived processes: keep them out of full collections
             phase("warmup")
             await trio.sleep(warmup)
+            gc.freeze()  # long-lived processes, now running: keep them out of full collections
             phase("window")
             gc_monitor.start()
             window.open()

@@ -92,7 +92,6 @@ async def spawner(proc: Process) -> None:
         elapsed_s=f"{spawned_s:.3f}",
         us_per_spawn=f"{spawned_s / max(workers, 1) * 1e6:.1f}",
     )
-    gc.freeze()  # the workers live long: keep them out of full collections
 
     alive = workers
     started = failed = total_ticks = last_ticks = 0
@@ -111,6 +110,9 @@ async def spawner(proc: Process) -> None:
             elif topic == "started":
                 started += 1
                 if started == workers:
+                    # Every worker now holds its ticker: freeze these long-lived objects so
+                    # full collections stop scanning them (a 100 ms pause at 10k otherwise).
+                    gc.freeze()
                     log.info(
                         "all workers running",
                         count=workers,
