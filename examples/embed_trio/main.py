@@ -22,47 +22,35 @@ import actors
 async def counter(proc: actors.Process) -> int:
     """Count 'add' messages; answer 'get' calls; stop on Cancel."""
     total = 0
-    events, inbox = proc.events, proc.inbox
     while True:
-        # Events first, so a Cancel is seen even when the inbox is busy.
-        try:
-            event = events.receive_nowait()
-        except trio.WouldBlock:
-            pass
-        else:
-            if isinstance(event, actors.Cancel):
+        # Events first: a Cancel wins over a busy inbox.
+        got = await actors.select(proc.events, proc.inbox)
+        if got.source is proc.events:
+            if isinstance(got.value, actors.Cancel):
                 print(f"counter stopping total={total}", flush=True)
                 return total
-        async with trio.open_nursery() as nursery:
-            # Wait for whichever comes first: a message or an event.
-            got: list[actors.Message] = []
-
-            async def next_message() -> None:
-                got.append(await inbox.receive())
-                nursery.cancel_scope.cancel()
-
-            async def next_event() -> None:
-                await events.receive()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(next_message)
-            nursery.start_soon(next_event)
-        for msg in got:
-            if msg.topic == "add":
-                total += msg.payload
-            elif msg.topic == "get":
-                proc.reply(msg, total)
-        if not got:
-            print(f"counter stopping total={total}", flush=True)
-            return total
+            continue
+        msg = got.value
+        if msg.topic == "add":
+            total += msg.payload
+        elif msg.topic == "get":
+            proc.reply(msg, total)
 
 
-async def worker(proc: actors.Process, ident: int) -> None:
-    """Square numbers on request and report each result to the counter."""
-    async for msg in proc.inbox:
+async def worker(proc: actors.Process, ident: int) -> int:
+    """Square numbers on request and report each result to the counter; stop on Cancel."""
+    done = 0
+    while True:
+        got = await actors.select(proc.events, proc.inbox)
+        if got.source is proc.events:
+            if isinstance(got.value, actors.Cancel):
+                return done
+            continue
+        msg = got.value
         result = msg.payload * msg.payload
         proc.send("counter", "add", result)
         proc.reply(msg, result)
+        done += 1
 
 
 async def heartbeat(node: actors.Node) -> None:
