@@ -21,7 +21,7 @@ import attrs
 import trio
 
 from ._backoff import BackoffState
-from ._exceptions import CallFailed, LinkedProcessFailed
+from ._exceptions import CallFailed
 from ._messages import Cancel, Exit, ExitReason, LinkDown, Message
 from ._node import Node
 from ._select import select
@@ -34,7 +34,7 @@ from ._service import (
     dependency_order,
     owners,
 )
-from ._supervisor_spec import Caller, forget, linked_to, stop_process
+from ._supervisor_spec import Caller, forget, linked_to, stop_event, stop_process
 
 if TYPE_CHECKING:
     from ._pid import PID
@@ -103,16 +103,11 @@ class _Manager:
     # -- events -------------------------------------------------------------------
 
     async def _handle_event(self, event: Exit | LinkDown | Cancel) -> bool:
-        if isinstance(event, Cancel):
-            await self._stop_all()
-            return True
-        if isinstance(event, LinkDown):
-            if event.pid not in self.parents:
-                return False  # a service's (its Exit is handled) or a stranger's: ignored
-            await self._stop_all()
-            if event.reason is ExitReason.ERROR:
-                raise LinkedProcessFailed(event.pid, event.error)
-            return True
+        stop = await stop_event(event, self.parents, self._stop_all)
+        if stop is not None:
+            return stop
+        if not isinstance(event, Exit):
+            return False
         svc = next((s for s in self.order if s.pid == event.pid), None)
         if svc is not None:
             self._exited(svc, event)

@@ -35,8 +35,7 @@ import attrs
 import trio
 
 from ._backoff import BackoffState
-from ._exceptions import LinkedProcessFailed
-from ._messages import Cancel, Exit, ExitReason, LinkDown, Message
+from ._messages import Cancel, Exit, LinkDown, Message
 from ._node import Node
 from ._process import Process
 from ._select import select
@@ -50,6 +49,7 @@ from ._supervisor_spec import (
     SupervisorSpec,
     forget,
     linked_to,
+    stop_event,
     stop_process,
 )
 
@@ -124,17 +124,12 @@ class _Supervisor:
 
     async def _handle_event(self, event: Exit | LinkDown | Cancel) -> bool:
         """Handle one event; return True when the supervisor should return."""
-        if isinstance(event, Cancel):
-            await self._stop_all()
-            return True
-        if isinstance(event, LinkDown):
-            if event.pid not in self.parents:
-                return False  # a child's (its Exit is handled) or a stranger's: ignored
-            # The parent failed or was terminated: stop the children, then follow it.
-            await self._stop_all()
-            if event.reason is ExitReason.ERROR:
-                raise LinkedProcessFailed(event.pid, event.error)
-            return True
+        # Cancel, or the parent failed or was terminated: stop the children, then follow it.
+        stop = await stop_event(event, self.parents, self._stop_all)
+        if stop is not None:
+            return stop
+        if not isinstance(event, Exit):
+            return False
         child = next((c for c in self.children if c.pid == event.pid), None)
         if child is not None:
             child.pid = None

@@ -19,8 +19,8 @@ import trio
 from . import _lifecycle
 from ._backoff import Backoff
 from ._duration import parse_duration
-from ._exceptions import ProcessNotFound
-from ._messages import ExitReason, LinkDown
+from ._exceptions import LinkedProcessFailed, ProcessNotFound
+from ._messages import Cancel, ExitReason, LinkDown
 
 if TYPE_CHECKING:
     from ._mailbox import MailboxPolicy
@@ -264,3 +264,27 @@ async def stop_process(
     _lifecycle.terminate(target, shutdown=True)
     await node.wait_exit(pid)
     return True
+
+
+async def stop_event(
+    event: object, parents: Iterable[PID], stop_all: Callable[[], Coroutine[Any, Any, None]]
+) -> bool | None:
+    """Handle the events that end a supervisor or service manager.
+
+    A ``Cancel``, or a ``LinkDown`` from a parent, stops everything it owns
+    (``stop_all``) and returns True (the caller returns); a parent that failed
+    is followed by raising ``LinkedProcessFailed``. A ``LinkDown`` from anyone
+    else returns False (its ``Exit`` is handled on its own). Anything else:
+    None.
+    """
+    if isinstance(event, Cancel):
+        await stop_all()
+        return True
+    if isinstance(event, LinkDown):
+        if event.pid not in parents:
+            return False
+        await stop_all()
+        if event.reason is ExitReason.ERROR:
+            raise LinkedProcessFailed(event.pid, event.error)
+        return True
+    return None
