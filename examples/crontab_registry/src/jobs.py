@@ -23,3 +23,8 @@ async def report() -> str:
 def backup() -> str:
     """Incremental backup."""
     return f"{random.randint(100, 999)}KB written"
+
+
+def digest() -> str:
+    """New-items digest (a cron job: every 10 seconds on the wall clock)."""
+    return f"{random.randint(1, 9)} new items"

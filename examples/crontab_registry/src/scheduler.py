@@ -5,7 +5,12 @@ workers die with it, and the service restarts a scheduler that starts a fresh se
 never runs twice. A worker that crashes takes the scheduler down the same way (let it crash:
 the service restarts everything with its backoff); a job that raises is only logged by its
 worker. The scheduler watches the registry, so a ``cron.job`` entry created while it runs gets
-a worker, an updated one (new interval) gets a new worker, and a deleted one is stopped.
+a worker, an updated one (new schedule) gets a new worker, and a deleted one is stopped.
+
+A job's schedule is exactly one of ``meta.interval`` (a duration) and ``meta.cron`` (a cron
+expression, 5 fields or 6 with seconds last, read in ``meta.tz``: an IANA zone, default UTC).
+A job whose schedule is missing or invalid is logged (``Skipping job entry=... field=...
+error=...``) and not started; the others run.
 """
 
 from __future__ import annotations
@@ -21,6 +26,58 @@ JOBS = {".kind": "function", "meta.type": "cron.job"}
 is_job = registry.compile_filter(JOBS)
 
 
+SCHEDULE_FIELDS = ("interval", "cron", "tz")
+
+
+class ScheduleError(ValueError):
+    """A job's schedule meta is invalid: ``field`` (``meta.cron``) and what is wrong."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"field {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def schedule_fields(entry: Entry) -> tuple[object, ...]:
+    """The meta fields a worker is started from: a change in one restarts the worker."""
+    return tuple(entry.meta.get(name) for name in SCHEDULE_FIELDS)
+
+
+def schedule_of(entry: Entry) -> tuple[object, str | None, str]:
+    """Validate a job's schedule; return the worker's ``(interval, cron, tz)`` arguments.
+
+    Raises:
+        ScheduleError: naming the first bad field.
+    """
+    interval, cron, tz = schedule_fields(entry)
+    if (interval is None) == (cron is None):
+        both = "both are given" if cron is not None else "neither is given"
+        raise ScheduleError("meta.interval", f"give exactly one of interval and cron ({both})")
+    if interval is not None:
+        if tz is not None:
+            raise ScheduleError("meta.tz", "tz applies to a cron schedule only")
+        try:
+            actors.require_period(interval, "interval")  # type: ignore[arg-type]
+        except (TypeError, ValueError) as error:
+            raise ScheduleError("meta.interval", str(error)) from None
+        return interval, None, "UTC"
+    if not isinstance(cron, str):
+        raise ScheduleError("meta.cron", f"must be a string, got {cron!r}")
+    if tz is None:
+        tz = "UTC"
+    elif not isinstance(tz, str):
+        raise ScheduleError("meta.tz", f"must be a string, got {tz!r}")
+    try:
+        actors.CronTrigger(cron)
+    except ValueError as error:
+        raise ScheduleError("meta.cron", str(error)) from None
+    try:
+        actors.CronTrigger(cron, tz=tz)
+    except ValueError as error:
+        raise ScheduleError("meta.tz", str(error)) from None
+    return None, cron, tz
+
+
 async def main(proc: Process, worker: str, host: str | None = None) -> None:
     """Run workers of process entry ``worker`` on ``host`` until cancelled."""
     app = registry.current_app(proc)
@@ -32,16 +89,17 @@ async def main(proc: Process, worker: str, host: str | None = None) -> None:
     workers: dict[str, tuple[Entry, PID]] = {}
 
     def start(entry: Entry) -> None:
-        interval = entry.meta.get("interval")
         try:
-            if interval is None:
-                raise ValueError("no meta.interval")
-            actors.require_period(interval, "interval")
-        except ValueError as error:
-            log.warning("Skipping job", entry=entry.id, error=error)
+            schedule = schedule_of(entry)
+        except ScheduleError as error:
+            log.warning("Skipping job", entry=entry.id, field=error.field, error=error.reason)
             return
-        log.info("Spawning worker", entry=entry.id, interval=interval)
-        pid = proc.spawn_linked(app.process(worker), entry.id, interval, host=host)
+        interval, cron, tz = schedule
+        if cron is None:
+            log.info("Spawning worker", entry=entry.id, interval=interval)
+        else:
+            log.info("Spawning worker", entry=entry.id, cron=cron, tz=tz)
+        pid = proc.spawn_linked(app.process(worker), entry.id, *schedule, host=host)
         workers[entry.id] = (entry, pid)
 
     def stop(entry_id: str, reason: str) -> None:
@@ -58,10 +116,10 @@ async def main(proc: Process, worker: str, host: str | None = None) -> None:
                 stop(change.id, "job removed")
         elif current is None:
             start(entry)
-        elif current[0].meta.get("interval") == entry.meta.get("interval"):
+        elif schedule_fields(current[0]) == schedule_fields(entry):
             workers[change.id] = (entry, current[1])  # funcs.call picks up the new code
         else:
-            stop(change.id, "interval changed")
+            stop(change.id, "schedule changed")
             start(entry)
 
     for entry in jobs:
