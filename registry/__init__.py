@@ -64,9 +64,12 @@ from ._watch import RegistryChanged as RegistryChanged
 from ._watch import watch as watch
 
 __all__ = [
+    "CRON_JOB_FILTER",
+    "INDEX_FILE",
+    "KINDS",
+    "WATCH_TOPIC",
     "App",
     "AppPlan",
-    "CRON_JOB_FILTER",
     "Change",
     "Changes",
     "ChangesetError",
@@ -82,11 +85,9 @@ __all__ = [
     "FrozenMap",
     "Funcs",
     "FunctionCallError",
-    "INDEX_FILE",
     "IndexFileError",
     "InvalidEntryError",
     "InvalidFilterError",
-    "KINDS",
     "MemoryStorage",
     "OsStorage",
     "Problem",
@@ -99,7 +100,6 @@ __all__ = [
     "Snapshot",
     "StaticStorage",
     "Storage",
-    "WATCH_TOPIC",
     "boot_app",
     "compile_filter",
     "cron_scheduler",
