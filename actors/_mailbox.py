@@ -45,12 +45,22 @@ FAIRNESS_BATCH = 64
 consecutive immediate receives it checks how long it has held the loop."""
 
 FAIRNESS_BUDGET = 0.0005
-"""Seconds of real time a receiver may keep draining a backlog before it yields.
+"""Seconds of real time a receiver may keep draining before it yields.
 
 Yielding after a fixed number of messages starves a hot receiver (a collector
 fed by 50,000 senders) when scheduling rounds are long: it would take only
 ``FAIRNESS_BATCH`` messages per round while the backlog grows. A time budget
 gives it a fair share of the loop instead."""
+
+BACKLOG = 1024
+"""A receiver with more than this many messages queued keeps draining past
+``FAIRNESS_BUDGET``, up to ``BACKLOG_BUDGET``. Under overload (100,000 senders,
+each one task slot per scheduling round) a collector that yields after a fixed
+share receives a vanishing fraction of its messages and the backlog grows
+without end; draining it keeps throughput at what the CPU allows."""
+
+BACKLOG_BUDGET = 0.02
+"""The most real time a receiver drains a large backlog before it yields anyway."""
 
 T = TypeVar("T")
 
@@ -219,7 +229,8 @@ class MessageQueue(Generic[T]):
             if not self._since:
                 self._since = now
                 return self._pop()
-            if now - self._since < FAIRNESS_BUDGET:
+            held = now - self._since
+            if held < FAIRNESS_BUDGET or (held < BACKLOG_BUDGET and len(self._items) > BACKLOG):
                 return self._pop()
             self._since = 0.0
             return self._checkpoint_then_receive()
