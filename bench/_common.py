@@ -42,6 +42,7 @@ UNITS: dict[str, str] = {
     "messages_per_s": "1/s",
     "us_per_call_p50": "us",
     "us_per_call_p99": "us",
+    "tick_error_ms": "ms",
 }
 
 #: Seed for the tick periods, so every system ticks with the same periods.

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 
 from bench.systems import ALL_SYSTEMS
 
-WORKLOADS = ("spawn", "pingpong", "fanin", "call_reply", "idle_memory", "ticking")
+WORKLOADS = (
+    "spawn",
+    "pingpong",
+    "fanin",
+    "call_reply",
+    "idle_memory",
+    "ticking",
+    "ticker_accuracy",
+)
 ALIASES = {"scale": ("idle_memory", "ticking"), "memory": ("idle_memory",)}
 SCALE_N = (1_000, 10_000, 50_000, 100_000, 200_000)
 TICK_MIN, TICK_MAX = 0.5, 3.0
@@ -130,6 +138,8 @@ def job_timeout(workload: str, n: int, sizes: Sizes) -> float:
         return 20.0 + n * 1e-3
     if workload == "ticking":
         return 20.0 + sizes.warmup + sizes.seconds + n * 2e-4
+    if workload == "ticker_accuracy":
+        return 30.0 + n * 0.01
     if workload == "fanin":
         return 15.0 + n * sizes.senders * 2e-5
     return 15.0 + n * 3e-4
@@ -156,6 +166,8 @@ def build_plan(
             rows.append((w, sizes.fanin_per_sender, {"senders": sizes.senders}))
         elif w == "call_reply":
             rows.append((w, sizes.call_reply, {}))
+        elif w == "ticker_accuracy":
+            rows.append((w, 1_000, {}))
         elif w == "idle_memory":
             for n in sizes.idle:
                 rows.append((w, n, {"probe": "rss"}))

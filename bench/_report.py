@@ -29,6 +29,7 @@ DISPLAY: dict[str, tuple[str, ...]] = {
     "pingpong": ("us_per_round_trip", "round_trips_per_s"),
     "fanin": ("messages_per_s",),
     "call_reply": ("us_per_call_p50", "us_per_call_p99"),
+    "ticker_accuracy": ("tick_error_ms",),
     "idle_memory": (
         "rss_per_actor_bytes",
         "tracemalloc_per_actor_bytes",
@@ -183,6 +184,11 @@ BARS: tuple[Bar, ...] = (
         "rss_per_actor_bytes", "abs_max", 2500.0),
     Bar("ping-pong: >= 1.3x trio round trips/s", "pingpong", None, "round_trips_per_s",
         "ratio_min", 1.3),
+    Bar("ticking 50k: tick rate >= 95% of ideal", "ticking", 50_000, "rate_ratio", "abs_min",
+        0.95),
+    Bar("ticking 10k: lateness p99 < 5 ms", "ticking", 10_000, "lateness_p99_ms", "abs_max", 5.0),
+    Bar("10 ms real-time ticker: error of tick 1000 < 20 ms", "ticker_accuracy", 1_000,
+        "tick_error_ms", "abs_max", 20.0),
 )  # fmt: skip
 
 

@@ -25,7 +25,15 @@ from typing import Any, NoReturn
 from bench import _common
 from bench.systems import PYTHON_SYSTEMS
 
-WORKLOADS = ("spawn", "idle_memory", "ticking", "pingpong", "fanin", "call_reply")
+WORKLOADS = (
+    "spawn",
+    "idle_memory",
+    "ticking",
+    "pingpong",
+    "fanin",
+    "call_reply",
+    "ticker_accuracy",
+)
 
 
 def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
@@ -77,6 +85,10 @@ def run_python(args: argparse.Namespace) -> dict[str, float]:
         result = module.pingpong(args.n)
     elif w == "fanin":
         result = module.fanin(args.senders, args.n)
+    elif w == "ticker_accuracy":
+        if not hasattr(module, "ticker_accuracy"):
+            raise NotImplementedError(f"{args.system} has no ticker_accuracy workload")
+        result = module.ticker_accuracy(args.n)
     else:
         result = module.call_reply(args.n)
     return result

@@ -203,3 +203,21 @@ def call_reply(rounds: int) -> Metrics:
         return call_metrics(samples)
 
     return trio.run(main)
+
+
+def ticker_accuracy(n: int) -> Metrics:
+    """A 10 ms ticker on the real clock: how late tick ``n`` is received (start + n * 10 ms)."""
+
+    async def tick(proc: actors.Process) -> float:
+        start = trio.current_time()
+        ticks = proc.ticker(0.01)
+        for _ in range(n):
+            await ticks.receive()
+        return trio.current_time() - (start + n * 0.01)
+
+    async def main() -> Metrics:
+        async with actors.open_node(shutdown_grace=0) as node:
+            error = await node.exec(tick)
+        return {"tick_error_ms": error * 1e3}
+
+    return trio.run(main)

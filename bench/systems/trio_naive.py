@@ -198,3 +198,15 @@ def call_reply(rounds: int) -> Metrics:
         return call_metrics(samples)
 
     return trio.run(main)
+
+
+def ticker_accuracy(n: int) -> Metrics:
+    """A 10 ms ``trio.sleep_until`` loop: how late tick ``n`` ends (start + n * 10 ms)."""
+
+    async def main() -> Metrics:
+        start = trio.current_time()
+        for k in range(1, n + 1):
+            await trio.sleep_until(start + k * 0.01)
+        return {"tick_error_ms": (trio.current_time() - (start + n * 0.01)) * 1e3}
+
+    return trio.run(main)
