@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -45,3 +53,49 @@ async def collect(proc: actors.Process, sink: list[Any], count: int) -> None:
     """Append ``count`` inbox messages to ``sink`` and return."""
     for _ in range(count):
         sink.append(await proc.inbox.receive())
+
+
+def run_app_until(
+    app: object,
+    until: Callable[[list[str]], bool],
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[int, list[str]]:
+    """Run ``actors run APP`` in a subprocess until ``until(lines)``, then SIGINT it.
+
+    Returns:
+        tuple[int, list[str]]: The exit code and every output line (stdout and stderr).
+    """
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "registry._cli", "run", str(app), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=root,
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(root)},
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    reader = threading.Thread(
+        target=lambda: lines.extend(line.rstrip("\n") for line in stdout), daemon=True
+    )
+    reader.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not until(list(lines)):
+            assert time.monotonic() < deadline, lines
+            assert proc.poll() is None, lines
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=10)
+        stdout.close()
+    return code, lines

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +11,7 @@ import pytest
 import trio
 
 import actors
+import helpers
 import registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,35 +95,12 @@ class TestCommandLine:
 
     def test_run_and_ctrl_c(self) -> None:
         """It ticks until SIGINT, then every job logs its run count and the exit code is 0."""
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "registry._cli", "run", str(APP), "--grace", "5"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+        code, lines = helpers.run_app_until(
+            APP,
+            lambda lines: any("TICK backup" in line for line in lines),
+            args=("--grace", "5"),
         )
-        lines: list[str] = []
-        assert proc.stdout is not None
-        stdout = proc.stdout
-        reader = threading.Thread(
-            target=lambda: lines.extend(line.rstrip("\n") for line in stdout), daemon=True
-        )
-        reader.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not any("TICK backup" in line for line in list(lines)):
-                assert time.monotonic() < deadline, lines
-                assert proc.poll() is None, lines
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=20) == 0, lines
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            reader.join(timeout=10)
-            stdout.close()
+        assert code == 0, lines
         assert "Traceback" not in "\n".join(lines)
         counted = ticks(lines)
         assert stopped(lines) == dict(counted)  # every tick seen, and nothing after the stop

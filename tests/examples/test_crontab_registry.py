@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +14,7 @@ import pytest
 import trio
 
 import actors
+import helpers
 import registry
 from registry import App
 
@@ -375,36 +370,11 @@ class TestCommandLine:
         It waits for the backup job's first run (7 s) and the digest job's (at the next wall
         clock second that is a multiple of 10, so at most 10 s).
         """
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "registry._cli", "run", str(APP)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+        firsts = ("entry=app:job.backup run=1", "entry=app:job.digest run=1")
+        code, lines = helpers.run_app_until(
+            APP, lambda lines: all(any(x in line for line in lines) for x in firsts)
         )
-        lines: list[str] = []
-        assert proc.stdout is not None
-        stdout = proc.stdout
-        reader = threading.Thread(
-            target=lambda: lines.extend(line.rstrip("\n") for line in stdout), daemon=True
-        )
-        reader.start()
-        try:
-            deadline = time.monotonic() + 30
-            firsts = ("entry=app:job.backup run=1", "entry=app:job.digest run=1")
-            while not all(any(x in line for line in list(lines)) for x in firsts):
-                assert time.monotonic() < deadline, lines
-                assert proc.poll() is None, lines
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=20) == 0, lines
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            reader.join(timeout=10)
-            stdout.close()
+        assert code == 0, lines
         text = "\n".join(lines)
         assert "Traceback" not in text
         counted = ticks(lines)

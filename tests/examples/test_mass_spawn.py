@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import trio
 
 import actors
+import helpers
 from registry import boot_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,32 +74,12 @@ class TestVirtualTime:
 class TestCommandLine:
     def test_run_and_ctrl_c(self) -> None:
         """`actors run examples/mass_spawn` logs stats, and Ctrl+C stops it with agreeing totals."""
-        env = {**os.environ, "NUM_WORKERS": "2000", "STATS_INTERVAL": "1s"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "registry._cli", "run", str(APP)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            cwd=ROOT,
+        code, lines = helpers.run_app_until(
+            APP,
+            lambda lines: sum(" stats " in line for line in lines) >= 6,
+            env={"NUM_WORKERS": "2000", "STATS_INTERVAL": "1s"},
         )
-        lines: list[str] = []
-        try:
-            assert proc.stdout is not None
-            deadline = time.monotonic() + 30
-            stats_seen = 0
-            while time.monotonic() < deadline and stats_seen < 6:
-                line = proc.stdout.readline()
-                if not line:
-                    break
-                lines.append(line.rstrip("\n"))
-                stats_seen += " stats " in line
-            proc.send_signal(signal.SIGINT)
-            out, _ = proc.communicate(timeout=30)
-        finally:
-            proc.kill()
-        lines += out.splitlines()
-        assert proc.returncode == 0, "\n".join(lines)
+        assert code == 0, "\n".join(lines)
         text = "\n".join(lines)
         assert "mass spawn starting num_workers=2000 tick_min=500ms tick_max=3s" in text
         assert re.search(r"all workers spawned +count=2000 elapsed_s=\d", text)
