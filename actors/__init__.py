@@ -32,6 +32,7 @@ from ._exceptions import NameTaken as NameTaken
 from ._exceptions import NoProc as NoProc
 from ._exceptions import ProcessNotFound as ProcessNotFound
 from ._exceptions import Terminated as Terminated
+from ._hosts import Host as Host
 from ._logging import KeyValueLogger as KeyValueLogger
 from ._logging import configure_logging as configure_logging
 from ._logging import get_logger as get_logger
@@ -45,7 +46,6 @@ from ._messages import LinkDown as LinkDown
 from ._messages import Message as Message
 from ._messages import ProcessInfo as ProcessInfo
 from ._messages import QueueStatistics as QueueStatistics
-from ._node import Host as Host
 from ._node import Node as Node
 from ._pid import PID as PID
 from ._policies import CatchUpPlan as CatchUpPlan

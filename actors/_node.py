@@ -8,16 +8,15 @@ monitors and forced stops live in ``_lifecycle.py``.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
-import attrs
 import trio
 
 from . import _lifecycle
 from ._call import ReplySlot
 from ._exceptions import CallTimeout, HostLimitReached, NameTaken, ProcessNotFound
+from ._hosts import Host, check_name, check_node_options
 from ._messages import Cancel, Exit, Message, ProcessInfo
 from ._pid import PID
 from ._process import Process, _check_topic
@@ -29,25 +28,6 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 _TASK_NAME = "actors.process"  # a constant: formatting a name per spawn costs ~0.3 us
-
-
-@final
-@attrs.define(eq=False)
-class Host:
-    """A named process group: the host part of PIDs, with an optional process limit."""
-
-    name: str
-    max_processes: int | None = None
-    count: int = 0
-    """Live processes on this host."""
-
-    def __attrs_post_init__(self) -> None:
-        if not self.name or any(ch in self.name for ch in "{}|@ \t\n"):
-            raise ValueError(f"invalid host name {self.name!r}: no braces, '|', '@' or spaces")
-        if self.max_processes is not None and (
-            not isinstance(self.max_processes, int) or self.max_processes < 1
-        ):
-            raise ValueError(f"max_processes must be an int >= 1, got {self.max_processes!r}")
 
 
 @final
@@ -146,7 +126,7 @@ class Node:
         if host.max_processes is not None and host.count >= host.max_processes:
             raise HostLimitReached(host.name, host.max_processes)
         if name is not None:
-            _check_name(name)
+            check_name(name)
             holder = self._names.get(name)
             if holder is not None:
                 raise NameTaken(name, holder.pid)
@@ -278,7 +258,7 @@ class Node:
             NameTaken: If another live process holds ``name``.
             ProcessNotFound: If ``pid`` is not alive.
         """
-        _check_name(name)
+        check_name(name)
         proc = self._resolve(pid)
         holder = self._names.get(name)
         if holder is proc:
@@ -397,20 +377,3 @@ class Node:
                 self._stop_first.remove(proc)
 
         proc.on_exit(forget)
-
-
-def check_node_options(name: str | None, shutdown_grace: float, timer_coalesce: float) -> None:
-    """Validate ``open_node`` options, naming the bad value."""
-    if name is not None and (not name or any(ch in name for ch in "{}|@ \t\n")):
-        raise ValueError(f"invalid node name {name!r}: no braces, '|', '@' or spaces")
-    if not (shutdown_grace >= 0 and math.isfinite(shutdown_grace)):
-        raise ValueError(f"shutdown_grace must be a finite number >= 0, got {shutdown_grace!r}")
-    if not (timer_coalesce >= 0 and math.isfinite(timer_coalesce)):
-        raise ValueError(f"timer_coalesce must be a finite number >= 0, got {timer_coalesce!r}")
-
-
-def _check_name(name: object) -> None:
-    if not isinstance(name, str) or not name or name[0] in "{@":
-        raise ValueError(
-            f"invalid process name {name!r}: a non-empty string not starting with '{{' or '@'"
-        )

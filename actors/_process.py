@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
     from trio.lowlevel import Task
 
+    from ._hosts import Host
     from ._messages import Exit, ExitReason
-    from ._node import Host, Node
+    from ._node import Node
     from ._pid import PID
     from ._timers import Ticker, Timer
 

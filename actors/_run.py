@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._node import Node, check_node_options
+from ._hosts import check_node_options
+from ._node import Node
 
 R = TypeVar("R")
 
