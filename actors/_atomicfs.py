@@ -17,6 +17,7 @@ The rules readers rely on:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import time
@@ -185,3 +186,18 @@ def file_lock(
     finally:
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
+
+
+def decode_json(raw: bytes) -> object:
+    """Parse the bytes of a JSON file we or others wrote.
+
+    Raises:
+        ValueError: ``"file is empty"`` or ``"not valid JSON: ..."`` (callers wrap it with
+            the file's path in their own error).
+    """
+    if not raw.strip():
+        raise ValueError("file is empty")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"not valid JSON: {exc}") from None

@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 import attrs
 
+from ._atomicfs import decode_json
 from ._cron import CronTrigger
 from ._triggerfiles import JsonValue, format_time, parse_time
 
@@ -221,13 +222,7 @@ def decode_job(path: Path, raw: bytes) -> Job:
     Raises:
         MalformedJob: naming the file and the problem.
     """
-    if not raw.strip():
-        raise MalformedJob(path, "file is empty")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedJob(path, f"not valid JSON: {exc}") from None
-    try:
-        return Job.from_json(data)
+        return Job.from_json(decode_json(raw))
     except ValueError as exc:
         raise MalformedJob(path, str(exc)) from None

@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from ._atomicfs import create_atomic, fsync_dir, is_temp_name
+from ._atomicfs import create_atomic, decode_json, fsync_dir, is_temp_name
 from ._pid import PID
 
 JsonValue = Any
@@ -197,14 +197,8 @@ def parse_trigger(path: Path) -> Trigger:
         FileNotFoundError: the file vanished (already delivered).
     """
     raw = path.read_bytes()
-    if not raw.strip():
-        raise MalformedTrigger(path, "file is empty")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedTrigger(path, f"not valid JSON: {exc}") from None
-    try:
-        return Trigger.from_json(data, source=path.name)
+        return Trigger.from_json(decode_json(raw), source=path.name)
     except ValueError as exc:
         raise MalformedTrigger(path, str(exc)) from None
 
