@@ -99,3 +99,11 @@ def run_app_until(
         reader.join(timeout=10)
         stdout.close()
     return code, lines
+
+
+def count_tasks(task: trio.lowlevel.Task | None = None) -> int:
+    """Count ``task`` (default: the root task) and every task below it."""
+    if task is None:
+        task = trio.lowlevel.current_root_task()
+        assert task is not None
+    return 1 + sum(count_tasks(t) for n in task.child_nurseries for t in n.child_tasks)

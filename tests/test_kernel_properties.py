@@ -185,18 +185,12 @@ class TestShutdown:
         }
 
         async def main() -> tuple[int, int]:
-            root = trio.lowlevel.current_root_task()
-            assert root is not None
-
-            def count(task: trio.lowlevel.Task) -> int:
-                return 1 + sum(count(t) for n in task.child_nurseries for t in n.child_tasks)
-
-            before = count(root)
+            before = helpers.count_tasks()
             async with actors.open_node(shutdown_grace=1) as node:
                 for kind in kinds:
                     node.spawn(fns[kind])
                 await trio.testing.wait_all_tasks_blocked()
-            return before, count(root)
+            return before, helpers.count_tasks()
 
         before, after = run_virtual(main)
         assert before == after

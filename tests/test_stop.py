@@ -177,20 +177,14 @@ class TestShutdown:
 
     async def test_no_task_left_behind(self) -> None:
         """After the node block, no task of the node remains."""
-        root = trio.lowlevel.current_root_task()
-        assert root is not None
-
-        def count(task: trio.lowlevel.Task) -> int:
-            return 1 + sum(count(t) for n in task.child_nurseries for t in n.child_tasks)
-
-        before = count(root)
+        before = helpers.count_tasks()
         async with actors.open_node(shutdown_grace=1) as node:
             for _ in range(50):
                 node.spawn(helpers.idle)
                 node.spawn(helpers.forever)
             await trio.testing.wait_all_tasks_blocked()
-            assert count(root) >= before + 100
-        assert count(root) == before
+            assert helpers.count_tasks() >= before + 100
+        assert helpers.count_tasks() == before
 
     async def test_body_error_stops_everything_and_propagates(self) -> None:
         """If the node block raises, processes stop at once and the error is unchanged."""
