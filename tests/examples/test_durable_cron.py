@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -117,8 +118,14 @@ class TestDurableCron:
     def test_seconds_stops_by_itself_and_keeps_the_jobs(self, tmp_path: Path) -> None:
         """--seconds stops the program with exit code 0; a second run reuses the jobs."""
         data = tmp_path / "data"
+        # The oneshot job must not fire during the test: the default "* * * * *" fires
+        # whenever a run straddles a minute boundary on the wall clock. Pin it to a
+        # minute two hours away instead.
+        later = datetime.now(UTC) + timedelta(hours=2)  # the service reads cron in UTC
         for _ in range(2):
-            proc = _start(data, "--seconds", "0.5")
+            proc = _start(
+                data, "--seconds", "0.5", "--oneshot-cron", f"{later.minute} {later.hour} * * *"
+            )
             out = Lines(proc)
             assert proc.wait(timeout=20) == 0
             out.close()
