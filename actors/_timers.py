@@ -1,12 +1,13 @@
-"""Timers, tickers and sleep, served by one timer task per node.
+"""Timers, tickers and sleep, served by one timer service per node.
 
 Design: every pending deadline of a node (timers, ticker ticks, sleeps) is one
-``(deadline, seq, entry)`` tuple in a binary heap. A single trio task, the
-timer service, parks until the earliest deadline and then fires *every* entry
-that is due in one batch. A tick therefore costs one heap replace (pop and
-push in one sift) plus one handoff to the waiting task; there is no
-``trio.sleep``, cancel scope or ``Cancelled`` exception per tick, which is
-what makes 50,000 naive ``trio.sleep`` loops saturate a core.
+``(deadline, seq, entry)`` tuple in the service's calendar (``_timerservice``).
+The service registers its next wake-up in trio's own deadline heap and, when
+trio's run loop reaches it, fires *every* entry that is due in one batch. A
+tick therefore costs one bucket append plus one handoff to the waiting task;
+there is no ``trio.sleep``, cancel scope or ``Cancelled`` exception per tick
+(nor per wake-up), which is what makes 50,000 naive ``trio.sleep`` loops
+saturate a core.
 
 Coalescing: after a batch the service does not wake again for
 ``node.timer_coalesce`` seconds (default 1 ms); everything that became due
@@ -14,16 +15,9 @@ meanwhile fires in the next batch. So a timer never fires early, fires on time
 when the service is idle, and at most ``timer_coalesce`` late under load, and
 the service wakes at most ``1 / timer_coalesce`` times a second.
 
-The service parks in ``wait_task_rescheduled`` inside one ``CancelScope``
-whose deadline is the next wake-up. When the deadline passes, trio calls the
-abort function, which fires the due batch on the spot (the woken tasks run in
-the same scheduling round), reschedules the service itself and reports
-``Abort.FAILED``: no ``Cancelled`` is raised even per wake-up. A new entry
-earlier than the planned wake-up reschedules the service directly.
-
-Stopped entries stay in the heap, marked dead (their ``_key`` no longer is
-the heap tuple), and are skipped when popped; the heap is compacted when dead
-entries outnumber live ones.
+Stopped entries stay in the calendar, marked dead (their ``_key`` no longer is
+their tuple), and are skipped; the calendar is compacted when dead entries
+outnumber live ones.
 """
 
 from __future__ import annotations

@@ -1,21 +1,28 @@
-"""The node timer service: one trio task and a heap of deadlines.
+"""The node timer service: a calendar of deadlines fired from trio's run loop.
 
-See ``_timers.py`` for the design; this module holds the heap, the batching
-loop and its statistics.
+See ``_timers.py`` for the design; the storage is ``_calendar.py``; this
+module holds the run-loop hook (with its fallback task), owners and statistics.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from functools import partial
-from heapq import heapify, heappop, heappush, heapreplace
-from typing import TYPE_CHECKING, cast, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 import attrs
 import trio
-from trio.lowlevel import Abort, RaiseCancelT, Task, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import (
+    Abort,
+    RaiseCancelT,
+    Task,
+    current_task,
+    enable_ki_protection,
+    reschedule,
+    wait_task_rescheduled,
+)
 
+from ._calendar import Calendar
 from ._duration import parse_duration
 from ._run import current_node
 
@@ -25,15 +32,13 @@ if TYPE_CHECKING:
     from ._process import Process
     from ._timers import Ticker, Timer, _Sleep
 
-_COMPACT_MIN = 256
-
 
 @attrs.frozen
 class TimerStatistics:
     """A snapshot of a node's timer service (``timer_statistics(node)``)."""
 
     pending: int
-    """Live timers, ticker ticks and sleeps waiting in the heap."""
+    """Live timers, ticker ticks and sleeps waiting to fire."""
     scheduled: int
     """Deadlines pushed since the service started (each tick counts)."""
     fired: int
@@ -47,20 +52,15 @@ class TimerStatistics:
 
 
 @final
-class TimerService:
-    """The node's timer task and its heap of deadlines. One per node, made on first use."""
+class TimerService(Calendar):
+    """The node's timer calendar and its wake-up in trio's run loop. One per node, on first use."""
 
     __slots__ = (
-        "_batches",
-        "_dead",
         "_dropped",
-        "_fired",
-        "_heap",
-        "_last",
         "_owned",
         "_parked",
-        "_scheduled",
-        "_seq",
+        "_registered_deadline",
+        "_runner",
         "_task",
         "_wake_at",
         "coalesce",
@@ -70,62 +70,91 @@ class TimerService:
         seconds = parse_duration(coalesce)
         if seconds < 0:
             raise ValueError(f"invalid timer_coalesce {coalesce!r}: must be >= 0")
+        super().__init__()
         self.coalesce = seconds
-        self._heap: list[tuple[float, int, Timer | Ticker | _Sleep]] = []
-        self._seq = itertools.count()
-        self._dead = 0
-        self._task: Task | None = None
-        self._parked = False
+        self._runner: Any = None  # trio's runner while the run-loop hook is in use
+        self._registered_deadline = math.inf  # our entry in trio's deadline heap
         self._wake_at = math.inf
-        self._last = -math.inf
+        self._task: Task | None = None  # the fallback task
+        self._parked = False
         # {owner process: None | one timer | set of timers}; one on_exit callback per owner.
         self._owned: dict[Process, Timer | Ticker | set[Timer | Ticker] | None] = {}
-        self._scheduled = 0
-        self._fired = 0
-        self._batches = 0
         self._dropped = 0
 
-    # -- heap -------------------------------------------------------------------
+    # -- scheduling -----------------------------------------------------------------
 
     def _push(self, entry: Timer | Ticker | _Sleep, deadline: float) -> None:
         item = (deadline, next(self._seq), entry)
         entry._key = item
-        heappush(self._heap, item)
+        self._store(item)
+        self._count += 1
         self._scheduled += 1
-        if self._parked and deadline < self._wake_at:
+        if deadline < self._wake_at:
             floor = self._last + self.coalesce
-            if (deadline if deadline > floor else floor) < self._wake_at:
-                self._parked = False
-                reschedule(self._task)  # type: ignore[arg-type]
+            wake = deadline if deadline > floor else floor
+            if wake < self._wake_at:
+                if self._runner is not None:
+                    self._arm(wake)
+                elif self._parked:
+                    self._parked = False
+                    reschedule(self._task)  # type: ignore[arg-type]
 
-    def _discard(self, entry: Timer | Ticker | _Sleep) -> None:
-        """Mark ``entry``'s heap tuple dead (the entry must be pending)."""
-        entry._key = None
-        self._dead += 1
-        heap = self._heap
-        if self._dead > _COMPACT_MIN and self._dead * 2 > len(heap):
-            heap[:] = [item for item in heap if item[2]._key is item]
-            heapify(heap)
-            self._dead = 0
+    # -- the run-loop hook ----------------------------------------------------------
+    #
+    # trio keeps the deadlines of cancel scopes in a heap (``runner.deadlines``)
+    # that its run loop consults for the I/O wait timeout and expires after each
+    # wait, calling ``_cancel`` (``cancel`` before trio 0.30) on every scope
+    # whose registered deadline has passed. The service registers itself there
+    # like a scope with exactly one deadline, its next wake-up, and fires its
+    # batch when trio "cancels" it: no task, cancel scope or task switch per
+    # wake-up. ``MockClock`` autojumps to it like to any deadline. The same
+    # bookkeeping as ``CancelScope``: ``add`` once per registration, ``remove``
+    # once when it ends. Private trio API, probed by ``_hook_runner``; without
+    # it the service runs as a task (``_serve``).
+
+    @enable_ki_protection
+    def _arm(self, wake: float) -> None:
+        """Register ``wake`` as the next wake-up (``inf``: none), replacing the current one."""
+        old = self._registered_deadline
+        if old == wake:
+            return
+        runner = self._runner
+        if old != math.inf:
+            runner.deadlines.remove(old, self)
+        self._registered_deadline = self._wake_at = wake
+        if wake != math.inf:
+            runner.deadlines.add(wake, self)
+            if runner.is_guest:
+                runner.force_guest_tick_asap()
+
+    @enable_ki_protection
+    def _cancel(self, reason: object = None) -> None:
+        """trio's run loop calls this when the registered wake-up has passed."""
+        self._runner.deadlines.remove(self._registered_deadline, self)
+        self._registered_deadline = self._wake_at = math.inf
+        now = trio.current_time()
+        self._fire_due(now)
+        wake = self._next_deadline()
+        if wake != math.inf:
+            floor = now + self.coalesce
+            self._arm(wake if wake > floor else floor)
+
+    cancel = _cancel
+
+    # -- the fallback task -------------------------------------------------------------
 
     async def _serve(self) -> None:
         self._task = current_task()
-        heap = self._heap
         while True:
-            while heap and heap[0][2]._key is not heap[0]:
-                heappop(heap)
-                self._dead -= 1
             now = trio.current_time()
-            if heap:
-                wake = heap[0][0]
+            wake = self._next_deadline()
+            if wake != math.inf:
                 floor = self._last + self.coalesce
                 if wake < floor:
                     wake = floor
                 if wake <= now:
                     self._fire_due(now)
                     continue
-            else:
-                wake = math.inf
             self._wake_at = wake
             self._parked = True
             with trio.CancelScope(deadline=wake):
@@ -144,34 +173,6 @@ class TimerService:
             return Abort.FAILED
         self._parked = False
         return Abort.SUCCEEDED
-
-    def _fire_due(self, now: float) -> None:
-        heap = self._heap
-        seq = self._seq
-        fired = repushed = 0
-        while heap:
-            item = heap[0]
-            if item[0] > now:
-                break
-            entry = item[2]
-            if entry._key is not item:
-                heappop(heap)
-                self._dead -= 1
-                continue
-            entry._key = None
-            fired += 1
-            following = entry._fire(item[0], now)
-            if following is None:
-                heappop(heap)
-            else:
-                item = (following, next(seq), entry)
-                entry._key = item
-                heapreplace(heap, item)
-                repushed += 1
-        self._scheduled += repushed
-        self._fired += fired
-        self._batches += 1
-        self._last = now
 
     # -- owners -------------------------------------------------------------------
 
@@ -211,7 +212,7 @@ class TimerService:
     def statistics(self) -> TimerStatistics:
         """Return a snapshot of the counters."""
         return TimerStatistics(
-            pending=len(self._heap) - self._dead,
+            pending=self._count - self._dead,
             scheduled=self._scheduled,
             fired=self._fired,
             batches=self._batches,
@@ -225,8 +226,25 @@ def _service(owner: Process | None) -> TimerService:
     service = node._timers
     if service is None:
         service = node._timers = TimerService(node.timer_coalesce)
-        node._nursery.start_soon(service._serve, name="actors.timers")
+        service._runner = _hook_runner()
+        if service._runner is None:  # pragma: no cover - a trio without the deadline heap
+            node._nursery.start_soon(service._serve, name="actors.timers")
     return cast("TimerService", service)
+
+
+def _hook_runner() -> Any:
+    """trio's runner if its deadline heap can take the service as a deadline, else None."""
+    try:
+        from trio._core._run import GLOBAL_RUN_CONTEXT, Deadlines
+    except ImportError:  # pragma: no cover
+        return None
+    runner = getattr(GLOBAL_RUN_CONTEXT, "runner", None)
+    deadlines = getattr(runner, "deadlines", None)
+    if type(deadlines) is not Deadlines or not all(
+        hasattr(Deadlines, name) for name in ("add", "remove", "expire", "next_deadline")
+    ):
+        return None  # pragma: no cover
+    return runner
 
 
 def timer_statistics(node: Node | None = None) -> TimerStatistics:
