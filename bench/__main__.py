@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"running {len(plan.jobs)} measurements ({plan.settings['mode']} mode, "
           f"budget {plan.budget_s:.0f}s), one fresh process each", file=sys.stderr)  # fmt: skip
     t0 = time.perf_counter()
-    outcomes = _runner.execute(plan)
+    outcomes = _runner.merge_repeats(_runner.execute(plan))
     wall = time.perf_counter() - t0
     records = [
         rec

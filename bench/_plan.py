@@ -23,6 +23,11 @@ WORKLOADS = (
 ALIASES = {"scale": ("idle_memory", "ticking"), "memory": ("idle_memory",)}
 SCALE_N = (1_000, 10_000, 50_000, 100_000, 200_000)
 TICK_MIN, TICK_MAX = 0.5, 3.0
+#: Full mode only: the ticking size of the CPU-per-tick bar is measured this many times, actors
+#: and trio alternating, and each metric is the median. CPU time per tick on a shared VM drifts
+#: by +-25% over tens of seconds; alternating runs see the same drift, a single pair may not.
+TICK_REPEATS = 3
+REPEATED = {("ticking", 10_000): ("actors", "trio")}
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,12 @@ class Job:
     params: dict[str, float | int | str] = field(default_factory=dict)
     timeout: float = 60.0
     skip: str = ""  # non-empty: record as skipped with this reason instead of running
+    repeat: int = 0  # which run of a repeated measurement (merged by ``merge_repeats``)
 
     def label(self) -> str:
         probe = f" ({self.params['probe']})" if "probe" in self.params else ""
-        return f"{self.system} {self.workload}{probe} n={self.n}"
+        run = f" run {self.repeat + 1}" if self.repeat else ""
+        return f"{self.system} {self.workload}{probe} n={self.n}{run}"
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,27 @@ def job_timeout(workload: str, n: int, sizes: Sizes) -> float:
     return 15.0 + n * 3e-4
 
 
+def _jobs_at(
+    w: str,
+    n: int,
+    params: dict[str, float | int | str],
+    systems: list[str],
+    quick: bool,
+    sizes: Sizes,
+) -> list[Job]:
+    """One job per system for workload ``w`` at size ``n`` (peers side by side)."""
+    jobs = []
+    for system in systems:
+        if not quick and n not in _sizes_for(sizes, w) and n not in FULL_EXTRA.get((system, w), ()):
+            continue
+        if system == "erlang" and params.get("probe") == "tracemalloc":
+            continue
+        cap = QUICK_CAPS.get((system, w)) if quick else None
+        skip = f"quick mode caps {system} at n={cap}" if cap is not None and n > cap else ""
+        jobs.append(Job(system, w, n, params, job_timeout(w, n, sizes), skip))
+    return jobs
+
+
 def build_plan(
     quick: bool, workloads: list[str] | None = None, systems: list[str] | None = None
 ) -> Plan:
@@ -180,18 +208,11 @@ def build_plan(
             rows += [(w, n, dict(tick)) for n in sorted({*sizes.ticking, *extra})]
     jobs: list[Job] = []
     for w, n, params in rows:
-        for system in chosen:
-            if (
-                not quick
-                and n not in _sizes_for(sizes, w)
-                and n not in FULL_EXTRA.get((system, w), ())
-            ):
-                continue
-            if system == "erlang" and params.get("probe") == "tracemalloc":
-                continue
-            cap = QUICK_CAPS.get((system, w)) if quick else None
-            skip = f"quick mode caps {system} at n={cap}" if cap is not None and n > cap else ""
-            jobs.append(Job(system, w, n, params, job_timeout(w, n, sizes), skip))
+        jobs += _jobs_at(w, n, params, chosen, quick, sizes)
+        repeated = [] if quick else [s for s in REPEATED.get((w, n), ()) if s in chosen]
+        for run in range(1, TICK_REPEATS if len(repeated) > 1 else 1):
+            timeout = job_timeout(w, n, sizes)
+            jobs += [Job(s, w, n, params, timeout, repeat=run) for s in repeated]
     settings: dict[str, float | int | str] = {
         "mode": "quick" if quick else "full",
         "tick_window_s": sizes.seconds,
@@ -199,6 +220,7 @@ def build_plan(
         "tick_min_s": TICK_MIN,
         "tick_max_s": TICK_MAX,
         "fanin_senders": sizes.senders,
+        "tick_repeats_10k": 1 if quick else TICK_REPEATS,
     }
     return Plan(
         quick=quick,

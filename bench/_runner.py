@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -122,6 +123,31 @@ def run_job(job: Job, timeout: float | None = None) -> Outcome:
     if status == "unavailable":
         return Outcome(job, "unavailable", reason=str(parsed.get("reason", "")), wall_s=wall)
     return Outcome(job, "stopped", reason=f"error: {parsed.get('reason', '')}", wall_s=wall)
+
+
+def merge_repeats(outcomes: list[Outcome]) -> list[Outcome]:
+    """One outcome per measurement: repeated runs become the median of each metric.
+
+    Only runs that produced numbers count; when none did, the first run's outcome stands.
+    The merged outcome gains a ``runs`` metric (how many runs the medians are over).
+    """
+    groups: dict[tuple[str, str, int, str], list[Outcome]] = {}
+    for o in outcomes:
+        key = (o.job.system, o.job.workload, o.job.n, repr(sorted(o.job.params.items())))
+        groups.setdefault(key, []).append(o)
+    merged = []
+    for group in groups.values():
+        ok = [o for o in group if o.status == "ok"]
+        if len(group) == 1 or not ok:
+            merged.append(group[0])
+            continue
+        metrics: dict[str, float | None] = {}
+        for name in ok[0].metrics:
+            values = [v for o in ok if isinstance(v := o.metrics.get(name), int | float)]
+            metrics[name] = statistics.median(values) if values else None
+        metrics["runs"] = float(len(ok))
+        merged.append(Outcome(ok[0].job, "ok", metrics, wall_s=sum(o.wall_s for o in group)))
+    return merged
 
 
 def execute(

@@ -116,6 +116,41 @@ def test_execute_stops_larger_sizes_after_a_stop() -> None:
     assert outcomes[2].reason == "stopped at n=10000"
 
 
+def test_full_plan_alternates_repeated_tick_runs_at_the_bar_size() -> None:
+    plan = _plan.build_plan(quick=False, workloads=["ticking"])
+    at_bar = [(j.system, j.repeat) for j in plan.jobs if j.n == 10_000]
+    repeats = [(s, r) for s, r in at_bar if r]
+    assert repeats == [("actors", 1), ("trio", 1), ("actors", 2), ("trio", 2)]
+    assert all(j.repeat == 0 for j in plan.jobs if j.n != 10_000)
+    quick = _plan.build_plan(quick=True, workloads=["ticking"])
+    assert all(j.repeat == 0 for j in quick.jobs)
+    only_actors = _plan.build_plan(quick=False, workloads=["ticking"], systems=["actors"])
+    assert all(j.repeat == 0 for j in only_actors.jobs)  # nothing to alternate with
+
+
+def test_merge_repeats_takes_medians_of_the_runs_that_finished() -> None:
+    def run(system: str, repeat: int, status: str, cpu: float | None) -> _runner.Outcome:
+        job = Job(system, "ticking", 10_000, {"seconds": 5.0}, repeat=repeat)
+        return _runner.Outcome(job, status, {"cpu_per_tick_us": cpu} if status == "ok" else {})
+
+    merged = _runner.merge_repeats(
+        [
+            run("actors", 0, "ok", 30.0),
+            run("trio", 0, "ok", 40.0),
+            run("actors", 1, "ok", 10.0),
+            run("trio", 1, "stopped", None),
+            run("actors", 2, "ok", 20.0),
+            run("trio", 2, "ok", 50.0),
+        ]
+    )
+    assert [(o.job.system, o.metrics) for o in merged] == [
+        ("actors", {"cpu_per_tick_us": 20.0, "runs": 3.0}),
+        ("trio", {"cpu_per_tick_us": 45.0, "runs": 2.0}),
+    ]
+    failed = [_runner.Outcome(Job("pykka", "ticking", 1_000), "stopped", reason="livelock")]
+    assert _runner.merge_repeats(failed) == failed
+
+
 @pytest.mark.slow
 def test_worker_prints_one_json_line() -> None:
     out = subprocess.run(
