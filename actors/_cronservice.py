@@ -155,10 +155,13 @@ class _Scheduler:
             )
         for slot in plan.fires:
             try:
-                path = self.store.fire(job.id, slot, now=now)
+                path = self.store.fire(job.id, slot, now=now, wait=False)
             except (JobNotFound, MalformedJob):
                 return None  # changed under us: the next tick reloads it
-            except OSError as exc:  # lock timeout, disk full: try again soon
+            except BlockingIOError:  # `actors cron ...` is editing it: never sleep on a lock here
+                _log.info("cron fire deferred job=%s slot=%s reason=locked", job.id, slot)
+                return now + self.retry_in
+            except OSError as exc:  # disk full, permissions: try again soon
                 _log.error("cron fire failed job=%s slot=%s error=%r", job.id, slot, exc)
                 return now + self.retry_in
             if path is not None:

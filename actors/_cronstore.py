@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
+import errno
 import logging
 import secrets
 from collections.abc import Callable, Iterator
@@ -241,7 +242,12 @@ class JobStore:
     # ------------------------------------------------ fire and delivery
 
     def fire(
-        self, job_id: str, scheduled_for: dt.datetime, *, now: dt.datetime | None = None
+        self,
+        job_id: str,
+        scheduled_for: dt.datetime,
+        *,
+        now: dt.datetime | None = None,
+        wait: bool = True,
     ) -> Path | None:
         """Fire one slot of a job: write its trigger file, then record the fire.
 
@@ -255,11 +261,21 @@ class JobStore:
             Path | None: The trigger file, or None when the fire was skipped
             (including a heartbeat job whose file is missing or blank).
 
+        Args:
+            wait (bool): Whether to wait (up to 5 s) while another process
+                holds the job's lock; if False, raise ``BlockingIOError`` at
+                once instead (an event loop must not sleep in ``time.sleep``).
+
         Raises:
             JobNotFound: the job was removed.
             MalformedJob: its file fails the schema.
+            BlockingIOError: ``wait`` is False and the lock is held.
+            TimeoutError: ``wait`` is True and the lock was held for 5 s.
         """
-        with self._lock(validate_job_id(job_id)):
+        with self._lock(validate_job_id(job_id), wait=wait) as locked:
+            if not locked:
+                held = f"job {job_id!r} is locked by another process"
+                raise BlockingIOError(errno.EWOULDBLOCK, held)
             job = self._read(job_id)
             last = job.last_fired_at
             if not job.enabled or (last is not None and (job.oneshot or scheduled_for <= last)):

@@ -142,6 +142,39 @@ class TestFiring:
             await trio.sleep(30)
         assert _slots(got) == [T0 + dt.timedelta(seconds=s) for s in (20, 30, 100)]
 
+    async def test_a_job_locked_by_another_program_is_deferred_not_waited_for(
+        self,
+        store: JobStore,
+        wall: Wall,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """While `actors cron` holds a job's lock the slot is retried; the loop never sleeps."""
+        import actors._atomicfs as atomicfs
+
+        def no_sleep(_: float) -> None:
+            raise AssertionError("the cron service slept on a lock in the event loop")
+
+        monkeypatch.setattr(atomicfs.time, "sleep", no_sleep)
+        caplog.set_level("INFO", logger="actors")
+        store.add("tick", "* * * * *", "inbox", prompt="p")
+        lock = store.jobs_dir / ".tick.lock"
+        got: list[CronEvent] = []
+        async with running(store, wall, got):
+            await trio.sleep(59.9)
+            lock.write_text(str(os.getppid()))  # a live process is editing the job
+            await trio.sleep(5)
+            assert got == []
+            lock.unlink()
+            await trio.sleep(1)
+            assert _slots(got) == [T0 + MIN]  # fired late, on the next retry
+        deferred = [r.getMessage() for r in caplog.records if "deferred" in r.getMessage()]
+        assert deferred
+        assert (
+            deferred[0]
+            == "cron fire deferred job=tick slot=2030-01-01 12:01:00+00:00 reason=locked"
+        )
+
     async def test_cancel_stops_the_service_cleanly(self, store: JobStore, wall: Wall) -> None:
         """A Cancel event ends the service with reason shutdown and no error."""
         async with actors.open_node() as node:

@@ -245,6 +245,17 @@ class TestConcurrency:
         with pytest.raises(TimeoutError, match=r"\.a\.lock"):
             store.disable("a")
 
+    def test_fire_without_waiting_refuses_a_held_lock(self, store: JobStore) -> None:
+        """fire(wait=False) raises BlockingIOError at once and writes nothing."""
+        store.add("a", "* * * * *", "t")
+        (store.jobs_dir / ".a.lock").write_text(str(os.getppid()))  # a live other process
+        with pytest.raises(BlockingIOError, match="job 'a' is locked by another process"):
+            store.fire("a", T0, wait=False)
+        assert list_pending(store.triggers_dir) == []
+        assert store.get("a").last_fired_at is None
+        (store.jobs_dir / ".a.lock").unlink()
+        assert store.fire("a", T0, wait=False) is not None
+
     @pytest.mark.slow
     def test_threads_never_share_an_id(self, store: JobStore) -> None:
         """Eight threads adding the same name at once all get distinct ids."""
