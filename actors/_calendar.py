@@ -185,6 +185,7 @@ class Calendar:
                 self._count += 1
                 repushed += 1
         self._scheduled += repushed
-        self._fired += fired
-        self._batches += 1
+        if fired:
+            self._fired += fired
+            self._batches += 1
         self._last = now

@@ -178,6 +178,18 @@ class TestTrioDeadlineHeap:
             runner.deadlines._prune()
             assert len(runner.deadlines._heap) == runner.deadlines._active
 
+    async def test_a_wake_up_with_nothing_left_to_fire_is_not_a_batch(
+        self, autojump_clock: trio.abc.Clock
+    ) -> None:
+        """Stopping the only timer leaves its wake-up registered; that wake-up fires nothing."""
+        async with actors.open_node() as node:
+            t = after(1)
+            await trio.sleep(0.5)
+            t.stop()
+            await trio.sleep(1)
+            stats = timer_statistics(node)
+            assert (stats.pending, stats.fired, stats.batches) == (0, 0, 0)
+
     async def test_node_shutdown_leaves_sleepers_working(
         self, autojump_clock: trio.abc.Clock
     ) -> None:
