@@ -23,6 +23,7 @@ outnumber live ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, final
 
 import trio
@@ -32,7 +33,7 @@ from trio.lowlevel import Abort, RaiseCancelT, Task, current_task, reschedule, w
 from ._duration import DurationLike, parse_duration, require_period
 from ._receivable import _Receivable
 from ._timerservice import TimerService, TimerStatistics, _service, timer_statistics
-from ._waiter import EMPTY, Kill, SelectWaiter
+from ._waiter import EMPTY, Kill, Reparker, SelectWaiter, make_reparker, park
 
 if TYPE_CHECKING:
     from ._process import Process
@@ -152,6 +153,7 @@ class Ticker(_Receivable):
         "_key",
         "_owner",
         "_period",
+        "_reparker",
         "_service",
         "_start",
     )
@@ -169,6 +171,7 @@ class Ticker(_Receivable):
         self._k = 0
         self._start = 0.0
         self._key: object = None
+        self._reparker: Reparker | None = None  # made on the first park; see receive
 
     def __repr__(self) -> str:
         state = "running" if self._key is not None else "stopped"
@@ -181,6 +184,25 @@ class Ticker(_Receivable):
         self._start = trio.current_time()
         self._k = 1
         self._service._push(self, self._start + self._period)
+
+    def receive(self) -> Awaitable[float]:
+        """Wait for the next tick: its scheduled time (trio clock).
+
+        Use as ``await t.receive()``. A ticker parks its consumer once per
+        tick, so it parks with one reusable awaitable (``Reparker``) instead
+        of a new generator each time: no long-lived garbage per tick.
+
+        Raises:
+            trio.BusyResourceError: If another task is already receiving from it.
+        """
+        if self._buf:
+            return self._take()
+        reparker = self._reparker
+        if reparker is None:
+            reparker = self._reparker = make_reparker(self)
+            if reparker is None:  # pragma: no cover - a trio without the private trap
+                return park(self)
+        return reparker
 
     def _fire(self, scheduled: float, now: float) -> float:
         # The hot path of every tick: hand off (or buffer), compute the next deadline.
@@ -249,6 +271,7 @@ class Ticker(_Receivable):
         if running:
             self._service._discard(self)
         self._buf = None
+        self._reparker = None  # it refers back to the ticker: leave no cycle behind
         if self._owner is not None:
             self._service._disown(self, self._owner)
         return running

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import actors
 from actors import _timerservice
 from actors._timers import Timer, after, ticker, timer_statistics
+from actors._waiter import make_reparker
 
 #: A timer plan: (delay in ms, then: "keep" | "stop" | "reset to <ms>").
 _plans = st.lists(
@@ -267,3 +268,75 @@ class TestGuestMode:
 
         (elapsed,) = asyncio.run(host())
         assert 0.05 <= elapsed < 1.0
+
+
+class TestTickerReparker:
+    """A ticker parks its consumer with one reusable awaitable: no garbage per tick."""
+
+    async def test_one_awaitable_for_every_tick(self, autojump_clock: trio.abc.Clock) -> None:
+        async with actors.open_node():
+            t = ticker(1)
+            first = t.receive()
+            assert await first == 1
+            again = t.receive()
+            assert again is first
+            assert await again == 2
+            t.stop()
+            assert t._reparker is None  # the ticker -> awaitable -> ticker cycle is broken
+
+    async def test_buffered_ticks_skip_the_park(self, autojump_clock: trio.abc.Clock) -> None:
+        async with actors.open_node():
+            t = ticker(1)
+            await trio.sleep(3.5)
+            assert [await t.receive() for _ in range(3)] == [1, 2, 3]
+            assert await t.receive() == 4
+
+    async def test_cancelled_while_parked_then_reused(self, autojump_clock: trio.abc.Clock) -> None:
+        async with actors.open_node():
+            t = ticker(1)
+            with trio.move_on_after(0.5):
+                await t.receive()
+            assert await t.receive() == 1  # nothing was lost, nobody is registered
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_receive_forever, t)
+                await trio.sleep(0.2)
+                with pytest.raises(trio.BusyResourceError):
+                    await t.receive()
+                nursery.cancel_scope.cancel()
+            assert await t.receive() == 2
+
+    async def test_terminated_while_parked(self, autojump_clock: trio.abc.Clock) -> None:
+        got: list[float] = []
+
+        async def consumer(proc: actors.Process) -> None:
+            ticks = proc.ticker(1)
+            while True:
+                got.append(await ticks.receive())
+
+        async with actors.open_node() as node:
+            pid = node.spawn(consumer)
+            await trio.sleep(2.5)
+            node.terminate(pid)
+            exit = await node.wait_exit(pid)
+            await trio.sleep(3)
+            assert exit.reason is actors.ExitReason.ERROR
+            assert got == [1, 2]
+            assert timer_statistics(node).pending == 0  # the owned ticker stopped
+
+    def test_throw_and_close_behave_like_a_generator(self) -> None:
+        class Source:
+            def __call__(self, _: object) -> object:
+                raise AssertionError
+
+        reparker = make_reparker(Source())
+        assert reparker is not None
+        with pytest.raises(ValueError, match="boom"):
+            reparker.throw(ValueError("boom"))
+        with pytest.raises(KeyError):
+            reparker.throw(KeyError, None, None)
+        reparker.close()
+
+
+async def _receive_forever(t: Any) -> None:
+    while True:
+        await t.receive()
