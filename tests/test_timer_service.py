@@ -155,6 +155,25 @@ class TestCalendarStorage:
             assert service.statistics().pending == len(model)
 
 
+class TestCalendarEdges:
+    def test_stopped_or_refiled_after_its_millisecond_began(self) -> None:
+        """A filing in the begun heap that was stopped or re-filed does not fire."""
+        service = _timerservice.TimerService(0)
+        log: list[tuple[float, int]] = []
+        stopped, moved, kept = (_Entry(n, None, log) for n in range(3))
+        service._push(stopped, 0.0105)  # type: ignore[arg-type]
+        service._push(moved, 0.0106)  # type: ignore[arg-type]
+        service._push(kept, 0.0107)  # type: ignore[arg-type]
+        service._fire_due(0.0101)  # slot 10 begins: all three move to the heap, none due
+        assert log == []
+        service._discard(stopped)  # type: ignore[arg-type]
+        service._discard(moved)  # type: ignore[arg-type]
+        service._push(moved, 0.0108)  # type: ignore[arg-type]  # re-filed (a reset)
+        service._fire_due(0.02)
+        assert log == [(0.0107, 2), (0.0108, 1)]
+        assert service.statistics().pending == 0
+
+
 class TestTrioDeadlineHeap:
     """The service sits in trio's deadline heap as one entry, with trio's own bookkeeping."""
 
