@@ -78,6 +78,7 @@ from ._schedule import ScheduleInfo as ScheduleInfo
 from ._schedule import VirtualWallClock as VirtualWallClock
 from ._schedule import WallClock as WallClock
 from ._schedule import every as every
+from ._schedule import resolve_wall_clock as resolve_wall_clock
 from ._schedule import retime_schedule as retime_schedule
 from ._schedule import run_schedule as run_schedule
 from ._schedule import schedule_info as schedule_info
@@ -233,6 +234,7 @@ __all__ = [
     "parse_duration",
     "plan_catch_up",
     "require_period",
+    "resolve_wall_clock",
     "restart_child",
     "retime_schedule",
     "run",

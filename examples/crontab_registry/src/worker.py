@@ -18,14 +18,12 @@ task, one at a time: a job never overlaps itself. A job has one of two schedules
 Which wall clock: ``wall_clock`` if the caller passes one, else the system clock
 (``actors.system_wall_clock``), except when trio runs on a ``MockClock`` (the tests): there the
 system clock does not move with virtual time, so the worker uses an ``actors.VirtualWallClock``
-(2024-01-01 00:00 UTC at the worker's start, then following trio's clock): the same default as
-the schedule runtime's. A ``*/10``-seconds slot thus first fires 10 s (virtual) after the start.
+(2024-01-01 00:00 UTC at the worker's start, then following trio's clock): the schedule
+runtime's own default (``actors.resolve_wall_clock``). A ``*/10``-seconds slot thus first
+fires 10 s (virtual) after the start.
 """
 
 from __future__ import annotations
-
-import trio
-import trio.testing
 
 import actors
 import registry
@@ -35,13 +33,6 @@ log = actors.get_logger("app.worker")
 
 MAX_SLEEP = 30.0
 """The longest sleep toward a cron slot before the wall clock is read again (seconds)."""
-
-
-def default_wall_clock() -> WallClock:
-    """The system wall clock; a virtual one when trio runs on a ``MockClock``."""
-    if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
-        return actors.VirtualWallClock()
-    return actors.system_wall_clock
 
 
 async def main(
@@ -81,7 +72,7 @@ async def main(
                 break
     else:
         trigger = actors.CronTrigger(cron, tz=tz, hash_id=entry_id)
-        clock = wall_clock if wall_clock is not None else default_wall_clock()
+        clock = actors.resolve_wall_clock(wall_clock)
         log.info("Worker started", entry=entry_id, cron=cron, tz=tz, pid=proc.pid)
         slot = trigger.next_fire(clock())  # strictly after the start: no slot from before it
         while slot is not None:
