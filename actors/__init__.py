@@ -96,8 +96,8 @@ from ._service import ServiceState as ServiceState
 from ._service import ServiceStatus as ServiceStatus
 from ._service import dependency_order as dependency_order
 from ._service import notify_ready as notify_ready
-from ._service_manager import ServiceManager as ServiceManager
-from ._service_manager import start_services as start_services
+from ._service_handle import ServiceManager as ServiceManager
+from ._service_handle import start_services as start_services
 from ._supervisor import delete_child as delete_child
 from ._supervisor import restart_child as restart_child
 from ._supervisor import start_child as start_child

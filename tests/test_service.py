@@ -20,7 +20,7 @@ from actors._service import (
     dependency_order,
     notify_ready,
 )
-from actors._service_manager import ServiceManager, start_services
+from actors._service_handle import ServiceManager, start_services
 
 NO_DELAY = Backoff(initial=0, jitter=0)
 
