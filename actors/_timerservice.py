@@ -62,7 +62,6 @@ class TimerService(Calendar):
         "_registered_deadline",
         "_runner",
         "_task",
-        "_wake_at",
         "coalesce",
     )
 
@@ -73,8 +72,9 @@ class TimerService(Calendar):
         super().__init__()
         self.coalesce = seconds
         self._runner: Any = None  # trio's runner while the run-loop hook is in use
-        self._registered_deadline = math.inf  # our entry in trio's deadline heap
-        self._wake_at = math.inf
+        # The planned wake-up: our entry in trio's deadline heap (trio reads it by this
+        # name), or the fallback task's cancel-scope deadline.
+        self._registered_deadline = math.inf
         self._task: Task | None = None  # the fallback task
         self._parked = False
         # {owner process: None | one timer | set of timers}; one on_exit callback per owner.
@@ -89,15 +89,19 @@ class TimerService(Calendar):
         self._store(item)
         self._count += 1
         self._scheduled += 1
-        if deadline < self._wake_at:
-            floor = self._last + self.coalesce
-            wake = deadline if deadline > floor else floor
-            if wake < self._wake_at:
+        if deadline < self._registered_deadline:
+            wake = self._wake_for(deadline)
+            if wake < self._registered_deadline:
                 if self._runner is not None:
                     self._arm(wake)
                 elif self._parked:
                     self._parked = False
                     reschedule(self._task)  # type: ignore[arg-type]
+
+    def _wake_for(self, deadline: float) -> float:
+        """When to wake for ``deadline``: not before ``coalesce`` after the last batch."""
+        floor = self._last + self.coalesce
+        return deadline if deadline > floor else floor
 
     # -- the run-loop hook ----------------------------------------------------------
     #
@@ -121,7 +125,7 @@ class TimerService(Calendar):
         runner = self._runner
         if old != math.inf:
             runner.deadlines.remove(old, self)
-        self._registered_deadline = self._wake_at = wake
+        self._registered_deadline = wake
         if wake != math.inf:
             runner.deadlines.add(wake, self)
             if runner.is_guest:
@@ -131,13 +135,11 @@ class TimerService(Calendar):
     def _cancel(self, reason: object = None) -> None:
         """trio's run loop calls this when the registered wake-up has passed."""
         self._runner.deadlines.remove(self._registered_deadline, self)
-        self._registered_deadline = self._wake_at = math.inf
-        now = trio.current_time()
-        self._fire_due(now)
+        self._registered_deadline = math.inf
+        self._fire_due(trio.current_time())
         wake = self._next_deadline()
         if wake != math.inf:
-            floor = now + self.coalesce
-            self._arm(wake if wake > floor else floor)
+            self._arm(self._wake_for(wake))
 
     cancel = _cancel
 
@@ -149,13 +151,11 @@ class TimerService(Calendar):
             now = trio.current_time()
             wake = self._next_deadline()
             if wake != math.inf:
-                floor = self._last + self.coalesce
-                if wake < floor:
-                    wake = floor
+                wake = self._wake_for(wake)
                 if wake <= now:
                     self._fire_due(now)
                     continue
-            self._wake_at = wake
+            self._registered_deadline = wake
             self._parked = True
             with trio.CancelScope(deadline=wake):
                 await wait_task_rescheduled(self._abort)
@@ -163,7 +163,7 @@ class TimerService(Calendar):
 
     def _abort(self, _: RaiseCancelT) -> Abort:
         now = trio.current_time()
-        if self._parked and now >= self._wake_at:
+        if self._parked and now >= self._registered_deadline:
             # Our own wake-up deadline, not a real cancellation. Fire the batch right
             # here, while trio expires deadlines, so the woken tasks run in this very
             # scheduling round (one round per batch fewer); then wake without raising.
