@@ -60,6 +60,9 @@ class _Receivable:
         """
         if self._has_value():
             return self._take()
+        return self._park()
+
+    def _park(self) -> Awaitable[float]:
         # The object is its own abort function: no closure per wait.
         return park(self)
 

@@ -185,18 +185,9 @@ class Ticker(_Receivable):
         self._k = 1
         self._service._push(self, self._start + self._period)
 
-    def receive(self) -> Awaitable[float]:
-        """Wait for the next tick: its scheduled time (trio clock).
-
-        Use as ``await t.receive()``. A ticker parks its consumer once per
-        tick, so it parks with one reusable awaitable (``Reparker``) instead
-        of a new generator each time: no long-lived garbage per tick.
-
-        Raises:
-            trio.BusyResourceError: If another task is already receiving from it.
-        """
-        if self._buf:
-            return self._take()
+    def _park(self) -> Awaitable[float]:
+        # A ticker parks its consumer once per tick: one reusable awaitable (``Reparker``)
+        # instead of a new generator each time, so no garbage per tick outlives the tick.
         reparker = self._reparker
         if reparker is None:
             reparker = self._reparker = make_reparker(self)
