@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +101,17 @@ def run_app_until(
     return code, lines
 
 
-def count_tasks(task: trio.lowlevel.Task | None = None) -> int:
-    """Count ``task`` (default: the root task) and every task below it."""
+def walk_tasks(task: trio.lowlevel.Task | None = None) -> Iterator[trio.lowlevel.Task]:
+    """Yield ``task`` (default: the root task) and every task below it."""
     if task is None:
         task = trio.lowlevel.current_root_task()
         assert task is not None
-    return 1 + sum(count_tasks(t) for n in task.child_nurseries for t in n.child_tasks)
+    yield task
+    for nursery in task.child_nurseries:
+        for child in nursery.child_tasks:
+            yield from walk_tasks(child)
+
+
+def count_tasks(task: trio.lowlevel.Task | None = None) -> int:
+    """Count ``task`` (default: the root task) and every task below it."""
+    return sum(1 for _ in walk_tasks(task))

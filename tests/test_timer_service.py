@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import actors
+import helpers
 from actors import _timerservice
 from actors._timers import Timer, after, ticker, timer_statistics
 from actors._waiter import make_reparker
@@ -246,18 +247,7 @@ class TestFallbackTask:
             stats = timer_statistics(node)
             assert stats.pending == 0
             assert stats.fired == 7
-            assert any(task.name == "actors.timers" for task in _tasks())
-
-
-def _tasks() -> list[trio.lowlevel.Task]:
-    root = trio.lowlevel.current_root_task()
-    assert root is not None
-    found, todo = [], [root]
-    while todo:
-        task = todo.pop()
-        found.append(task)
-        todo += [t for n in task.child_nurseries for t in n.child_tasks]
-    return found
+            assert any(task.name == "actors.timers" for task in helpers.walk_tasks())
 
 
 @pytest.mark.real_time
