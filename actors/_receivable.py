@@ -68,7 +68,8 @@ class _Receivable:
 
     def _register(self, task: Task) -> None:
         """Called by ``Park`` as the await starts: become the waiter."""
-        self._check_idle()
+        if self._waiter is not None:
+            self._check_idle()
         self._waiter = task
 
     def _has_value(self) -> bool:

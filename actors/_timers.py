@@ -185,9 +185,18 @@ class Ticker(_Receivable):
         self._k = 1
         self._service._push(self, self._start + self._period)
 
-    def _park(self) -> Awaitable[float]:
-        # A ticker parks its consumer once per tick: one reusable awaitable (``Reparker``)
-        # instead of a new generator each time, so no garbage per tick outlives the tick.
+    def receive(self) -> Awaitable[float]:
+        """Wait for the next tick: its scheduled time (trio clock).
+
+        Use as ``await t.receive()``. A buffered tick returns at once; otherwise
+        the consumer parks on one reusable awaitable (``Reparker``), not a new
+        generator and trap per tick, so no garbage per tick outlives the tick.
+
+        Raises:
+            trio.BusyResourceError: If another task is already receiving from it.
+        """
+        if self._buf:
+            return self._take()
         reparker = self._reparker
         if reparker is None:
             reparker = self._reparker = make_reparker(self)
@@ -205,7 +214,9 @@ class Ticker(_Receivable):
             if type(waiter) is SelectWaiter:
                 handed = waiter.deliver(self, scheduled)
             else:
-                reschedule(waiter, Value(scheduled))
+                # The Reparker takes the bare float: no Outcome object per tick.
+                reparked = self._reparker is not None
+                self._service._reschedule(waiter, scheduled if reparked else Value(scheduled))
                 handed = True
         if not handed:
             buf = self._buf

@@ -60,6 +60,7 @@ class TimerService(Calendar):
         "_owned",
         "_parked",
         "_registered_deadline",
+        "_reschedule",
         "_runner",
         "_task",
         "coalesce",
@@ -72,6 +73,7 @@ class TimerService(Calendar):
         super().__init__()
         self.coalesce = seconds
         self._runner: Any = None  # trio's runner while the run-loop hook is in use
+        self._reschedule: Any = reschedule  # trio's, or the runner's own method (hooked)
         # The planned wake-up: our entry in trio's deadline heap (trio reads it by this
         # name), or the fallback task's cancel-scope deadline.
         self._registered_deadline = math.inf
@@ -226,8 +228,10 @@ def _service(owner: Process | None) -> TimerService:
     service = node._timers
     if service is None:
         service = node._timers = TimerService(node.timer_coalesce)
-        service._runner = _hook_runner()
-        if service._runner is None:  # pragma: no cover - a trio without the deadline heap
+        runner = service._runner = _hook_runner()
+        if runner is not None:
+            service._reschedule = runner.reschedule  # one call less per tick than the wrapper
+        else:  # pragma: no cover - a trio without the deadline heap
             node._nursery.start_soon(service._serve, name="actors.timers")
     return cast("TimerService", service)
 

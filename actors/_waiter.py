@@ -193,7 +193,10 @@ class Reparker:
         return self._trap
 
     def send(self, outcome: Any) -> Any:
-        # trio resumes a parked task with an Outcome: the await's result (or error).
+        # trio resumes a parked task with what ``reschedule`` was given: an Outcome (the
+        # await's result or error), or the bare float a ticker hands over per tick.
+        if type(outcome) is float:
+            raise StopIteration(outcome)
         raise StopIteration(outcome.unwrap())
 
     def throw(self, *args: Any) -> Any:
