@@ -101,9 +101,18 @@ class TimerService(Calendar):
                     reschedule(self._task)  # type: ignore[arg-type]
 
     def _wake_for(self, deadline: float) -> float:
-        """When to wake for ``deadline``: not before ``coalesce`` after the last batch."""
-        floor = self._last + self.coalesce
-        return deadline if deadline > floor else floor
+        """When to wake for ``deadline``, the earliest pending one.
+
+        Every entry may fire up to ``coalesce`` after its deadline. Waking at
+        ``deadline + coalesce``, the last moment that still keeps the earliest
+        entry within that bound, gathers the most entries per batch: it is the
+        fewest wake-ups for the bound (the greedy cover of the intervals
+        ``[d, d + coalesce]``). After a quiet spell (no batch in the last
+        ``coalesce``) there is nothing to gather with, so the entry fires on time.
+        """
+        if deadline >= self._last + self.coalesce:
+            return deadline
+        return deadline + self.coalesce
 
     # -- the run-loop hook ----------------------------------------------------------
     #

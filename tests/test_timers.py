@@ -182,12 +182,13 @@ class TestTicker:
             tk = ticker("10ms")
             first = await tk.receive()
             assert (first, trio.current_time()) == (0.01, 0.01)
-            # The next wake is at 0.06: it delivers tick 2 (late) and skips ticks 3..6.
+            # Tick 2 (0.02) may wait a window: the wake is at 0.07. It delivers tick 2
+            # (late) and skips ticks 3..7.
             second = await tk.receive()
             assert second == 0.02
-            assert trio.current_time() == pytest.approx(0.06)
-            assert tk.dropped == 4
-            assert timer_statistics(node).dropped_ticks == 4
+            assert trio.current_time() == pytest.approx(0.07)
+            assert tk.dropped == 5
+            assert timer_statistics(node).dropped_ticks == 5
 
     async def test_stop_and_reset(self, autojump_clock: trio.abc.Clock) -> None:
         """stop() ends ticking and clears the buffer; reset() re-anchors it."""
@@ -318,16 +319,43 @@ class TestService:
     """One service per node fires due timers in coalesced batches."""
 
     async def test_coalescing(self, autojump_clock: trio.abc.Clock) -> None:
-        """Timers due within the window after a batch fire together in the next one."""
+        """After a quiet spell a timer fires on time; the next one waits a window for company."""
         async with actors.open_node(timer_coalesce=0.01) as node:
-            timers = [after(1.0), after(1.003), after(1.006)]
+            timers = [after(1.0), after(1.003), after(1.006), after(1.0125), after(1.03)]
             fired_at = []
             for t in timers:
                 await t.receive()
                 fired_at.append(trio.current_time())
             stats = timer_statistics(node)
-        assert fired_at == [1.0, 1.01, 1.01]
-        assert (stats.fired, stats.batches, stats.coalesce) == (3, 2, 0.01)
+        # 1.0: quiet before, on time. 1.003 is within a window of that batch: the wake is
+        # at 1.003 + 0.01 and takes 1.006 and 1.0125 along. 1.03 comes after a quiet window.
+        assert fired_at == pytest.approx([1.0, 1.013, 1.013, 1.013, 1.03])
+        assert (stats.fired, stats.batches, stats.coalesce) == (5, 3, 0.01)
+
+    async def test_busy_batches_wait_a_window_after_their_first_entry(
+        self, autojump_clock: trio.abc.Clock
+    ) -> None:
+        """Under steady load each wake is one window after the earliest due entry.
+
+        That is the fewest wake-ups that keep every entry at most a window late.
+        """
+        lateness: list[float] = []
+
+        async def wait(t: Timer) -> None:
+            deadline = await t.receive()
+            lateness.append(trio.current_time() - deadline)
+
+        async with actors.open_node(timer_coalesce=0.001) as node:
+            # An entry every 0.3 ms: after the first (on time), each wake is at the earliest
+            # pending deadline + 1 ms and takes 4 entries (d, +0.3, +0.6, +0.9 ms).
+            async with trio.open_nursery() as nursery:
+                for k in range(81):
+                    nursery.start_soon(wait, after(1.0 + k * 0.0003))
+            stats = timer_statistics(node)
+        assert stats.fired == len(lateness) == 81
+        assert stats.batches == 1 + 80 // 4
+        expected = [0.0] + [0.0001, 0.0004, 0.0007, 0.001] * 20
+        assert sorted(lateness) == pytest.approx(sorted(expected))
 
     async def test_same_deadline_one_batch(self, autojump_clock: trio.abc.Clock) -> None:
         """Many timers due at the same instant fire in a single batch."""
