@@ -27,6 +27,8 @@ UNITS: dict[str, str] = {
     "tracemalloc_per_actor_bytes": "B",
     "vm_process_bytes_per_actor": "B",
     "cpu_per_tick_us": "us",
+    "cpu_per_tick_us_min": "us",
+    "cpu_per_tick_us_max": "us",
     "rate": "ticks/s",
     "ideal_rate": "ticks/s",
     "rate_ratio": "ratio",

@@ -25,8 +25,9 @@ SCALE_N = (1_000, 10_000, 50_000, 100_000, 200_000)
 TICK_MIN, TICK_MAX = 0.5, 3.0
 #: Full mode only: the ticking size of the CPU-per-tick bar is measured this many times, actors
 #: and trio alternating, and each metric is the median. CPU time per tick on a shared VM drifts
-#: by +-25% over tens of seconds; alternating runs see the same drift, a single pair may not.
-TICK_REPEATS = 3
+#: by +-25% over tens of seconds (on the README's VM, 8 back-to-back runs of actors gave 11-18 us
+#: per tick); alternating runs see the same drift, a single pair may not.
+TICK_REPEATS = 5
 REPEATED = {("ticking", 10_000): ("actors", "trio")}
 
 

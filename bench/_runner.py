@@ -125,11 +125,16 @@ def run_job(job: Job, timeout: float | None = None) -> Outcome:
     return Outcome(job, "stopped", reason=f"error: {parsed.get('reason', '')}", wall_s=wall)
 
 
+#: Metrics whose spread over repeated runs is kept next to the median.
+SPREAD = ("cpu_per_tick_us",)
+
+
 def merge_repeats(outcomes: list[Outcome]) -> list[Outcome]:
     """One outcome per measurement: repeated runs become the median of each metric.
 
     Only runs that produced numbers count; when none did, the first run's outcome stands.
-    The merged outcome gains a ``runs`` metric (how many runs the medians are over).
+    The merged outcome gains a ``runs`` metric (how many runs the medians are over), and the
+    lowest and highest value of each metric in ``SPREAD`` (``<metric>_min``, ``<metric>_max``).
     """
     groups: dict[tuple[str, str, int, str], list[Outcome]] = {}
     for o in outcomes:
@@ -145,6 +150,8 @@ def merge_repeats(outcomes: list[Outcome]) -> list[Outcome]:
         for name in ok[0].metrics:
             values = [v for o in ok if isinstance(v := o.metrics.get(name), int | float)]
             metrics[name] = statistics.median(values) if values else None
+            if name in SPREAD and values:
+                metrics[f"{name}_min"], metrics[f"{name}_max"] = min(values), max(values)
         metrics["runs"] = float(len(ok))
         merged.append(Outcome(ok[0].job, "ok", metrics, wall_s=sum(o.wall_s for o in group)))
     return merged

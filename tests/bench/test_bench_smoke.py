@@ -120,7 +120,8 @@ def test_full_plan_alternates_repeated_tick_runs_at_the_bar_size() -> None:
     plan = _plan.build_plan(quick=False, workloads=["ticking"])
     at_bar = [(j.system, j.repeat) for j in plan.jobs if j.n == 10_000]
     repeats = [(s, r) for s, r in at_bar if r]
-    assert repeats == [("actors", 1), ("trio", 1), ("actors", 2), ("trio", 2)]
+    assert repeats == [(s, r) for r in range(1, _plan.TICK_REPEATS) for s in ("actors", "trio")]
+    assert _plan.TICK_REPEATS >= 3
     assert all(j.repeat == 0 for j in plan.jobs if j.n != 10_000)
     quick = _plan.build_plan(quick=True, workloads=["ticking"])
     assert all(j.repeat == 0 for j in quick.jobs)
@@ -144,8 +145,24 @@ def test_merge_repeats_takes_medians_of_the_runs_that_finished() -> None:
         ]
     )
     assert [(o.job.system, o.metrics) for o in merged] == [
-        ("actors", {"cpu_per_tick_us": 20.0, "runs": 3.0}),
-        ("trio", {"cpu_per_tick_us": 45.0, "runs": 2.0}),
+        (
+            "actors",
+            {
+                "cpu_per_tick_us": 20.0,
+                "cpu_per_tick_us_min": 10.0,
+                "cpu_per_tick_us_max": 30.0,
+                "runs": 3.0,
+            },
+        ),
+        (
+            "trio",
+            {
+                "cpu_per_tick_us": 45.0,
+                "cpu_per_tick_us_min": 40.0,
+                "cpu_per_tick_us_max": 50.0,
+                "runs": 2.0,
+            },
+        ),
     ]
     failed = [_runner.Outcome(Job("pykka", "ticking", 1_000), "stopped", reason="livelock")]
     assert _runner.merge_repeats(failed) == failed
