@@ -86,7 +86,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     """Run one workload in a child ``erl`` (the runner kills our process group on timeout)."""
     if args.workload == "idle_memory" and args.probe == "tracemalloc":
         raise NotImplementedError("tracemalloc is Python-only (see vm_process_bytes_per_actor)")
-    if args.workload == "ticker_accuracy":
+    if args.workload in ("ticker_accuracy", "ticking_warm"):
         raise NotImplementedError("not written in bench.erl")
     if available() is None:
         raise NotImplementedError("erl not on PATH (Debian: apt-get install erlang-base)")

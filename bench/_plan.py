@@ -18,6 +18,7 @@ WORKLOADS = (
     "call_reply",
     "idle_memory",
     "ticking",
+    "ticking_warm",
     "ticker_accuracy",
 )
 ALIASES = {"scale": ("idle_memory", "ticking"), "memory": ("idle_memory",)}
@@ -28,7 +29,16 @@ TICK_MIN, TICK_MAX = 0.5, 3.0
 #: by +-25% over tens of seconds (on the README's VM, 8 back-to-back runs of actors gave 11-18 us
 #: per tick); alternating runs see the same drift, a single pair may not.
 TICK_REPEATS = 5
-REPEATED = {("ticking", 10_000): ("actors", "trio")}
+#: The same size with the worker's CPU kept busy (``_busy.py``); its spread is small, 3 runs do.
+WARM_REPEATS = 3
+#: (workload, n) -> (systems alternated, runs).
+REPEATED = {
+    ("ticking", 10_000): (("actors", "trio"), TICK_REPEATS),
+    ("ticking_warm", 10_000): (("actors", "trio"), WARM_REPEATS),
+}
+#: ``ticking_warm`` is a diagnostic of the CPU-per-tick bar: the bar size, Python systems only.
+WARM_N = 10_000
+WARM_SYSTEMS = ("actors", "trio", "asyncio")
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,8 @@ def _sizes_for(sizes: Sizes, workload: str) -> tuple[int, ...]:
         return sizes.idle
     if workload == "ticking":
         return sizes.ticking
+    if workload == "ticking_warm":
+        return (WARM_N,)
     return (sizes.pingpong, sizes.fanin_per_sender, sizes.call_reply)
 
 
@@ -148,7 +160,7 @@ def job_timeout(workload: str, n: int, sizes: Sizes) -> float:
     """Generous upper bound per job: a fixed start-up allowance plus a per-item cost."""
     if workload in ("spawn", "idle_memory"):
         return 20.0 + n * 1e-3
-    if workload == "ticking":
+    if workload in ("ticking", "ticking_warm"):
         return 20.0 + sizes.warmup + sizes.seconds + n * 2e-4
     if workload == "ticker_accuracy":
         return 30.0 + n * 0.01
@@ -171,6 +183,8 @@ def _jobs_at(
         if not quick and n not in _sizes_for(sizes, w) and n not in FULL_EXTRA.get((system, w), ()):
             continue
         if system == "erlang" and params.get("probe") == "tracemalloc":
+            continue
+        if w == "ticking_warm" and system not in WARM_SYSTEMS:
             continue
         cap = QUICK_CAPS.get((system, w)) if quick else None
         skip = f"quick mode caps {system} at n={cap}" if cap is not None and n > cap else ""
@@ -206,14 +220,17 @@ def build_plan(
                 rows.append((w, n, {"probe": "rss"}))
                 if n in sizes.tracemalloc:
                     rows.append((w, n, {"probe": "tracemalloc"}))
+        elif w == "ticking_warm":
+            rows.append((w, WARM_N, dict(tick)))
         else:
             extra = set() if quick else {n for k, v in FULL_EXTRA.items() if k[1] == w for n in v}
             rows += [(w, n, dict(tick)) for n in sorted({*sizes.ticking, *extra})]
     jobs: list[Job] = []
     for w, n, params in rows:
         jobs += _jobs_at(w, n, params, chosen, quick, sizes)
-        repeated = [] if quick else [s for s in REPEATED.get((w, n), ()) if s in chosen]
-        for run in range(1, TICK_REPEATS if len(repeated) > 1 else 1):
+        alternated, runs = REPEATED.get((w, n), ((), 1))
+        repeated = [] if quick else [s for s in alternated if s in chosen]
+        for run in range(1, runs if len(repeated) > 1 else 1):
             timeout = job_timeout(w, n, sizes)
             jobs += [Job(s, w, n, params, timeout, repeat=run) for s in repeated]
     settings: dict[str, float | int | str] = {
@@ -224,6 +241,7 @@ def build_plan(
         "tick_max_s": TICK_MAX,
         "fanin_senders": sizes.senders,
         "tick_repeats_10k": 1 if quick else TICK_REPEATS,
+        "tick_warm_repeats_10k": 1 if quick else WARM_REPEATS,
     }
     return Plan(
         quick=quick,

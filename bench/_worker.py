@@ -22,13 +22,14 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from bench import _common
+from bench import _busy, _common
 from bench.systems import PYTHON_SYSTEMS
 
 WORKLOADS = (
     "spawn",
     "idle_memory",
     "ticking",
+    "ticking_warm",
     "pingpong",
     "fanin",
     "call_reply",
@@ -50,6 +51,7 @@ def emit(args: argparse.Namespace, status: str, metrics: dict[str, float], reaso
         "metrics": _clean(metrics),
         "reason": reason,
     }
+    _busy.release()
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
     sys.stderr.flush()
@@ -81,6 +83,9 @@ def run_python(args: argparse.Namespace) -> dict[str, float]:
         result = module.idle_memory(args.n, _common.MemoryProbe(args.probe))
     elif w == "ticking":
         result = module.ticking(args.n, args.seconds, args.tick_min, args.tick_max, args.warmup)
+    elif w == "ticking_warm":
+        with _busy.cpu_kept_busy():
+            result = module.ticking(args.n, args.seconds, args.tick_min, args.tick_max, args.warmup)
     elif w == "pingpong":
         result = module.pingpong(args.n)
     elif w == "fanin":

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 
 import pytest
 
-from bench import _common, _plan, _report, _runner
+from bench import _busy, _common, _plan, _report, _runner
 from bench._plan import Job
 from bench.systems import PYTHON_SYSTEMS
 
@@ -127,6 +128,54 @@ def test_full_plan_alternates_repeated_tick_runs_at_the_bar_size() -> None:
     assert all(j.repeat == 0 for j in quick.jobs)
     only_actors = _plan.build_plan(quick=False, workloads=["ticking"], systems=["actors"])
     assert all(j.repeat == 0 for j in only_actors.jobs)  # nothing to alternate with
+
+
+def test_warm_ticking_runs_at_the_bar_size_for_python_systems_only() -> None:
+    full = _plan.build_plan(quick=False, workloads=["ticking_warm"])
+    jobs = [(j.system, j.n, j.repeat) for j in full.jobs]
+    first = [(s, 10_000, 0) for s in _plan.WARM_SYSTEMS]
+    again = [(s, 10_000, r) for r in range(1, _plan.WARM_REPEATS) for s in ("actors", "trio")]
+    assert jobs == first + again
+    assert full.jobs[0].params["warmup"] == _plan.TICK_MAX
+    quick = _plan.build_plan(quick=True, workloads=["ticking_warm"])
+    assert [(j.system, j.repeat) for j in quick.jobs] == [(s, 0) for s in _plan.WARM_SYSTEMS]
+
+
+def test_warm_bar_reads_the_warm_records() -> None:
+    records = [
+        rec("trio", "ticking_warm", 10_000, "cpu_per_tick_us", 35.0),
+        rec("actors", "ticking_warm", 10_000, "cpu_per_tick_us", 10.5),
+    ]
+    (warm,) = [r for r in _report.evaluate_bars(records) if r.bar.workload == "ticking_warm"]
+    assert warm.passed is True
+    assert warm.measured == pytest.approx(0.3)
+
+
+@pytest.mark.skipif(not _busy.supported(), reason="needs sched_setaffinity and SCHED_IDLE")
+def test_cpu_kept_busy_pins_and_spins_at_idle_priority() -> None:
+    allowed = os.sched_getaffinity(0)
+    with _busy.cpu_kept_busy() as cpu:
+        spinner = _busy._spinner
+        assert spinner is not None
+        assert spinner.poll() is None
+        assert os.sched_getaffinity(0) == os.sched_getaffinity(spinner.pid) == {cpu}
+        assert os.sched_getscheduler(spinner.pid) == os.SCHED_IDLE
+    assert spinner.poll() is not None
+    assert _busy._spinner is None
+    assert os.sched_getaffinity(0) == allowed
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _busy.supported(), reason="needs sched_setaffinity and SCHED_IDLE")
+def test_warm_ticking_worker_reports_and_leaves_no_spinner() -> None:
+    job = Job("actors", "ticking_warm", 50, {"seconds": 0.3, "warmup": 0.2, "tick_min": 0.05,
+                                              "tick_max": 0.1}, timeout=60)  # fmt: skip
+    outcome = _runner.run_job(job)
+    assert outcome.status == "ok", outcome
+    assert outcome.metrics["cpu_per_tick_us"] > 0
+    assert outcome.metrics["rate_ratio"] > 0.5
+    leftover = subprocess.run(["pgrep", "-f", "sched_setscheduler"], capture_output=True)
+    assert leftover.stdout == b""
 
 
 def test_merge_repeats_takes_medians_of_the_runs_that_finished() -> None:
