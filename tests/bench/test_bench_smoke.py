@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bench import _busy, _common, _plan, _report, _runner
+from bench import _busy, _common, _idle_penalty, _plan, _report, _runner
 from bench._plan import Job
 from bench.systems import PYTHON_SYSTEMS
 
@@ -176,6 +176,12 @@ def test_warm_ticking_worker_reports_and_leaves_no_spinner() -> None:
     assert outcome.metrics["rate_ratio"] > 0.5
     leftover = subprocess.run(["pgrep", "-f", "sched_setscheduler"], capture_output=True)
     assert leftover.stdout == b""
+
+
+def test_idle_penalty_times_the_same_work_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_idle_penalty, "SAMPLES", 5)
+    assert _idle_penalty.median_us(after_sleep=True) > 0
+    assert _idle_penalty.median_us(after_sleep=False) > 0
 
 
 def test_merge_repeats_takes_medians_of_the_runs_that_finished() -> None:
