@@ -192,6 +192,32 @@ class TickWindow:
         self.recording = False
 
 
+class MeasuredSpan:
+    """The ticking measurement window, used as ``with MeasuredSpan(window, gc_monitor) as span``.
+
+    Entering starts the GC monitor, opens the tick window and reads CPU and wall time; leaving
+    reads them again (``cpu_s``, ``wall_s``), closes the window and stops the monitor. Every
+    system measures its window through this one sequence.
+    """
+
+    def __init__(self, window: TickWindow, gc_monitor: GcMonitor) -> None:
+        self.window = window
+        self.gc_monitor = gc_monitor
+        self.cpu_s = self.wall_s = 0.0
+        self._cpu0 = self._wall0 = 0.0
+
+    def __enter__(self) -> MeasuredSpan:
+        self.gc_monitor.start()
+        self.window.open()
+        self._cpu0, self._wall0 = time.process_time(), now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu_s, self.wall_s = time.process_time() - self._cpu0, now() - self._wall0
+        self.window.close()
+        self.gc_monitor.stop()
+
+
 def tick_metrics(
     window: TickWindow,
     n: int,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import gc
 import os
-import time
 
 import trio
 
 import actors
 from bench._common import (
     GcMonitor,
+    MeasuredSpan,
     MemoryProbe,
     Metrics,
     TickWindow,
@@ -113,16 +113,11 @@ def ticking(
             await trio.sleep(warmup)
             gc.freeze()  # long-lived processes, now running: keep them out of full collections
             phase("window")
-            gc_monitor.start()
-            window.open()
-            cpu0, wall0 = time.process_time(), now()
-            await trio.sleep(seconds)
-            cpu1, wall1 = time.process_time(), now()
-            window.close()
-            gc_monitor.stop()
+            with MeasuredSpan(window, gc_monitor) as span:
+                await trio.sleep(seconds)
             return deliver(
                 tick_metrics(
-                    window, n, cpu1 - cpu0, wall1 - wall0, tick_min, tick_max, gc_monitor, spawn_s
+                    window, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s
                 )
             )
 

@@ -10,10 +10,10 @@ collector does not starve the way trio's ``async for`` over a channel does.
 from __future__ import annotations
 
 import asyncio
-import time
 
 from bench._common import (
     GcMonitor,
+    MeasuredSpan,
     MemoryProbe,
     Metrics,
     TickWindow,
@@ -114,16 +114,11 @@ def ticking(
         phase("warmup")
         await asyncio.sleep(warmup)
         phase("window")
-        gc_monitor.start()
-        window.open()
-        cpu0, wall0 = time.process_time(), now()
-        await asyncio.sleep(seconds)
-        cpu1, wall1 = time.process_time(), now()
-        window.close()
-        gc_monitor.stop()
+        with MeasuredSpan(window, gc_monitor) as span:
+            await asyncio.sleep(seconds)
         result = deliver(
             tick_metrics(
-                window, n, cpu1 - cpu0, wall1 - wall0, tick_min, tick_max, gc_monitor, spawn_s
+                window, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s
             )
         )
         _cancel(tasks)

@@ -19,6 +19,7 @@ import pykka
 
 from bench._common import (
     GcMonitor,
+    MeasuredSpan,
     MemoryProbe,
     Metrics,
     TickWindow,
@@ -133,15 +134,10 @@ def ticking(
     phase("warmup")
     time.sleep(warmup)
     phase("window")
-    gc_monitor.start()
-    window.open()
-    cpu0, wall0 = time.process_time(), now()
-    time.sleep(seconds)
-    cpu1, wall1 = time.process_time(), now()
-    window.close()
-    gc_monitor.stop()
+    with MeasuredSpan(window, gc_monitor) as span:
+        time.sleep(seconds)
     return _finish(
-        tick_metrics(window, n, cpu1 - cpu0, wall1 - wall0, tick_min, tick_max, gc_monitor, spawn_s)
+        tick_metrics(window, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s)
     )
 
 

@@ -18,6 +18,7 @@ from thespian.actors import Actor, ActorSystem, WakeupMessage
 
 from bench._common import (
     GcMonitor,
+    MeasuredSpan,
     MemoryProbe,
     Metrics,
     TickWindow,
@@ -116,17 +117,10 @@ def ticking(
     phase("warmup")
     _run_for(asys, warmup)
     phase("window")
-    gc_monitor.start()
-    _WINDOW.open()
-    cpu0, wall0 = time.process_time(), now()
-    _run_for(asys, seconds)
-    cpu1, wall1 = time.process_time(), now()
-    _WINDOW.close()
-    gc_monitor.stop()
+    with MeasuredSpan(_WINDOW, gc_monitor) as span:
+        _run_for(asys, seconds)
     return deliver(
-        tick_metrics(
-            _WINDOW, n, cpu1 - cpu0, wall1 - wall0, tick_min, tick_max, gc_monitor, spawn_s
-        )
+        tick_metrics(_WINDOW, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s)
     )
 
 

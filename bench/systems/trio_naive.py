@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import math
-import time
 
 import trio
 
 from bench._common import (
     GcMonitor,
+    MeasuredSpan,
     MemoryProbe,
     Metrics,
     TickWindow,
@@ -111,16 +111,11 @@ def ticking(
             phase("warmup")
             await trio.sleep(warmup)
             phase("window")
-            gc_monitor.start()
-            window.open()
-            cpu0, wall0 = time.process_time(), now()
-            await trio.sleep(seconds)
-            cpu1, wall1 = time.process_time(), now()
-            window.close()
-            gc_monitor.stop()
+            with MeasuredSpan(window, gc_monitor) as span:
+                await trio.sleep(seconds)
             result = deliver(
                 tick_metrics(
-                    window, n, cpu1 - cpu0, wall1 - wall0, tick_min, tick_max, gc_monitor, spawn_s
+                    window, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s
                 )
             )
             nursery.cancel_scope.cancel()
