@@ -30,6 +30,7 @@ from ._exceptions import FunctionCallError as FunctionCallError
 from ._exceptions import IndexFileError as IndexFileError
 from ._exceptions import InvalidEntryError as InvalidEntryError
 from ._exceptions import InvalidFilterError as InvalidFilterError
+from ._exceptions import Problem as Problem
 from ._exceptions import RegistryError as RegistryError
 from ._exceptions import ResolveError as ResolveError
 from ._find import compile_filter as compile_filter
@@ -51,7 +52,6 @@ from ._scheduler import CronJobError as CronJobError
 from ._scheduler import cron_scheduler as cron_scheduler
 from ._scheduler import parse_cron_job as parse_cron_job
 from ._scheduler import start_cron_scheduler as start_cron_scheduler
-from ._schema import Problem as Problem
 from ._storages import FileStorage as FileStorage
 from ._storages import MemoryStorage as MemoryStorage
 from ._storages import OsStorage as OsStorage

@@ -23,12 +23,11 @@ from actors import Backoff, Node, Process, ServiceManager, ServiceSpec
 
 from ._entry import Entry
 from ._env import Env
-from ._exceptions import IndexFileError, RegistryError, ResolveError
+from ._exceptions import IndexFileError, Problem, RegistryError, ResolveError
 from ._funcs import Funcs
 from ._loader import INDEX_FILE, load_dir
 from ._registry import Registry
 from ._resolve import resolve_callable
-from ._schema import Problem
 
 ProcessFn = Callable[..., Coroutine[Any, Any, Any]]
 

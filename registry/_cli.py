@@ -1,7 +1,7 @@
 """The ``actors`` command: ``actors run DIR`` and ``actors cron ...``.
 
 It lives in ``registry`` (the top layer) because ``run`` boots an app from its
-index files; the ``cron`` subcommands come from ``actors._cron_cli``.
+index files; the ``cron`` subcommands come from ``actors.cron._cli``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     run.set_defaults(handler=_run)
     try:
-        from actors._cron_cli import add_cron_parser
+        from actors.cron._cli import add_cron_parser
     except ImportError:  # the cron CLI is optional while it is being built
         pass
     else:

@@ -19,10 +19,10 @@ import yaml
 
 from ._entry import Entry, is_valid_id, is_valid_namespace
 from ._env import Env
-from ._exceptions import EnvError, IndexFileError
+from ._exceptions import EnvError, IndexFileError, Problem
 from ._interpolate import interpolate
 from ._kinds import canonical_kind, check_fields, check_meta
-from ._schema import Ctx, Problem, describe, unknown_key_message
+from ._schema import Ctx, describe, unknown_key_message
 from ._validate import Location, check_graph
 
 INDEX_FILE = "_index.yaml"

@@ -1,10 +1,11 @@
 """Registry-driven jobs: run every ``cron.job`` function entry on its schedule, live.
 
-``cron_scheduler(proc, registry)`` is a process function. It starts an :class:`actors.Runner` as
-its linked child and installs one program per entry matching ``{"meta.type": "cron.job"}`` (a
-``function`` entry), with ``min = max = 1``: one spawn per job, whose every tick calls the entry
-through :class:`registry.Funcs`. Because the runner is linked, a crash or restart of the
-scheduler never leaves a second set of workers behind (Wippy's example does).
+``cron_scheduler(proc, registry)`` is a process function. It starts an
+:class:`actors.runner.Runner` as its linked child and installs one program per entry
+matching ``{"meta.type": "cron.job"}`` (a ``function`` entry), with ``min = max = 1``: one
+spawn per job, whose every tick calls the entry through :class:`registry.Funcs`. Because the
+runner is linked, a crash or restart of the scheduler never leaves a second set of workers
+behind (Wippy's example does).
 
 The entry's ``meta`` says when and how (validated strictly; a bad value is logged naming the
 entry and field, that job is not started, the others run):
@@ -33,10 +34,19 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from actors import PID, Cancel, Node, Process, get_logger, parse_duration, select
-from actors._cron import CronTrigger
-from actors._policies import CatchUpPolicy, Overlap
-from actors._runner import Program, RunContext, Runner, start_runner
+from actors import (
+    PID,
+    Cancel,
+    CatchUpPolicy,
+    CronTrigger,
+    Node,
+    Overlap,
+    Process,
+    get_logger,
+    parse_duration,
+    select,
+)
+from actors.runner import Program, RunContext, Runner, start_runner
 
 from ._entry import Entry
 from ._exceptions import RegistryError
@@ -45,7 +55,7 @@ from ._registry import Registry
 from ._watch import watch
 
 if TYPE_CHECKING:
-    from actors._schedule import WallClock
+    from actors import WallClock
 
 __all__ = [
     "CRON_JOB_FILTER",
@@ -227,7 +237,7 @@ async def cron_scheduler(
         filter (Mapping[str, Any]): Which entries are jobs.
 
     Call it with topic ``cron_scheduler.jobs`` to get the installed :class:`CronJob`s by id,
-    and ``cron_scheduler.runner`` to get the :class:`actors.Runner` handle.
+    and ``cron_scheduler.runner`` to get the :class:`actors.runner.Runner` handle.
     """
     if registry is None:
         from ._boot import current_app

@@ -12,40 +12,14 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, final
+from typing import Any
 
 import attrs
 
 from actors import parse_duration as _parse_duration
 
 from ._entry import is_valid_id
-
-
-@final
-@attrs.frozen
-class Problem:
-    """One validation problem, with as much of its place as is known."""
-
-    message: str
-    """What is wrong, e.g. ``"expected a boolean, got the string 'yes'"``."""
-    file: str | None = None
-    """The index file, if the entry came from one."""
-    line: int | None = None
-    """The line of the entry (or of the file-level key) in that file."""
-    entry: str | None = None
-    """The entry id, or ``entries[3]`` when the entry has no usable name."""
-    field: str | None = None
-    """The dotted path of the field inside the entry, e.g. ``lifecycle.restart.jitter``."""
-
-    def __str__(self) -> str:
-        where: list[str] = []
-        if self.file is not None:
-            where.append(self.file if self.line is None else f"{self.file}:{self.line}")
-        if self.entry is not None:
-            where.append(f"entry {self.entry}")
-        if self.field is not None:
-            where.append(f"field {self.field}")
-        return f"{', '.join(where)}: {self.message}" if where else self.message
+from ._exceptions import Problem
 
 
 @attrs.define(eq=False)

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._entry import Entry
-from ._exceptions import InvalidEntryError
+from ._exceptions import InvalidEntryError, Problem
 from ._kinds import SCHEMAS, check_fields, check_meta, references
-from ._schema import Ctx, Problem
+from ._schema import Ctx
 
 Location = tuple[str | None, int | None]
 """(file, line) of an entry, both ``None`` for entries built in code."""

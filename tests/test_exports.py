@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
+import types
 from pathlib import Path
+
+import pytest
 
 import actors
 import registry
@@ -11,26 +15,60 @@ import registry
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class TestExports:
-    def test_all_lists_every_public_name(self) -> None:
-        """__all__ names exactly the public attributes of the package."""
-        public = {n for n in vars(actors) if not n.startswith("_")}
-        modules = {n for n in public if type(getattr(actors, n)).__name__ == "module"}
-        assert set(actors.__all__) == public - modules
-        assert len(actors.__all__) == len(set(actors.__all__))
+NAMESPACES = {
+    "actors": actors,
+    "actors.cron": actors.cron,
+    "actors.runner": actors.runner,
+    "actors.lowlevel": actors.lowlevel,
+    "registry": registry,
+}
 
-    def test_registry_all_lists_every_public_name(self) -> None:
-        """registry.__all__ names exactly its public attributes (``funcs`` is a public module)."""
-        public = {n for n in vars(registry) if not n.startswith("_")}
-        assert set(registry.__all__) == public
+
+def _exported() -> list[tuple[str, str, object]]:
+    return [
+        (space, name, getattr(module, name))
+        for space, module in NAMESPACES.items()
+        for name in module.__all__
+        if not isinstance(getattr(module, name), types.ModuleType)
+    ]
+
+
+class TestExports:
+    @pytest.mark.parametrize("space", sorted(NAMESPACES))
+    def test_all_lists_every_public_name(self, space: str) -> None:
+        """__all__ names exactly the public attributes of the namespace, each once."""
+        module = NAMESPACES[space]
+        public = {n for n in vars(module) if not n.startswith("_")}
+        assert set(module.__all__) == public
+        assert len(module.__all__) == len(set(module.__all__))
+
+    def test_every_public_name_is_exported_exactly_once(self) -> None:
+        """No object and no name is exported by two namespaces."""
+        by_object: dict[int, list[str]] = {}
+        by_name: dict[str, list[str]] = {}
+        for space, name, obj in _exported():
+            by_name.setdefault(name, []).append(space)
+            if not isinstance(obj, int | str | float):
+                by_object.setdefault(id(obj), []).append(f"{space}.{name}")
+        assert {n: s for n, s in by_name.items() if len(s) > 1} == {}
+        assert [s for s in by_object.values() if len(s) > 1] == []
 
     def test_public_names_come_from_private_modules(self) -> None:
-        """Every exported object is defined in a private actors module."""
-        for name in actors.__all__:
-            obj = getattr(actors, name)
+        """Every exported class and function is defined in a private module."""
+        for space, name, obj in _exported():
             module = getattr(obj, "__module__", None)
-            if module is not None and module.startswith("actors"):
-                assert module.split(".")[1].startswith("_"), (name, module)
+            if module is not None and module.split(".")[0] in ("actors", "registry"):
+                private = [part for part in module.split(".")[1:] if part.startswith("_")]
+                assert private, (space, name, module)
+
+    def test_the_daily_namespace_is_small(self) -> None:
+        """The lower-level pieces and the cron store stay out of ``actors``."""
+        for name in ("JobStore", "Job", "Recovery", "MessageQueue", "Calendar", "park"):
+            assert not hasattr(actors, name), name
+        assert len(actors.__all__) <= 95
+
+    def test_version_is_the_package_version(self) -> None:
+        assert actors.__version__ == importlib.metadata.version("actors")
 
 
 class TestReadme:

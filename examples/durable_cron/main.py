@@ -22,8 +22,7 @@ from pathlib import Path
 import trio
 
 import actors
-from actors._cronservice import CronEvent, cron_service
-from actors._cronstore import JobExists, JobStore
+from actors.cron import CronEvent, JobExists, JobStore, cron_service
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,7 +18,7 @@ from typing import Any
 import trio
 
 import actors
-from actors._runner import Program, Refused, RunContext, start_runner
+from actors.runner import Program, Refused, RunContext, start_runner
 
 log = actors.get_logger("worker_pool")
 

@@ -11,7 +11,7 @@ import pytest
 import trio
 
 import actors
-from actors._schedule import VirtualWallClock
+from actors import VirtualWallClock
 from registry import Registry, data_entry, function_entry
 from registry._scheduler import CronJob, CronJobError, parse_cron_job, start_cron_scheduler
 

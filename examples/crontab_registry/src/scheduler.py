@@ -57,7 +57,7 @@ def schedule_of(entry: Entry) -> tuple[object, str | None, str]:
         if tz is not None:
             raise ScheduleError("meta.tz", "tz applies to a cron schedule only")
         try:
-            actors.require_period(interval, "interval")  # type: ignore[arg-type]
+            actors.lowlevel.require_period(interval, "interval")  # type: ignore[arg-type]
         except (TypeError, ValueError) as error:
             raise ScheduleError("meta.interval", str(error)) from None
         return interval, None, "UTC"

@@ -175,7 +175,7 @@ async def _shut_down(proc: Process, spawned: int, alive: int, ticks: int, failed
     )
 
 
-def _drain(queue: actors.MessageQueue[actors.Message]) -> list[actors.Message]:
+def _drain(queue: actors.lowlevel.MessageQueue[actors.Message]) -> list[actors.Message]:
     messages = []
     while True:
         try:

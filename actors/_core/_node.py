@@ -1,0 +1,378 @@
+"""The node: process table, PIDs, hosts, names, spawn and introspection.
+
+One node lives inside one trio run (``open_node``); all its state hangs off
+the ``Node`` object, so two nodes in two runs never interfere. Exits, links,
+monitors and forced stops live in ``_lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar, final
+
+import trio
+
+from . import _lifecycle
+from ._exceptions import CallTimeout, HostLimitReached, NameTaken, ProcessNotFound
+from ._hosts import Host, check_name, check_node_options
+from ._messages import Cancel, Exit, Message, ProcessInfo, ReplySlot
+from ._pid import PID
+from ._process import Process, _check_topic
+from ._waiter import is_blocked
+
+if TYPE_CHECKING:
+    from ._mailbox import MailboxPolicy
+
+R = TypeVar("R")
+
+_TASK_NAME = "actors.process"  # a constant: formatting a name per spawn costs ~0.3 us
+
+
+@final
+class Node:
+    """One actor runtime inside one trio run. Create it with ``open_node()``.
+
+    Plain trio code uses the node to talk to processes: ``spawn``, ``send``,
+    ``call``, ``cancel``, ``terminate``, ``exec``, ``wait_exit``, names and
+    introspection. Processes use their own handle (``proc``), which adds
+    mailboxes, monitors and links.
+    """
+
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        *,
+        name: str | None = None,
+        host: str = "main",
+        shutdown_grace: float = 10.0,
+        timer_coalesce: float = 0.001,
+    ) -> None:
+        check_node_options(name, shutdown_grace, timer_coalesce)
+        self.name = name
+        self.shutdown_grace = shutdown_grace
+        self._nursery = nursery
+        self._procs: dict[int, Process] = {}
+        self._seq = itertools.count(1)
+        self._names: dict[str, Process] = {}
+        self._hosts: dict[str, Host] = {}
+        self.default_host = host
+        self.add_host(host)
+        self._closing = False
+        self._idle: trio.Event | None = None
+        self._pending_kills: set[Process] = set()
+        self._kill_retry_running = False
+        # Processes `shutdown` stops one at a time, newest first, before the
+        # Cancel-all phase (service managers, top-level supervisors).
+        self._stop_first: list[Process] = []
+        # The node-wide timer service: made by actors/_time on first use; opaque to the kernel.
+        self.timer_coalesce = timer_coalesce
+        self._timers: object = None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name or '(unnamed)'} processes={len(self._procs)}>"
+
+    # -- hosts ----------------------------------------------------------------
+
+    def add_host(self, name: str, *, max_processes: int | None = None) -> Host:
+        """Declare a host (process group). Declaring an existing host updates its limit."""
+        host = self._hosts.get(name)
+        if host is None:
+            host = self._hosts[name] = Host(name, max_processes)
+        else:
+            Host(name, max_processes)  # validate
+            host.max_processes = max_processes
+        return host
+
+    def hosts(self) -> list[Host]:
+        """Return the declared hosts."""
+        return list(self._hosts.values())
+
+    # -- spawning ---------------------------------------------------------------
+
+    def spawn(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        *args: object,
+        host: str | None = None,
+        name: str | None = None,
+        mailbox: MailboxPolicy | None = None,
+        trap_links: bool = False,
+    ) -> PID:
+        """Start ``fn(proc, *args)`` as a process (no parent) and return its PID at once.
+
+        ``trap_links=True`` sets ``proc.trap_links`` before the process first runs.
+        """
+        return self._spawn(fn, args, None, host, name, mailbox, False, False, trap_links)
+
+    def _spawn(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        args: tuple[object, ...],
+        parent: Process | None,
+        host_name: str | None,
+        name: str | None,
+        mailbox: MailboxPolicy | None,
+        link: bool,
+        monitor: bool,
+        trap_links: bool = False,
+    ) -> PID:
+        if self._closing:
+            raise RuntimeError("node is shutting down: spawn refused")
+        host = self._hosts.get(host_name or self.default_host)
+        if host is None:
+            raise ValueError(f"unknown host {host_name!r}; declare it with node.add_host()")
+        if host.max_processes is not None and host.count >= host.max_processes:
+            raise HostLimitReached(host.name, host.max_processes)
+        if name is not None:
+            check_name(name)
+            holder = self._names.get(name)
+            if holder is not None:
+                raise NameTaken(name, holder.pid)
+        seq = next(self._seq)
+        pid = PID(host.name, seq, self.name)
+        proc = Process(self, pid, fn, host, mailbox, trio.current_time())
+        if trap_links:
+            proc._trap_links = True
+        self._procs[seq] = proc
+        host.count += 1
+        if name is not None:
+            self._names[name] = proc
+            proc._names = [name]
+        if parent is not None:
+            if link:
+                _lifecycle.add_relation(proc, "_links", parent)
+                _lifecycle.add_relation(parent, "_links", proc)
+            if monitor:
+                proc._monitored_by = parent
+        self._nursery.start_soon(_lifecycle.run_process, proc, fn, args, name=_TASK_NAME)
+        return pid
+
+    async def exec(
+        self, fn: Callable[..., Coroutine[Any, Any, R]], *args: object, **options: Any
+    ) -> R:
+        """Spawn ``fn``, wait for it to end, and return its result or raise its error."""
+        pid = self.spawn(fn, *args, **options)
+        exit = await self.wait_exit(pid)
+        if exit.error is not None:
+            raise exit.error
+        return exit.result  # type: ignore[no-any-return]
+
+    async def wait_exit(self, dest: PID | str) -> Exit:
+        """Wait until ``dest`` ends and return its ``Exit``.
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not alive now.
+        """
+        proc = self._resolve(dest)
+        done = trio.Event()
+        box: list[Exit] = []
+
+        def hook(exit: Exit) -> None:
+            box.append(exit)
+            done.set()
+
+        proc._add_exit_hook(hook)
+        try:
+            await done.wait()
+        finally:
+            proc._remove_exit_hook(hook)
+        return box[0]
+
+    # -- addressing -------------------------------------------------------------
+
+    def _resolve(self, dest: PID | str) -> Process:
+        if type(dest) is PID:
+            proc = self._procs.get(dest.seq)
+            if proc is not None and (proc.pid is dest or proc.pid == dest):
+                return proc
+            raise ProcessNotFound(dest)
+        if isinstance(dest, str):
+            if dest.startswith("{"):
+                return self._resolve(PID.parse(dest))
+            proc = self._names.get(dest)
+            if proc is None:
+                raise ProcessNotFound(dest)
+            return proc
+        if isinstance(dest, PID):  # a PID subclass or tuple-equal value
+            return self._resolve(PID(*dest))
+        raise TypeError(f"destination must be a PID or a name, got {dest!r}")
+
+    def is_alive(self, dest: PID | str) -> bool:
+        """Whether ``dest`` names a live process."""
+        try:
+            self._resolve(dest)
+        except (ProcessNotFound, ValueError):
+            return False
+        return True
+
+    def send(self, dest: PID | str, topic: str, payload: object = None) -> None:
+        """Send from plain trio code (the message's ``sender`` is None). See ``Process.send``."""
+        _check_topic(topic)
+        self._resolve(dest)._deliver(Message(topic, payload, None))
+
+    async def call(
+        self, dest: PID | str, topic: str, payload: object = None, *, timeout: float = 5.0
+    ) -> Any:
+        """Call a process from plain trio code. See ``Process.call``."""
+        return await self._call(None, dest, topic, payload, timeout)
+
+    async def _call(
+        self, sender: PID | None, dest: PID | str, topic: str, payload: object, timeout: float
+    ) -> Any:
+        _check_topic(topic)
+        if not timeout > 0:
+            raise ValueError(f"call timeout must be > 0 seconds, got {timeout!r}")
+        target = self._resolve(dest)
+        slot = ReplySlot(target.pid, topic)
+        target._add_exit_hook(slot.target_exited)
+        try:
+            target._deliver(Message(topic, payload, sender, slot))
+            with trio.move_on_after(timeout):
+                return await slot.wait()
+            raise CallTimeout(target.pid, topic, timeout)
+        finally:
+            slot.close()
+            target._remove_exit_hook(slot.target_exited)
+
+    def cancel(self, dest: PID | str, reason: str = "") -> None:
+        """Post a ``Cancel`` event to ``dest`` from plain trio code (cooperative)."""
+        self._cancel(None, dest, reason)
+
+    def _cancel(self, sender: PID | None, dest: PID | str, reason: str) -> None:
+        proc = self._resolve(dest)
+        proc._cancel_requested = True
+        proc._post_event(Cancel(sender, reason, trio.current_time()))
+
+    def terminate(self, dest: PID | str) -> None:
+        """Stop ``dest`` by force; it exits with ``Terminated`` (reason error)."""
+        _lifecycle.terminate(self._resolve(dest), shutdown=False)
+
+    # -- names ------------------------------------------------------------------
+
+    def register(self, name: str, pid: PID) -> None:
+        """Register ``name`` for ``pid``: idempotent for the same PID, an error for another.
+
+        Raises:
+            NameTaken: If another live process holds ``name``.
+            ProcessNotFound: If ``pid`` is not alive.
+        """
+        check_name(name)
+        proc = self._resolve(pid)
+        holder = self._names.get(name)
+        if holder is proc:
+            return
+        if holder is not None:
+            raise NameTaken(name, holder.pid)
+        self._names[name] = proc
+        if proc._names is None:
+            proc._names = [name]
+        else:
+            proc._names.append(name)
+
+    def unregister(self, name: str) -> bool:
+        """Release ``name``; return whether it was registered."""
+        proc = self._names.pop(name, None)
+        if proc is None:
+            return False
+        if proc._names is not None:
+            proc._names.remove(name)
+        return True
+
+    def lookup(self, name: str) -> PID | None:
+        """Return the PID registered under ``name``, or None."""
+        proc = self._names.get(name)
+        return None if proc is None else proc.pid
+
+    # -- introspection ------------------------------------------------------------
+
+    def processes(self, *, host: str | None = None) -> list[PID]:
+        """Return the PIDs of live processes, oldest first (optionally of one host)."""
+        return [p.pid for p in self._procs.values() if host is None or p.host.name == host]
+
+    def info(self, dest: PID | str) -> ProcessInfo:
+        """Describe a live process: status, mailbox depth, links, monitors, names."""
+        proc = self._resolve(dest)
+        task = proc._task
+        if proc._kill is not None:
+            status = "exiting"
+        elif task is not None and is_blocked(task):
+            status = "waiting"
+        else:
+            status = "running"
+        received = sum(
+            q._received
+            for q in (
+                proc._inbox,
+                proc._events,
+                *(proc._listeners.queues() if proc._listeners else ()),
+            )
+            if q is not None
+        )
+        fn = proc._fn
+        return ProcessInfo(
+            pid=proc.pid,
+            status=status,
+            host=proc.host.name,
+            names=tuple(proc._names or ()),
+            mailbox_depth=proc._depth(),
+            messages_received=received,
+            links=tuple(p.pid for p in _lifecycle.relation(proc._links)),
+            monitors=tuple(p.pid for p in _lifecycle.relation(proc._monitored_by)),
+            trap_links=proc._trap_links,
+            started_at=proc.started_at,
+            function=f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}",
+        )
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    # -- shutdown -----------------------------------------------------------------
+
+    async def wait_all_exited(self) -> None:
+        """Wait until no process is alive."""
+        while self._procs:
+            if self._idle is None:
+                self._idle = trio.Event()
+            await self._idle.wait()
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop every process: ``Cancel`` to all, wait ``grace`` seconds, terminate the rest.
+
+        Processes registered with ``_stop_first`` (service managers, top-level
+        supervisors) are cancelled first, one at a time and newest first, each
+        awaited before the next, so they can stop what they own in order. Then
+        every remaining process gets ``Cancel``. Both phases share the one
+        ``grace`` period. Processes that return after the ``Cancel``, and those
+        terminated after the grace period, exit with reason ``shutdown`` (not
+        logged as crashes). New spawns are refused from now on.
+        """
+        grace = self.shutdown_grace if grace is None else grace
+        self._closing = True
+        deadline = trio.current_time() + grace
+        with trio.move_on_at(deadline):
+            while self._stop_first:
+                proc = self._stop_first.pop()
+                if _lifecycle._alive(proc):
+                    self._cancel(None, proc.pid, "node shutdown")
+                    await self.wait_exit(proc.pid)
+        now = trio.current_time()
+        for proc in list(self._procs.values()):
+            proc._cancel_requested = True
+            proc._post_event(Cancel(None, "node shutdown", now))
+        with trio.move_on_at(deadline):
+            await self.wait_all_exited()
+        for proc in list(self._procs.values()):
+            _lifecycle.terminate(proc, shutdown=True)
+        await self.wait_all_exited()
+
+    def _add_stop_first(self, pid: PID) -> None:
+        """Have ``shutdown`` cancel ``pid`` and wait for it before the Cancel-all phase."""
+        proc = self._resolve(pid)
+        self._stop_first.append(proc)
+
+        def forget() -> None:
+            if proc in self._stop_first:
+                self._stop_first.remove(proc)
+
+        proc.on_exit(forget)

@@ -1,0 +1,203 @@
+"""The timer calendar: pending deadlines in per-millisecond buckets, fired in order.
+
+The storage half of the node timer service (``_service.py`` adds the
+wake-up in trio's run loop, owners and statistics).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from heapq import heapify, heappop, heappush
+from typing import Protocol
+
+_COMPACT_MIN = 256
+_SLOTS_PER_SECOND = 1000.0
+"""Calendar slot width: one millisecond."""
+_SCALED_MAX = 2.0**62
+
+
+class Entry(Protocol):
+    """A calendar entry: a timer, a ticker tick or a sleep (``_timers.py``)."""
+
+    _key: object
+    """Its live ``(deadline, seq, entry)`` tuple, or None once stopped or fired."""
+
+    def _fire(self, scheduled: float, now: float) -> float | None:
+        """Deliver the deadline ``scheduled``; return the entry's next deadline, if any."""
+        ...
+
+
+_Item = tuple[float, int, Entry]
+
+
+def _slot_of(time: float) -> int:
+    """The millisecond slot of ``time`` (clamped far out, so it stays a machine integer)."""
+    scaled = time * _SLOTS_PER_SECOND
+    if -_SCALED_MAX < scaled < _SCALED_MAX:
+        return int(scaled)
+    return int(max(-_SCALED_MAX, min(scaled, _SCALED_MAX)))
+
+
+class Calendar:
+    """Pending ``(deadline, seq, entry)`` tuples, fired by deadline, then scheduling order.
+
+    A two-level calendar: deadlines in a later millisecond than the current one
+    wait in per-millisecond buckets (a dict of plain lists plus a small heap of
+    slot numbers, so scheduling a tick is a dict lookup and a list append), and
+    only the slot that has begun is moved into a small heap. Firing order is
+    exactly one heap's. Against one binary heap of every entry (a 17-level
+    sift of tuple comparisons per tick at 100,000 tickers) it measured ~10%
+    less CPU per tick at 100,000 tickers and the same at 10,000.
+
+    An entry has a ``_key`` slot (its live tuple, or None) and
+    ``_fire(scheduled, now)``, which returns its next deadline or None.
+    """
+
+    __slots__ = (
+        "_batches",
+        "_count",
+        "_dead",
+        "_far",
+        "_far_slots",
+        "_fired",
+        "_last",
+        "_near",
+        "_open",
+        "_peek",
+        "_peek_slot",
+        "_scheduled",
+        "_seq",
+    )
+
+    def __init__(self) -> None:
+        # The begun slots: a heap of every entry whose slot is <= self._open.
+        self._near: list[_Item] = []
+        self._open = -(2**63)
+        # Later slots: slot -> unordered bucket, and a heap of those slot numbers.
+        self._far: dict[int, list[_Item]] = {}
+        self._far_slots: list[int] = []
+        # Cached earliest live deadline of one far bucket.
+        self._peek_slot: int | None = None
+        self._peek = math.inf
+        self._count = 0  # tuples stored, live or dead
+        self._dead = 0
+        self._seq = itertools.count()
+        self._last = -math.inf  # when the last batch fired
+        self._scheduled = 0
+        self._fired = 0
+        self._batches = 0
+
+    def _store(self, item: _Item) -> None:
+        """File ``item`` in the begun heap or its millisecond's bucket."""
+        deadline = item[0]
+        scaled = deadline * _SLOTS_PER_SECOND  # _slot_of's fast path, inlined: once per tick
+        slot = int(scaled) if -_SCALED_MAX < scaled < _SCALED_MAX else _slot_of(deadline)
+        if slot <= self._open:
+            heappush(self._near, item)
+            return
+        bucket = self._far.get(slot)
+        if bucket is None:
+            self._far[slot] = [item]
+            heappush(self._far_slots, slot)
+        else:
+            bucket.append(item)
+            if slot == self._peek_slot and deadline < self._peek:
+                self._peek = deadline
+
+    def _discard(self, entry: Entry) -> None:
+        """Mark ``entry``'s tuple dead (the entry must be pending)."""
+        if entry._key[0] == self._peek:  # type: ignore[index]
+            self._peek_slot = None  # it may have been the cached earliest of its bucket
+        entry._key = None
+        self._dead += 1
+        if self._dead > _COMPACT_MIN and self._dead * 2 > self._count:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop every dead tuple (when they outnumber the live ones)."""
+        near = self._near
+        near[:] = [item for item in near if item[2]._key is item]
+        heapify(near)
+        far = self._far
+        for slot, bucket in list(far.items()):
+            bucket[:] = [item for item in bucket if item[2]._key is item]
+            if not bucket:
+                del far[slot]
+        self._far_slots[:] = far
+        heapify(self._far_slots)
+        self._peek_slot = None
+        self._count = len(near) + sum(map(len, far.values()))
+        self._dead = 0
+
+    def _next_deadline(self) -> float:
+        """The earliest live deadline (``inf`` if none); drops dead entries on the way."""
+        near = self._near
+        while near:
+            item = near[0]
+            if item[2]._key is item:
+                return item[0]
+            heappop(near)
+            self._dead -= 1
+            self._count -= 1
+        far_slots = self._far_slots
+        while far_slots:
+            slot = far_slots[0]
+            if slot == self._peek_slot:
+                return self._peek
+            bucket = self._far[slot]
+            live = [item[0] for item in bucket if item[2]._key is item]
+            if live:
+                self._peek_slot = slot
+                self._peek = min(live)
+                return self._peek
+            heappop(far_slots)  # only dead entries left in it
+            del self._far[slot]
+            self._dead -= len(bucket)
+            self._count -= len(bucket)
+        return math.inf
+
+    def _fire_due(self, now: float) -> None:
+        """Fire every entry due at ``now``, in order, filing re-armed entries (ticks) again."""
+        near = self._near
+        seq = self._seq
+        store = self._store
+        now_slot = _slot_of(now)
+        fired = repushed = 0
+        while True:
+            if not near:
+                # Begin the next far slot once its millisecond has started.
+                far_slots = self._far_slots
+                if not far_slots or far_slots[0] > now_slot:
+                    break
+                slot = heappop(far_slots)
+                near = self._far.pop(slot)
+                heapify(near)
+                self._near = near
+                self._open = slot
+                if slot == self._peek_slot:
+                    self._peek_slot = None
+                continue
+            item = near[0]
+            if item[0] > now:
+                break
+            heappop(near)
+            self._count -= 1
+            entry = item[2]
+            if entry._key is not item:
+                self._dead -= 1
+                continue
+            entry._key = None
+            fired += 1
+            following = entry._fire(item[0], now)
+            if following is not None:
+                item = (following, next(seq), entry)
+                entry._key = item
+                store(item)
+                self._count += 1
+                repushed += 1
+        self._scheduled += repushed
+        if fired:
+            self._fired += fired
+            self._batches += 1
+        self._last = now

@@ -1,0 +1,322 @@
+"""The durable cron service: a process that fires jobs into trigger files and delivers them.
+
+``node.spawn(cron_service, "data")`` (or a supervisor child spec) runs it on a
+data folder holding ``jobs/`` and ``triggers/``. On start it repairs what a
+crash left (``JobStore.recover``), then runs two tasks until a ``Cancel``:
+
+- the **scheduler**: each enabled job's due slots are planned from its
+  persisted ``last_fired_at`` (or ``created_at``) with ``plan_catch_up``
+  under the job's ``catch_up`` policy, fired through ``JobStore.fire``
+  (trigger file first, then the job), and the next wake-up is the earliest
+  next slot. It never sleeps longer than ``poll_interval``: each wake-up
+  re-reads the wall clock, so a suspend or a clock step neither delays an
+  overdue fire nor repeats a fired slot, and notices job files changed by
+  other programs (``actors cron add``) with one ``stat`` per file.
+- the **watcher** (``watch_triggers``): drains ``triggers/`` in name order at
+  once, then again on every poll, fire or due retry, and delivers each file
+  as a ``cron.trigger`` message whose payload is a :class:`CronEvent`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+import trio
+
+from .._core._messages import Cancel
+from .._core._process import Process
+from .._scheduling._cron import CronTrigger
+from .._scheduling._policies import CatchUpPolicy, plan_catch_up
+from ._job import Job, JobNotFound, MalformedJob
+from ._store import JobStore
+from ._triggerdrain import RetryPolicy, Wakeup, watch_triggers
+from ._triggerfiles import JsonValue, Trigger
+
+__all__ = ["CRON_TOPIC", "CronEvent", "cron_service"]
+
+CRON_TOPIC = "cron.trigger"
+"""Topic of the messages the service delivers."""
+
+WallClock = Callable[[], dt.datetime]
+"""Returns the current wall-clock time as an aware datetime."""
+
+_log = logging.getLogger("actors.cron")
+
+
+@attrs.frozen
+class CronEvent:
+    """The payload of a ``cron.trigger`` message: one delivered trigger file."""
+
+    job_id: str | None
+    """The job that fired, or None for an external trigger."""
+    name: str | None
+    """The job's name, or None."""
+    prompt: str | None
+    """The text (a heartbeat job's file contents are appended)."""
+    payload: JsonValue
+    """Structured JSON data, or None."""
+    scheduled_for: dt.datetime | None
+    """The cron slot fired (UTC); None for external triggers."""
+    fired_at: dt.datetime | None
+    """When the trigger file was written (UTC)."""
+    attempt: int
+    """1 for the first delivery; higher after failed deliveries."""
+    trigger: str
+    """The trigger file name: a key to drop a redelivery after a crash."""
+
+    @classmethod
+    def from_trigger(cls, trigger: Trigger) -> CronEvent:
+        """Build the event for a parsed trigger file."""
+        return cls(
+            job_id=trigger.job_id,
+            name=trigger.job_name,
+            prompt=trigger.prompt,
+            payload=trigger.payload,
+            scheduled_for=trigger.scheduled_for,
+            fired_at=trigger.fired_at,
+            attempt=trigger.attempt,
+            trigger=trigger.source or "",
+        )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _signature(jobs_dir: Path) -> frozenset[tuple[str, int, int, int]]:
+    """Name, inode, mtime and size of each job file: any write changes it (new inode)."""
+    with os.scandir(jobs_dir) as entries:
+        stats = [(e.name, e.stat()) for e in entries if e.name.endswith(".json")]
+    return frozenset((n, s.st_ino, s.st_mtime_ns, s.st_size) for n, s in stats)
+
+
+@attrs.define(eq=False)
+class _Scheduler:
+    """Plans and fires the jobs of one store; all state but the cursors is on disk."""
+
+    store: JobStore
+    tz: ZoneInfo
+    clock: WallClock
+    misfire_grace: float
+    limit: int
+    wakeup: Wakeup
+    retry_in: dt.timedelta
+    _jobs: list[Job] = attrs.field(factory=list)
+    _signature: frozenset[tuple[str, int, int, int]] | None = None
+    _next: dict[str, dt.datetime | None] = attrs.field(factory=dict)
+    _cursor: dict[str, dt.datetime] = attrs.field(factory=dict)
+    _triggers: dict[tuple[str, str], CronTrigger] = attrs.field(factory=dict)
+
+    def tick(self, now: dt.datetime) -> dt.datetime | None:
+        """Fire every due slot at ``now``; return the earliest next slot (None: nothing)."""
+        signature = _signature(self.store.jobs_dir)
+        if signature != self._signature:
+            self._signature = signature
+            self._jobs = self.store.list()
+            self._next.clear()
+            live = {(j.id, j.cron) for j in self._jobs}
+            self._triggers = {k: v for k, v in self._triggers.items() if k in live}
+        earliest: dt.datetime | None = None
+        for job in self._jobs:
+            if not job.enabled:
+                # Slots passed while disabled are not missed: enabling does not catch up.
+                self._cursor[job.id] = max(now, self._cursor.get(job.id, now))
+                continue
+            nxt = self._next.get(job.id, now)
+            if nxt is not None and nxt <= now:
+                nxt = self._next[job.id] = self._step(job, now)
+            if nxt is not None and (earliest is None or nxt < earliest):
+                earliest = nxt
+        return earliest
+
+    def _step(self, job: Job, now: dt.datetime) -> dt.datetime | None:
+        key = (job.id, job.cron)
+        trigger = self._triggers.get(key)
+        if trigger is None:
+            trigger = self._triggers[key] = CronTrigger(job.cron, self.tz, hash_id=job.id)
+        anchors = (job.created_at, job.last_fired_at, self._cursor.get(job.id))
+        anchor = max(a for a in anchors if a is not None)
+        policy = CatchUpPolicy(job.catch_up, self.misfire_grace, coalesce=True, limit=self.limit)
+        plan = plan_catch_up(trigger, anchor, now, policy)
+        if plan.refused:
+            _log.warning(
+                "cron catch-up refused job=%s due=%d limit=%d", job.id, plan.skipped, self.limit
+            )
+        elif plan.skipped:
+            _log.info(
+                "cron fires skipped job=%s count=%d policy=%s", job.id, plan.skipped, job.catch_up
+            )
+        for slot in plan.fires:
+            try:
+                path = self.store.fire(job.id, slot, now=now, wait=False)
+            except (JobNotFound, MalformedJob):
+                return None  # changed under us: the next tick reloads it
+            except BlockingIOError:  # `actors cron ...` is editing it: never sleep on a lock here
+                _log.info("cron fire deferred job=%s slot=%s reason=locked", job.id, slot)
+                return now + self.retry_in
+            except OSError as exc:  # disk full, permissions: try again soon
+                _log.error("cron fire failed job=%s slot=%s error=%r", job.id, slot, exc)
+                return now + self.retry_in
+            if path is not None:
+                _log.info("cron fired job=%s slot=%s file=%s", job.id, slot.isoformat(), path.name)
+                self.wakeup.set()
+        if plan.last_due is not None:
+            self._cursor[job.id] = max(plan.last_due, self._cursor.get(job.id, plan.last_due))
+        return plan.next_fire
+
+
+@attrs.define(eq=False)
+class _Service:
+    proc: Process
+    store: JobStore
+    scheduler: _Scheduler
+    poll_interval: float
+    retry: RetryPolicy
+    ack_timeout: float | None
+    malformed_grace: float
+
+    async def run(self) -> None:
+        recovery = self.store.recover()
+        if recovery.removed_files or recovery.rolled_forward or recovery.removed_oneshots:
+            _log.info("cron recovered dir=%s %s", self.store.path, recovery)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._watch)
+            nursery.start_soon(self._schedule)
+            _notify_ready(self.proc)
+            while True:
+                event = await self.proc.events.receive()
+                if isinstance(event, Cancel):
+                    break
+            nursery.cancel_scope.cancel()
+
+    async def _watch(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await watch_triggers(
+            self.store.triggers_dir,
+            self._deliver,
+            poll_interval=self.poll_interval,
+            retry=self.retry,
+            on_delivered=self._settle,
+            malformed_grace=self.malformed_grace,
+            wakeup=self.scheduler.wakeup,
+            task_status=task_status,
+        )
+
+    async def _schedule(self) -> None:
+        clock = self.scheduler.clock
+        while True:
+            earliest = self.scheduler.tick(clock())
+            delay = self.poll_interval
+            if earliest is not None:
+                delay = min(delay, max(0.0, (earliest - clock()).total_seconds()))
+            await trio.sleep(delay)
+
+    async def _deliver(self, trigger: Trigger) -> None:
+        event = CronEvent.from_trigger(trigger)
+        if self.ack_timeout is None:
+            self.proc.send(trigger.target, CRON_TOPIC, event)
+        else:
+            await self.proc.call(trigger.target, CRON_TOPIC, event, timeout=self.ack_timeout)
+        _log.debug("cron delivered file=%s target=%s", event.trigger, trigger.target)
+
+    def _settle(self, trigger: Trigger) -> None:
+        try:
+            self.store.settle(trigger)
+        except OSError as exc:  # the next start's recover() deletes the oneshot job
+            _log.error("cron settle failed job=%s error=%r", trigger.job_id, exc)
+
+
+def _notify_ready(proc: Process) -> None:
+    """Tell a service manager that waits for readiness that we are running."""
+    try:
+        from .._supervision._service import notify_ready, owners
+    except ImportError:  # pragma: no cover - services are optional
+        return
+    if proc.pid in owners():
+        notify_ready(proc)
+
+
+def _check_seconds(value: float, name: str, *, zero: bool = False) -> float:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    if value == 0 and not zero:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return float(value)
+
+
+async def cron_service(
+    proc: Process,
+    data_dir: Path | str,
+    *,
+    tz: ZoneInfo | str = "UTC",
+    wall_clock: WallClock | None = None,
+    poll_interval: float = 0.5,
+    misfire_grace: float = 60.0,
+    catch_up_limit: int = 100,
+    retry: RetryPolicy | None = None,
+    ack_timeout: float | None = None,
+    malformed_grace: float = 1.0,
+) -> None:
+    """Run the durable cron service on ``data_dir`` until a ``Cancel`` event.
+
+    ``node.spawn(cron_service, "data")`` runs it with the defaults; to pass
+    options, bind them by keyword, the folder included (``spawn`` passes
+    positional arguments after ``proc``)::
+
+        node.spawn(functools.partial(cron_service, data_dir="data", tz="Europe/Berlin"))
+
+    Deliveries are ``cron.trigger`` messages with a
+    :class:`CronEvent` payload, sent to each trigger's target (a registered
+    name or a PID string). A target that is not running (``ProcessNotFound``)
+    or a full mailbox is a failed delivery: the file stays and is retried
+    with backoff.
+
+    Args:
+        proc (Process): The service's own process.
+        data_dir (Path | str): Folder with ``jobs/`` and ``triggers/`` (created).
+        tz (ZoneInfo | str): Zone cron expressions are read in.
+        wall_clock (WallClock | None): Current wall time (aware); default
+            ``datetime.now(UTC)``. Tests inject a steppable clock.
+        poll_interval (float): Longest sleep of the scheduler and the
+            watcher, in seconds.
+        misfire_grace (float): A slot later than this (seconds) is missed
+            and follows the job's ``catch_up`` policy; otherwise it fires.
+        catch_up_limit (int): More catch-up fires than this for one job are
+            refused (none run) and logged.
+        retry (RetryPolicy | None): Backoff of failed deliveries.
+        ack_timeout (float | None): If set, deliver with ``call`` and remove
+            the file only after the target replied (``proc.reply(msg)``)
+            within this many seconds, so an event the target never handled
+            is not lost if the OS process dies. Default: plain ``send``.
+        malformed_grace (float): Age in seconds before a malformed trigger
+            file is quarantined (a writer may still be writing it).
+    """
+    try:
+        zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {tz!r}") from None
+    poll = _check_seconds(poll_interval, "poll_interval")
+    grace = _check_seconds(misfire_grace, "misfire_grace", zero=True)
+    if ack_timeout is not None:
+        _check_seconds(ack_timeout, "ack_timeout")
+    clock = _utc_now if wall_clock is None else wall_clock
+    store = JobStore(data_dir, clock=clock)
+    scheduler = _Scheduler(
+        store, zone, clock, grace, catch_up_limit, Wakeup(), dt.timedelta(seconds=poll)
+    )
+    service = _Service(
+        proc,
+        store,
+        scheduler,
+        poll,
+        RetryPolicy() if retry is None else retry,
+        ack_timeout,
+        _check_seconds(malformed_grace, "malformed_grace", zero=True),
+    )
+    await service.run()

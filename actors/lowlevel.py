@@ -1,0 +1,37 @@
+"""The lower-level pieces of actors: queue and timer statistics, and the pure planners.
+
+For code that builds on the runtime rather than with it: the mailbox queue type and the
+statistics snapshots, the node timer service's counters, and the pure functions the scheduler
+and the durable cron plan with (misfires, catch-up, jitter). Everything here is re-exported
+once from a private module, like ``actors`` itself.
+"""
+
+from ._core._mailbox import MessageQueue as MessageQueue
+from ._core._messages import QueueStatistics as QueueStatistics
+from ._scheduling._policies import CatchUpPlan as CatchUpPlan
+from ._scheduling._policies import is_misfire as is_misfire
+from ._scheduling._policies import plan_catch_up as plan_catch_up
+from ._scheduling._triggers import FirePlan as FirePlan
+from ._scheduling._triggers import apply_jitter as apply_jitter
+from ._supervision._service import dependency_order as dependency_order
+from ._time._channel import ChannelStatistics as ChannelStatistics
+from ._time._duration import require_period as require_period
+from ._time._service import TimerStatistics as TimerStatistics
+from ._time._service import timer_statistics as timer_statistics
+from ._time._timers import TICKER_BUFFER as TICKER_BUFFER
+
+__all__ = [
+    "TICKER_BUFFER",
+    "CatchUpPlan",
+    "ChannelStatistics",
+    "FirePlan",
+    "MessageQueue",
+    "QueueStatistics",
+    "TimerStatistics",
+    "apply_jitter",
+    "dependency_order",
+    "is_misfire",
+    "plan_catch_up",
+    "require_period",
+    "timer_statistics",
+]
