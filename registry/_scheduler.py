@@ -7,8 +7,10 @@ spawn per job, whose every tick calls the entry through :class:`registry.Funcs`.
 runner is linked, a crash or restart of the scheduler never leaves a second set of workers
 behind (Wippy's example does).
 
-The entry's ``meta`` says when and how (validated strictly; a bad value is logged naming the
-entry and field, that job is not started, the others run):
+The entry's ``meta`` says when and how. It is validated strictly: in index files at load
+(``load_app``: a bad value is an :class:`IndexFileError` naming file, entry, field and value, so
+``actors run`` exits 2 before anything starts); an entry changed later while the scheduler runs
+is logged naming the entry and field, that job is not started, the others run:
 
 - ``interval``: a duration (``"5s"``, ``"1h30m"``, or seconds); the first run is one interval
   after the job is installed; or
@@ -61,6 +63,7 @@ __all__ = [
     "CRON_JOB_FILTER",
     "CronJob",
     "CronJobError",
+    "check_cron_job",
     "cron_job_program",
     "cron_scheduler",
     "parse_cron_job",
@@ -134,10 +137,24 @@ def parse_cron_job(entry: Entry) -> CronJob:
     Raises:
         CronJobError: naming the entry and every bad field.
     """
+    job, problems = check_cron_job(entry)
+    if job is None:
+        text = "; ".join(f"field {field}: {message}" for field, message in problems)
+        raise CronJobError(f"cron job {entry.id}: {text}")
+    return job
+
+
+def check_cron_job(entry: Entry) -> tuple[CronJob | None, list[tuple[str, str]]]:
+    """Check a ``cron.job`` entry's meta: the job, or ``None`` and every ``(field, message)``.
+
+    ``load_app`` reports these problems as it reports every other index-file problem (file,
+    entry, field), so a bad schedule stops the app before anything starts; the running
+    scheduler logs them for entries changed later (``parse_cron_job``).
+    """
     meta = entry.meta
     problems: list[str] = []
     if entry.kind != "function":
-        problems.append(f"kind: a cron.job must be a function entry, got {entry.kind!r}")
+        problems.append(f"field kind: a cron.job must be a function entry, got {entry.kind!r}")
     interval: float | None = None
     cron = meta.get("cron")
     tz = meta.get("tz", "UTC")
@@ -174,7 +191,8 @@ def parse_cron_job(entry: Entry) -> CronJob:
     grace = _duration(meta, "misfire_grace", 60.0, problems)
     jitter = _duration(meta, "jitter", 0.0, problems)
     if problems:
-        raise CronJobError(f"cron job {entry.id}: " + "; ".join(problems))
+        split = [problem.removeprefix("field ").split(": ", 1) for problem in problems]
+        return None, [(field, message) for field, message in split]
     return CronJob(
         entry_id=entry.id,
         interval=interval,
@@ -183,7 +201,7 @@ def parse_cron_job(entry: Entry) -> CronJob:
         overlap=overlap,
         policy=CatchUpPolicy(catch_up=catch_up, misfire_grace=grace, coalesce=coalesce),
         jitter=jitter,
-    )
+    ), []
 
 
 def _keep_last(_: Any, result: Any) -> Any:
