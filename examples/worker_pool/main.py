@@ -6,7 +6,7 @@ queue length every 250 ms: above 10 it spawns one more worker (refused at max=5)
 unspawns one (refused at min=1). Halfway through, an admin ``trigger`` runs a tick at once.
 Every tick's count is folded into the program state by ``merge_fn``; the end prints it.
 
-Run: python examples/worker_pool/main.py [--seconds N]
+Run: python examples/worker_pool/main.py [--seconds N]   (Ctrl+C stops it early, exit 0)
 """
 
 from __future__ import annotations
@@ -59,8 +59,26 @@ async def producer(proc: actors.Process, queue: actors.Channel[int], seconds: fl
         in_burst = trio.current_time() - start < 1.0
         queue.send_nowait(produced)
         produced += 1
-        await proc.sleep(1 / 120 if in_burst else 0.2)
+        if await pause(proc, 1 / 120 if in_burst else 0.2):
+            break
     return produced
+
+
+async def pause(
+    proc: actors.Process, seconds: float, exits: list[actors.Exit] | None = None
+) -> bool:
+    """Sleep ``seconds``, or less when a ``Cancel`` (Ctrl+C) arrives: then return True.
+
+    ``Exit`` events that arrive meanwhile are kept in ``exits``.
+    """
+    with trio.move_on_after(seconds):
+        while True:
+            event = await proc.events.receive()
+            if isinstance(event, actors.Cancel):
+                return True
+            if isinstance(event, actors.Exit) and exits is not None:
+                exits.append(event)
+    return False
 
 
 async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
@@ -72,8 +90,11 @@ async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
     start = trio.current_time()
     triggered = False
     peak = 1
+    exits: list[actors.Exit] = []
     while trio.current_time() - start < seconds:
-        await proc.sleep(0.25)
+        if await pause(proc, 0.25, exits):  # Ctrl+C: the runner and the producer stop too
+            log.info("pool interrupted", queue=queue.statistics().buffered)
+            return {"interrupted": True}
         backlog = queue.statistics().buffered
         info = await runner.info("worker")
         spawns = len([s for s in info.spawns if s.status == "running"])
@@ -88,7 +109,7 @@ async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
             triggered = True
             result = await runner.trigger("worker")
             log.info("manual trigger", processed=result["processed"])
-    exit = await proc.events.receive()  # the producer's Exit
+    exit = exits[0] if exits else await proc.events.receive()  # the producer's Exit
     assert isinstance(exit, actors.Exit)
     produced = exit.result
     state = await runner.get_state("worker")
