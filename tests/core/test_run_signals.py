@@ -144,7 +144,7 @@ class TestInProcess:
             await trio.sleep(1)
 
         clock = trio.testing.MockClock(autojump_threshold=0)
-        with pytest.raises(BaseException) as caught:  # noqa: PT011 (any KeyboardInterrupt form)
+        with pytest.raises(BaseException) as caught:
             actors.run(main, handle_signals=False, clock=clock)
         error = caught.value
         if isinstance(error, BaseExceptionGroup):
