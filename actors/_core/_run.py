@@ -172,7 +172,6 @@ async def _run_until_signal(
                     raise exit.error
                 return exit.result  # type: ignore[no-any-return]
             return _Stopped(await _stop(node, signals))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _stop(node: Node, signals: AsyncIterator[int]) -> int:
