@@ -150,7 +150,7 @@ async def _run_until_signal(
 ) -> R | _Stopped:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_node(**node_options) as node:
-            exit: Exit | None = None
+            exits: list[Exit] = []  # main's, unless a signal came first
             async with trio.open_nursery() as nursery:
 
                 async def on_signal() -> None:
@@ -165,12 +165,12 @@ async def _run_until_signal(
 
                 nursery.start_soon(on_signal)
                 pid = node.spawn(main, *args)
-                exit = await node.wait_exit(pid)  # no checkpoint since the spawn
+                exits.append(await node.wait_exit(pid))  # no checkpoint since the spawn
                 nursery.cancel_scope.cancel()
-            if exit is not None:
-                if exit.error is not None:
-                    raise exit.error
-                return exit.result  # type: ignore[no-any-return]
+            if exits:
+                if exits[0].error is not None:
+                    raise exits[0].error
+                return exits[0].result  # type: ignore[no-any-return]
             return _Stopped(await _stop(node, signals))
 
 
