@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import trio
@@ -70,7 +70,7 @@ class Node:
         self.timer_coalesce = timer_coalesce
         self._timers: object = None
         # Wall clock and trio clock read together once: `info` turns trio times into datetimes.
-        self._wall_anchor = (datetime.now(timezone.utc), trio.current_time())
+        self._wall_anchor = (datetime.now(UTC), trio.current_time())
 
     def __repr__(self) -> str:
         return f"<Node {self.name or '(unnamed)'} processes={len(self._procs)}>"

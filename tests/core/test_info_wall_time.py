@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import trio
 
@@ -15,14 +15,14 @@ async def idle(proc: actors.Process) -> None:
 
 async def test_started_wall_is_an_aware_datetime_that_does_not_move() -> None:
     """An aware UTC datetime near now, stable across calls; spawns 5 s apart are 5 s apart."""
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     async with actors.open_node() as node:
         first = node.spawn(idle)
         await trio.sleep(5)
         second = node.spawn(idle)
         info = node.info(first)
-        assert info.started_wall.tzinfo is timezone.utc
-        assert before <= info.started_wall <= datetime.now(timezone.utc)
+        assert info.started_wall.tzinfo is UTC
+        assert before <= info.started_wall <= datetime.now(UTC)
         assert node.info(first) == info  # stable: nothing derived from "now"
         gap = node.info(second).started_wall - info.started_wall
         assert abs(gap - timedelta(seconds=5)) < timedelta(milliseconds=1)
