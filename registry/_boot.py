@@ -28,7 +28,7 @@ from ._funcs import Funcs
 from ._loader import INDEX_FILE, load_dir
 from ._registry import Registry
 from ._resolve import resolve_callable
-from ._scheduler import CRON_JOB_FILTER, check_cron_job
+from ._validate import check_cron_job
 
 ProcessFn = Callable[..., Coroutine[Any, Any, Any]]
 
@@ -145,7 +145,7 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
             if fn is not None:
                 callables[entry] = fn
     for entry in entries:
-        if entry.meta.get("type") == CRON_JOB_FILTER["meta.type"]:
+        if entry.meta.get("type") == "cron.job":
             _, bad = check_cron_job(entry)
             problems.extend(Problem(m, entry.origin, entry=entry.id, field=f) for f, m in bad)
     by_id = {entry.id: entry for entry in entries}
