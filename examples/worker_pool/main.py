@@ -81,20 +81,52 @@ async def pause(
     return False
 
 
+class Interrupted(Exception):
+    """A ``Cancel`` arrived: Ctrl+C, or the node is shutting down."""
+
+
+def cancel_pending(proc: actors.Process, exits: list[actors.Exit]) -> bool:
+    """Whether a ``Cancel`` waits in the events (``Exit`` events met on the way are kept)."""
+    while True:
+        try:
+            event = proc.events.receive_nowait()
+        except trio.WouldBlock:
+            return False
+        if isinstance(event, actors.Cancel):
+            return True
+        if isinstance(event, actors.Exit):
+            exits.append(event)
+
+
 async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
-    """Run the pool for ``seconds``; return the merged state and counters."""
+    """Run the pool for ``seconds``; return the merged state and counters.
+
+    On ``Cancel`` (Ctrl+C) it returns ``{"interrupted": True}`` at once: the node cancels the
+    runner and the producer too, so a call to the runner may fail on the way; that is expected.
+    """
     queue: actors.Channel[int] = actors.Channel(math.inf)
+    exits: list[actors.Exit] = []
+    try:
+        return await _pool(proc, seconds, queue, exits)
+    except (Interrupted, actors.CallFailed, actors.ProcessNotFound) as error:
+        if not isinstance(error, Interrupted) and not cancel_pending(proc, exits):
+            raise
+    log.info("pool interrupted", queue=queue.statistics().buffered)
+    return {"interrupted": True}
+
+
+async def _pool(
+    proc: actors.Process, seconds: float, queue: actors.Channel[int], exits: list[actors.Exit]
+) -> dict[str, Any]:
     runner = start_runner(proc)
     await runner.install(worker_program(queue))
     proc.spawn_monitored(producer, queue, seconds)
     start = trio.current_time()
     triggered = False
     peak = 1
-    exits: list[actors.Exit] = []
     while trio.current_time() - start < seconds:
-        if await pause(proc, 0.25, exits):  # Ctrl+C: the runner and the producer stop too
-            log.info("pool interrupted", queue=queue.statistics().buffered)
-            return {"interrupted": True}
+        if await pause(proc, 0.25, exits):
+            raise Interrupted
         backlog = queue.statistics().buffered
         info = await runner.info("worker")
         spawns = len([s for s in info.spawns if s.status == "running"])
@@ -110,7 +142,8 @@ async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
             result = await runner.trigger("worker")
             log.info("manual trigger", processed=result["processed"])
     exit = exits[0] if exits else await proc.events.receive()  # the producer's Exit
-    assert isinstance(exit, actors.Exit)
+    if not isinstance(exit, actors.Exit):
+        raise Interrupted
     produced = exit.result
     state = await runner.get_state("worker")
     info = await runner.info("worker")
