@@ -28,7 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 GUIDE = ROOT / "docs" / "getting-started.md"
-FENCE = re.compile(r"^```(.*)$")
+FENCE = re.compile(r"^(`{3,})([^`]*)$")  # CommonMark: no backtick in the info string
 PYTHON_TAGS = {"", "no-run"}
 
 
@@ -59,10 +59,11 @@ def blocks(doc: Path) -> list[Block]:
         if opened is None:
             i += 1
             continue
-        info = opened.group(1).split()
+        info = opened.group(2).split()
         start = i + 1
         i = start
-        while not lines[i].startswith("```"):
+        closing = re.compile(rf"^{opened.group(1)}`*\s*$")
+        while i < len(lines) and not closing.match(lines[i]):
             i += 1
         lang, tags = (info[0], tuple(info[1:])) if info else ("", ())
         found.append(Block(doc, start, lang, tags, "\n".join(lines[start:i]) + "\n"))
