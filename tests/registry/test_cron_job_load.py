@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import string
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,26 @@ class TestLoad:
             assert actors.parse_duration(text) > 0
         else:
             assert "entry app:job, field meta.interval: " in str(problem)
+
+    @settings(
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        text=st.text(alphabet="0123456789 */-,LW#?H", max_size=24),
+        tz=st.sampled_from(["UTC", "Europe/Berlin", "Mars/Base", "tz"]),
+    )
+    def test_any_cron_loads_or_names_the_field(self, write: Write, text: str, tz: str) -> None:
+        """Any cron text and zone: it loads, or the problem names meta.cron or meta.tz."""
+        folder = app_with(write, f"{{type: cron.job, cron: {text!r}, tz: {tz}}}")
+        problem: IndexFileError | None = None
+        try:
+            load_app(folder)
+        except IndexFileError as error:
+            problem = error
+        if problem is None:
+            actors.CronTrigger(text, tz=tz, hash_id="app:job")  # the same check passes
+        else:
+            assert re.search(r"entry app:job, field meta\.(cron|tz): ", str(problem))
 
 
 def test_actors_run_exits_2_before_anything_starts(write: Write) -> None:
