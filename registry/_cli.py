@@ -1,4 +1,4 @@
-"""The ``actors`` command: ``actors run DIR`` and ``actors cron ...``.
+"""The ``actors`` command: ``actors run DIR``, ``actors cron ...`` and ``actors --version``.
 
 It lives in ``registry`` (the top layer) because ``run`` boots an app from its
 index files; the ``cron`` subcommands come from ``actors.cron._cli``.
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="actors", description="Run actor apps and manage durable cron jobs."
     )
+    parser.add_argument("--version", action="version", version=f"actors {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="boot the app declared in DIR/_index.yaml (or DIR/src/)")
     run.add_argument("dir", metavar="DIR", help="the app folder")
@@ -30,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_cron_parser(sub)
     return parser
+
+
+def _version() -> str:
+    import actors
+
+    return actors.__version__
 
 
 def _run(args: argparse.Namespace) -> int:

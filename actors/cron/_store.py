@@ -7,7 +7,7 @@ allocation unique and read-modify-write updates safe between processes (the
 service and the ``actors cron`` command line). The fire and delivery order
 that keeps a oneshot job from firing twice is in :meth:`JobStore.fire`,
 :meth:`JobStore.settle` and :meth:`JobStore.recover`; the whole argument is
-written down in ``docs/_draft_durable_cron.md``.
+written down in ``docs/semantics.md`` ("Durable cron").
 """
 
 from __future__ import annotations

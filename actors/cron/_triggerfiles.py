@@ -1,7 +1,7 @@
 """Trigger files: the format, naming, listing, removal and quarantine.
 
 A trigger file is the durable hand-off between the cron scheduler (or any
-other program) and delivery. The rules, shared with ``docs/_draft_durable_cron.md``:
+other program) and delivery. The rules, also in ``docs/semantics.md`` ("Durable cron"):
 
 * Writers create ``<name>.json`` atomically (``_atomicfs.create_atomic``).
   Readers ignore everything that does not end in ``.json`` or starts with
