@@ -23,6 +23,7 @@ RANKS = {
     "actors._time": 1,
     "actors._supervision": 2,
     "actors._scheduling": 3,
+    "actors._control": 3,  # the control endpoint: reads the kernel and the timer service
     "actors.runner": 4,
     "actors.cron": 4,
     "actors.lowlevel": 4,
