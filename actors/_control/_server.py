@@ -232,14 +232,18 @@ async def open_control_endpoint(
     sock = _bind(where)
     server = ControlServer(node, where)
     listener = trio.SocketListener(sock)
+    body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(server._cpu_watch)
             nursery.start_soon(trio.serve_listeners, _handler(server), [listener])
             try:
                 yield server
-            finally:
-                nursery.cancel_scope.cancel()
+            except BaseException as error:
+                body_error = error  # re-raised below, not wrapped in an ExceptionGroup
+            nursery.cancel_scope.cancel()
+        if body_error is not None:
+            raise body_error
     finally:
         server._stop_cpu()
         with trio.CancelScope(shield=True):

@@ -8,6 +8,8 @@ measured while a :class:`CpuMeter` is installed (the first query that asks for i
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -127,19 +129,25 @@ def _function(proc: Process) -> str:
 
 def ps(node: Node, request: PsRequest, cpu: CpuMeter | None, started: float) -> PsReply:
     """The ``ps`` reply: the first ``limit`` processes in ``sort`` order (largest first)."""
-    procs = list(node._procs.values())
+    table = node._procs
+    if request.sort == "pid":  # the table is in spawn order: no copy of 100k entries needed
+        procs = list(itertools.islice(table.values(), request.limit))
+    else:
+        procs = list(table.values())
     if request.sort == "mq":
-        procs.sort(key=lambda p: p._depth(), reverse=True)
+        procs = heapq.nlargest(request.limit, procs, key=lambda p: p._depth())
     elif request.sort == "cpu" and cpu is not None:
         times = cpu.by_task
-        procs.sort(key=lambda p: times.get(p._task, 0.0) if p._task else 0.0, reverse=True)
+        procs = heapq.nlargest(
+            request.limit, procs, key=lambda p: times.get(p._task, 0.0) if p._task else 0.0
+        )
     elif request.sort == "age":
-        procs.sort(key=lambda p: p.started_at)
+        procs = heapq.nsmallest(request.limit, procs, key=lambda p: p.started_at)
     now = trio.current_time()
     return PsReply(
         node=node.name or "",
         pid=os.getpid(),
-        total=len(procs),
+        total=len(table),
         uptime=now - started,
         cpu_sampling=cpu is not None,
         rows=[_row(p, now, cpu) for p in procs[: request.limit]],

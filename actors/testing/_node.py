@@ -247,10 +247,17 @@ async def open_test_node(
         ValueError: If ``wall`` is naive.
     """
     clock, tz = _wall(wall)
-    async with trio.open_nursery() as nursery:
-        async with open_node(shutdown_grace=shutdown_grace, **node_options) as node:
-            yield TestNode(node, nursery, clock, tz)
+    body_error: BaseException | None = None
+    async with trio.open_nursery() as nursery:  # holds delayed deliveries (``delay``)
+        try:
+            async with open_node(shutdown_grace=shutdown_grace, **node_options) as node:
+                yield TestNode(node, nursery, clock, tz)
+        except BaseException as error:
+            # Re-raised outside the nursery so that it is not wrapped in an ExceptionGroup.
+            body_error = error
         nursery.cancel_scope.cancel()
+    if body_error is not None:
+        raise body_error
 
 
 def run_test(

@@ -222,3 +222,18 @@ def test_two_sockets_ask_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         (tmp_path / "actors" / name).touch()
     with pytest.raises(ControlError, match="several nodes are running"):
         find_socket()
+
+
+async def test_metrics_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from actors.lowlevel import serve_metrics
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    async with actors.open_node(shutdown_grace=0.1) as node:
+        with pytest.raises(ControlError, match=r"pip install 'actors\[metrics\]'"):
+            await serve_metrics(node, 0)
+        with pytest.raises(ControlError, match="loopback"):
+            monkeypatch.delitem(sys.modules, "prometheus_client")
+            pytest.importorskip("prometheus_client")
+            await serve_metrics(node, 0, host="0.0.0.0")

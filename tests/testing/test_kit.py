@@ -229,6 +229,11 @@ class TestTimeTravel:
             with pytest.raises(RuntimeError, match="needs trio's virtual clock"):
                 await tn.jump(1)
 
+    async def test_a_failure_in_the_block_is_not_wrapped(self) -> None:
+        with pytest.raises(ExpectationFailed, match="nothing arrived"):
+            async with open_test_node() as tn:
+                await tn.probe().expect_message(within=0.1)
+
     def test_run_test_for_other_runners(self) -> None:
         async def body(tn: TestNode) -> float:
             probe = tn.probe()
