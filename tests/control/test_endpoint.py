@@ -233,7 +233,7 @@ async def test_metrics_without_the_extra_is_a_clear_error(monkeypatch: pytest.Mo
     async with actors.open_node(shutdown_grace=0.1) as node:
         with pytest.raises(ControlError, match=r"pip install 'actors\[metrics\]'"):
             await serve_metrics(node, 0)
+        monkeypatch.delitem(sys.modules, "prometheus_client")
+        pytest.importorskip("prometheus_client")
         with pytest.raises(ControlError, match="loopback"):
-            monkeypatch.delitem(sys.modules, "prometheus_client")
-            pytest.importorskip("prometheus_client")
             await serve_metrics(node, 0, host="0.0.0.0")
