@@ -6,5 +6,5 @@ reads the node's process table into rows and details (no awaits: one consistent 
 the ``actors ps/top/info`` commands use, ``_metrics.py`` the optional Prometheus exporter.
 Nothing sent over the socket is executed: a request names a query and its parameters only.
 
-May import: actors._core, actors._time.
+May import: actors._core, actors._time, actors._supervision (read-only: restart counts).
 """

@@ -113,7 +113,7 @@ def _info(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     return _guarded(args, body, out)
 
 
-_COLUMNS = ("PID", "NAME", "HOST", "FUNCTION", "STATE", "MQ", "EV", "IN", "AGE", "CPU")
+_COLUMNS = ("PID", "NAME", "HOST", "FUNCTION", "STATE", "MQ", "EV", "IN", "RS", "AGE", "CPU")
 
 
 def _cells(row: ProcessRow) -> tuple[str, ...]:
@@ -127,6 +127,7 @@ def _cells(row: ProcessRow) -> tuple[str, ...]:
         str(row.inbox + row.listened),
         str(row.events),
         str(row.received),
+        "-" if row.restarts is None else str(row.restarts),
         _age(row.age),
         cpu,
     )
@@ -163,6 +164,7 @@ def format_info(reply: InfoReply) -> str:
         f"state      {row.state}",
         f"age        {_age(row.age)}",
         f"received   {row.received}",
+        f"restarts   {'-' if row.restarts is None else row.restarts}",
         f"links      {', '.join(reply.links) or '-'}",
         f"monitors   {', '.join(reply.monitors) or '-'}",
         f"trap_links {str(reply.trap_links).lower()}",

@@ -55,7 +55,8 @@ class ProcessRow(msgspec.Struct):
     host: str
     function: str
     state: str
-    """``running``, ``exiting`` or ``waiting <what>`` (a queue, or the innermost call)."""
+    """``starting``, ``running``, ``exiting`` or ``waiting <what>`` (queues, or the innermost
+    call)."""
     inbox: int
     events: int
     listened: int
@@ -63,6 +64,8 @@ class ProcessRow(msgspec.Struct):
     received: int
     age: float
     """Seconds since spawn (trio's clock)."""
+    restarts: int | None
+    """Restarts of this child/service so far (None: not supervised)."""
     cpu: float | None
     """Seconds in task steps since CPU sampling began (None when it is off)."""
 

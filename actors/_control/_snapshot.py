@@ -20,8 +20,11 @@ import trio
 from .._core._exceptions import ProcessNotFound
 from .._core._mailbox import MessageQueue
 from .._core._node import Node
+from .._core._pid import PID
 from .._core._process import Process
 from .._core._waiter import is_blocked
+from .._supervision._manager_loop import _Manager, manage
+from .._supervision._supervisor import _Supervisor, supervise
 from .._time._service import timer_statistics
 from ._protocol import (
     InfoReply,
@@ -92,11 +95,14 @@ def stack(proc: Process) -> list[str]:
 
 
 def state(proc: Process) -> str:
-    """``running``, ``exiting``, or ``waiting`` and on what (queues, else the innermost call)."""
+    """``starting``, ``running``, ``exiting``, or ``waiting`` and on what (queues, else the
+    innermost call)."""
     if proc._kill is not None:
         return "exiting"
     task = proc._task
-    if task is None or not is_blocked(task):
+    if task is None:
+        return "starting"
+    if not is_blocked(task):
         return "running"
     queues = [q.name for q in _queues(proc) if q.statistics().waiting]
     if queues:
@@ -105,7 +111,35 @@ def state(proc: Process) -> str:
     return f"waiting {frames[-1].rsplit(' in ', 1)[-1]}" if frames else "waiting"
 
 
-def _row(proc: Process, now: float, cpu: CpuMeter | None) -> ProcessRow:
+def restarts(node: Node) -> dict[PID, int]:
+    """Restarts of each running supervised child and service, by its current PID.
+
+    Read from the state of the supervisors and service managers (found through their
+    processes' suspended frames: no message is sent to them). A child that never restarted
+    is 0; processes outside any supervisor are absent.
+    """
+    found: dict[PID, int] = {}
+    for proc in node._procs.values():
+        if proc._fn is not supervise and proc._fn is not manage:
+            continue
+        for frame in _frames(proc):
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, _Supervisor):
+                found.update((c.pid, c.restarts) for c in owner.children if c.pid is not None)
+                break
+            if isinstance(owner, _Manager):
+                found.update(
+                    (svc.pid, max(svc.starts - 1, 0))
+                    for svc in owner.services.values()
+                    if svc.pid is not None
+                )
+                break
+    return found
+
+
+def _row(
+    proc: Process, now: float, cpu: CpuMeter | None, restarted: dict[PID, int] | None = None
+) -> ProcessRow:
     listened = 0 if proc._listeners is None else sum(len(q) for q in proc._listeners.queues())
     return ProcessRow(
         pid=str(proc.pid),
@@ -118,6 +152,7 @@ def _row(proc: Process, now: float, cpu: CpuMeter | None) -> ProcessRow:
         listened=listened,
         received=sum(q._received for q in _queues(proc)),
         age=now - proc.started_at,
+        restarts=None if restarted is None else restarted.get(proc.pid),
         cpu=None if cpu is None or proc._task is None else cpu.by_task.get(proc._task, 0.0),
     )
 
@@ -144,13 +179,14 @@ def ps(node: Node, request: PsRequest, cpu: CpuMeter | None, started: float) -> 
     elif request.sort == "age":
         procs = heapq.nsmallest(request.limit, procs, key=lambda p: p.started_at)
     now = trio.current_time()
+    restarted = restarts(node)
     return PsReply(
         node=node.name or "",
         pid=os.getpid(),
         total=len(table),
         uptime=now - started,
         cpu_sampling=cpu is not None,
-        rows=[_row(p, now, cpu) for p in procs[: request.limit]],
+        rows=[_row(p, now, cpu, restarted) for p in procs[: request.limit]],
     )
 
 
@@ -191,7 +227,7 @@ def info(node: Node, text: str, cpu: CpuMeter | None) -> InfoReply:
             )
         )
     return InfoReply(
-        row=_row(proc, trio.current_time(), cpu),
+        row=_row(proc, trio.current_time(), cpu, restarts(node)),
         names=list(described.names),
         links=[str(p) for p in described.links],
         monitors=[str(p) for p in described.monitors],

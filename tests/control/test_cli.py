@@ -94,6 +94,7 @@ def test_ps(app: App, capsys: pytest.CaptureFixture[str]) -> None:
         "MQ",
         "EV",
         "IN",
+        "RS",
         "AGE",
         "CPU",
     ]
