@@ -180,3 +180,16 @@ def test_no_node_and_stale_socket(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert code == 0 and "heartbeat" in out
     finally:
         _stop(again)
+
+
+def test_rows_of_the_services(app: App) -> None:
+    from actors._control._client import Connection
+    from actors._control._protocol import PsReply, PsRequest
+
+    with Connection(app.socket) as conn:
+        reply = conn.ask(PsRequest(limit=10))
+    assert isinstance(reply, PsReply) and reply.total == 5
+    manager, *services = reply.rows
+    assert manager.function.endswith("manage") and manager.restarts is None
+    assert [s.restarts for s in services] == [0, 0, 0, 0]
+    assert all(s.host == "app:processes" and s.state.startswith("waiting") for s in services)
