@@ -79,6 +79,11 @@ def _prepare(path: Path) -> None:
     if len(os.fsencode(path)) > MAX_PATH:
         raise ControlError(f"control socket path is too long for a Unix socket: {path}")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = path.parent.stat()
+    if folder.st_uid != os.getuid():
+        raise ControlError(f"{path.parent} belongs to user id {folder.st_uid}, not to you")
+    if stat.S_IMODE(folder.st_mode) & 0o077:
+        path.parent.chmod(0o700)  # ours but open to others: close it before binding
     if not path.exists() and not path.is_symlink():
         return
     mode = path.lstat().st_mode

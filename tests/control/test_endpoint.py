@@ -166,7 +166,7 @@ async def test_bad_requests_are_answered_with_an_error(sock_path: Path) -> None:
 
 
 async def test_stale_socket_is_replaced_and_a_live_one_refused(sock_path: Path) -> None:
-    sock_path.parent.mkdir(mode=0o700)
+    sock_path.parent.mkdir(mode=0o755)  # too open: the endpoint closes it to 0700
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(str(sock_path))
     stale.close()  # the file stays, nobody listens: what a killed node leaves
@@ -176,6 +176,7 @@ async def test_stale_socket_is_replaced_and_a_live_one_refused(sock_path: Path) 
         actors.open_node(shutdown_grace=0.1) as node,
         open_control_endpoint(node, sock_path),
     ):
+        assert stat.S_IMODE(os.stat(sock_path.parent).st_mode) == 0o700
         with pytest.raises(ControlError, match="another node is running"):
             async with open_control_endpoint(node, sock_path):
                 pass

@@ -267,6 +267,14 @@ class TestTriggerFires:
             trigger_fires(trigger, datetime(2024, 1, 1), t0)
 
 
+def test_the_plugin_is_an_entry_point() -> None:
+    """pip install gives pytest the plugin (and so the fixtures) with no conftest line."""
+    import importlib.metadata
+
+    (plugin,) = [e for e in importlib.metadata.entry_points(group="pytest11") if e.name == "actors"]
+    assert plugin.value == "actors.testing._plugin"
+
+
 class TestLogs:
     def test_assert_logged_in_key_value_style(self) -> None:
         log = actors.get_logger("app.jobs")
