@@ -10,6 +10,7 @@ limited in number and idle time, so a client cannot tie the node up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -120,6 +121,8 @@ def _bind(path: Path) -> trio.socket.SocketType:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # only when empty: leave no trace in the app folder
 
 
 @final

@@ -180,6 +180,8 @@ async def test_stale_socket_is_replaced_and_a_live_one_refused(sock_path: Path) 
         with pytest.raises(ControlError, match="another node is running"):
             async with open_control_endpoint(node, sock_path):
                 pass
+    assert not await trio.to_thread.run_sync(os.path.exists, sock_path.parent)  # left no trace
+    os.makedirs(sock_path.parent, mode=0o700)
     os.close(os.open(sock_path, os.O_CREAT | os.O_WRONLY, 0o600))  # a plain file in the way
     async with actors.open_node(shutdown_grace=0.1) as node:
         with pytest.raises(ControlError, match="is not a socket"):
