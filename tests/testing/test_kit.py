@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import trio
+import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -314,3 +318,30 @@ class TestLogs:
         from actors._core._logging import format_fields
 
         assert parse_line(format_fields(event, fields)) == (event, fields)
+
+
+async def test_the_fixture_runs_on_virtual_time(actors_node: TestNode) -> None:
+    assert isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
+
+
+@pytest.mark.slow
+def test_a_user_project_gets_the_fixture_with_no_conftest(tmp_path: Path) -> None:
+    """A fresh project (no conftest, no trio_mode) uses actors_node and runs on virtual time."""
+    (tmp_path / "test_user.py").write_text(
+        "import trio, trio.testing\n"
+        "async def test_day(actors_node):\n"
+        "    probe = actors_node.probe()\n"
+        "    await probe.expect_no_message(within=86400)\n"
+        "    assert isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)\n"
+        "    assert trio.current_time() >= 86400\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
