@@ -38,6 +38,8 @@ _TICK = timedelta(microseconds=1)
 _SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1)
 _PROBE = datetime(2000, 1, 1)
+_FIRST_YEAR, _LAST_YEAR = 2, 9998
+"""Instants a trigger is asked about stay a year clear of ``datetime``'s limits (zones, folds)."""
 """Where the validity probe starts looking for a first match (any fixed date works)."""
 _LOOKAHEAD = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=3), timedelta(hours=26))
 """Where to look for an imminent fall-back whose repeated wall times lie behind ``after``."""
@@ -307,6 +309,11 @@ class CronTrigger:
             after = as_utc(after, "after")
             if self.start is not None:
                 after = max(after, self.start - _TICK)
+        if not _FIRST_YEAR <= after.year <= _LAST_YEAR:
+            raise ValueError(
+                f"cron trigger {self.expr!r}: instants must lie in the years "
+                f"{_FIRST_YEAR}-{_LAST_YEAR}, got {after.isoformat()}"
+            )
         zone, wildcard = self.tz, self._wildcard
         last = after.replace(tzinfo=None)  # naive UTC from here on
         begin = after.astimezone(zone).replace(tzinfo=None)
@@ -321,9 +328,9 @@ class CronTrigger:
         while True:
             try:
                 wall = walls.get_next(datetime)
-            except CroniterBadDateError:  # pragma: no cover - the probe rules this out
+                early, late = _offset(wall, zone, 0), _offset(wall, zone, 1)
+            except (CroniterBadDateError, OverflowError, ValueError):  # past year 9999: no more
                 break
-            early, late = _offset(wall, zone, 0), _offset(wall, zone, 1)
             if early == late:
                 instant = wall - early
             elif early > late:  # fold: the wall time occurs twice
