@@ -264,14 +264,16 @@ def read_bounded(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     """Read a regular file of at most ``limit`` bytes, without blocking on a FIFO.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist (a dangling symlink included).
+        FileNotFoundError: ``path`` does not exist.
         ValueError: it is not a regular file (folder, FIFO, device, socket,
-            symlink loop), cannot be read, or is over ``limit`` bytes; the
+            symlink loop or dangling symlink), cannot be read, or is over ``limit`` bytes; the
             message says which (callers add the path).
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise ValueError("a symlink to a missing file") from None
         raise
     except OSError as exc:
         raise ValueError(f"cannot read the file: {exc.strerror or exc}") from None

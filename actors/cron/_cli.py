@@ -119,7 +119,10 @@ def _add(args: argparse.Namespace) -> int:
         try:
             payload = decode_json(args.payload.encode("utf-8", "surrogateescape"))
         except ValueError as exc:
-            raise _BadInput(f"--payload: {exc}: {args.payload[:80]!r}") from None
+            reason = str(exc).removeprefix("not valid JSON: ").replace("file is empty", "empty")
+            raise _BadInput(
+                f"--payload is not valid JSON ({reason}): {args.payload[:80]!r}"
+            ) from None
     job = _open(args, create=True).add(
         args.name,
         args.cron,
