@@ -275,7 +275,7 @@ class TestVirtualTime:
         assert skipped(lines) == [
             "Skipping job       entry=app:job.digest field=meta.cron "
             "error=\"invalid cron expression '* * * * * 75': "
-            '[* * * * * 75] is not acceptable, out of range"'
+            "second field '75': 75 is out of range 0-59\""
         ]
         assert re.fullmatch(r"Discovered jobs\s+count=5", lines[1])
         expected = {"app:job.heartbeat": 21, "app:job.cleanup": 7, "app:job.report": 4}
