@@ -268,7 +268,7 @@ class TestVirtualTime:
             registry.load_app(app_dir)
         assert str(caught.value) == (
             f"{index}, entry app:job.digest, field meta.cron: "
-            "invalid cron expression '* * * * * 75': [* * * * * 75] is not acceptable, out of range"
+            "invalid cron expression '* * * * * 75': second field '75': 75 is out of range 0-59"
         )
 
     async def test_bad_schedules_name_their_field(self, caplog: pytest.LogCaptureFixture) -> None:
