@@ -3,7 +3,7 @@
 ``pg_server`` (session) starts one server: ``initdb`` into a fresh temp folder, then
 ``postgres`` on 127.0.0.1 at a free port with its Unix socket in that folder, fsync off.
 As root, both run as the ``postgres`` system user (``runuser``), which owns the folder.
-The server is stopped (fast shutdown) and the folder removed at the end of the session.
+The server is stopped (immediate shutdown) and the folder removed at the end of the session.
 ``pg_url`` gives each test its own fresh database on it.
 
 The fixtures skip, with the reason, when no PostgreSQL binaries are found (``$PG_BIN``,
@@ -108,9 +108,9 @@ class PgServer:
         )
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove its folder."""
+        """Stop the server (immediate shutdown: nothing is kept) and remove its folder."""
         with contextlib.suppress(subprocess.SubprocessError, OSError):
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, dbname: str = "postgres") -> str:

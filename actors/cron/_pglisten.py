@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 __all__ = ["listen_for_wakeups"]
 
 _log = logging.getLogger("actors.cron")
+_BACKOFF = RetryPolicy(initial_delay=0.2, max_delay=5.0)
 
 
 async def listen_for_wakeups(
     url: str,
     wakeup: Wakeup,
     *,
-    backoff: RetryPolicy = RetryPolicy(initial_delay=0.2, max_delay=5.0),
+    backoff: RetryPolicy = _BACKOFF,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Set ``wakeup`` on every NOTIFY on the cron channel, until cancelled.

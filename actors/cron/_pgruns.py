@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 
-
 def _alive(column: str) -> str:
     """SQL: the owner in ``column`` holds its advisory lock in this database."""
     return f"""EXISTS (SELECT 1 FROM pg_locks l
@@ -109,6 +108,7 @@ def start_run(
 ) -> Run | None:
     """Record ``slot`` of the claimed job in the ledger; None if it is already there."""
     job = claim.job
+    extra = (job.catch_up, owner, lease)
     row = conn.execute(
         """
         INSERT INTO actors_cron_runs (job_id, scheduled_for, name, target, prompt, payload,
@@ -116,8 +116,7 @@ def start_run(
         VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))
         ON CONFLICT (job_id, scheduled_for) DO NOTHING
         RETURNING claimed_at""",
-        (job.id, slot, job.name, job.target, job.prompt, jsonb(job.payload), job.catch_up)
-        + (owner, lease),
+        (*(job.id, slot, job.name, job.target, job.prompt), jsonb(job.payload), *extra),
     ).fetchone()
     if row is None:
         return None

@@ -158,7 +158,7 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> int:
         if found > SCHEMA_VERSION:
             raise SchemaTooNew(found, SCHEMA_VERSION)
         for script in _MIGRATIONS[found:]:
-            conn.execute(script)  # type: ignore[arg-type]  # our own constant SQL
+            conn.execute(script)
         if found < SCHEMA_VERSION:
             conn.execute("DELETE FROM actors_cron_schema")
             conn.execute("INSERT INTO actors_cron_schema VALUES (%s)", (SCHEMA_VERSION,))

@@ -129,6 +129,18 @@ class PgJobStore:
     def __repr__(self) -> str:
         return f"PgJobStore({redact(self.url)!r}, owner={self.owner})"
 
+    def __enter__(self) -> PgJobStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A store dropped without close() closes its connection quietly.
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+
     # ------------------------------------------------------ connection
 
     def call(self, fn: Callable[..., _T], *args: Any) -> _T:
@@ -322,7 +334,7 @@ def _insert(conn: psycopg.Connection[Any], job: Job, candidates: Iterator[str]) 
         RETURNING {JOB_COLUMNS}"""
     for candidate in candidates:
         values = (candidate, job.name, job.cron, job.target, job.prompt, jsonb(job.payload))
-        values += (job.oneshot, job.enabled, jsonb(job.metadata), job.catch_up)
+        values += (job.oneshot, job.enabled, jsonb(job.metadata), job.catch_up)  # type: ignore[assignment]
         row = conn.execute(sql, values).fetchone()
         if row is not None:
             _notify(conn, candidate)

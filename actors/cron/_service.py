@@ -350,7 +350,9 @@ async def cron_service(
             ack_timeout=ack_timeout,
             malformed_grace=_check_seconds(malformed_grace, "malformed_grace", zero=True),
             options=PgOptions(
-                _check_seconds(lease, "lease"), listen, trigger_dir and Path(trigger_dir)
+                _check_seconds(lease, "lease"),
+                listen,
+                None if trigger_dir is None else Path(trigger_dir),
             ),
             on_ready=lambda: _notify_ready(proc),
         )
