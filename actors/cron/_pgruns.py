@@ -26,7 +26,7 @@ import attrs
 
 from ._job import Job
 from ._pgschema import LOCK_NAMESPACE
-from ._pgstore import JOB_COLUMNS, job_from_row, jsonb
+from ._pgstore import JOB_COLUMNS, job_from_row, json_param
 from ._triggerfiles import JsonValue
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def start_run(
         VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))
         ON CONFLICT (job_id, scheduled_for) DO NOTHING
         RETURNING claimed_at""",
-        (*(job.id, slot, job.name, job.target, job.prompt), jsonb(job.payload), *extra),
+        (*(job.id, slot, job.name, job.target, job.prompt), json_param(job.payload), *extra),
     ).fetchone()
     if row is None:
         return None

@@ -10,7 +10,8 @@ Tables (version 1):
 - ``actors_cron_jobs``: one row per job (the fields of :class:`Job`), plus the scheduling
   state: ``next_due`` (when the job must next be planned, judged by the database's clock),
   ``planned_until`` (the last slot planned, fired or not), and the job lease
-  (``lease_owner``, ``lease_token``, ``lease_until``).
+  (``lease_owner``, ``lease_token``, ``lease_until``). Payload and metadata are ``json``
+  (kept as written, so ``1.0`` stays a float), not ``jsonb``.
 - ``actors_cron_runs``: the run ledger, primary key ``(job_id, scheduled_for)``: one row per
   fired slot with what to deliver (a copy of the job's name, target, prompt, payload and
   catch-up policy at fire time), its owner, attempts, state (``claimed``, ``delivered``,
@@ -52,10 +53,10 @@ _MIGRATIONS: tuple[str, ...] = (
         cron            text NOT NULL,
         target          text NOT NULL,
         prompt          text NOT NULL,
-        payload         jsonb,
+        payload         json,
         oneshot         boolean NOT NULL DEFAULT false,
         enabled         boolean NOT NULL DEFAULT true,
-        metadata        jsonb NOT NULL DEFAULT '{}'::jsonb,
+        metadata        json NOT NULL DEFAULT '{}'::json,
         catch_up        text NOT NULL DEFAULT 'none'
                         CHECK (catch_up IN ('none', 'once', 'all')),
         created_at      timestamptz NOT NULL DEFAULT now(),
@@ -73,7 +74,7 @@ _MIGRATIONS: tuple[str, ...] = (
         name            text NOT NULL,
         target          text NOT NULL,
         prompt          text NOT NULL,
-        payload         jsonb,
+        payload         json,
         catch_up        text NOT NULL,
         owner           integer NOT NULL,
         state           text NOT NULL DEFAULT 'claimed'
@@ -93,7 +94,7 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version this code writes and understands."""
 
 _URL_RE = re.compile(r"^(postgres|postgresql)://", re.IGNORECASE)
-_PASSWORD_RE = re.compile(r"(://[^:/@]*:)[^@]*@")
+_PASSWORD_RE = re.compile(r"(://[^:/@?#]*:)[^/?#]*@")
 
 
 class StoreUnavailable(ConnectionError):

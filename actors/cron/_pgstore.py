@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import json
 import logging
 import secrets
 import threading
@@ -95,11 +96,11 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
     )
 
 
-def jsonb(value: JsonValue) -> Any:
-    """Wrap a JSON value for a ``jsonb`` parameter (None stays SQL NULL)."""
-    from psycopg.types.json import Jsonb
+def json_param(value: JsonValue) -> Any:
+    """Wrap a JSON value for a ``json`` parameter (None stays SQL NULL)."""
+    from psycopg.types.json import Json
 
-    return None if value is None else Jsonb(value)
+    return None if value is None else Json(value)
 
 
 @attrs.define(eq=False)
@@ -160,6 +161,8 @@ class PgJobStore:
             conn = self._open()
             try:
                 return fn(conn, *args)
+            except psycopg.DataError as exc:  # a value PostgreSQL cannot store
+                raise ValueError(f"the cron store refused a value: {str(exc).strip()}") from None
             except psycopg.OperationalError as exc:
                 self._drop()
                 raise StoreUnavailable(
@@ -248,8 +251,8 @@ class PgJobStore:
                 catch_up=catch_up,
             ).to_json()
         )  # the round trip applies the job schema to what we store
-        candidates = iter([draft.id]) if id is not None else _candidates(draft.id)
-        job = self.call(_insert, draft, candidates)
+        check_storable(draft)
+        job = self.call(_insert, draft, id is None)
         if job is None:
             raise JobExists(draft.id)
         return job
@@ -279,7 +282,7 @@ class PgJobStore:
             raise ValueError(f"cannot update field(s) {bad}; allowed: {sorted(_UPDATABLE)}")
 
         def change(job: Job) -> Job:
-            return Job.from_json(attrs.evolve(job, **changes).to_json())
+            return check_storable(Job.from_json(attrs.evolve(job, **changes).to_json()))
 
         return self.call(_modify, validate_job_id(job_id), change)
 
@@ -312,6 +315,27 @@ class PgJobStore:
         )
 
 
+def check_storable(job: Job) -> Job:
+    """Return ``job`` if PostgreSQL can store it: no NUL in a text field, JSON without NaN.
+
+    Raises:
+        ValueError: naming the field and its value.
+    """
+    for field in ("name", "cron", "target", "prompt"):
+        if "\x00" in getattr(job, field):
+            raise ValueError(
+                f"field {field!r} contains a NUL character, which PostgreSQL cannot store: "
+                f"{getattr(job, field)!r}"
+            )
+    for field in ("payload", "metadata"):
+        value = getattr(job, field)
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"field {field!r} is not JSON ({exc}): {value!r}") from None
+    return job
+
+
 def _candidates(slug: str) -> Iterator[str]:
     yield slug
     for n in range(2, 1000):
@@ -324,7 +348,16 @@ def _notify(conn: psycopg.Connection[Any], job_id: str) -> None:
     conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, job_id))
 
 
-def _insert(conn: psycopg.Connection[Any], job: Job, candidates: Iterator[str]) -> Job | None:
+def _insert(conn: psycopg.Connection[Any], job: Job, derived: bool) -> Job | None:
+    """Insert ``job`` under its id or, if ``derived``, the first free ``-2``, ``-3``... one."""
+    candidates: Iterator[str] = iter([job.id])
+    if derived:  # skip the taken ids in one query; a race is caught by ON CONFLICT
+        like = job.id.replace("_", "\\_") + "-%"
+        rows = conn.execute(
+            "SELECT id FROM actors_cron_jobs WHERE id = %s OR id LIKE %s", (job.id, like)
+        ).fetchall()
+        taken = {row[0] for row in rows}
+        candidates = (c for c in _candidates(job.id) if c not in taken)
     sql = f"""
         INSERT INTO actors_cron_jobs
             (id, name, cron, target, prompt, payload, oneshot, enabled, metadata, catch_up,
@@ -333,8 +366,8 @@ def _insert(conn: psycopg.Connection[Any], job: Job, candidates: Iterator[str]) 
         ON CONFLICT (id) DO NOTHING
         RETURNING {JOB_COLUMNS}"""
     for candidate in candidates:
-        values = (candidate, job.name, job.cron, job.target, job.prompt, jsonb(job.payload))
-        values += (job.oneshot, job.enabled, jsonb(job.metadata), job.catch_up)  # type: ignore[assignment]
+        values = (candidate, job.name, job.cron, job.target, job.prompt, json_param(job.payload))
+        values += (job.oneshot, job.enabled, json_param(job.metadata), job.catch_up)  # type: ignore[assignment]
         row = conn.execute(sql, values).fetchone()
         if row is not None:
             _notify(conn, candidate)
@@ -365,8 +398,8 @@ def _modify(conn: psycopg.Connection[Any], job_id: str, change: Callable[[Job], 
                 job.cron,
                 job.target,
                 job.prompt,
-                jsonb(job.payload),
-                jsonb(job.metadata),
+                json_param(job.payload),
+                json_param(job.metadata),
                 job.catch_up,
                 job.enabled,
                 job.enabled,

@@ -34,6 +34,7 @@ from actors.cron import (
     CRON_TOPIC,
     CronEvent,
     PgJobStore,
+    RetryPolicy,
     StoreUnavailable,
     TriggerFile,
     cron_service,
@@ -242,6 +243,31 @@ class TestWakeups:
         messages = caplog.text
         assert "cron store unavailable" in messages or "cron listen connection lost" in messages
         assert "cron listen reconnected" in messages
+
+
+class TestDelivery:
+    async def test_a_failed_delivery_is_retried_by_its_scheduler(self, pg_url: str) -> None:
+        """The target is not running at first: the runs stay claimed and are retried
+        with backoff; once it runs, each slot arrives once, the early ones with attempt > 1."""
+        with PgJobStore(pg_url) as store:
+            store.add("tick", "* * * * * *", "late", prompt="t")
+        got: list[CronEvent] = []
+        retry = RetryPolicy(initial_delay=0.2, max_delay=0.4)
+        async with actors.open_node() as node:
+            service = partial(cron_service, data_dir=pg_url, poll_interval=0.2, retry=retry)
+            node.spawn(service, name="cron")
+            await trio.sleep(2.2)
+            node.spawn(sink, got, name="late")
+            await _until(lambda: any(e.attempt == 1 for e in got), 3.0)
+            node.cancel("cron")
+            await node.wait_exit("cron")
+            node.terminate("late")
+        assert max(e.attempt for e in got) > 1
+        slots = collections.Counter(e.scheduled_for for e in got)
+        assert [s for s, n in slots.items() if n != 1] == []
+        first = min(slots)
+        assert first is not None
+        assert sorted(slots) == _seconds(first, max(s for s in slots if s is not None))
 
 
 class TestServiceOptions:
