@@ -2,7 +2,8 @@
 
 The commands edit the job files directly (with the store's locks), so they
 work whether or not a cron service runs on the folder; a running service
-picks the change up within its poll interval. Exit codes: 0 ok, 1 no such
+picks the change up within its poll interval. ``--store postgresql://...`` (instead of
+``--dir``) edits the jobs of a PostgreSQL store instead. Exit codes: 0 ok, 1 no such
 job, 2 bad input (argparse usage errors are 2 as well), 3 an I/O error.
 Errors go to stderr as one line naming the field and value.
 """

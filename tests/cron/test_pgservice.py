@@ -188,6 +188,41 @@ class TestSeveralSchedulers:
         print(f"{where} slots={len(window)} taken-over={taken} seen-twice={len(twice)}")
 
 
+class TestLeaseExpiry:
+    async def test_a_lease_that_expires_mid_run_does_not_fire_a_slot_twice(
+        self, pg_url: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Two schedulers; the target stalls on its first event for longer than the job
+        lease (0.3 s). The other scheduler claims the job meanwhile, finds the stalled slot
+        in the ledger and skips it; the stalled one's release is refused. Each slot once."""
+        caplog.set_level(logging.INFO, "actors.cron")
+        with PgJobStore(pg_url) as store:
+            store.add("tick", "* * * * * *", "slow", prompt="t")
+        got: list[CronEvent] = []
+
+        async def slow(proc: actors.Process) -> None:
+            async for msg in proc.inbox:
+                if not got:
+                    await trio.sleep(1.5)  # mid-run, past the job lease
+                got.append(msg.payload)
+                proc.reply(msg)
+
+        options = {"data_dir": pg_url, "poll_interval": 0.1, "lease": 0.3, "ack_timeout": 5}
+        async with actors.open_node() as node:
+            node.spawn(slow, name="slow")
+            for name in ("cron-a", "cron-b"):
+                node.spawn(partial(cron_service, **options), name=name)
+            await _until(lambda: len(got) >= 4, 8.0)
+            for name in ("cron-a", "cron-b"):
+                node.cancel(name)
+                await node.wait_exit(name)
+            node.terminate("slow")
+        slots = collections.Counter(e.scheduled_for for e in got)
+        assert [s for s, n in slots.items() if n != 1] == []
+        assert "cron job lease lost mid-run job=tick" in caplog.text
+        assert "cron slot already fired job=tick" in caplog.text
+
+
 class TestWakeups:
     async def test_notify_wakes_a_sleeping_scheduler(self, pg_url: str) -> None:
         """With a 30 s poll, a job added elsewhere fires within a second or two: the
