@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -104,18 +105,17 @@ async def run_pg_service(
         async with trio.open_nursery() as nursery:
             if options.listen:
                 await nursery.start(listen_for_wakeups, store.url, wakeup)
-            if options.trigger_dir is not None:
-                options.trigger_dir.mkdir(parents=True, exist_ok=True)
-                await nursery.start(
-                    lambda task_status: watch_triggers(
-                        options.trigger_dir,  # type: ignore[arg-type]
-                        deliver,
-                        poll_interval=poll_interval,
-                        retry=retry,
-                        malformed_grace=malformed_grace,
-                        task_status=task_status,
-                    )
+            if (folder := options.trigger_dir) is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                watch = partial(
+                    watch_triggers,
+                    folder,
+                    deliver,
+                    poll_interval=poll_interval,
+                    retry=retry,
+                    malformed_grace=malformed_grace,
                 )
+                await nursery.start(watch)
             nursery.start_soon(scheduler.loop, wakeup, poll_interval)
             on_ready()
             while True:
