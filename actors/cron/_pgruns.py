@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._job import Job
-from ._pgschema import LOCK_NAMESPACE
-from ._pgstore import JOB_COLUMNS, job_from_row, json_param
+from ._pgschema import JOB_COLUMNS, LOCK_NAMESPACE, job_from_row, json_param
 from ._triggerfiles import JsonValue
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The PostgreSQL job store's schema: its tables, the version table, and connecting.
+"""The PostgreSQL job store's schema: its tables, the version table, rows to jobs, connecting.
 
 The project creates and migrates the schema itself. ``actors_cron_schema`` holds one row,
 the schema version; :func:`ensure_schema` applies the missing migrations in order, in one
@@ -20,21 +20,30 @@ Tables (version 1):
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 from typing import TYPE_CHECKING, Any
+
+from ._job import Job
+from ._triggerfiles import JsonValue
 
 if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
+    "JOB_COLUMNS",
     "LOCK_NAMESPACE",
     "NOTIFY_CHANNEL",
     "SCHEMA_VERSION",
     "SchemaTooNew",
     "StoreUnavailable",
+    "check_storable",
     "connect",
     "ensure_schema",
     "is_store_url",
+    "job_from_row",
+    "json_param",
     "redact",
 ]
 
@@ -95,6 +104,73 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 _URL_RE = re.compile(r"^(postgres|postgresql)://", re.IGNORECASE)
 _PASSWORD_RE = re.compile(r"(://[^:/@?#]*:)[^/?#]*@")
+
+
+JOB_COLUMNS = (
+    "id, name, cron, target, prompt, payload, oneshot, enabled, metadata, catch_up, "
+    "created_at, last_fired_at"
+)
+"""The job columns, in :func:`job_from_row` order."""
+
+
+def job_from_row(row: tuple[Any, ...]) -> Job:
+    """Build a :class:`Job` from a row of :data:`JOB_COLUMNS`."""
+    (
+        job_id,
+        name,
+        cron,
+        target,
+        prompt,
+        payload,
+        oneshot,
+        enabled,
+        metadata,
+        catch_up,
+        created_at,
+        last_fired_at,
+    ) = row[:12]
+    return Job(
+        id=job_id,
+        name=name,
+        cron=cron,
+        target=target,
+        prompt=prompt,
+        created_at=created_at.astimezone(dt.UTC),
+        payload=payload,
+        oneshot=oneshot,
+        enabled=enabled,
+        last_fired_at=None if last_fired_at is None else last_fired_at.astimezone(dt.UTC),
+        metadata=metadata,
+        catch_up=catch_up,
+    )
+
+
+def json_param(value: JsonValue) -> Any:
+    """Wrap a JSON value for a ``json`` parameter (None stays SQL NULL)."""
+    from psycopg.types.json import Json
+
+    return None if value is None else Json(value)
+
+
+def check_storable(job: Job) -> Job:
+    """Return ``job`` if PostgreSQL can store it: no NUL in a text field, JSON without NaN.
+
+    Raises:
+        ValueError: naming the field and its value.
+    """
+    for field in ("name", "cron", "target", "prompt"):
+        if "\x00" in getattr(job, field):
+            raise ValueError(
+                f"field {field!r} contains a NUL character, which PostgreSQL cannot store: "
+                f"{getattr(job, field)!r}"
+            )
+    for field in ("payload", "metadata"):
+        value = getattr(job, field)
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"field {field!r} is not JSON ({exc}): {value!r}") from None
+    return job
 
 
 class StoreUnavailable(ConnectionError):

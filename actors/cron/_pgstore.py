@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import json
 import logging
 import secrets
 import threading
@@ -36,12 +35,16 @@ from ._job import (
     validate_job_id,
 )
 from ._pgschema import (
+    JOB_COLUMNS,
     LOCK_NAMESPACE,
     NOTIFY_CHANNEL,
     StoreUnavailable,
+    check_storable,
     connect,
     ensure_schema,
     is_store_url,
+    job_from_row,
+    json_param,
     redact,
 )
 from ._triggerfiles import JsonValue, format_time
@@ -54,53 +57,10 @@ __all__ = ["PgJobStore"]
 _log = logging.getLogger("actors.cron")
 _T = TypeVar("_T")
 _UPDATABLE = frozenset({"name", "cron", "target", "prompt", "payload", "metadata", "catch_up"})
-JOB_COLUMNS = (
-    "id, name, cron, target, prompt, payload, oneshot, enabled, metadata, catch_up, "
-    "created_at, last_fired_at"
-)
 
 
 def _new_owner() -> int:
     return secrets.randbelow(2**31 - 2) + 1
-
-
-def job_from_row(row: tuple[Any, ...]) -> Job:
-    """Build a :class:`Job` from a row of :data:`JOB_COLUMNS`."""
-    (
-        job_id,
-        name,
-        cron,
-        target,
-        prompt,
-        payload,
-        oneshot,
-        enabled,
-        metadata,
-        catch_up,
-        created_at,
-        last_fired_at,
-    ) = row[:12]
-    return Job(
-        id=job_id,
-        name=name,
-        cron=cron,
-        target=target,
-        prompt=prompt,
-        created_at=created_at.astimezone(dt.UTC),
-        payload=payload,
-        oneshot=oneshot,
-        enabled=enabled,
-        last_fired_at=None if last_fired_at is None else last_fired_at.astimezone(dt.UTC),
-        metadata=metadata,
-        catch_up=catch_up,
-    )
-
-
-def json_param(value: JsonValue) -> Any:
-    """Wrap a JSON value for a ``json`` parameter (None stays SQL NULL)."""
-    from psycopg.types.json import Json
-
-    return None if value is None else Json(value)
 
 
 @attrs.define(eq=False)
@@ -313,27 +273,6 @@ class PgJobStore:
         return self.call(
             _modify, validate_job_id(job_id), lambda job: attrs.evolve(job, enabled=False)
         )
-
-
-def check_storable(job: Job) -> Job:
-    """Return ``job`` if PostgreSQL can store it: no NUL in a text field, JSON without NaN.
-
-    Raises:
-        ValueError: naming the field and its value.
-    """
-    for field in ("name", "cron", "target", "prompt"):
-        if "\x00" in getattr(job, field):
-            raise ValueError(
-                f"field {field!r} contains a NUL character, which PostgreSQL cannot store: "
-                f"{getattr(job, field)!r}"
-            )
-    for field in ("payload", "metadata"):
-        value = getattr(job, field)
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"field {field!r} is not JSON ({exc}): {value!r}") from None
-    return job
 
 
 def _candidates(slug: str) -> Iterator[str]:
