@@ -10,7 +10,8 @@ the job plans it in its own zone) and sends a NOTIFY so sleeping schedulers wake
 
 On each connection the store takes a session advisory lock on its ``owner`` number: the
 other schedulers read "is that lock held?" as "is that owner alive?" (a killed process's
-connection closes, and the server releases its locks).
+connection closes, and the server releases its locks). The lock is taken without waiting;
+while the old session of a dropped connection still holds it, later calls try again.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class PgJobStore:
     """This store's owner number: leases and runs it holds carry it."""
     _conn: psycopg.Connection[Any] | None = attrs.field(init=False, default=None)
     _mutex: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _locked: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         if not is_store_url(self.url):
@@ -140,12 +142,14 @@ class PgJobStore:
 
         conn = self._conn
         if conn is not None and not conn.closed and not conn.broken:
+            if not self._locked:
+                self._locked = self._try_lock(conn)
             return conn
         self._drop()
         conn = connect(self.url, timeout=self.connect_timeout)
         try:
             ensure_schema(conn)
-            conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.owner))
+            self._locked = self._try_lock(conn)
         except psycopg.OperationalError as exc:
             conn.close()
             raise StoreUnavailable(
@@ -156,6 +160,13 @@ class PgJobStore:
             raise
         self._conn = conn
         return conn
+
+    def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
+        """Take the owner lock without waiting: after a drop the server may not have ended
+        the old session yet (it still holds the lock for us); try again on later calls."""
+        sql = "SELECT pg_try_advisory_lock(%s, %s)"
+        row = conn.execute(sql, (LOCK_NAMESPACE, self.owner)).fetchone()
+        return bool(row and row[0])
 
     def _drop(self) -> None:
         if self._conn is not None:
