@@ -20,8 +20,9 @@ def _install(session: nox.Session, *extras: str) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (virtual time; end-to-end example tests included)."""
-    _install(session, "test")
+    """Run the test suite (virtual time; end-to-end example tests included; the PostgreSQL
+    store's tests start a server from /usr/lib/postgresql/*/bin, or skip)."""
+    _install(session, "test", "postgres")
     session.run("pytest", *session.posargs)
 
 

@@ -71,6 +71,7 @@ class TestExports:
         """The lower-level pieces and the cron store stay out of ``actors``."""
         for name in ("JobStore", "Job", "Recovery", "MessageQueue", "Calendar", "park"):
             assert not hasattr(actors, name), name
+        assert not hasattr(actors, "PgJobStore")  # the PostgreSQL store is actors.cron's
         assert len(actors.__all__) <= 95
 
     def test_version_is_the_package_version(self) -> None:

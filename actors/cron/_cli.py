@@ -2,7 +2,8 @@
 
 The commands edit the job files directly (with the store's locks), so they
 work whether or not a cron service runs on the folder; a running service
-picks the change up within its poll interval. Exit codes: 0 ok, 1 no such
+picks the change up within its poll interval. ``--store postgresql://...`` (instead of
+``--dir``) edits the jobs of a PostgreSQL store instead. Exit codes: 0 ok, 1 no such
 job, 2 bad input (argparse usage errors are 2 as well), 3 an I/O error.
 Errors go to stderr as one line naming the field and value.
 """
@@ -19,6 +20,8 @@ from typing import Any
 
 from ._atomicfs import decode_json
 from ._job import InvalidJobId, Job, JobExists, JobNotFound, validate_cron
+from ._pgschema import SchemaTooNew, is_store_url
+from ._pgstore import PgJobStore
 from ._store import JobStore
 from ._triggerfiles import check_target, format_time
 
@@ -76,7 +79,11 @@ def add_cron_parser(subparsers: Any) -> None:
 
 
 def _dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", required=True, metavar="DIR", help="the cron data folder")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--dir", metavar="DIR", help="the cron data folder")
+    where.add_argument(
+        "--store", metavar="DIR|URL", help="a cron data folder or a postgresql:// URL"
+    )
 
 
 def _guarded(action: str, fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -87,20 +94,23 @@ def _guarded(action: str, fn: Callable[[argparse.Namespace], int], args: argpars
         code, message = NOT_FOUND, str(exc)
     except (_BadInput, InvalidJobId, JobExists, ValueError) as exc:
         code, message = BAD_INPUT, str(exc)
-    except OSError as exc:  # lock timeout, permissions, disk full
+    except (OSError, SchemaTooNew) as exc:  # lock timeout, permissions, disk full, database
         code, message = IO_ERROR, str(exc)
     print(f"actors cron {action}: error: {message}", file=sys.stderr)
     return code
 
 
-def _open(args: argparse.Namespace, *, create: bool) -> JobStore:
-    if not args.dir or "\x00" in args.dir:
-        raise _BadInput(f"--dir {args.dir!r} is not a folder name")
-    path = Path(args.dir)
+def _open(args: argparse.Namespace, *, create: bool) -> JobStore | PgJobStore:
+    option, where = ("--dir", args.dir) if args.store is None else ("--store", args.store)
+    if not where or "\x00" in where:
+        raise _BadInput(f"{option} {where!r} is not a folder name or store URL")
+    if is_store_url(where):
+        return PgJobStore(where)
+    path = Path(where)
     if not create and not (path / "jobs").is_dir():
-        raise _BadInput(f"--dir {args.dir!r} is not a cron data folder (it has no jobs/)")
+        raise _BadInput(f"{option} {where!r} is not a cron data folder (it has no jobs/)")
     if path.exists() and not path.is_dir():
-        raise _BadInput(f"--dir {args.dir!r} is not a folder")
+        raise _BadInput(f"{option} {where!r} is not a folder")
     return JobStore(path)
 
 
@@ -142,7 +152,8 @@ def _add(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     store = _open(args, create=False)
     jobs = store.list()
-    for path, reason in store.load_problems():
+    problems = store.load_problems() if isinstance(store, JobStore) else []
+    for path, reason in problems:
         print(f"actors cron list: warning: skipped {str(path)!r}: {reason}", file=sys.stderr)
     if args.json:
         print(json.dumps([job.to_json() for job in jobs], indent=2))

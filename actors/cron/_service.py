@@ -35,6 +35,9 @@ from .._core._process import Process
 from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
 from ._job import Job, JobNotFound, MalformedJob
+from ._pgschema import is_store_url
+from ._pgservice import PgOptions, run_pg_service
+from ._pgstore import PgJobStore
 from ._store import JobStore
 from ._triggerdrain import RetryPolicy, Wakeup, watch_triggers
 from ._triggerfiles import JsonValue, Trigger
@@ -273,9 +276,18 @@ def _check_seconds(value: float, name: str, *, zero: bool = False) -> float:
     return float(value)
 
 
+async def _send(proc: Process, ack_timeout: float | None, trigger: Trigger) -> None:
+    """Deliver one trigger of a PostgreSQL store (as ``_Service._deliver``)."""
+    event = CronEvent.from_trigger(trigger)
+    if ack_timeout is None:
+        proc.send(trigger.target, CRON_TOPIC, event)
+    else:
+        await proc.call(trigger.target, CRON_TOPIC, event, timeout=ack_timeout)
+
+
 async def cron_service(
     proc: Process,
-    data_dir: Path | str,
+    data_dir: Path | str | JobStore | PgJobStore,
     *,
     tz: ZoneInfo | str = "UTC",
     wall_clock: WallClock | None = None,
@@ -285,8 +297,16 @@ async def cron_service(
     retry: RetryPolicy | None = None,
     ack_timeout: float | None = None,
     malformed_grace: float = 1.0,
+    lease: float = 30.0,
+    listen: bool = True,
+    trigger_dir: Path | str | None = None,
 ) -> None:
     """Run the durable cron service on ``data_dir`` until a ``Cancel`` event.
+
+    ``data_dir`` may also be a ``postgresql://`` URL or a :class:`PgJobStore`: then this
+    service is one of any number of schedulers sharing the jobs in that database
+    (``docs/semantics.md``, "Several schedulers on PostgreSQL"), and ``lease``, ``listen``
+    and ``trigger_dir`` apply.
 
     ``node.spawn(cron_service, "data")`` runs it with the defaults; to pass
     options, bind them by keyword, the folder included (``spawn`` passes
@@ -319,6 +339,16 @@ async def cron_service(
             is not lost if the OS process dies. Default: plain ``send``.
         malformed_grace (float): Age in seconds before a malformed trigger
             file is quarantined (a writer may still be writing it).
+        lease (float): PostgreSQL only: seconds a job claim or a run stays leased to
+            this scheduler before others may take it over.
+        listen (bool): PostgreSQL only: LISTEN for early wake-ups (False: poll only).
+        trigger_dir (Path | str | None): PostgreSQL only: a local folder of trigger
+            files to deliver too (on a data folder they are in ``<data>/triggers``).
+
+    Raises:
+        ValueError: for a bad option, or a PostgreSQL-only option on a data folder.
+        StoreUnavailable: the PostgreSQL store cannot be reached at start.
+        SchemaTooNew: the database's cron schema is newer than this code.
     """
     try:
         zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
@@ -328,8 +358,32 @@ async def cron_service(
     grace = _check_seconds(misfire_grace, "misfire_grace", zero=True)
     if ack_timeout is not None:
         _check_seconds(ack_timeout, "ack_timeout")
+    if isinstance(data_dir, PgJobStore) or is_store_url(data_dir):
+        if wall_clock is not None:
+            raise ValueError("wall_clock: a PostgreSQL store plans by the database's clock")
+        await run_pg_service(
+            proc,
+            data_dir if isinstance(data_dir, PgJobStore) else PgJobStore(str(data_dir)),
+            deliver=lambda trigger: _send(proc, ack_timeout, trigger),
+            tz=zone,
+            poll_interval=poll,
+            misfire_grace=grace,
+            catch_up_limit=catch_up_limit,
+            retry=RetryPolicy() if retry is None else retry,
+            ack_timeout=ack_timeout,
+            malformed_grace=_check_seconds(malformed_grace, "malformed_grace", zero=True),
+            options=PgOptions(
+                _check_seconds(lease, "lease"),
+                listen,
+                None if trigger_dir is None else Path(trigger_dir),
+            ),
+            on_ready=lambda: _notify_ready(proc),
+        )
+        return
+    if trigger_dir is not None:
+        raise ValueError(f"trigger_dir {str(trigger_dir)!r}: a data folder uses DIR/triggers")
     clock = _utc_now if wall_clock is None else wall_clock
-    store = JobStore(data_dir, clock=clock)
+    store = JobStore(data_dir.path if isinstance(data_dir, JobStore) else data_dir, clock=clock)
     scheduler = _Scheduler(
         store, zone, clock, grace, catch_up_limit, Wakeup(), dt.timedelta(seconds=poll)
     )
