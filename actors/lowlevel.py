@@ -1,4 +1,4 @@
-"""The lower-level pieces of actors: queue and timer statistics, and the pure planners.
+"""The lower-level pieces of actors: queue, node and timer statistics, and the pure planners.
 
 For code that builds on the runtime rather than with it: the mailbox queue type and the
 statistics snapshots, the node timer service's counters, and the pure functions the scheduler
@@ -7,6 +7,8 @@ once from a private module, like ``actors`` itself.
 """
 
 from ._core._mailbox import MessageQueue as MessageQueue
+from ._core._messages import NodeStatistics as NodeStatistics
+from ._core._messages import QueueLength as QueueLength
 from ._core._messages import QueueStatistics as QueueStatistics
 from ._scheduling._policies import CatchUpPlan as CatchUpPlan
 from ._scheduling._policies import is_misfire as is_misfire
@@ -26,6 +28,8 @@ __all__ = [
     "ChannelStatistics",
     "FirePlan",
     "MessageQueue",
+    "NodeStatistics",
+    "QueueLength",
     "QueueStatistics",
     "TimerStatistics",
     "apply_jitter",
