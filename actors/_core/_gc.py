@@ -16,8 +16,8 @@ benchmark used to do by hand with ``gc.freeze()``, at the moment it is safe:
   what became old since: its pause is proportional to the growth, not to the
   heap. Frozen objects are still freed by reference counting as usual;
 - cyclic garbage among frozen objects (a process that exits leaves a few
-  cycles) is reclaimed by a *reclaim*: once ``reclaim_fraction`` of the
-  processes the node had at the last reclaim have exited (and at least
+  cycles) is reclaimed by a *reclaim*: once ``reclaim_fraction`` of the most
+  processes the node had since the last reclaim have exited (and at least
   ``reclaim_min``), the permanent generation is handed back to the collector
   (``gc.unfreeze()``), so the next full collection scans everything once,
   frees the dead processes' cycles and freezes the rest again. That is the
@@ -55,7 +55,7 @@ class GcPolicy:
     """Freeze the survivors of every full collection (``gc.freeze()``)."""
     reclaim_fraction: float = 0.25
     """Unfreeze (so the next full collection scans everything once) when this share of
-    the processes alive at the last reclaim have exited."""
+    the most processes alive since the last reclaim have exited."""
     reclaim_min: int = 1000
     """...and at least this many processes have exited since the last reclaim."""
 
@@ -95,7 +95,7 @@ class _Manager:
 
     def __init__(self) -> None:
         self.nodes: dict[Node, GcPolicy] = {}
-        # Per node: (exits counted at its last reclaim, processes alive then).
+        # Per node: (exits counted at its last reclaim, most processes alive since).
         self.marks: dict[Node, tuple[int, int]] = {}
         self.stats = _Counters()
         self.installed = False
@@ -131,6 +131,9 @@ class _Manager:
                 self.stats.reclaims += 1
                 gc.unfreeze()
                 return
+        for node, (exits, alive) in self.marks.items():
+            if len(node) > alive:
+                self.marks[node] = (exits, len(node))
         if any(policy.freeze for policy in self.nodes.values()):
             gc.freeze()
             self.stats.freezes += 1
