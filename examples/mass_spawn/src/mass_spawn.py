@@ -39,9 +39,9 @@ from registry import current_app
 
 log = actors.get_logger("app.mass_spawn")
 
-SPAWN_SLICE = 0.05
+SPAWN_SLICE = 0.2
 """Seconds the spawner spawns before it yields once (the workers so far start meanwhile)."""
-DRAIN = 100_000
+DRAIN = 1_000_000
 """Most inbox messages handled per batch (``receive_many_nowait``)."""
 SAMPLES = 2000
 """About how many tick latenesses per stats interval feed the p99."""
