@@ -1,11 +1,16 @@
 """The lower-level pieces of actors: queue, node and timer statistics, and the pure planners.
 
-For code that builds on the runtime rather than with it: the mailbox queue type and the
-statistics snapshots, the node timer service's counters, and the pure functions the scheduler
+For code that builds on the runtime rather than with it: the control endpoint an embedded node
+may open (``open_control_endpoint``; ``actors run`` opens it itself), the mailbox queue type and
+the statistics snapshots, the node timer service's counters, and the pure functions the scheduler
 and the durable cron plan with (misfires, catch-up, jitter). Everything here is re-exported
 once from a private module, like ``actors`` itself.
 """
 
+from ._control._metrics import serve_metrics as serve_metrics
+from ._control._server import ControlError as ControlError
+from ._control._server import open_control_endpoint as open_control_endpoint
+from ._control._server import socket_path as control_socket_path
 from ._core._mailbox import MessageQueue as MessageQueue
 from ._core._messages import NodeStatistics as NodeStatistics
 from ._core._messages import QueueLength as QueueLength
@@ -26,6 +31,7 @@ __all__ = [
     "TICKER_BUFFER",
     "CatchUpPlan",
     "ChannelStatistics",
+    "ControlError",
     "FirePlan",
     "MessageQueue",
     "NodeStatistics",
@@ -33,9 +39,12 @@ __all__ = [
     "QueueStatistics",
     "TimerStatistics",
     "apply_jitter",
+    "control_socket_path",
     "dependency_order",
     "is_misfire",
+    "open_control_endpoint",
     "plan_catch_up",
     "require_period",
+    "serve_metrics",
     "timer_statistics",
 ]

@@ -15,12 +15,19 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import IO
 
 import trio
 
 import actors
 from actors import PID
+from actors.lowlevel import (
+    ControlError,
+    control_socket_path,
+    open_control_endpoint,
+    serve_metrics,
+)
 
 from ._boot import AppPlan, boot_app, load_app
 from ._exceptions import RegistryError
@@ -74,8 +81,10 @@ def run_app_cli(
         services=len(plan.services),
         seconds=f"{time.monotonic() - started:.3f}",
     )
+    control = control_socket_path(args.dir) if getattr(args, "control", False) else None
+    metrics = getattr(args, "metrics_port", None)
     try:
-        return trio.run(_main, plan, grace, clock=clock)
+        return trio.run(_main, plan, grace, control, metrics, clock=clock)
     except KeyboardInterrupt:  # a signal before the receiver was open
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug or a failed boot: say what, once, with the traceback
@@ -83,7 +92,9 @@ def run_app_cli(
         return EXIT_UNCLEAN
 
 
-async def _main(plan: AppPlan, grace: float) -> int:
+async def _main(
+    plan: AppPlan, grace: float, control: Path | None = None, metrics: int | None = None
+) -> int:
     terminated: list[PID] = []
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as outer:
@@ -92,6 +103,12 @@ async def _main(plan: AppPlan, grace: float) -> int:
                     app = await boot_app(node, plan)
                     services = await app.services.statuses() if app.services else []
                     log.info("App started", services=len(services), processes=len(node))
+                    if control is not None:
+                        await outer.start(_serve_control, node, control)
+                    if metrics is not None and (
+                        port := await outer.start(_serve_metrics, node, metrics)
+                    ):
+                        log.info("Metrics", url=f"http://127.0.0.1:{port}/metrics")
                     async for signum in signals:
                         log.info(
                             "Shutting down", signal=_signal_name(signum), grace=_seconds(grace)
@@ -112,6 +129,31 @@ async def _main(plan: AppPlan, grace: float) -> int:
         return EXIT_UNCLEAN
     log.info("App stopped", clean="true")
     return EXIT_OK
+
+
+async def _serve_control(
+    node: actors.Node, path: Path, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve ``actors ps/top/info`` until the app stops; a socket problem is logged, not fatal."""
+    try:
+        async with open_control_endpoint(node, path):
+            log.info("Control socket", path=path)
+            task_status.started()
+            await trio.sleep_forever()
+    except ControlError as error:
+        log.warning("Control socket off", error=str(error))
+        task_status.started()
+
+
+async def _serve_metrics(
+    node: actors.Node, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve Prometheus metrics until the app stops; a problem is logged, not fatal."""
+    try:
+        await serve_metrics(node, port, task_status=task_status)
+    except ControlError as error:
+        log.warning("Metrics off", error=str(error))
+        task_status.started(0)
 
 
 async def _note_terminated(node: actors.Node, pid: PID, terminated: list[PID]) -> None:

@@ -28,6 +28,7 @@ from ._funcs import Funcs
 from ._loader import INDEX_FILE, load_dir
 from ._registry import Registry
 from ._resolve import resolve_callable
+from ._validate import check_cron_job
 
 ProcessFn = Callable[..., Coroutine[Any, Any, Any]]
 
@@ -130,7 +131,8 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
     Raises:
         IndexFileError: any problem, all listed, each naming the file and the entry: bad YAML or
             fields (from :func:`load_dir`), a ``process`` or ``function`` whose callable cannot be
-            imported, a process that is not an ``async def``.
+            imported, a process that is not an ``async def``, a ``cron.job`` entry whose
+            ``meta`` (``interval``, ``cron``, ``tz``, policies) is invalid.
     """
     environ = os.environ if environ is None else environ
     root = app_root(path)
@@ -142,6 +144,10 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
             fn = _resolve(entry, problems)
             if fn is not None:
                 callables[entry] = fn
+    for entry in entries:
+        if entry.meta.get("type") == "cron.job":
+            _, bad = check_cron_job(entry)
+            problems.extend(Problem(m, entry.origin, entry=entry.id, field=f) for f, m in bad)
     by_id = {entry.id: entry for entry in entries}
     services = []
     for entry in entries:

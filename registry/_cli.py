@@ -1,4 +1,4 @@
-"""The ``actors`` command: ``actors run DIR`` and ``actors cron ...``.
+"""The ``actors`` command: ``run DIR``, ``cron ...``, ``ps``/``top``/``info``, ``--version``.
 
 It lives in ``registry`` (the top layer) because ``run`` boots an app from its
 index files; the ``cron`` subcommands come from ``actors.cron._cli``.
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="actors", description="Run actor apps and manage durable cron jobs."
     )
+    parser.add_argument("--version", action="version", version=f"actors {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="boot the app declared in DIR/_index.yaml (or DIR/src/)")
     run.add_argument("dir", metavar="DIR", help="the app folder")
@@ -22,6 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace", type=float, default=None, help="seconds between Cancel and terminate on stop"
     )
     run.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    run.add_argument(
+        "--no-control", dest="control", action="store_false", help="no control socket (actors ps)"
+    )
+    run.add_argument(
+        "--metrics-port", type=int, default=None, metavar="PORT", help="Prometheus on 127.0.0.1"
+    )
     run.set_defaults(handler=_run)
     try:
         from actors.cron._cli import add_cron_parser
@@ -29,7 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_cron_parser(sub)
+    from actors._control._cli import add_control_parsers
+
+    add_control_parsers(sub)
     return parser
+
+
+def _version() -> str:
+    import actors
+
+    return actors.__version__
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ converted on the way out according to the variable's ``type``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -29,6 +30,14 @@ from ._storages import (
 )
 
 _INT = re.compile(r"[+-]?\d+")
+_MAX_DIGITS = 100
+
+
+def _short(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 80 else f"{shown[:75]}...{shown[-2:]}"
+
+
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
@@ -45,21 +54,26 @@ def convert(text: str, type: str) -> Any:
     if type == "str":
         return text
     if type == "int":
+        if len(text) > _MAX_DIGITS:
+            raise ValueError(f"{_short(text)} is longer than {_MAX_DIGITS} characters")
         if _INT.fullmatch(text.strip()) is None:
             raise ValueError(f"{text!r} is not an integer")
         return int(text)
     if type == "float":
         try:
-            return float(text)
+            number = float(text) if len(text) <= _MAX_DIGITS else math.nan
         except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
+            raise ValueError(f"{_short(text)} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{_short(text)} is not a finite number")
+        return number
     if type == "bool":
         lowered = text.strip().lower()
         if lowered in _TRUE:
             return True
         if lowered in _FALSE:
             return False
-        raise ValueError(f"{text!r} is not a boolean (use true or false)")
+        raise ValueError(f"{_short(text)} is not a boolean (use true or false)")
     if type == "duration":
         return _parse_duration(text)
     raise ValueError(f"unknown variable type {type!r}")

@@ -5,11 +5,17 @@ YAML syntax and duplicate keys; the file's ``version``/``namespace``/``entries``
 ``name``/``kind`` and duplicate ids across files; the ``env.*`` entries (they define the
 environment); every other entry after ``${env:...}`` interpolation; references and cycles across
 all entries. If anything was found, one :class:`IndexFileError` lists it all.
+
+A file is bounded before it is trusted: a regular file (never a FIFO or device, which would block
+the read) of at most :data:`MAX_INDEX_BYTES`, nesting at most :data:`MAX_YAML_DEPTH` levels, and
+at most :data:`MAX_YAML_VALUES` values counting each use of an alias (``*name``, ``<<: *name``)
+as a full copy, so an alias bomb ("billion laughs") is refused before anything walks it.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,12 @@ from ._schema import Ctx, describe, unknown_key_message
 from ._validate import Location, check_graph
 
 INDEX_FILE = "_index.yaml"
+MAX_INDEX_BYTES = 1 << 20
+"""Largest index file read (1 MiB)."""
+MAX_YAML_DEPTH = 64
+"""Deepest nesting of mappings and sequences in an index file."""
+MAX_YAML_VALUES = 100_000
+"""Most values (scalars, mappings, sequences) in an index file, aliases counted at each use."""
 _FILE_KEYS = ["version", "namespace", "entries"]
 _ENTRY_KEYS = ("name", "kind", "meta")
 
@@ -161,27 +173,106 @@ def _check(
 def _read_file(path: Path, problems: list[Problem]) -> list[_Raw]:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = _read_text(path)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
         problems.append(Problem(f"cannot read the file: {error}", file))
         return []
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        if (too_big := _check_shape(text)) is not None:
+            problems.append(Problem(too_big[0], file, too_big[1]))
+            return []
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         document = loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as error:  # a NUL or other control character
+        at: int | None = text.count("\n", 0, error.position) + 1
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        message = f"malformed YAML: character U+{code:04X} is not allowed (not printable)"
+        problems.append(Problem(message, file, at))
+        return []
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(error, "problem", None) or str(error)
         problems.append(Problem(f"malformed YAML: {reason}", file, line))
         return []
+    except (ValueError, OverflowError, TypeError, RecursionError) as error:
+        # a scalar PyYAML cannot build: 2024-02-30, an int of 5,000 digits...
+        problems.append(Problem(f"malformed YAML: {error}", file))
+        return []
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     before = len(problems)
     _check_duplicate_keys(node, file, problems)
     if len(problems) > before:
         return []
     return _read_document(document, node, path, problems)
+
+
+def _read_text(path: Path) -> str:
+    """Read a regular UTF-8 file of at most ``MAX_INDEX_BYTES``, never blocking on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > MAX_INDEX_BYTES:
+            raise ValueError(f"{info.st_size} bytes, over the limit of {MAX_INDEX_BYTES}")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            raw = f.read(MAX_INDEX_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_INDEX_BYTES:
+        raise ValueError(f"over the limit of {MAX_INDEX_BYTES} bytes")
+    return raw.decode("utf-8")
+
+
+def _check_shape(text: str) -> tuple[str, int] | None:
+    """Check depth and alias-expanded size on the parser's events, before anything is built.
+
+    Returns:
+        (message, line) of the first limit passed, or None.
+    """
+    sizes: dict[str, int] = {}  # anchor -> values in its subtree, aliases expanded
+    stack: list[tuple[str | None, int]] = []  # open collections: anchor, values so far
+    total = 0
+    loader = yaml.SafeLoader(text)
+    try:
+        while (event := loader.get_event()) is not None and not isinstance(  # type: ignore[no-untyped-call]
+            event, yaml.StreamEndEvent
+        ):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append((event.anchor, 1))
+                if len(stack) > MAX_YAML_DEPTH:
+                    return f"nested deeper than {MAX_YAML_DEPTH} levels", line
+                continue
+            if isinstance(event, yaml.AliasEvent):
+                count = sizes.get(event.anchor or "", 1)
+            elif isinstance(event, yaml.ScalarEvent):
+                count = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.CollectionEndEvent) and stack:
+                anchor, count = stack.pop()
+                if anchor is not None:
+                    sizes[anchor] = count
+            else:
+                continue
+            total += count
+            if stack:
+                stack[-1] = (stack[-1][0], stack[-1][1] + count)
+            if total > MAX_YAML_VALUES:
+                return (
+                    f"more than {MAX_YAML_VALUES} values (each use of an alias counts "
+                    "as a full copy): refused as a possible alias bomb",
+                    line,
+                )
+    finally:
+        loader.dispose()
+    return None
 
 
 def _check_duplicate_keys(node: yaml.Node | None, file: str, problems: list[Problem]) -> None:

@@ -7,8 +7,10 @@ spawn per job, whose every tick calls the entry through :class:`registry.Funcs`.
 runner is linked, a crash or restart of the scheduler never leaves a second set of workers
 behind (Wippy's example does).
 
-The entry's ``meta`` says when and how (validated strictly; a bad value is logged naming the
-entry and field, that job is not started, the others run):
+The entry's ``meta`` says when and how. It is validated strictly: in index files at load
+(``load_app``: a bad value is an :class:`IndexFileError` naming file, entry, field and value, so
+``actors run`` exits 2 before anything starts); an entry changed later while the scheduler runs
+is logged naming the entry and field, that job is not started, the others run:
 
 - ``interval``: a duration (``"5s"``, ``"1h30m"``, or seconds); the first run is one interval
   after the job is installed; or
@@ -32,26 +34,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from actors import (
-    PID,
-    Cancel,
-    CatchUpPolicy,
-    CronTrigger,
-    Node,
-    Overlap,
-    Process,
-    get_logger,
-    parse_duration,
-    select,
-)
+from actors import PID, Cancel, CronTrigger, Node, Process, get_logger, select
 from actors.runner import Program, RunContext, Runner, start_runner
 
 from ._entry import Entry
-from ._exceptions import RegistryError
 from ._funcs import Funcs
 from ._registry import Registry
+from ._validate import CronJob, CronJobError, check_cron_job, parse_cron_job
 from ._watch import watch
 
 if TYPE_CHECKING:
@@ -61,6 +50,7 @@ __all__ = [
     "CRON_JOB_FILTER",
     "CronJob",
     "CronJobError",
+    "check_cron_job",
     "cron_job_program",
     "cron_scheduler",
     "parse_cron_job",
@@ -70,120 +60,6 @@ CRON_JOB_FILTER: Mapping[str, Any] = {"meta.type": "cron.job"}
 """The entries the scheduler runs (only ``function`` entries qualify)."""
 
 log = get_logger("registry.scheduler")
-
-
-class CronJobError(RegistryError, ValueError):
-    """A ``cron.job`` entry's meta is invalid; the message names the entry and every bad field."""
-
-
-@attrs.frozen
-class CronJob:
-    """A validated ``cron.job`` entry: when to run it and under which policies."""
-
-    entry_id: str
-    interval: float | None
-    """Seconds between runs, or None for a cron job."""
-    cron: str | None
-    tz: str
-    overlap: Overlap
-    policy: CatchUpPolicy
-    jitter: float
-
-
-def _duration(meta: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
-    value = meta.get(key, default)
-    try:
-        seconds = parse_duration(value)
-    except (ValueError, TypeError) as error:
-        problems.append(f"field meta.{key}: {error}")
-        return default
-    if seconds < 0:
-        problems.append(f"field meta.{key}: must be >= 0, got {value!r}")
-        return default
-    return seconds
-
-
-def _overlap(value: object, problems: list[str]) -> Overlap:
-    if not isinstance(value, str):
-        problems.append(f"field meta.overlap: must be a string, got {value!r}")
-        return Overlap.forbid()
-    mode, _, count = value.partition(":")
-    try:
-        if mode == "forbid" and not count:
-            return Overlap.forbid()
-        if mode == "replace" and not count:
-            return Overlap.replace()
-        if mode == "queue" and not count:
-            return Overlap.queue()
-        if mode == "allow" and count.isdigit():
-            return Overlap.allow(int(count))
-        if mode == "queue" and count.isdigit():
-            return Overlap.queue(int(count))
-    except ValueError as error:
-        problems.append(f"field meta.overlap: {error}")
-        return Overlap.forbid()
-    problems.append(
-        f"field meta.overlap: must be forbid, replace, queue, queue:N or allow:N, got {value!r}"
-    )
-    return Overlap.forbid()
-
-
-def parse_cron_job(entry: Entry) -> CronJob:
-    """Validate a ``cron.job`` entry's meta.
-
-    Raises:
-        CronJobError: naming the entry and every bad field.
-    """
-    meta = entry.meta
-    problems: list[str] = []
-    if entry.kind != "function":
-        problems.append(f"kind: a cron.job must be a function entry, got {entry.kind!r}")
-    interval: float | None = None
-    cron = meta.get("cron")
-    tz = meta.get("tz", "UTC")
-    if ("interval" in meta) == ("cron" in meta):
-        problems.append("field meta.interval: give exactly one of meta.interval and meta.cron")
-    elif "interval" in meta:
-        interval = _duration(meta, "interval", 0.0, problems)
-        if interval == 0 and not problems:
-            problems.append(f"field meta.interval: must be > 0, got {meta['interval']!r}")
-        if "tz" in meta:
-            problems.append("field meta.tz: only applies to meta.cron")
-    else:
-        if not isinstance(tz, str):
-            problems.append(f"field meta.tz: must be an IANA zone name, got {tz!r}")
-        elif not isinstance(cron, str):
-            problems.append(f"field meta.cron: must be a cron expression string, got {cron!r}")
-        else:
-            try:
-                CronTrigger(cron, tz=tz, hash_id=entry.id)
-            except ValueError as error:
-                field = (
-                    "tz" if "zone" in str(error) and "cron expression" not in str(error) else "cron"
-                )
-                problems.append(f"field meta.{field}: {error}")
-    overlap = _overlap(meta.get("overlap", "forbid"), problems)
-    catch_up = meta.get("catch_up", "once")
-    if catch_up not in ("none", "once", "all"):
-        problems.append(f"field meta.catch_up: must be none, once or all, got {catch_up!r}")
-        catch_up = "once"
-    coalesce = meta.get("coalesce", True)
-    if not isinstance(coalesce, bool):
-        problems.append(f"field meta.coalesce: must be true or false, got {coalesce!r}")
-        coalesce = True
-    grace = _duration(meta, "misfire_grace", 60.0, problems)
-    jitter = _duration(meta, "jitter", 0.0, problems)
-    if problems:
-        raise CronJobError(f"cron job {entry.id}: " + "; ".join(problems))
-    return CronJob(
-        entry_id=entry.id,
-        interval=interval,
-        cron=cron if interval is None else None,
-        tz=tz if interval is None else "UTC",
-        overlap=overlap,
-        policy=CatchUpPolicy(catch_up=catch_up, misfire_grace=grace, coalesce=coalesce),
-        jitter=jitter,
-    )
 
 
 def _keep_last(_: Any, result: Any) -> Any:

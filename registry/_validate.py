@@ -1,7 +1,8 @@
 """Checks across entries: references point at entries of the right kind, no cycles, unique names.
 
 Used by the index-file loader (problems carry file and line) and by :func:`validate_entries` for
-entries built in code.
+entries built in code. Also the check of a ``cron.job`` entry's meta (:func:`check_cron_job`),
+shared by ``load_app`` (at load) and the registry's job scheduler (on live changes).
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
+from actors import CatchUpPolicy, CronTrigger, Overlap, parse_duration
+
 from ._entry import Entry
-from ._exceptions import InvalidEntryError, Problem
+from ._exceptions import InvalidEntryError, Problem, RegistryError
 from ._kinds import SCHEMAS, check_fields, check_meta, references
 from ._schema import Ctx
 
@@ -173,3 +178,132 @@ def build(entry_id: str, kind: str, fields: Mapping[str, Any], meta: Any) -> Ent
     if problems:
         raise InvalidEntryError(format_problems(problems), problems)
     return Entry(entry.id, kind, entry.meta, data)
+
+
+class CronJobError(RegistryError, ValueError):
+    """A ``cron.job`` entry's meta is invalid; the message names the entry and every bad field."""
+
+
+@attrs.frozen
+class CronJob:
+    """A validated ``cron.job`` entry: when to run it and under which policies."""
+
+    entry_id: str
+    interval: float | None
+    """Seconds between runs, or None for a cron job."""
+    cron: str | None
+    tz: str
+    overlap: Overlap
+    policy: CatchUpPolicy
+    jitter: float
+
+
+def _duration(meta: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
+    value = meta.get(key, default)
+    try:
+        seconds = parse_duration(value)
+    except (ValueError, TypeError) as error:
+        problems.append(f"field meta.{key}: {error}")
+        return default
+    if seconds < 0:
+        problems.append(f"field meta.{key}: must be >= 0, got {value!r}")
+        return default
+    return seconds
+
+
+def _overlap(value: object, problems: list[str]) -> Overlap:
+    if not isinstance(value, str):
+        problems.append(f"field meta.overlap: must be a string, got {value!r}")
+        return Overlap.forbid()
+    mode, _, count = value.partition(":")
+    try:
+        if mode == "forbid" and not count:
+            return Overlap.forbid()
+        if mode == "replace" and not count:
+            return Overlap.replace()
+        if mode == "queue" and not count:
+            return Overlap.queue()
+        if mode == "allow" and count.isdigit():
+            return Overlap.allow(int(count))
+        if mode == "queue" and count.isdigit():
+            return Overlap.queue(int(count))
+    except ValueError as error:
+        problems.append(f"field meta.overlap: {error}")
+        return Overlap.forbid()
+    problems.append(
+        f"field meta.overlap: must be forbid, replace, queue, queue:N or allow:N, got {value!r}"
+    )
+    return Overlap.forbid()
+
+
+def parse_cron_job(entry: Entry) -> CronJob:
+    """Validate a ``cron.job`` entry's meta.
+
+    Raises:
+        CronJobError: naming the entry and every bad field.
+    """
+    job, problems = check_cron_job(entry)
+    if job is None:
+        text = "; ".join(f"field {field}: {message}" for field, message in problems)
+        raise CronJobError(f"cron job {entry.id}: {text}")
+    return job
+
+
+def check_cron_job(entry: Entry) -> tuple[CronJob | None, list[tuple[str, str]]]:
+    """Check a ``cron.job`` entry's meta: the job, or ``None`` and every ``(field, message)``.
+
+    ``load_app`` reports these problems as it reports every other index-file problem (file,
+    entry, field), so a bad schedule stops the app before anything starts; the running
+    scheduler logs them for entries changed later (``parse_cron_job``).
+    """
+    meta = entry.meta
+    problems: list[str] = []
+    if entry.kind != "function":
+        problems.append(f"field kind: a cron.job must be a function entry, got {entry.kind!r}")
+    interval: float | None = None
+    cron = meta.get("cron")
+    tz = meta.get("tz", "UTC")
+    if ("interval" in meta) == ("cron" in meta):
+        problems.append("field meta.interval: give exactly one of meta.interval and meta.cron")
+    elif "interval" in meta:
+        interval = _duration(meta, "interval", 0.0, problems)
+        if interval == 0 and not problems:
+            problems.append(f"field meta.interval: must be > 0, got {meta['interval']!r}")
+        if "tz" in meta:
+            problems.append("field meta.tz: only applies to meta.cron")
+    else:
+        if not isinstance(tz, str):
+            problems.append(f"field meta.tz: must be an IANA zone name, got {tz!r}")
+        elif not isinstance(cron, str):
+            problems.append(f"field meta.cron: must be a cron expression string, got {cron!r}")
+        else:
+            try:
+                CronTrigger(cron, tz=tz, hash_id=entry.id)
+            except ValueError as error:
+                field = (
+                    "tz" if "zone" in str(error) and "cron expression" not in str(error) else "cron"
+                )
+                problems.append(f"field meta.{field}: {error}")
+    overlap = _overlap(meta.get("overlap", "forbid"), problems)
+    catch_up = meta.get("catch_up", "once")
+    if catch_up not in ("none", "once", "all"):
+        problems.append(f"field meta.catch_up: must be none, once or all, got {catch_up!r}")
+        catch_up = "once"
+    coalesce = meta.get("coalesce", True)
+    if not isinstance(coalesce, bool):
+        problems.append(f"field meta.coalesce: must be true or false, got {coalesce!r}")
+        coalesce = True
+    grace = _duration(meta, "misfire_grace", 60.0, problems)
+    jitter = _duration(meta, "jitter", 0.0, problems)
+    if problems:
+        split = [problem.removeprefix("field ").split(": ", 1) for problem in problems]
+        return None, [(field, message) for field, message in split]
+    return CronJob(
+        entry_id=entry.id,
+        interval=interval,
+        cron=cron if interval is None else None,
+        tz=tz if interval is None else "UTC",
+        overlap=overlap,
+        policy=CatchUpPolicy(catch_up=catch_up, misfire_grace=grace, coalesce=coalesce),
+        jitter=jitter,
+    ), []

@@ -23,9 +23,11 @@ RANKS = {
     "actors._time": 1,
     "actors._supervision": 2,
     "actors._scheduling": 3,
+    "actors._control": 3,  # the control endpoint: reads the kernel and the timer service
     "actors.runner": 4,
     "actors.cron": 4,
     "actors.lowlevel": 4,
+    "actors.testing": 4,  # imported by tests only: nothing in actors or registry imports it
     "actors": 5,  # actors/__init__.py: the public namespace
     "registry": 6,
 }
@@ -134,6 +136,13 @@ def test_imports_point_down(module: str) -> None:
         if theirs == mine:
             continue
         assert RANKS[theirs] < RANKS[mine], f"{module} imports {target} ({theirs} is not below)"
+
+
+def test_nothing_imports_the_testing_kit() -> None:
+    """``actors.testing`` is for tests (and its pytest plugin): the runtime never loads it."""
+    for module, targets in GRAPH.items():
+        if _folder(module) != "actors.testing":
+            assert not any(_folder(t) == "actors.testing" for t in targets), module
 
 
 def _circles(graph: dict[str, set[str]]) -> list[set[str]]:

@@ -10,6 +10,7 @@ values (tuples, frozen attrs, strings, numbers).
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Any, NamedTuple, final
 
 import attrs
@@ -196,9 +197,13 @@ class ProcessInfo:
     """Processes monitoring this one."""
     trap_links: bool
     started_at: float
-    """``trio.current_time()`` at spawn."""
+    """``trio.current_time()`` at spawn (a trio-clock float, for arithmetic with trio times)."""
     function: str
     """Qualified name of the process function."""
+    started_wall: datetime
+    """When it was spawned, as an aware UTC datetime a person can read: the wall clock read
+    when the node opened plus the trio time from then to ``started_at`` (so under a
+    ``MockClock`` it moves with virtual time)."""
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import trio
@@ -81,6 +82,8 @@ class Node:
         # The node-wide timer service: made by actors/_time on first use; opaque to the kernel.
         self.timer_coalesce = timer_coalesce
         self._timers: object = None
+        # Wall clock and trio clock read together once: `info` turns trio times into datetimes.
+        self._wall_anchor = (datetime.now(UTC), trio.current_time())
 
     def __repr__(self) -> str:
         return f"<Node {self.name or '(unnamed)'} processes={len(self._procs)}>"
@@ -335,6 +338,8 @@ class Node:
             trap_links=proc._trap_links,
             started_at=proc.started_at,
             function=f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}",
+            started_wall=self._wall_anchor[0]
+            + timedelta(seconds=proc.started_at - self._wall_anchor[1]),
         )
 
     def statistics(self, *, top: int = 5) -> NodeStatistics:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import attrs
 import trio
 
+from ._exceptions import ProcessNotFound, Terminated
 from ._gc import GcPolicy, check_gc_option, manage, unmanage
 from ._hosts import check_node_options
+from ._logging import get_logger
+from ._messages import Exit
 from ._node import Node
+from ._pid import PID
 
 R = TypeVar("R")
+
+log = get_logger("actors.run")
 
 _CURRENT_NODE: trio.lowlevel.RunVar[Node | None] = trio.lowlevel.RunVar("actors.node", default=None)
 
@@ -100,16 +109,123 @@ def run(
     main: Callable[..., Coroutine[Any, Any, R]],
     *args: object,
     clock: trio.abc.Clock | None = None,
+    handle_signals: bool = True,
     **node_options: Any,
 ) -> R:
     """Run ``main(proc, *args)`` as the first process of a new node, like ``trio.run``.
 
     Returns ``main``'s result or raises its error; then every other process is
     stopped (gracefully if ``main`` returned). ``node_options`` go to ``open_node``.
+
+    Ctrl+C (SIGINT) or SIGTERM stops the program as ``actors run`` does, with no
+    traceback: ``Shutting down signal=SIGINT grace=10s`` (logger ``actors.run``),
+    every process gets ``Cancel("node shutdown")`` (services and supervisors first),
+    those still running after ``shutdown_grace`` are terminated, and ``run`` raises
+    ``SystemExit(0)`` when every process returned by itself, ``SystemExit(1)`` when
+    some had to be terminated or a second signal forced the stop at once. A signal
+    before the node is open is ``SystemExit(130)``. Signals are handled only in the
+    main thread; ``handle_signals=False`` leaves them to trio (``KeyboardInterrupt``).
+
+    Raises:
+        SystemExit: After a SIGINT or SIGTERM (see above).
     """
+    if not (handle_signals and threading.current_thread() is threading.main_thread()):
 
-    async def _main() -> R:
+        async def _plain() -> R:
+            async with open_node(**node_options) as node:
+                return await node.exec(main, *args)
+
+        return trio.run(_plain, clock=clock)
+    try:
+        result = trio.run(_run_until_signal, main, args, node_options, clock=clock)
+    except KeyboardInterrupt:  # before the signal receiver was open
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    if isinstance(result, _Stopped):
+        raise SystemExit(result.code)
+    return result
+
+
+EXIT_UNCLEAN = 1
+EXIT_INTERRUPTED = 130
+
+
+@attrs.frozen
+class _Stopped:
+    code: int
+
+
+async def _run_until_signal(
+    main: Callable[..., Coroutine[Any, Any, R]],
+    args: tuple[object, ...],
+    node_options: dict[str, Any],
+) -> R | _Stopped:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_node(**node_options) as node:
-            return await node.exec(main, *args)
+            exits: list[Exit] = []  # main's, unless a signal came first
+            async with trio.open_nursery() as nursery:
 
-    return trio.run(_main, clock=clock)
+                async def on_signal() -> None:
+                    async for signum in signals:
+                        log.info(
+                            "Shutting down",
+                            signal=_signal_name(signum),
+                            grace=f"{node.shutdown_grace:g}s",
+                        )
+                        break
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(on_signal)
+                pid = node.spawn(main, *args)
+                exits.append(await node.wait_exit(pid))  # no checkpoint since the spawn
+                nursery.cancel_scope.cancel()
+            if exits:
+                if exits[0].error is not None:
+                    raise exits[0].error
+                return exits[0].result  # type: ignore[no-any-return]
+            return _Stopped(await _stop(node, signals))
+
+
+async def _stop(node: Node, signals: AsyncIterator[int]) -> int:
+    """Stop ``node`` gracefully (a second signal: at once); return the exit code."""
+    terminated: list[PID] = []
+    async with trio.open_nursery() as nursery:
+        for pid in node.processes():
+            nursery.start_soon(_note_terminated, node, pid, terminated)
+        with trio.CancelScope() as forced:
+
+            async def force() -> None:
+                async for signum in signals:
+                    log.warning("Forcing stop", signal=_signal_name(signum))
+                    forced.cancel()
+                    return
+
+            nursery.start_soon(force)
+            await node.shutdown()
+        if forced.cancelled_caught:
+            await node.shutdown(0.0)
+        nursery.cancel_scope.cancel()
+    if forced.cancelled_caught:
+        log.warning("Stopped", clean="false", forced="true")
+        return EXIT_UNCLEAN
+    if terminated:
+        shown = " ".join(str(pid) for pid in sorted(terminated)[:10])
+        log.warning("Stopped", clean="false", terminated=len(terminated), pids=shown)
+        return EXIT_UNCLEAN
+    log.info("Stopped", clean="true")
+    return 0
+
+
+async def _note_terminated(node: Node, pid: PID, terminated: list[PID]) -> None:
+    try:
+        exit = await node.wait_exit(pid)
+    except ProcessNotFound:  # already gone
+        return
+    if isinstance(exit.error, Terminated):
+        terminated.append(pid)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)

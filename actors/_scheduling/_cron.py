@@ -38,10 +38,24 @@ _TICK = timedelta(microseconds=1)
 _SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1)
 _PROBE = datetime(2000, 1, 1)
+_FIRST_YEAR, _LAST_YEAR = 2, 9998
+"""Instants a trigger is asked about stay a year clear of ``datetime``'s limits (zones, folds)."""
 """Where the validity probe starts looking for a first match (any fixed date works)."""
 _LOOKAHEAD = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=3), timedelta(hours=26))
 """Where to look for an imminent fall-back whose repeated wall times lie behind ``after``."""
 
+MAX_EXPR_LENGTH = 256
+"""Longest cron expression accepted, in characters."""
+
+_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 7),
+    ("second", 0, 59),
+)
+_NUMERIC_PART = re.compile(r"^(?:\*|(\d+)(?:-(\d+))?)(?:/(\d+))?$")
 _SINGLE_RANGE = re.compile(r"^([0-9a-z]+)-\1(?:/\d+)?$", re.IGNORECASE)
 _MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -75,6 +89,52 @@ def _never_reason(expanded: Sequence[Sequence[object]]) -> str:
     return "it never matches a calendar date"
 
 
+def _check_ranges(expr: str, fields: Sequence[str]) -> None:
+    """Check every plain number of every field against that field's range, naming the field."""
+    for field, (name, low, high) in zip(fields, _FIELDS, strict=False):
+        for part in field.split(","):
+            match = _NUMERIC_PART.match(part)
+            if match is None:
+                continue  # names, H, L, #: croniter checks them
+            first, last, step = (None if g is None else int(g[:9]) for g in match.groups())
+            for value in (first, last):
+                if value is not None and not low <= value <= high:
+                    raise ValueError(
+                        f"invalid cron expression {expr!r}: {name} field {field!r}: "
+                        f"{value} is out of range {low}-{high}"
+                    )
+            if step == 0:
+                raise ValueError(
+                    f"invalid cron expression {expr!r}: {name} field {field!r}: step must be >= 1"
+                )
+
+
+def _check_seconds_last(expr: str, fields: Sequence[str]) -> None:
+    """Refuse a 6-field expression that reads differently with seconds first (Quartz, Spring).
+
+    Here seconds are the LAST field. ``*/10 * * * * *`` (seconds first: every 10 s) would read
+    as every second of every tenth minute, and ``0 30 9 * * MON-FRI`` has a weekday where the
+    seconds go; both are refused with the reading spelled out and the seconds-last spelling.
+    """
+    if len(fields) != 6:
+        return
+    seconds = fields[5]
+    rotated = " ".join([*fields[1:], fields[0]])
+    layout = "6 fields are: minute hour day month weekday second (seconds LAST)"
+    if any(c.isalpha() or c == "?" for c in seconds):
+        raise ValueError(
+            f"invalid cron expression {expr!r}: second field {seconds!r} is not a second; "
+            f"{layout}. This looks like a seconds-first expression; write it as {rotated!r}"
+        )
+    if seconds == "*" and fields[0] != "*":
+        raise ValueError(
+            f"ambiguous cron expression {expr!r}: {layout}, so this reads as every second of "
+            f"the minutes {fields[0]!r}. For the seconds-first reading (second {fields[0]!r} of "
+            f"every matching minute) write {rotated!r}; to mean every second, write the second "
+            f"field as '0-59'"
+        )
+
+
 def _fix_single_ranges(field: str) -> str:
     """Rewrite one-value ranges ``a-a`` (and ``a-a/n``) as ``a``.
 
@@ -87,7 +147,11 @@ def _fix_single_ranges(field: str) -> str:
 def _parse(expr: str, hash_id: str | None) -> tuple[str, bool]:
     """Validate an expression; return it normalised and whether it is a wildcard schedule."""
     if not isinstance(expr, str):
-        raise ValueError(f"cron expression must be a string, got {expr!r}")
+        raise ValueError(f"cron expression must be a string, got {str(expr)[:80]!r}")
+    if len(expr) > MAX_EXPR_LENGTH:
+        raise ValueError(
+            f"invalid cron expression {expr[:40]!r}...: longer than {MAX_EXPR_LENGTH} characters"
+        )
     text = " ".join(expr.split())
     if text.startswith("@"):
         if text.lower() not in _MACROS:
@@ -101,9 +165,11 @@ def _parse(expr: str, hash_id: str | None) -> tuple[str, bool]:
             f"invalid cron expression {expr!r}: expected 5 fields (minute hour day month "
             f"weekday) or 6 (the same plus seconds, last), got {len(fields) if text else 0}"
         )
+    _check_seconds_last(expr, fields)
+    _check_ranges(expr, fields)
     try:
         probe = croniter(text, _PROBE, hash_id=hash_id)
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+    except (ValueError, KeyError, IndexError, TypeError, OverflowError, RecursionError) as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
     try:
         probe.get_next(datetime)
@@ -243,6 +309,11 @@ class CronTrigger:
             after = as_utc(after, "after")
             if self.start is not None:
                 after = max(after, self.start - _TICK)
+        if not _FIRST_YEAR <= after.year <= _LAST_YEAR:
+            raise ValueError(
+                f"cron trigger {self.expr!r}: instants must lie in the years "
+                f"{_FIRST_YEAR}-{_LAST_YEAR}, got {after.isoformat()}"
+            )
         zone, wildcard = self.tz, self._wildcard
         last = after.replace(tzinfo=None)  # naive UTC from here on
         begin = after.astimezone(zone).replace(tzinfo=None)
@@ -257,9 +328,9 @@ class CronTrigger:
         while True:
             try:
                 wall = walls.get_next(datetime)
-            except CroniterBadDateError:  # pragma: no cover - the probe rules this out
+                early, late = _offset(wall, zone, 0), _offset(wall, zone, 1)
+            except (CroniterBadDateError, OverflowError, ValueError):  # past year 9999: no more
                 break
-            early, late = _offset(wall, zone, 0), _offset(wall, zone, 1)
             if early == late:
                 instant = wall - early
             elif early > late:  # fold: the wall time occurs twice

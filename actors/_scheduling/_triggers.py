@@ -188,16 +188,19 @@ class IntervalTrigger:
                 finished (fixed-delay); None for the first fire.
 
         Returns:
-            datetime | None: The next fire time (UTC).
+            datetime | None: The next fire time (UTC); None once it would be after year 9999.
         """
         if after is None:
             return self.start
         after = as_utc(after, "after")
-        if self.fixed_delay:
-            return max(after + self.period, self.start)
-        if after < self.start:
-            return self.start
-        return self.start + ((after - self.start) // self.period + 1) * self.period
+        try:
+            if self.fixed_delay:
+                return max(after + self.period, self.start)
+            if after < self.start:
+                return self.start
+            return self.start + ((after - self.start) // self.period + 1) * self.period
+        except OverflowError:  # past year 9999: the trigger has no more fires
+            return None
 
     def plan(
         self, last_fire: datetime | None, now: datetime, *, cap: int = DEFAULT_CAP
@@ -216,7 +219,8 @@ class IntervalTrigger:
         check_cap(cap)
         now = as_utc(now, "now")
         first = self.next_fire(last_fire)
-        assert first is not None  # interval triggers never end
+        if first is None:  # the next fire would be after year 9999
+            return FirePlan(due=(), total=0, latest=None, next_fire=None)
         if self.fixed_delay:
             if first > now:
                 return FirePlan(due=(), total=0, latest=None, next_fire=first)
@@ -226,7 +230,10 @@ class IntervalTrigger:
         total = max(0, k_now - k_first + 1)
         due = tuple(self.start + k * self.period for k in range(k_first, k_first + min(total, cap)))
         latest = self.start + k_now * self.period if total else None
-        next_fire = self.start + max(k_now + 1, k_first) * self.period
+        try:
+            next_fire: datetime | None = self.start + max(k_now + 1, k_first) * self.period
+        except OverflowError:
+            next_fire = None
         return FirePlan(due=due, total=total, latest=latest, next_fire=next_fire)
 
 

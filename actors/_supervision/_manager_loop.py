@@ -5,7 +5,9 @@ and monitors each one (trapping links), keeps their states, runs retries when
 their backoff delay has passed, and answers the handle's calls. It does one
 thing at a time; events and messages that arrive while it waits for a
 service to become ready are kept aside (``_stash``) and handled afterwards in
-arrival order. The rules are in ``_service.py``'s docstring.
+arrival order. Each incarnation of a service is spawned under the service's
+name (``send("app:db", ...)`` reaches the current one; the name is free while
+the service is down). The rules are in ``_service.py``'s docstring.
 """
 
 from __future__ import annotations
@@ -177,7 +179,10 @@ class _Manager:
         svc.state = ServiceState.STARTING
         logger.info("service starting name=%s", spec.name)
         try:
-            pid = self.proc.spawn(spec.fn, *spec.args, host=spec.host, link=True, monitor=True)
+            pid = self.proc.spawn(
+                spec.fn, *spec.args, host=spec.host, name=_process_name(spec.name),
+                link=True, monitor=True,
+            )  # fmt: skip
         except Exception as exc:
             svc.state, svc.error = ServiceState.FAILED, repr(exc)
             if not self.proc.node._closing:
@@ -310,6 +315,11 @@ class _Manager:
             name == dep.spec.name or self._needs(self.services[name], dep)
             for name in svc.spec.requires
         )
+
+
+def _process_name(service: str) -> str | None:
+    """The name registered for each incarnation: the service's, unless no PID may carry it."""
+    return None if service.startswith(("{", "@")) else service
 
 
 async def manage(proc: Process, specs: Sequence[ServiceSpec], order: Sequence[str]) -> None:

@@ -19,7 +19,7 @@ never. A repair is one *restart*; it
    and restarted with the failed child once its delay has passed.
 
 Stopping a child means ``Cancel``, up to its ``shutdown`` seconds to return,
-then terminate (reason ``shutdown`` either way). See docs/_draft_supervision.md.
+then terminate (reason ``shutdown`` either way). See docs/semantics.md, "Supervisors".
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ fraction (``"1."``, ``".5"`` and ``"1.5"`` are all numbers). Units:
 string ``"0"`` is the only string without a unit. Numbers (``int``/``float``)
 are seconds; ``datetime.timedelta`` is converted exactly. Booleans, NaN,
 infinities, empty strings, spaces and unknown units are refused with a
-``ValueError`` that names the value.
+``ValueError`` that names the value. So are magnitudes over
+:data:`MAX_SECONDS` (10**12 s, about 31,700 years: every duration fits a
+``timedelta``) and strings over :data:`MAX_TEXT` characters.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ _UNIT_NS = {
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
+MAX_SECONDS = 10**12
+"""Largest magnitude of a duration, in seconds (about 31,700 years)."""
+MAX_TEXT = 100
+"""Longest duration string accepted, in characters."""
+
 _HELP = 'expected a duration like "500ms", "10s" or "1h30m" (units ns, us, ms, s, m, h)'
 
 DurationLike = float | int | str | timedelta
@@ -59,16 +66,40 @@ def parse_duration(value: DurationLike) -> float:
     """
     kind = type(value)
     if kind is float or kind is int:
-        if not math.isfinite(value):  # type: ignore[arg-type]
-            raise ValueError(f"invalid duration {value!r}: must be finite")
-        return float(value)  # type: ignore[arg-type]
+        return _check_number(value)  # type: ignore[arg-type]
     if kind is str:
+        if len(value) > MAX_TEXT:  # type: ignore[arg-type]
+            raise ValueError(
+                f"invalid duration {_short(value)}: longer than {MAX_TEXT} characters; {_HELP}"
+            )
         return _parse_string(value)
     if isinstance(value, timedelta):
         return value / timedelta(seconds=1)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return parse_duration(float(value))
-    raise ValueError(f"invalid duration {value!r}: {_HELP}, a number of seconds or a timedelta")
+        return _check_number(value)
+    raise ValueError(
+        f"invalid duration {_short(value)}: {_HELP}, a number of seconds or a timedelta"
+    )
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a huge int's repr is never built)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**50:
+        return f"an integer of about {len(format(abs(value), 'x')) * 1.2:.0f} digits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
+def _check_number(value: float) -> float:
+    """Return ``value`` as float seconds if it is finite and within ``MAX_SECONDS``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"invalid duration {value!r}: must be finite")
+    if not -MAX_SECONDS <= value <= MAX_SECONDS:
+        raise ValueError(
+            f"invalid duration {_short(value)}: more than {MAX_SECONDS:.0e} seconds "
+            "(about 31,700 years)"
+        )
+    return float(value)
 
 
 @lru_cache(maxsize=256)
@@ -94,6 +125,10 @@ def _parse_string(text: str) -> float:
             raise ValueError(f"invalid duration {text!r}: {_HELP}")
         total += Decimal(match.group(1)) * _UNIT_NS[match.group(2)]
         pos = match.end()
+    if total > MAX_SECONDS * 1_000_000_000:
+        raise ValueError(
+            f"invalid duration {text!r}: more than {MAX_SECONDS:.0e} seconds (about 31,700 years)"
+        )
     seconds = float(total / 1_000_000_000)
     return -seconds if negative else seconds
 
@@ -131,8 +166,8 @@ def format_duration(seconds: float) -> str:
         ValueError: If ``seconds`` is not a finite number.
     """
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise ValueError(f"cannot format {seconds!r} as a duration: not a number")
-    if not math.isfinite(seconds):
+        raise ValueError(f"cannot format {_short(seconds)} as a duration: not a number")
+    if isinstance(seconds, float) and not math.isfinite(seconds):
         raise ValueError(f"cannot format {seconds!r} as a duration: must be finite")
     ns = round(Decimal(seconds) * 1_000_000_000)
     if ns == 0:
@@ -179,15 +214,27 @@ def to_timedelta(value: timedelta | float, name: str, *, allow_zero: bool = Fals
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+        if abs(value) > MAX_SECONDS:
+            raise ValueError(
+                f"{name} must be at most {MAX_SECONDS:.0e} seconds, got {_short(value)}"
+            )
         result = timedelta(seconds=value)
     else:
-        raise ValueError(f"{name} must be a timedelta or a number of seconds, got {value!r}")
+        raise ValueError(f"{name} must be a timedelta or a number of seconds, got {_short(value)}")
     if result < timedelta(0) or (result == timedelta(0) and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
     return result
 
 
-__all__ = ["DurationLike", "format_duration", "parse_duration", "require_period", "to_timedelta"]
+__all__ = [
+    "MAX_SECONDS",
+    "MAX_TEXT",
+    "DurationLike",
+    "format_duration",
+    "parse_duration",
+    "require_period",
+    "to_timedelta",
+]

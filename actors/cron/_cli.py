@@ -17,9 +17,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ._atomicfs import decode_json
 from ._job import InvalidJobId, Job, JobExists, JobNotFound, validate_cron
 from ._store import JobStore
-from ._triggerfiles import format_time
+from ._triggerfiles import check_target, format_time
 
 __all__ = ["add_cron_parser"]
 
@@ -93,6 +94,8 @@ def _guarded(action: str, fn: Callable[[argparse.Namespace], int], args: argpars
 
 
 def _open(args: argparse.Namespace, *, create: bool) -> JobStore:
+    if not args.dir or "\x00" in args.dir:
+        raise _BadInput(f"--dir {args.dir!r} is not a folder name")
     path = Path(args.dir)
     if not create and not (path / "jobs").is_dir():
         raise _BadInput(f"--dir {args.dir!r} is not a cron data folder (it has no jobs/)")
@@ -106,16 +109,20 @@ def _add(args: argparse.Namespace) -> int:
         raise _BadInput("--name must not be empty")
     if not args.target.strip():
         raise _BadInput("--target must not be empty")
-    try:
-        validate_cron(args.cron)
-    except ValueError as exc:
-        raise _BadInput(f"--cron: {exc}") from None
+    for option, check in (("--target", check_target), ("--cron", validate_cron)):
+        try:
+            check(getattr(args, option[2:]))
+        except ValueError as exc:
+            raise _BadInput(f"{option}: {exc}") from None
     payload = None
     if args.payload is not None:
         try:
-            payload = json.loads(args.payload)
-        except json.JSONDecodeError as exc:
-            raise _BadInput(f"--payload is not valid JSON ({exc}): {args.payload!r}") from None
+            payload = decode_json(args.payload.encode("utf-8", "surrogateescape"))
+        except ValueError as exc:
+            reason = str(exc).removeprefix("not valid JSON: ").replace("file is empty", "empty")
+            raise _BadInput(
+                f"--payload is not valid JSON ({reason}): {args.payload[:80]!r}"
+            ) from None
     job = _open(args, create=True).add(
         args.name,
         args.cron,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import unicodedata
 from pathlib import Path
@@ -17,16 +18,20 @@ from typing import Literal, get_args
 import attrs
 
 from .._scheduling._cron import CronTrigger
-from ._atomicfs import decode_json
-from ._triggerfiles import JsonValue, format_time, parse_time
+from ._atomicfs import decode_json, json_depth_error, read_bounded
+from ._triggerfiles import JsonValue, check_target, format_time, parse_time
 
 CatchUp = Literal["none", "once", "all"]
 """What to do about fires missed while the service was down."""
+
+MAX_JOB_BYTES = 256 * 1024
+"""Largest job file ``add`` and ``update`` write (readers accept up to 1 MiB)."""
 
 MAX_ID_LENGTH = 64
 """Longest job id accepted; slugs are cut to 48 to leave room for suffixes."""
 
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_log = logging.getLogger("actors.cron")
 _SLUG_LENGTH = 48
 
 
@@ -91,7 +96,7 @@ def validate_cron(expr: object) -> str:
             ``"0 0 31 2 *"``: "day 31 never occurs in February".
     """
     if not isinstance(expr, str):
-        raise ValueError(f"invalid cron expression {expr!r}: not a string")
+        raise ValueError(f"invalid cron expression {str(expr)[:80]!r}: not a string")
     CronTrigger(expr, hash_id="validate")
     return expr
 
@@ -190,6 +195,10 @@ class Job:
         validate_cron(data["cron"])
         if not data["target"]:
             raise ValueError("field 'target' must be a non-empty string")
+        check_target(data["target"])
+        for field in ("payload", "metadata"):
+            if (problem := json_depth_error(data.get(field))) is not None:
+                raise ValueError(f"field {field!r} is {problem}")
         catch_up = data.get("catch_up", "none")
         if catch_up not in get_args(CatchUp):
             raise ValueError(f"field 'catch_up' must be none, once or all, got {catch_up!r}")
@@ -216,6 +225,25 @@ def encode_job(job: Job) -> bytes:
     return (json.dumps(job.to_json(), indent=2, sort_keys=True) + "\n").encode()
 
 
+def check_job(job: Job) -> Job:
+    """Return ``job`` after a round trip through the load-time schema and the size limit.
+
+    Raises:
+        ValueError: naming the field that fails the schema, a payload or metadata
+            that is not JSON, or a job over :data:`MAX_JOB_BYTES` as JSON.
+    """
+    job = Job.from_json(job.to_json())
+    try:
+        size = len(encode_job(job))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"job {job.id!r}: payload or metadata is not JSON: {exc}") from None
+    if size > MAX_JOB_BYTES:
+        raise ValueError(
+            f"job {job.id!r} is {size} bytes as JSON, over the limit of {MAX_JOB_BYTES}"
+        )
+    return job
+
+
 def decode_job(path: Path, raw: bytes) -> Job:
     """Parse the bytes of a job file.
 
@@ -224,5 +252,21 @@ def decode_job(path: Path, raw: bytes) -> Job:
     """
     try:
         return Job.from_json(decode_json(raw))
-    except ValueError as exc:
-        raise MalformedJob(path, str(exc)) from None
+    except (ValueError, RecursionError, OverflowError) as exc:
+        raise MalformedJob(path, str(exc) or type(exc).__name__) from None
+
+
+def read_heartbeat(data_dir: Path, job: Job) -> str:
+    """Return the stripped text of a job's heartbeat file; "" if missing, blank or unusable.
+
+    A file that is not a regular file, over 1 MiB or not UTF-8 is logged as an
+    error naming the job and the file (never read: a FIFO would block).
+    """
+    assert job.heartbeat_file is not None
+    try:
+        return read_bounded(data_dir / job.heartbeat_file).decode().strip()
+    except FileNotFoundError:
+        return ""
+    except (ValueError, OSError) as exc:  # UnicodeDecodeError is a ValueError
+        _log.error("heartbeat unreadable job=%s file=%s error=%s", job.id, job.heartbeat_file, exc)
+        return ""

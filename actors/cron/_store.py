@@ -7,7 +7,7 @@ allocation unique and read-modify-write updates safe between processes (the
 service and the ``actors cron`` command line). The fire and delivery order
 that keeps a oneshot job from firing twice is in :meth:`JobStore.fire`,
 :meth:`JobStore.settle` and :meth:`JobStore.recover`; the whole argument is
-written down in ``docs/_draft_durable_cron.md``.
+written down in ``docs/semantics.md`` ("Durable cron").
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ from typing import Any
 
 import attrs
 
-from ._atomicfs import cleanup_temp, file_lock, fsync_dir, lock_is_stale, write_atomic
+from ._atomicfs import (
+    break_stale_locks,
+    cleanup_temp,
+    file_lock,
+    fsync_dir,
+    read_bounded,
+    write_atomic,
+)
 from ._job import (
     ID_RE,
     MAX_ID_LENGTH,
@@ -34,8 +41,10 @@ from ._job import (
     JobExists,
     JobNotFound,
     MalformedJob,
+    check_job,
     decode_job,
     encode_job,
+    read_heartbeat,
     slugify,
     validate_cron,
     validate_job_id,
@@ -147,7 +156,7 @@ class JobStore:
         validate_cron(cron)
         if not target or not isinstance(target, str):
             raise ValueError(f"target must be a non-empty string, got {target!r}")
-        job = Job.from_json(
+        job = check_job(
             Job(
                 id=validate_job_id(id) if id is not None else slugify(name),
                 name=name,
@@ -161,8 +170,8 @@ class JobStore:
                 metadata=dict(metadata or {}),
                 catch_up=catch_up,
                 heartbeat_file=heartbeat_file,
-            ).to_json()
-        )  # the round trip applies the load-time schema to what we store
+            )
+        )
         if id is not None:
             with self._lock(id):
                 if self._file(id).exists():
@@ -208,7 +217,7 @@ class JobStore:
             raise ValueError(f"cannot update field(s) {bad}; allowed: {sorted(_UPDATABLE)}")
         with self._lock(validate_job_id(job_id)):
             job = attrs.evolve(self._read(job_id), **changes)
-            return self._write(Job.from_json(job.to_json()))
+            return self._write(check_job(job))
 
     def remove(self, job_id: str) -> Job:
         """Delete a job and return it, or raise :class:`JobNotFound`."""
@@ -282,10 +291,7 @@ class JobStore:
                 return None
             prompt = job.prompt
             if job.heartbeat_file is not None:
-                try:
-                    extra = (self.path / job.heartbeat_file).read_text().strip()
-                except (OSError, UnicodeDecodeError):
-                    extra = ""
+                extra = read_heartbeat(self.path, job)
                 if not extra:
                     _log.info("heartbeat skipped job=%s file=%s", job.id, job.heartbeat_file)
                     return None
@@ -331,11 +337,7 @@ class JobStore:
         """
         removed = cleanup_temp(self.jobs_dir, older_than=older_than)
         removed += cleanup_temp(self.triggers_dir, older_than=older_than)
-        for lock in self.jobs_dir.glob(".*.lock"):
-            if lock_is_stale(lock, older_than):
-                with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
-                    removed.append(lock)
+        removed += break_stale_locks(self.jobs_dir, older_than=older_than)
         pending: set[str] = set()
         latest: dict[str, dt.datetime] = {}
         for path in list_pending(self.triggers_dir):
@@ -367,9 +369,11 @@ class JobStore:
     def _read(self, job_id: str) -> Job:
         path = self._file(job_id)
         try:
-            raw = path.read_bytes()
+            raw = read_bounded(path)
         except FileNotFoundError:
             raise JobNotFound(job_id) from None
+        except ValueError as exc:  # a folder, FIFO or symlink loop, unreadable or over 1 MiB
+            raise MalformedJob(path, str(exc)) from None
         job = decode_job(path, raw)
         if job.id != job_id:
             raise MalformedJob(path, f"field 'id' is {job.id!r} but the file is for {job_id!r}")

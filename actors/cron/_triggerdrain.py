@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -85,10 +86,13 @@ class DeliveryLedger:
     """Consecutive failed deliveries per name."""
     retry_at: dict[str, float] = attrs.field(factory=dict)
     """trio time before which a failed name is not tried again."""
+    stuck: set[str] = attrs.field(factory=set)
+    """Malformed names that cannot be quarantined (a folder); logged once."""
 
     def prune(self, names: set[str]) -> None:
         """Forget names that are no longer pending."""
         self.done &= names
+        self.stuck &= names
         for table in (self.failures, self.retry_at):
             for name in table.keys() - names:
                 del table[name]
@@ -161,9 +165,7 @@ async def drain(
         except FileNotFoundError:
             continue  # delivered by an overlapping drain
         except MalformedTrigger as exc:
-            with contextlib.suppress(FileNotFoundError):
-                if time.time() - path.stat().st_mtime >= malformed_grace:
-                    quarantine(path, exc.reason)
+            _quarantine(path, exc.reason, malformed_grace, ledger)
             continue
         if trigger.target in blocked or ledger.retry_at.get(name, -math.inf) > trio.current_time():
             blocked.add(trigger.target)
@@ -188,6 +190,20 @@ async def drain(
         if on_delivered is not None:
             on_delivered(trigger)
     return delivered
+
+
+def _quarantine(path: Path, reason: str, grace: float, ledger: DeliveryLedger) -> None:
+    """Quarantine a malformed file once it is ``grace`` seconds old; log one that cannot move."""
+    if path.name in ledger.stuck:
+        return
+    try:
+        if time.time() - os.stat(path, follow_symlinks=False).st_mtime >= grace:
+            quarantine(path, reason)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        ledger.stuck.add(path.name)
+        _log.error("trigger ignored file=%s reason=%s error=%r", path, reason, exc)
 
 
 def _failed(
@@ -227,8 +243,9 @@ async def watch_triggers(
 
     A new pass starts after ``poll_interval`` seconds, when a failed
     delivery's retry is due, or when ``wakeup`` is set, whichever is first.
-    Reports started at once, before the first pass. Arguments are as for
-    :func:`drain`.
+    Reports started at once, before the first pass. A pass that fails with
+    an ``OSError`` (the folder was removed, permissions) is logged and the
+    next one runs on time. Arguments are as for :func:`drain`.
     """
     if not poll_interval > 0:
         raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
@@ -236,14 +253,17 @@ async def watch_triggers(
     wakeup = Wakeup() if wakeup is None else wakeup
     task_status.started()
     while True:
-        await drain(
-            directory,
-            deliver,
-            retry=retry,
-            ledger=ledger,
-            on_delivered=on_delivered,
-            malformed_grace=malformed_grace,
-        )
+        try:
+            await drain(
+                directory,
+                deliver,
+                retry=retry,
+                ledger=ledger,
+                on_delivered=on_delivered,
+                malformed_grace=malformed_grace,
+            )
+        except OSError as exc:  # folder removed, permissions, disk: try again next poll
+            _log.error("trigger pass failed dir=%s error=%r", directory, exc)
         now = trio.current_time()
         due = ledger.next_retry(now)
         await wakeup.wait(poll_interval if due is None else min(poll_interval, due - now))

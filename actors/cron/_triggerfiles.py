@@ -1,7 +1,7 @@
 """Trigger files: the format, naming, listing, removal and quarantine.
 
 A trigger file is the durable hand-off between the cron scheduler (or any
-other program) and delivery. The rules, shared with ``docs/_draft_durable_cron.md``:
+other program) and delivery. The rules, also in ``docs/semantics.md`` ("Durable cron"):
 
 * Writers create ``<name>.json`` atomically (``_atomicfs.create_atomic``).
   Readers ignore everything that does not end in ``.json`` or starts with
@@ -25,16 +25,25 @@ from typing import Any
 import attrs
 
 from .._core._pid import PID
-from ._atomicfs import create_atomic, decode_json, fsync_dir, is_temp_name
+from ._atomicfs import create_atomic, decode_json, fsync_dir, is_temp_name, read_bounded
 
 JsonValue = Any
 """Any value ``json.loads`` can return."""
+
+MAX_TRIGGER_BYTES = 4 << 20
+"""Largest trigger file read (4 MiB: a job's prompt plus a heartbeat file of up to 1 MiB)."""
 
 QUARANTINE = "quarantine"
 """Name of the sub-folder that holds malformed trigger files."""
 
 _log = logging.getLogger("actors.cron")
 _TS_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+_MAX_TIME_TEXT = 64
+
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+"""Earliest instant a job or trigger file may hold."""
+LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+"""Instants in files must be before this (so cron arithmetic never leaves ``datetime``)."""
 
 
 class MalformedTrigger(ValueError):
@@ -61,20 +70,54 @@ def format_time(when: dt.datetime) -> str:
 def parse_time(value: object, field: str) -> dt.datetime:
     """Parse an aware ISO 8601 string into a UTC datetime, naming ``field`` on error."""
     if not isinstance(value, str):
-        raise ValueError(f"field {field!r} must be an ISO 8601 string, got {value!r}")
+        raise ValueError(f"field {field!r} must be an ISO 8601 string, got {_short(value)}")
+    if len(value) > _MAX_TIME_TEXT:
+        raise ValueError(f"field {field!r} is not an ISO 8601 time: {_short(value)}")
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"field {field!r} is not an ISO 8601 time: {value!r}") from None
     if parsed.tzinfo is None:
         raise ValueError(f"field {field!r} has no timezone: {value!r}")
-    return parsed.astimezone(dt.UTC)
+    try:
+        utc = parsed.astimezone(dt.UTC)
+    except OverflowError:  # year 1 or 9999 pushed out of range by the offset
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(
+            f"field {field!r} is out of range: {value!r} (times must be from "
+            f"{EARLIEST.year} up to, not including, {LATEST.year} UTC)"
+        )
+    return utc
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
+def check_target(target: str) -> str:
+    """Return ``target`` if it can name a process: a PID string (``{...}``) must parse.
+
+    Raises:
+        ValueError: naming the field and the value, e.g. for ``"{bad"``.
+    """
+    if target.startswith("{") or target.endswith("}"):
+        try:
+            PID.parse(target)
+        except ValueError:
+            raise ValueError(
+                f"field 'target' is not a valid PID string such as '{{main|0x00003}}': "
+                f"{_short(target)}"
+            ) from None
+    return target
 
 
 def _optional_str(data: dict[str, JsonValue], field: str) -> str | None:
     value = data.get(field)
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"field {field!r} must be a string, got {value!r}")
+        raise ValueError(f"field {field!r} must be a string, got {_short(value)}")
     return value
 
 
@@ -127,19 +170,15 @@ class Trigger:
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")
         target = data.get("target")
         if not isinstance(target, str) or not target:
-            raise ValueError(f"field 'target' must be a non-empty string, got {target!r}")
-        if target.startswith("{"):
-            try:
-                PID.parse(target)
-            except ValueError:
-                raise ValueError(f"field 'target' is not a valid PID: {target!r}") from None
+            raise ValueError(f"field 'target' must be a non-empty string, got {_short(target)}")
+        check_target(target)
         prompt = _optional_str(data, "prompt")
         payload = data.get("payload")
         if prompt is None and payload is None:
             raise ValueError("needs field 'prompt' or 'payload'; both are missing or null")
         attempt = data.get("attempt", 1)
         if type(attempt) is not int or attempt < 1:
-            raise ValueError(f"field 'attempt' must be an integer >= 1, got {attempt!r}")
+            raise ValueError(f"field 'attempt' must be an integer >= 1, got {_short(attempt)}")
         times = {}
         for field in ("fired_at", "scheduled_for"):
             value = data.get(field)
@@ -193,11 +232,13 @@ def parse_trigger(path: Path) -> Trigger:
     """Read and validate one trigger file.
 
     Raises:
-        MalformedTrigger: the file is empty, not JSON or fails the schema.
+        MalformedTrigger: the file is empty, not JSON, fails the schema, is
+            over 4 MiB or nested over 64 levels, or is no regular file (a
+            folder, FIFO, device or symlink loop).
         FileNotFoundError: the file vanished (already delivered).
     """
-    raw = path.read_bytes()
     try:
+        raw = read_bounded(path, limit=MAX_TRIGGER_BYTES)
         return Trigger.from_json(decode_json(raw), source=path.name)
     except ValueError as exc:
         raise MalformedTrigger(path, str(exc)) from None
@@ -214,10 +255,12 @@ def job_id_of(path: Path) -> str | None:
 def list_pending(directory: Path) -> list[Path]:
     """Return the pending trigger files in fire (lexical) order.
 
-    Temp files, hidden files and the ``quarantine/`` folder are skipped.
+    Temp files, hidden files and the ``quarantine/`` folder are skipped; any
+    other ``*.json`` name is listed, even a folder, FIFO or broken symlink,
+    so that :func:`parse_trigger` reports it and the drain quarantines it.
     """
     with os.scandir(directory) as entries:
-        names = [e.name for e in entries if not is_temp_name(e.name) and e.is_file()]
+        names = [e.name for e in entries if not is_temp_name(e.name)]
     return [directory / name for name in sorted(names)]
 
 
@@ -237,6 +280,9 @@ def quarantine(path: Path, reason: str) -> Path | None:
 
     Returns:
         Path | None: The quarantined file, or None if ``path`` had vanished.
+
+    Raises:
+        OSError: ``path`` cannot be moved (a folder; the sidecar is removed again).
     """
     qdir = path.parent / QUARANTINE
     qdir.mkdir(exist_ok=True)
@@ -246,13 +292,16 @@ def quarantine(path: Path, reason: str) -> Path | None:
         if dest.exists() or not create_atomic(sidecar, (reason + "\n").encode()):
             continue
         try:
-            os.link(path, dest)
+            os.link(path, dest, follow_symlinks=False)  # a symlink moves as itself
         except FileExistsError:
             sidecar.unlink()
             continue
         except FileNotFoundError:
             sidecar.unlink()
             return None
+        except OSError:  # a folder cannot be hard-linked: the caller logs it
+            sidecar.unlink()
+            raise
         complete(path)
         fsync_dir(qdir)
         _log.warning("trigger quarantined file=%s reason=%s", dest, reason)

@@ -259,6 +259,8 @@ class _RunnerLoop:
             rec.spawns.remove(spawn)
             self._maybe_done(rec)
             return
+        if not self.proc.node.is_alive(pid):  # already ended; its Exit is on its way
+            return
         if kill:
             self.proc.node.terminate(pid)
         else:

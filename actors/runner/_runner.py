@@ -11,7 +11,7 @@ state, counts runs, and restarts a spawn that crashes (with backoff).
 Everything is asked through the :class:`Runner` handle, whose async methods ``call`` the runner
 process. Changes answer with explicit values: :class:`Installed`, :class:`Spawned`,
 :class:`Unspawned`, :class:`Uninstalled`, or :class:`Refused` (falsy) with the reason; nothing is
-refused silently. See docs/_draft_runner.md.
+refused silently. See docs/semantics.md, "The Runner".
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import signal
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -69,6 +70,20 @@ def ensure_jobs(data: Path, heartbeat_cron: str, oneshot_cron: str) -> None:
         )
 
 
+def waiting_for(data: Path) -> str:
+    """Say what the program waits for: each enabled job's next fire (UTC), and Ctrl+C."""
+    now = datetime.now(UTC)
+    fires = [
+        f"{job.id} at {actors.CronTrigger(job.cron, hash_id=job.id).next_fire(now):%H:%M:%S}"
+        for job in JobStore(data).list()
+        if job.enabled
+    ]
+    return (
+        f"waiting for cron events (next fires, UTC: {', '.join(fires) or 'none'}) "
+        "or trigger files; Ctrl+C stops"
+    )
+
+
 async def amain(args: argparse.Namespace) -> None:
     data: Path = args.dir
     ensure_jobs(data, args.heartbeat_cron, args.oneshot_cron)
@@ -83,6 +98,7 @@ async def amain(args: argparse.Namespace) -> None:
         node.spawn(agent, name="agent")
         node.spawn(partial(cron_service, data_dir=data), name="cron")
         print("running", flush=True)
+        print(waiting_for(data), flush=True)
         with (
             trio.move_on_after(args.seconds if args.seconds else math.inf),
             trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,

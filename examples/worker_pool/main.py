@@ -6,7 +6,7 @@ queue length every 250 ms: above 10 it spawns one more worker (refused at max=5)
 unspawns one (refused at min=1). Halfway through, an admin ``trigger`` runs a tick at once.
 Every tick's count is folded into the program state by ``merge_fn``; the end prints it.
 
-Run: python examples/worker_pool/main.py [--seconds N]
+Run: python examples/worker_pool/main.py [--seconds N]   (Ctrl+C stops it early, exit 0)
 """
 
 from __future__ import annotations
@@ -59,13 +59,65 @@ async def producer(proc: actors.Process, queue: actors.Channel[int], seconds: fl
         in_burst = trio.current_time() - start < 1.0
         queue.send_nowait(produced)
         produced += 1
-        await proc.sleep(1 / 120 if in_burst else 0.2)
+        if await pause(proc, 1 / 120 if in_burst else 0.2):
+            break
     return produced
 
 
+async def pause(
+    proc: actors.Process, seconds: float, exits: list[actors.Exit] | None = None
+) -> bool:
+    """Sleep ``seconds``, or less when a ``Cancel`` (Ctrl+C) arrives: then return True.
+
+    ``Exit`` events that arrive meanwhile are kept in ``exits``.
+    """
+    with trio.move_on_after(seconds):
+        while True:
+            event = await proc.events.receive()
+            if isinstance(event, actors.Cancel):
+                return True
+            if isinstance(event, actors.Exit) and exits is not None:
+                exits.append(event)
+    return False
+
+
+class Interrupted(Exception):
+    """A ``Cancel`` arrived: Ctrl+C, or the node is shutting down."""
+
+
+def cancel_pending(proc: actors.Process, exits: list[actors.Exit]) -> bool:
+    """Whether a ``Cancel`` waits in the events (``Exit`` events met on the way are kept)."""
+    while True:
+        try:
+            event = proc.events.receive_nowait()
+        except trio.WouldBlock:
+            return False
+        if isinstance(event, actors.Cancel):
+            return True
+        if isinstance(event, actors.Exit):
+            exits.append(event)
+
+
 async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
-    """Run the pool for ``seconds``; return the merged state and counters."""
+    """Run the pool for ``seconds``; return the merged state and counters.
+
+    On ``Cancel`` (Ctrl+C) it returns ``{"interrupted": True}`` at once: the node cancels the
+    runner and the producer too, so a call to the runner may fail on the way; that is expected.
+    """
     queue: actors.Channel[int] = actors.Channel(math.inf)
+    exits: list[actors.Exit] = []
+    try:
+        return await _pool(proc, seconds, queue, exits)
+    except (Interrupted, actors.CallFailed, actors.ProcessNotFound) as error:
+        if not isinstance(error, Interrupted) and not cancel_pending(proc, exits):
+            raise
+    log.info("pool interrupted", queue=queue.statistics().buffered)
+    return {"interrupted": True}
+
+
+async def _pool(
+    proc: actors.Process, seconds: float, queue: actors.Channel[int], exits: list[actors.Exit]
+) -> dict[str, Any]:
     runner = start_runner(proc)
     await runner.install(worker_program(queue))
     proc.spawn_monitored(producer, queue, seconds)
@@ -73,7 +125,8 @@ async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
     triggered = False
     peak = 1
     while trio.current_time() - start < seconds:
-        await proc.sleep(0.25)
+        if await pause(proc, 0.25, exits):
+            raise Interrupted
         backlog = queue.statistics().buffered
         info = await runner.info("worker")
         spawns = len([s for s in info.spawns if s.status == "running"])
@@ -88,8 +141,9 @@ async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
             triggered = True
             result = await runner.trigger("worker")
             log.info("manual trigger", processed=result["processed"])
-    exit = await proc.events.receive()  # the producer's Exit
-    assert isinstance(exit, actors.Exit)
+    exit = exits[0] if exits else await proc.events.receive()  # the producer's Exit
+    if not isinstance(exit, actors.Exit):
+        raise Interrupted
     produced = exit.result
     state = await runner.get_state("worker")
     info = await runner.info("worker")

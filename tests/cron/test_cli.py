@@ -104,6 +104,13 @@ class TestErrors:
             (["--payload", "{x"], "--payload is not valid JSON"),
             (["--id", "../etc"], "invalid job id '../etc'"),
             (["--heartbeat-file", "../secret"], "field 'heartbeat_file'"),
+            (["--target", "{bad"], "--target: field 'target' is not a valid PID string"),
+            (["--cron", "*/10 * * * * *"], "--cron: ambiguous cron expression"),
+            (["--cron", "0 30 9 * * MON-FRI"], "write it as '30 9 * * MON-FRI 0'"),
+            (["--cron", "0 25 * * *"], "hour field '25': 25 is out of range 0-23"),
+            (["--payload", "[" * 100_000], "--payload is not valid JSON (nested deeper than 64"),
+            (["--payload", "[" * 70 + "]" * 70], "--payload is not valid JSON (nested deeper"),
+            (["--payload", ""], "--payload is not valid JSON (empty)"),
         ],
     )
     def test_bad_add_input_exits_2_naming_the_field(

@@ -256,31 +256,20 @@ class TestVirtualTime:
             assert ticks(messages(caplog))["app:clock.ten"] == 4
         assert stopped(messages(caplog))["app:clock.ten"] == 4
 
-    async def test_bad_cron_in_the_app_is_skipped(
-        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
-    ) -> None:
-        """A copy of the app with a bad cron expression: that job is reported, the rest run."""
-        caplog.set_level(logging.INFO)
+    def test_bad_cron_in_the_app_stops_the_load(self, tmp_path: Path) -> None:
+        """A copy of the app with a bad cron expression does not start: the load names it."""
         app_dir = tmp_path / "crontab_registry"
         shutil.copytree(APP, app_dir)
         index = app_dir / "src" / "_index.yaml"
         text = index.read_text()
         assert text.count('cron: "* * * * * */10"') == 1
         index.write_text(text.replace('cron: "* * * * * */10"', 'cron: "* * * * * 75"'))
-        async with actors.open_node() as node:
-            app = await registry.boot_app(node, app_dir)
-            await trio.sleep(21.5)
-            assert len(worker_pids(node, await scheduler_of(app))) == 4
-        lines = messages(caplog)
-        assert skipped(lines) == [
-            "Skipping job       entry=app:job.digest field=meta.cron "
-            "error=\"invalid cron expression '* * * * * 75': "
-            '[* * * * * 75] is not acceptable, out of range"'
-        ]
-        assert re.fullmatch(r"Discovered jobs\s+count=5", lines[1])
-        expected = {"app:job.heartbeat": 21, "app:job.cleanup": 7, "app:job.report": 4}
-        expected["app:job.backup"] = 3
-        assert ticks(lines) == expected
+        with pytest.raises(registry.IndexFileError) as caught:
+            registry.load_app(app_dir)
+        assert str(caught.value) == (
+            f"{index}, entry app:job.digest, field meta.cron: "
+            "invalid cron expression '* * * * * 75': second field '75': 75 is out of range 0-59"
+        )
 
     async def test_bad_schedules_name_their_field(self, caplog: pytest.LogCaptureFixture) -> None:
         """Exactly one of interval and cron; a valid cron and tz; tz only with cron."""

@@ -67,6 +67,7 @@ class TestDurableCron:
         out = Lines(proc)
         try:
             out.wait_for("running", timeout=20)
+            out.wait_for("waiting for cron events (next fires, UTC: heartbeat at ", timeout=10)
             out.wait_for("cron event job=heartbeat", timeout=10, count=2)
             out.wait_for("cron event job=hello-once", timeout=10)
             subprocess.run(  # what the printed instructions say, through a real shell

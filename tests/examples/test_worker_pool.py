@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import trio
+import trio.lowlevel
 
 import actors
 
@@ -56,3 +60,45 @@ class TestWorkerPoolProcess:
         summary = next(line for line in output.splitlines() if "pool done" in line)
         fields = dict(part.split("=", 1) for part in summary.split()[3:])
         assert fields["processed"] == fields["produced"] and fields["left"] == "0"
+
+    def test_ctrl_c_stops_it_cleanly(self) -> None:
+        """SIGINT mid-run: the pool, producer, runner and workers return on Cancel; exit 0."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            [sys.executable, str(SCRIPT), "--seconds", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        lines = []
+        while "scale up" not in (line := proc.stderr.readline()):
+            assert line, "".join(lines)
+            lines.append(line)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err and "process crashed" not in err
+        assert "pool interrupted" in err and err.rstrip().endswith("Stopped            clean=true")
+
+
+class TestWorkerPoolCancel:
+    async def test_cancel_stops_the_pool_without_errors(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Node shutdown mid-run (what Ctrl+C does): nobody crashes, nobody is terminated."""
+        example = _load()
+        exits: list[actors.Exit] = []
+
+        async def watch(proc: actors.Process, pid: actors.PID) -> None:
+            proc.monitor(pid)
+            while not isinstance(event := await proc.events.receive(), actors.Exit):
+                pass
+            exits.append(event)
+
+        async with actors.open_node() as node:
+            pid = node.spawn(example.pool, 60.0)
+            await trio.sleep(2.0)
+            node.spawn(watch, pid)
+            await trio.lowlevel.checkpoint()
+        assert [(e.error, e.result) for e in exits] == [(None, {"interrupted": True})]
+        bad = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert bad == []

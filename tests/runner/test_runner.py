@@ -21,6 +21,7 @@ from actors.runner import (
     default_merge,
     start_runner,
 )
+from actors.testing import TestNode
 
 
 async def one(proc: actors.Process, ctx: RunContext) -> int:
@@ -206,27 +207,26 @@ class TestStopAndKill:
         assert ended == [pytest.approx(0.35)]
         assert info.counts.submitted == 1 and info.counts.succeeded == 1 and info.spawns == ()
 
-    async def test_kill_cancels_the_run_in_flight(self) -> None:
+    async def test_kill_cancels_the_run_in_flight(self, actors_node: TestNode) -> None:
         """unspawn(kill=True) terminates the spawn and its run at once."""
-        ended: list[float] = []
+        probe, runs = actors_node.probe(), []
 
         async def slow(proc: actors.Process, ctx: RunContext) -> int:
-            try:
-                await proc.sleep(10)
-            finally:
-                ended.append(trio.current_time())
+            probe.monitor(proc.pid)
+            runs.append(proc.pid)
+            await proc.sleep(10)
             return 1
 
-        async with actors.open_node() as node:
-            runner = start_runner(node)
-            await runner.install(counter(main_fn=slow))
-            await runner.spawn("p")
-            await trio.sleep(0.15)
-            result = await runner.unspawn("p", kill=True)
-            assert isinstance(result, Unspawned) and result.killed
-            await trio.sleep(0.1)
-            info = await runner.info("p")
-        assert ended == [pytest.approx(0.15)]
+        runner = start_runner(actors_node.node)
+        await runner.install(counter(main_fn=slow))
+        await runner.spawn("p")
+        await actors_node.sleep(0.15)
+        result = await runner.unspawn("p", kill=True)
+        assert isinstance(result, Unspawned) and result.killed
+        exit = await probe.expect_exit(runs[0], reason="error", within=0.1)
+        info = await runner.info("p")
+        assert isinstance(exit.error, actors.Terminated)
+        assert exit.at == pytest.approx(0.15)
         assert info.counts.cancelled == 1 and info.counts.succeeded == 0
 
     @pytest.mark.parametrize(("kill", "finished"), [(False, [0.35]), (True, [])])

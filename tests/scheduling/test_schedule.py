@@ -30,6 +30,7 @@ from actors import (
     start_schedule,
     system_wall_clock,
 )
+from actors.testing import TestNode
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -268,52 +269,41 @@ class TestCatchUp:
 
 
 class TestWallClock:
-    async def test_suspend_fires_overdue_within_one_recheck(self) -> None:
+    async def test_suspend_fires_overdue_within_one_recheck(self, actors_node: TestNode) -> None:
         """Wall +1 h while trio's clock stands still: the overdue fire comes within 30 s."""
-        rec = Recorder()
-        wall = VirtualWallClock(T0)
-        async with actors.open_node() as node:
-            trigger = IntervalTrigger(timedelta(minutes=30), start=T0 + timedelta(minutes=30))
-            pid = start_schedule(node, Schedule(trigger, rec.job), wall_clock=wall)
-            await trio.sleep(600)  # 10 min in
-            wall.step(timedelta(hours=1))  # suspended for an hour
-            suspended_at = trio.current_time()
-            await trio.sleep(31)
-            assert len(rec.starts) == 1
-            started, fire = rec.starts[0]
-            assert started - suspended_at <= 30
-            assert fire.scheduled == T0 + timedelta(hours=1)  # once: the latest missed slot
-            node.cancel(pid)
+        rec, tn = Recorder(), actors_node
+        trigger = IntervalTrigger(timedelta(minutes=30), start=T0 + timedelta(minutes=30))
+        start_schedule(tn.node, Schedule(trigger, rec.job), wall_clock=tn.wall)
+        await tn.sleep("10m")
+        tn.suspend("1h")
+        suspended_at = trio.current_time()
+        await tn.sleep(31)
+        assert len(rec.starts) == 1
+        started, fire = rec.starts[0]
+        assert started - suspended_at <= 30
+        assert fire.scheduled == T0 + timedelta(hours=1)  # once: the latest missed slot
 
-    async def test_step_back_never_repeats_a_fired_slot(self) -> None:
+    async def test_step_back_never_repeats_a_fired_slot(self, actors_node: TestNode) -> None:
         """Wall -10 min right after a fire: the same slot does not fire again."""
-        rec = Recorder()
-        wall = VirtualWallClock(T0)
-        async with actors.open_node() as node:
-            pid = start_schedule(node, Schedule(every(600), rec.job), wall_clock=wall)
-            await trio.sleep(601)
-            assert len(rec.starts) == 1
-            wall.step(timedelta(minutes=-10))
-            await trio.sleep(1200)
-            slots = [f.scheduled for _, f in rec.starts]
-            assert len(slots) == len(set(slots)) == 2
-            assert slots[1] - slots[0] == timedelta(minutes=10)
-            node.cancel(pid)
+        rec, tn = Recorder(), actors_node
+        start_schedule(tn.node, Schedule(every(600), rec.job), wall_clock=tn.wall)
+        await tn.sleep(601)
+        assert len(rec.starts) == 1
+        tn.step_wall(timedelta(minutes=-10))
+        await tn.sleep("20m")
+        slots = [f.scheduled for _, f in rec.starts]
+        assert len(slots) == len(set(slots)) == 2
+        assert slots[1] - slots[0] == timedelta(minutes=10)
 
-    async def test_step_forward_is_downtime_caught_up_once(self) -> None:
+    async def test_step_forward_is_downtime_caught_up_once(self, actors_node: TestNode) -> None:
         """Wall +3 h: treated as downtime; catch-up once runs the latest slot, skips the rest."""
-        rec = Recorder()
-        wall = VirtualWallClock(T0)
-        info = None
-        async with actors.open_node() as node:
-            pid = start_schedule(
-                node, Schedule(every(600), rec.job), wall_clock=wall, on_event=rec.events.append
-            )
-            await trio.sleep(601)
-            wall.step(timedelta(hours=3))
-            await trio.sleep(31)
-            info = await schedule_info(node, pid)
-            node.cancel(pid)
+        rec, tn = Recorder(), actors_node
+        schedule = Schedule(every(600), rec.job)
+        pid = start_schedule(tn.node, schedule, wall_clock=tn.wall, on_event=rec.events.append)
+        await tn.sleep(601)
+        tn.step_wall(timedelta(hours=3))
+        await tn.sleep(31)
+        info = await schedule_info(tn.node, pid)
         assert len(rec.starts) == 2
         assert rec.skipped("misfire") == 17
         assert info.last_fire == rec.starts[1][1].scheduled

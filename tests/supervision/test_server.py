@@ -19,6 +19,7 @@ from actors import (
     start_supervisor,
     which_children,
 )
+from actors.testing import TestNode, open_test_node
 
 
 class Counter(Server):
@@ -65,20 +66,6 @@ class Counter(Server):
         self.journal.append(("stop", repr(error)))
 
 
-def watch(node: actors.Node, pid: actors.PID) -> list[actors.Exit]:
-    """Return a list that receives ``pid``'s Exit when it ends."""
-    box: list[actors.Exit] = []
-
-    async def watcher(proc: actors.Process) -> None:
-        proc.monitor(pid)
-        event = await proc.events.receive()
-        assert isinstance(event, actors.Exit)
-        box.append(event)
-
-    node.spawn(watcher)
-    return box
-
-
 class TestHooks:
     async def test_call_cast_and_state(self) -> None:
         """Casts change state on the object; calls get handle_call's return value."""
@@ -99,18 +86,17 @@ class TestHooks:
         assert journal == [("start", pid), ("stop", "None")]
         assert exit.reason is ExitReason.SHUTDOWN
 
-    async def test_stop_from_a_handler(self) -> None:
+    async def test_stop_from_a_handler(self, actors_node: TestNode) -> None:
         """self.stop() in a handler replies, runs on_stop(None) and ends normally."""
         journal: list[object] = []
-        async with actors.open_node() as node:
-            pid = start_server(node, Counter(journal))
-            exits = watch(node, pid)
-            assert await node.call(pid, "quit") == "bye"
-            await trio.testing.wait_all_tasks_blocked()
-        assert exits[0].reason is ExitReason.NORMAL
+        probe = actors_node.probe()
+        pid = start_server(actors_node.node, Counter(journal))
+        probe.monitor(pid)
+        assert await probe.call(pid, "quit") == "bye"
+        await probe.expect_exit(pid, reason="normal")
         assert journal[-1] == ("stop", "None")
 
-    async def test_handle_info_gets_exits(self) -> None:
+    async def test_handle_info_gets_exits(self, actors_node: TestNode) -> None:
         """Exit events of monitored processes reach handle_info."""
         journal: list[object] = []
 
@@ -118,10 +104,9 @@ class TestHooks:
             async def on_start(self) -> None:
                 self.proc.monitor(self.proc.spawn(helpers.returns, 1))
 
-        async with actors.open_node() as node:
-            start_server(node, Watcher(journal))
-            await trio.testing.wait_all_tasks_blocked()
-            assert journal[0][:2] == ("info", "Exit")  # type: ignore[index]
+        start_server(actors_node.node, Watcher(journal))
+        await actors_node.settle()
+        assert journal[0][:2] == ("info", "Exit")  # type: ignore[index]
 
     async def test_noreply_then_reply_later(self) -> None:
         """handle_call may return NOREPLY and answer later with proc.reply."""
@@ -169,13 +154,14 @@ class TestCrashes:
             except actors.CallFailed as exc:
                 results[topic] = exc
 
-        async with actors.open_node() as node:
-            pid = start_server(node, Counter(journal))
-            exits = watch(node, pid)
+        async with open_test_node() as tn:
+            probe = tn.probe()
+            pid = start_server(tn.node, Counter(journal))
+            probe.monitor(pid)
             for topic in ("slow", "boom", "get"):  # boom and get queue behind slow (10 s)
-                node.spawn(caller, pid, topic)
-                await trio.testing.wait_all_tasks_blocked()
-            await trio.sleep(20)
+                tn.spawn(caller, pid, topic)
+                await tn.settle()
+            exit = await probe.expect_exit(pid, within=20)
         assert results["slow"] == "slow done"
         boom, get = results["boom"], results["get"]
         assert isinstance(boom, actors.CallFailed)
@@ -184,7 +170,7 @@ class TestCrashes:
         assert isinstance(get, actors.CallFailed)
         assert "target exited (error) before replying" in str(get)
         assert journal[-1] == ("stop", "ValueError('bad request')")
-        assert exits[0].reason is ExitReason.ERROR
+        assert exit.reason is ExitReason.ERROR
 
     async def test_crash_in_cast_exits_with_error(self) -> None:
         """A raising handle_cast crashes the server with that error."""

@@ -33,6 +33,7 @@ from actors import (
     terminate_child,
     which_children,
 )
+from actors.testing import open_test_node
 
 NO_DELAY = Backoff(initial=0, jitter=0)
 
@@ -312,17 +313,18 @@ class TestIntensity:
     async def test_too_many_restarts_escalate(self) -> None:
         """More than max_restarts within period: children stopped, supervisor fails."""
         rec = Recorder()
-        async with actors.open_node() as node:
+        async with open_test_node() as tn:
+            node, probe = tn.node, tn.probe()
             sup = start_supervisor(node, [spec(c, rec) for c in "abc"], max_restarts=2, period=10)
-            exits = watch(node, sup)
-            await trio.testing.wait_all_tasks_blocked()
+            probe.monitor(sup)
+            await tn.settle()
             await poke(node, sup, "a")
-            await trio.sleep(1)
+            await tn.sleep(1)
             await poke(node, sup, "b")
-            await trio.sleep(1)
-            assert node.is_alive(sup)
+            await tn.sleep(1)
+            await probe.expect_no_message()
             await poke(node, sup, "c")
-            (exit,) = exits
+            exit = await probe.expect_exit(sup)
         assert exit.reason is ExitReason.ERROR
         assert isinstance(exit.error, SupervisorEscalation)
         assert "3 restarts within 10s (max_restarts=2)" in str(exit.error)

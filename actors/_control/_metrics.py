@@ -1,0 +1,125 @@
+"""Optional Prometheus metrics of a node (the ``actors[metrics]`` extra: ``prometheus_client``).
+
+``serve_metrics(node, port)`` serves ``/metrics`` on a loopback port (prometheus_client's HTTP
+server thread) and refreshes the values from a trio task every ``interval`` seconds (the HTTP
+thread never touches the node):
+
+- ``actors_processes{host}``: live processes per host;
+- ``actors_mailbox_messages``, ``actors_mailbox_max_messages``: queued messages in all
+  mailboxes, and in the fullest one;
+- ``actors_timers_pending``, ``actors_dropped_ticks_total``: the timer service's counters;
+- ``actors_tick_lateness_seconds``: how late the refresh timer itself fires (a histogram: the
+  event loop's lateness as a timer sees it);
+- ``actors_process_crashes_total``: processes that exited with an error (counted from the
+  kernel's ``process crashed``/``terminated``/``exited ... reason=linked`` log records);
+- ``actors_gc_pause_seconds``: the garbage collector's pauses (a histogram, from ``gc.callbacks``).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from typing import Any
+
+import trio
+
+from .._core._node import Node
+from .._time._service import timer_statistics
+from ._server import ControlError
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def _prometheus() -> Any:
+    try:
+        import prometheus_client
+    except ImportError:
+        raise ControlError(
+            "metrics need the prometheus_client package: pip install 'actors[metrics]'"
+        ) from None
+    return prometheus_client
+
+
+class _CrashCounter(logging.Handler):
+    def __init__(self, counter: Any) -> None:
+        super().__init__(logging.WARNING)
+        self.counter = counter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(("process crashed", "process terminated", "process exited")):
+            self.counter.inc()
+
+
+async def serve_metrics(
+    node: Node,
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    interval: float = 1.0,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``node``'s metrics on ``http://host:port/metrics`` until cancelled.
+
+    ``task_status.started`` gets the bound port (pass ``port=0`` for a free one).
+
+    Raises:
+        ControlError: If prometheus_client is missing, ``host`` is not a loopback address, or
+            the port cannot be bound.
+    """
+    prom = _prometheus()
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        raise ControlError(f"metrics are served on a loopback address only, got {host!r}")
+    if not interval > 0:
+        raise ControlError(f"metrics interval must be > 0 seconds, got {interval!r}")
+    registry = prom.CollectorRegistry()
+    processes = prom.Gauge("actors_processes", "Live processes", ["host"], registry=registry)
+    queued = prom.Gauge("actors_mailbox_messages", "Messages queued", registry=registry)
+    fullest = prom.Gauge("actors_mailbox_max_messages", "The fullest mailbox", registry=registry)
+    pending = prom.Gauge("actors_timers_pending", "Timers waiting to fire", registry=registry)
+    dropped = prom.Counter("actors_dropped_ticks", "Ticker ticks dropped", registry=registry)
+    late = prom.Histogram(
+        "actors_tick_lateness_seconds", "Lateness of a timer", buckets=_BUCKETS, registry=registry
+    )
+    crashes = prom.Counter("actors_process_crashes", "Error exits", registry=registry)
+    pauses = prom.Histogram(
+        "actors_gc_pause_seconds", "Garbage collector pauses", buckets=_BUCKETS, registry=registry
+    )
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            pauses.observe(time.perf_counter() - gc_started[0])
+
+    try:
+        server, thread = prom.start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        raise ControlError(f"cannot serve metrics on {host}:{port}: {error}") from None
+    counter = _CrashCounter(crashes)
+    logging.getLogger("actors").addHandler(counter)
+    gc.callbacks.append(on_gc)
+    seen_dropped = 0
+    try:
+        task_status.started(server.server_port)
+        while True:
+            hosts = {h.name: h.count for h in node.hosts()}
+            for name, count in hosts.items():
+                processes.labels(name).set(count)
+            depths = [p._depth() for p in node._procs.values()]
+            queued.set(sum(depths))
+            fullest.set(max(depths, default=0))
+            timers = timer_statistics(node)
+            pending.set(timers.pending)
+            dropped.inc(max(timers.dropped_ticks - seen_dropped, 0))
+            seen_dropped = timers.dropped_ticks
+            due = trio.current_time() + interval
+            await trio.sleep_until(due)
+            late.observe(max(trio.current_time() - due, 0.0))
+    finally:
+        gc.callbacks.remove(on_gc)
+        logging.getLogger("actors").removeHandler(counter)
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

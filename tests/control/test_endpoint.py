@@ -1,0 +1,242 @@
+"""The control endpoint in-process: frames, limits, bad input, permissions, stale sockets.
+
+These talk to a real Unix socket from a thread (the blocking client), so they run on the real
+clock: under an autojump clock the server's idle timeout would jump while the thread waits.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import struct
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import actors
+from actors._control._client import Connection, find_socket
+from actors._control._protocol import (
+    MAX_REQUEST,
+    ErrorReply,
+    InfoReply,
+    InfoRequest,
+    PsReply,
+    PsRequest,
+    StatsReply,
+    StatsRequest,
+    decode_reply,
+)
+from actors.lowlevel import ControlError, control_socket_path, open_control_endpoint
+
+pytestmark = pytest.mark.real_time
+
+
+async def worker(proc: actors.Process) -> None:
+    proc.listen("side.*")
+    while True:
+        got = await actors.select(proc.events, proc.inbox)
+        if got.source is proc.events:
+            return
+
+
+def _raw(path: Path, data: bytes) -> bytes:
+    """Send raw bytes, return the raw reply body (or b'' when the node closed at once)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(str(path))
+        chunks = []
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # closed after an oversized frame, with our bytes unread: a reset
+
+    reply = b"".join(chunks)
+    return reply[4:] if reply else b""
+
+
+@pytest.fixture
+def sock_path(tmp_path: Path) -> Path:
+    return tmp_path / "c" / "node.sock"
+
+
+async def test_ps_info_stats_over_the_socket(sock_path: Path) -> None:
+    async with actors.open_node(name="n1", shutdown_grace=0.1) as node:
+        pid = node.spawn(worker, name="w")
+        await trio.testing.wait_all_tasks_blocked()
+        for i in range(3):
+            node.send(pid, "side.x", i)  # queued in a listen queue: the worker reads the inbox
+        async with open_control_endpoint(node, sock_path):
+            assert stat.S_IMODE(os.stat(sock_path).st_mode) == 0o600
+            assert stat.S_IMODE(os.stat(sock_path.parent).st_mode) == 0o700
+
+            def ask() -> tuple[object, ...]:
+                with Connection(sock_path) as conn:
+                    return (
+                        conn.ask(PsRequest(sort="mq", limit=5, cpu=True)),
+                        conn.ask(InfoRequest(pid="w")),
+                        conn.ask(StatsRequest()),
+                    )
+
+            ps, info, stats = await trio.to_thread.run_sync(ask)
+        assert not await trio.to_thread.run_sync(os.path.exists, sock_path)
+    assert isinstance(ps, PsReply) and isinstance(info, InfoReply)
+    assert isinstance(stats, StatsReply)
+    assert ps.total == 1 and ps.cpu_sampling and ps.node == "n1"
+    row = ps.rows[0]
+    assert (row.pid, row.name, row.listened, row.state) == (
+        str(pid),
+        "w",
+        3,
+        "waiting inbox,events",
+    )
+    assert info.names == ["w"]
+    assert [q.name for q in info.queues] == ["inbox", "events", "listen:side.*"]
+    assert any("in worker" in frame for frame in info.stack)
+    assert stats.processes == 1 and stats.queued == 3
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(junk=st.binary(max_size=300))
+def test_any_bytes_get_an_error_or_nothing_and_the_node_lives(tmp_path: Path, junk: bytes) -> None:
+    path = tmp_path / "j.sock"
+
+    async def main() -> None:
+        async with actors.open_node(shutdown_grace=0.1) as node:
+            pid = node.spawn(worker)
+            async with open_control_endpoint(node, path):
+                framed = struct.pack(">I", len(junk)) + junk
+                for data in (junk, framed):
+                    body = await trio.to_thread.run_sync(_raw, path, data)
+                    if body:
+                        reply = decode_reply(body)
+                        assert isinstance(reply, ErrorReply | PsReply | InfoReply | StatsReply)
+                ps = await trio.to_thread.run_sync(_raw, path, _frame(PsRequest()))
+                assert isinstance(decode_reply(ps), PsReply)
+            assert node.is_alive(pid)
+
+    trio.run(main)
+
+
+def _frame(request: object) -> bytes:
+    from actors._control._protocol import frame
+
+    return frame(request)  # type: ignore[arg-type]
+
+
+async def test_bad_requests_are_answered_with_an_error(sock_path: Path) -> None:
+    import msgspec
+
+    async with (
+        actors.open_node(shutdown_grace=0.1) as node,
+        open_control_endpoint(node, sock_path),
+    ):
+        unknown = msgspec.msgpack.encode({"type": "exec", "code": "import os"})
+        big_limit = msgspec.msgpack.encode({"type": "ps", "limit": 10**9})
+        extra = msgspec.msgpack.encode({"type": "ps", "shell": "rm"})
+        for body, says in (
+            (unknown, "bad request"),
+            (big_limit, "limit"),
+            (extra, "shell"),
+        ):
+            raw = await trio.to_thread.run_sync(
+                _raw, sock_path, struct.pack(">I", len(body)) + body
+            )
+            reply = decode_reply(raw)
+            assert isinstance(reply, ErrorReply) and says in reply.message
+        oversized = struct.pack(">I", MAX_REQUEST + 1)
+        reply = decode_reply(await trio.to_thread.run_sync(_raw, sock_path, oversized))
+        assert isinstance(reply, ErrorReply) and "larger than the limit" in reply.message
+
+        def missing() -> None:
+            with Connection(sock_path) as conn:
+                conn.ask(InfoRequest(pid="{main|0x00099}"))
+
+        with pytest.raises(ControlError, match="no live process"):
+            await trio.to_thread.run_sync(missing)
+
+
+async def test_stale_socket_is_replaced_and_a_live_one_refused(sock_path: Path) -> None:
+    sock_path.parent.mkdir(mode=0o755)  # too open: the endpoint closes it to 0700
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(sock_path))
+    stale.close()  # the file stays, nobody listens: what a killed node leaves
+    with pytest.raises(ControlError, match="stale control socket"):
+        Connection(sock_path)
+    async with (
+        actors.open_node(shutdown_grace=0.1) as node,
+        open_control_endpoint(node, sock_path),
+    ):
+        assert stat.S_IMODE(os.stat(sock_path.parent).st_mode) == 0o700
+        with pytest.raises(ControlError, match="another node is running"):
+            async with open_control_endpoint(node, sock_path):
+                pass
+    assert not await trio.to_thread.run_sync(os.path.exists, sock_path.parent)  # left no trace
+    os.makedirs(sock_path.parent, mode=0o700)
+    os.close(os.open(sock_path, os.O_CREAT | os.O_WRONLY, 0o600))  # a plain file in the way
+    async with actors.open_node(shutdown_grace=0.1) as node:
+        with pytest.raises(ControlError, match="is not a socket"):
+            async with open_control_endpoint(node, sock_path):
+                pass
+        with pytest.raises(ControlError, match="too long"):
+            async with open_control_endpoint(node, sock_path.parent / ("x" * 120)):
+                pass
+
+
+def test_clear_client_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sock_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ControlError, match="no node running: no control socket in"):
+        find_socket()
+    with pytest.raises(ControlError, match="no node running for the app in"):
+        find_socket(app=str(tmp_path))
+    with pytest.raises(ControlError, match="does not exist"):
+        Connection(tmp_path / "none.sock")
+    app_sock = control_socket_path(tmp_path)
+    assert app_sock.parent == tmp_path / "actors" and app_sock.suffix == ".sock"
+
+    def denied(self: socket.socket, address: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    sock_path.parent.mkdir()
+    sock_path.touch()
+    monkeypatch.setattr(socket.socket, "connect", denied)
+    with pytest.raises(
+        ControlError, match=rf"permission denied on .*\(you are user id {os.getuid()}\)"
+    ):
+        Connection(sock_path)
+
+
+def test_two_sockets_ask_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    (tmp_path / "actors").mkdir()
+    for name in ("a.sock", "b.sock"):
+        (tmp_path / "actors" / name).touch()
+    with pytest.raises(ControlError, match="several nodes are running"):
+        find_socket()
+
+
+async def test_metrics_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from actors.lowlevel import serve_metrics
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    async with actors.open_node(shutdown_grace=0.1) as node:
+        with pytest.raises(ControlError, match=r"pip install 'actors\[metrics\]'"):
+            await serve_metrics(node, 0)
+        monkeypatch.delitem(sys.modules, "prometheus_client")
+        pytest.importorskip("prometheus_client")
+        with pytest.raises(ControlError, match="loopback"):
+            await serve_metrics(node, 0, host="0.0.0.0")
