@@ -22,6 +22,7 @@ from ._core._exceptions import NameTaken as NameTaken
 from ._core._exceptions import NoProc as NoProc
 from ._core._exceptions import ProcessNotFound as ProcessNotFound
 from ._core._exceptions import Terminated as Terminated
+from ._core._gc import GcPolicy as GcPolicy
 from ._core._hosts import Host as Host
 from ._core._logging import KeyValueLogger as KeyValueLogger
 from ._core._logging import configure_logging as configure_logging
@@ -119,6 +120,7 @@ __all__ = [
     "Exit",
     "ExitReason",
     "Fire",
+    "GcPolicy",
     "Host",
     "HostLimitReached",
     "IntervalTrigger",

@@ -1,4 +1,4 @@
-"""The lower-level pieces of actors: queue and timer statistics, and the pure planners.
+"""The lower-level pieces of actors: queue, node and timer statistics, and the pure planners.
 
 For code that builds on the runtime rather than with it: the control endpoint an embedded node
 may open (``open_control_endpoint``; ``actors run`` opens it itself), the mailbox queue type and
@@ -12,6 +12,8 @@ from ._control._server import ControlError as ControlError
 from ._control._server import open_control_endpoint as open_control_endpoint
 from ._control._server import socket_path as control_socket_path
 from ._core._mailbox import MessageQueue as MessageQueue
+from ._core._messages import NodeStatistics as NodeStatistics
+from ._core._messages import QueueLength as QueueLength
 from ._core._messages import QueueStatistics as QueueStatistics
 from ._scheduling._policies import CatchUpPlan as CatchUpPlan
 from ._scheduling._policies import is_misfire as is_misfire
@@ -32,6 +34,8 @@ __all__ = [
     "ControlError",
     "FirePlan",
     "MessageQueue",
+    "NodeStatistics",
+    "QueueLength",
     "QueueStatistics",
     "TimerStatistics",
     "apply_jitter",

@@ -174,22 +174,41 @@ class GcMonitor:
 
 
 class TickWindow:
-    """What a collector records: lateness of each tick received inside the measurement window.
+    """What a collector records: the ticks *scheduled* inside the measurement window.
 
-    Lateness is measured where the tick arrives (the collector): receive time minus the tick's
-    scheduled time, so queueing delay in a starved collector counts, as a user would see it.
+    A tick counts when its scheduled time falls in ``[start, end)`` of the window (read on the
+    system's own clock, ``clock``), wherever it is received: during the window or up to
+    ``SETTLE_S`` after it. A backlog of ticks scheduled before the window therefore cannot
+    count, so the rate cannot read above ideal; ticks scheduled in the window but received
+    later than that are missing from the rate. Lateness is measured where the tick arrives
+    (receive time minus scheduled time), so queueing in a starved collector counts.
     """
 
-    def __init__(self) -> None:
-        self.recording = False
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.start = self.end = math.inf
         self.lateness: list[float] = []
 
     def open(self) -> None:
         self.lateness = []
-        self.recording = True
+        self.start, self.end = self.clock(), math.inf
 
     def close(self) -> None:
-        self.recording = False
+        self.end = self.clock()
+
+    def record(self, scheduled: float, received: float) -> None:
+        """Count one tick (both times on ``clock``) if it was scheduled inside the window."""
+        if self.start <= scheduled < self.end:
+            self.lateness.append(received - scheduled)
+
+    @property
+    def seconds(self) -> float:
+        """Length of the closed window on the system's clock."""
+        return self.end - self.start
+
+
+SETTLE_S = 1.0
+"""After the window closes, how long ticks scheduled inside it may still arrive and count."""
 
 
 class MeasuredSpan:
@@ -228,10 +247,15 @@ def tick_metrics(
     gc_monitor: GcMonitor,
     spawn_s: float,
 ) -> Metrics:
-    """Turn a closed tick window into the ticking workload's metrics."""
+    """Turn a closed (and settled) tick window into the ticking workload's metrics.
+
+    ``rate`` is ticks scheduled in the window and received by the end of the settle time,
+    per second of window; CPU per tick divides the window's CPU time by those ticks.
+    """
     ticks = len(window.lateness)
     ideal = ideal_rate(n, tick_min, tick_max)
-    rate = ticks / wall_s if wall_s > 0 else 0.0
+    span = window.seconds
+    rate = ticks / span if span > 0 else 0.0
     out: Metrics = {
         "cpu_per_tick_us": cpu_s / ticks * 1e6 if ticks else math.inf,
         "rate": rate,

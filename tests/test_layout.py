@@ -36,7 +36,9 @@ MAX_LINES = 420
 # a spec whose children may be supervisors). Only annotations close these circles.
 ANNOTATION_GROUPS = [
     {
+        "actors._core._gc",
         "actors._core._lifecycle",
+        "actors._core._listeners",
         "actors._core._mailbox",
         "actors._core._node",
         "actors._core._process",

@@ -204,3 +204,31 @@ class ProcessInfo:
     """When it was spawned, as an aware UTC datetime a person can read: the wall clock read
     when the node opened plus the trio time from then to ``started_at`` (so under a
     ``MockClock`` it moves with virtual time)."""
+
+
+@attrs.frozen
+class QueueLength:
+    """One entry of ``NodeStatistics.longest_queues``."""
+
+    pid: PID
+    queue: str
+    """``"inbox"``, ``"events"`` or ``"listen:<pattern>"``."""
+    queued: int
+
+
+@attrs.frozen
+class NodeStatistics:
+    """What ``node.statistics()`` reports: process counts, the longest queues, the collector."""
+
+    processes: int
+    """Live processes."""
+    spawned: int
+    """Processes spawned since the node opened."""
+    longest_queues: tuple[QueueLength, ...]
+    """The non-empty mailbox queues with the most messages waiting, longest first."""
+    gc_managed: bool
+    """Whether the node manages the garbage collector (``open_node(gc=...)``)."""
+    gc_freezes: int
+    """Full collections whose survivors were frozen (interpreter-wide)."""
+    gc_reclaims: int
+    """Times the frozen objects were handed back for one full scan (interpreter-wide)."""

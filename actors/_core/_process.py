@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, final
 
 from . import _lifecycle
-from ._mailbox import Listeners, MailboxPolicy, MessageQueue
+from ._listeners import Listeners
+from ._mailbox import MailboxPolicy, MessageQueue
 from ._messages import Event, Message, ReplySlot, reply_error, reply_value
 from ._timing import Ticker, Timer, time_source
 

@@ -12,6 +12,7 @@ import attrs
 import trio
 
 from ._exceptions import ProcessNotFound, Terminated
+from ._gc import GcPolicy, check_gc_option, manage, unmanage
 from ._hosts import check_node_options
 from ._logging import get_logger
 from ._messages import Exit
@@ -44,6 +45,7 @@ async def open_node(
     host: str = "main",
     shutdown_grace: float = 10.0,
     timer_coalesce: float = 0.001,
+    gc: GcPolicy | None = GcPolicy(),  # noqa: B008 - a frozen value
 ) -> AsyncIterator[Node]:
     """Open an actor node inside the current trio run.
 
@@ -59,6 +61,11 @@ async def open_node(
         shutdown_grace (float): Seconds between ``Cancel`` and ``terminate``.
         timer_coalesce (float): Timers due within this many seconds of each
             other fire in one batch of the node's timer service.
+        gc (GcPolicy | None): How the node manages Python's garbage collector
+            while it is open. The default freezes the survivors of each full
+            collection, so long-lived processes stop being rescanned (no
+            multi-100 ms pauses at 100,000 processes); ``None`` leaves the
+            collector alone. See ``GcPolicy`` and docs/semantics.md.
 
     Example::
 
@@ -67,6 +74,7 @@ async def open_node(
             node.send(pid, "job", 42)
     """
     check_node_options(name, shutdown_grace, timer_coalesce)
+    check_gc_option(gc)
     body_error: BaseException | None = None
     previous = _CURRENT_NODE.get()
     async with trio.open_nursery() as nursery:
@@ -76,8 +84,10 @@ async def open_node(
             host=host,
             shutdown_grace=shutdown_grace,
             timer_coalesce=timer_coalesce,
+            gc=gc,
         )
         _CURRENT_NODE.set(node)
+        manage(node, gc)
         try:
             yield node
         except BaseException as exc:
@@ -90,6 +100,7 @@ async def open_node(
             nursery.cancel_scope.cancel()
         finally:
             _CURRENT_NODE.set(previous)
+            unmanage(node)
     if body_error is not None:
         raise body_error
 

@@ -22,7 +22,7 @@ import types
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, Final, final
 
-from trio.lowlevel import Task, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import Abort, RaiseCancelT, Task, current_task, reschedule, wait_task_rescheduled
 
 
 @final
@@ -50,14 +50,27 @@ class Kill(BaseException):
 
 @final
 class SelectWaiter:
-    """One parked select: the task plus the first value handed to it."""
+    """One parked select: the task plus the first value handed to it.
 
-    __slots__ = ("source", "task", "value")
+    It is also the wait's trio abort function (unpark from every source), so a
+    parked select holds no closure: at 100,000 processes selecting on a ticker,
+    every object a parked select holds lives a whole period and reaches the
+    oldest GC generation.
+    """
 
-    def __init__(self, task: Task) -> None:
+    __slots__ = ("source", "sources", "task", "value")
+
+    def __init__(self, task: Task, sources: tuple[Any, ...] = ()) -> None:
         self.task = task
+        self.sources = sources
         self.source: object = None
         self.value: object = None
+
+    def __call__(self, _: RaiseCancelT) -> Abort:
+        """Abort function of the parked select: leave every source."""
+        for source in self.sources:
+            source._select_unpark(self)
+        return Abort.SUCCEEDED
 
     @property
     def fired(self) -> bool:

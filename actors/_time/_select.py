@@ -22,8 +22,6 @@ from typing import Any, final
 import attrs
 import trio
 from trio.lowlevel import (
-    Abort,
-    RaiseCancelT,
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
     current_task,
@@ -127,7 +125,7 @@ async def select(*sources: object, default: bool = False) -> Selected:
     for source in sources:
         if type(source) is MessageQueue and source._owner._kill is not None:
             raise Kill  # the owning process is being stopped: do not park
-    waiter = SelectWaiter(current_task())
+    waiter = SelectWaiter(current_task(), sources)
     parked = 0
     try:
         for source in sources:
@@ -137,11 +135,7 @@ async def select(*sources: object, default: bool = False) -> Selected:
         _unpark(sources[:parked], waiter)
         raise
 
-    def abort(_: RaiseCancelT) -> Abort:
-        _unpark(sources, waiter)
-        return Abort.SUCCEEDED
-
-    await wait_task_rescheduled(abort)
+    await wait_task_rescheduled(waiter)  # the waiter is the abort function: no closure
     _unpark(sources, waiter)
     return _result(waiter.source, waiter.value)
 

@@ -93,9 +93,8 @@ class TimerService(Calendar):
     # -- scheduling -----------------------------------------------------------------
 
     def _push(self, entry: Entry, deadline: float) -> None:
-        item = (deadline, next(self._seq), entry)
-        entry._key = item
-        self._store(item)
+        key = entry._key = next(self._seq)
+        self._store(deadline, key, entry)
         self._count += 1
         self._scheduled += 1
         if deadline < self._registered_deadline:

@@ -16,8 +16,8 @@ when the service is idle, and at most ``timer_coalesce`` late under load, and
 the service wakes at most ``1 / timer_coalesce`` times a second.
 
 Stopped entries stay in the calendar, marked dead (their ``_key`` no longer is
-their tuple), and are skipped; the calendar is compacted when dead entries
-outnumber live ones.
+the sequence number they were filed with), and are skipped; the calendar is
+compacted when dead entries outnumber live ones.
 """
 
 from __future__ import annotations

@@ -64,6 +64,7 @@ run(ticking, N, #{seconds := Seconds, warmup := Warmup, tick_min := Min, tick_ma
     sleep_until(WindowEnd),
     {Cpu1, _} = statistics(runtime),
     W1 = now_us(),
+    timer:sleep(1000),  % settle: ticks scheduled in the window may still arrive (_common.SETTLE_S)
     Collector ! {report, self()},
     Late = receive {lateness, L} -> L end,
     Ticks = length(Late),
@@ -140,7 +141,8 @@ collector(W0, W1, Acc) ->
     receive
         {tick, Deadline} ->
             Now = now_us(),
-            case Now >= W0 andalso Now < W1 of
+            %% Only ticks scheduled in the window count, as in bench/_common.py's TickWindow.
+            case Deadline >= W0 andalso Deadline < W1 of
                 true -> collector(W0, W1, [Now - Deadline | Acc]);
                 false -> collector(W0, W1, Acc)
             end;

@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-import gc
 import os
 
 import trio
 
 import actors
 from bench._common import (
+    SETTLE_S,
     GcMonitor,
     MeasuredSpan,
     MemoryProbe,
@@ -32,6 +32,9 @@ from bench._common import (
 )
 
 NAME = "actors"
+
+#: Most ticks the collector takes per ``receive_many`` call.
+BATCH = 1024
 
 #: The node's timer coalescing window for the ticking workload (default: the node default).
 COALESCE = float(os.environ.get("ACTORS_TIMER_COALESCE", "0.001"))
@@ -81,15 +84,17 @@ def ticking(
 ) -> Metrics:
     periods = tick_periods(n, tick_min, tick_max)
     offsets = first_offsets(periods)
-    window = TickWindow()
+    window = TickWindow(trio.current_time)
     gc_monitor = GcMonitor()
 
     async def collector(proc: actors.Process) -> None:
-        inbox = proc.inbox
+        receive_many = proc.inbox.receive_many
+        record = window.record
         while True:
-            msg = await inbox.receive()
-            if window.recording:
-                window.lateness.append(trio.current_time() - msg.payload)
+            batch = await receive_many(BATCH)
+            now = trio.current_time()
+            for msg in batch:
+                record(msg.payload, now)
 
     async def ticker(proc: actors.Process, sink: actors.PID, period: float, offset: float) -> None:
         start = trio.current_time()
@@ -110,11 +115,11 @@ def ticking(
                 node.spawn(ticker, sink, period, offset)
             spawn_s = now() - t0
             phase("warmup")
-            await trio.sleep(warmup)
-            gc.freeze()  # long-lived processes, now running: keep them out of full collections
+            await trio.sleep(warmup)  # the node's default GcPolicy manages the collector
             phase("window")
             with MeasuredSpan(window, gc_monitor) as span:
                 await trio.sleep(seconds)
+            await trio.sleep(SETTLE_S)
             return deliver(
                 tick_metrics(
                     window, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s

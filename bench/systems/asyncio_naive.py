@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from bench._common import (
+    SETTLE_S,
     GcMonitor,
     MeasuredSpan,
     MemoryProbe,
@@ -90,6 +91,7 @@ def ticking(
 
     async def main() -> Metrics:
         loop = asyncio.get_running_loop()
+        window.clock = loop.time
         queue: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
 
         async def ticker(ident: int, period: float, offset: float) -> None:
@@ -102,8 +104,7 @@ def ticking(
         async def collector() -> None:
             while True:
                 _ident, scheduled = await queue.get()
-                if window.recording:
-                    window.lateness.append(loop.time() - scheduled)
+                window.record(scheduled, loop.time())
 
         tasks = [loop.create_task(collector())]
         phase("spawn")
@@ -116,6 +117,7 @@ def ticking(
         phase("window")
         with MeasuredSpan(window, gc_monitor) as span:
             await asyncio.sleep(seconds)
+        await asyncio.sleep(SETTLE_S)
         result = deliver(
             tick_metrics(
                 window, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s

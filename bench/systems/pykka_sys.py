@@ -18,6 +18,7 @@ from typing import Any
 import pykka
 
 from bench._common import (
+    SETTLE_S,
     GcMonitor,
     MeasuredSpan,
     MemoryProbe,
@@ -92,8 +93,7 @@ class _Collector(pykka.ThreadingActor):
         self._window = window
 
     def on_receive(self, message: Any) -> None:
-        if self._window.recording:
-            self._window.lateness.append(time.monotonic() - message[1])
+        self._window.record(message[1], time.monotonic())
 
 
 class _Ticker(pykka.ThreadingActor):
@@ -136,6 +136,7 @@ def ticking(
     phase("window")
     with MeasuredSpan(window, gc_monitor) as span:
         time.sleep(seconds)
+    time.sleep(SETTLE_S)
     return _finish(
         tick_metrics(window, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s)
     )

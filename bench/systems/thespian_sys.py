@@ -17,6 +17,7 @@ from typing import Any
 from thespian.actors import Actor, ActorSystem, WakeupMessage
 
 from bench._common import (
+    SETTLE_S,
     GcMonitor,
     MeasuredSpan,
     MemoryProbe,
@@ -69,8 +70,8 @@ def idle_memory(n: int, probe: MemoryProbe) -> Metrics:
 
 class _Collector(Actor):  # type: ignore[misc]
     def receiveMessage(self, message: Any, sender: Any) -> None:
-        if _WINDOW.recording and isinstance(message, tuple):
-            _WINDOW.lateness.append(time.monotonic() - message[1])
+        if isinstance(message, tuple):
+            _WINDOW.record(message[1], time.monotonic())
 
 
 class _Ticker(Actor):  # type: ignore[misc]
@@ -119,6 +120,7 @@ def ticking(
     phase("window")
     with MeasuredSpan(_WINDOW, gc_monitor) as span:
         _run_for(asys, seconds)
+    _run_for(asys, SETTLE_S)
     return deliver(
         tick_metrics(_WINDOW, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s)
     )

@@ -16,6 +16,7 @@ import math
 import trio
 
 from bench._common import (
+    SETTLE_S,
     GcMonitor,
     MeasuredSpan,
     MemoryProbe,
@@ -83,7 +84,7 @@ def ticking(
 ) -> Metrics:
     periods = tick_periods(n, tick_min, tick_max)
     offsets = first_offsets(periods)
-    window = TickWindow()
+    window = TickWindow(trio.current_time)
     gc_monitor = GcMonitor()
 
     async def main() -> Metrics:
@@ -98,8 +99,7 @@ def ticking(
 
         async def collector() -> None:
             async for _ident, scheduled in recv:
-                if window.recording:
-                    window.lateness.append(trio.current_time() - scheduled)
+                window.record(scheduled, trio.current_time())
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(collector)
@@ -113,6 +113,7 @@ def ticking(
             phase("window")
             with MeasuredSpan(window, gc_monitor) as span:
                 await trio.sleep(seconds)
+            await trio.sleep(SETTLE_S)
             result = deliver(
                 tick_metrics(
                     window, n, span.cpu_s, span.wall_s, tick_min, tick_max, gc_monitor, spawn_s

@@ -7,6 +7,7 @@ import math
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -21,6 +22,15 @@ APP = ROOT / "examples" / "mass_spawn"
 
 def _fields(line: str) -> dict[str, str]:
     return dict(re.findall(r"(\w+)=(\S+)", line))
+
+
+def _load_app_module() -> Any:
+    sys.path.insert(0, str(APP / "src"))
+    try:
+        import mass_spawn  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    return mass_spawn
 
 
 class TestVirtualTime:
@@ -59,13 +69,45 @@ class TestVirtualTime:
             assert spawner not in pids
             assert len(pids) == 21
 
+    async def test_stats_lines_say_how_late_and_how_big(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Every stats line carries the lateness, RSS and CPU figures; on time, none is late."""
+        env = {"NUM_WORKERS": "50", "TICK_MIN": "1s", "TICK_MAX": "1s", "STATS_INTERVAL": "2s"}
+        with caplog.at_level(logging.INFO, logger="app.mass_spawn"):
+            async with actors.open_node() as node:
+                await boot_app(node, APP, environ=env)
+                await trio.sleep(30.5)
+        lines = [r.getMessage() for r in caplog.records if r.name == "app.mass_spawn"]
+        stats = [_fields(x) for x in lines if x.startswith("stats ")]
+        assert len(stats) == 15
+        for s in stats:
+            assert s["late_p99_ms"] == s["late_max_ms"] == "0"
+            assert int(s["rss_mb"]) > 0 and int(s["cpu_pct"]) >= 0
+        assert not any("cannot keep up" in x for x in lines)
+
+    async def test_falling_behind_is_stated_plainly(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Past the settle time, a low rate or ticks later than an interval log a warning."""
+        module = _load_app_module()
+        with caplog.at_level(logging.INFO, logger="app.mass_spawn"):
+            st = module._Stats(100, 1.0, 1.0, 2.0)
+            st.alive = 100
+            st.line()  # not settled yet: no warning however low the rate
+            st.settled_at = trio.current_time()
+            await trio.sleep(2)
+            now = trio.current_time()
+            st.ticks([now - 5.0] * 50, now)  # a quarter of the rate, 5 s late
+            st.line()
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1
+        fields = _fields(warnings[0])
+        assert warnings[0].startswith("cannot keep up")
+        assert fields["tick_rate"] == "25" and fields["expected_rate"] == "100"
+        assert fields["share"] == "0.25" and fields["late_p99_ms"] == "5000"
+
     def test_expected_rate_formula(self) -> None:
         """The expected rate is N * ln(max/min) / (max - min), about 0.717 N for 0.5-3 s."""
-        sys.path.insert(0, str(APP / "src"))
-        try:
-            from mass_spawn import expected_rate  # type: ignore[import-not-found]
-        finally:
-            sys.path.pop(0)
+        expected_rate = _load_app_module().expected_rate
         assert math.isclose(expected_rate(10000, 0.5, 3.0), 10000 * math.log(6) / 2.5)
         assert expected_rate(10, 2.0, 2.0) == 5
 
