@@ -11,6 +11,7 @@ those namespaces (see docs/architecture.md for the folders).
 
 from . import _time  # noqa: F401  (installs the timer service as the kernel's time source)
 from . import cron as cron
+from . import dist as dist
 from . import lowlevel as lowlevel
 from . import runner as runner
 from ._core._exceptions import CallFailed as CallFailed
@@ -160,6 +161,7 @@ __all__ = [
     "after",
     "configure_logging",
     "cron",
+    "dist",
     "current_node",
     "delete_child",
     "every",

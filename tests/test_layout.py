@@ -26,6 +26,7 @@ RANKS = {
     "actors.runner": 4,
     "actors.cron": 4,
     "actors.lowlevel": 4,
+    "actors.dist": 4,
     "actors": 5,  # actors/__init__.py: the public namespace
     "registry": 6,
 }
@@ -40,6 +41,8 @@ ANNOTATION_GROUPS = [
         "actors._core._process",
     },
     {"actors._supervision._spec", "actors._supervision._supervisor"},
+    # The node group, the stand-ins it hands the kernel and the frame handlers it calls.
+    {"actors.dist._group", "actors.dist._remote", "actors.dist._serve"},
 ]
 
 
