@@ -24,6 +24,7 @@ from actors import PID
 
 from ._boot import AppPlan, boot_app, load_app
 from ._exceptions import RegistryError
+from ._workers import check_workers, join_group, run_workers_cli
 
 EXIT_OK = 0
 EXIT_UNCLEAN = 1
@@ -55,6 +56,7 @@ def run_app_cli(
         grace = DEFAULT_GRACE if args.grace is None else float(args.grace)
         if not (grace >= 0 and math.isfinite(grace)):
             raise ValueError(f"--grace must be a finite number of seconds >= 0, got {args.grace}")
+        check_workers(args)
     except ValueError as error:
         print(f"actors run: {error}", file=err)
         return EXIT_BAD_APP
@@ -74,8 +76,10 @@ def run_app_cli(
         services=len(plan.services),
         seconds=f"{time.monotonic() - started:.3f}",
     )
+    if getattr(args, "workers", 0):
+        return run_workers_cli(args, grace, err)
     try:
-        return trio.run(_main, plan, grace, clock=clock)
+        return trio.run(_main, plan, grace, args, clock=clock)
     except KeyboardInterrupt:  # a signal before the receiver was open
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug or a failed boot: say what, once, with the traceback
@@ -83,12 +87,16 @@ def run_app_cli(
         return EXIT_UNCLEAN
 
 
-async def _main(plan: AppPlan, grace: float) -> int:
+async def _main(plan: AppPlan, grace: float, args: argparse.Namespace) -> int:
     terminated: list[PID] = []
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as outer:
             with trio.CancelScope() as forced:
-                async with actors.open_node(shutdown_grace=grace) as node:
+                node_name = getattr(args, "node", None)  # a worker of --workers
+                async with (
+                    actors.open_node(shutdown_grace=grace, name=node_name) as node,
+                    join_group(node, args),
+                ):
                     app = await boot_app(node, plan)
                     services = await app.services.statuses() if app.services else []
                     log.info("App started", services=len(services), processes=len(node))

@@ -22,6 +22,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace", type=float, default=None, help="seconds between Cancel and terminate on stop"
     )
     run.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    run.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="run N node processes (one machine)"
+    )
+    run.add_argument(
+        "--socket-dir", default=None, help="with --workers: where the node sockets live"
+    )
+    # Set by `--workers` for each worker process it starts (not for users).
+    run.add_argument("--node", default=None, help=argparse.SUPPRESS)
+    run.add_argument("--incarnation", type=int, default=0, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
     try:
         from actors.cron._cli import add_cron_parser

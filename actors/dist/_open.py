@@ -53,11 +53,20 @@ async def open_node_group(
         raise RuntimeError(f"node {node.name!r} is already in a node group")
     if incarnation:
         node._seq = itertools.count(max(next(node._seq), (incarnation << 24) + 1))
+    failed: BaseException | None = None
     async with trio.open_nursery() as nursery:
-        await nursery.start(transport.serve, group)
-        node._remote = group
         try:
-            yield group
-        finally:
-            node._remote = None
-            nursery.cancel_scope.cancel()
+            await nursery.start(transport.serve, group)
+        except Exception as error:  # raised as itself, not wrapped in an ExceptionGroup
+            failed = error
+        else:
+            node._remote = group
+            try:
+                yield group
+            except BaseException as error:
+                failed = error
+            finally:
+                node._remote = None
+                nursery.cancel_scope.cancel()
+    if failed is not None:
+        raise failed

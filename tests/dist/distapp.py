@@ -8,8 +8,17 @@ import actors
 
 
 async def echo(proc: actors.Process) -> None:
-    """Answer every call with its payload; a send on 'to' forwards the payload to a PID."""
-    async for msg in proc.inbox:
+    """Answer every call with its payload; a send on 'to' forwards the payload to a PID.
+
+    Returns on ``Cancel`` (so a worker node stops cleanly); other events are ignored.
+    """
+    while True:
+        selected = await actors.select(proc.events, proc.inbox)
+        if selected.source is proc.events:
+            if isinstance(selected.value, actors.Cancel):
+                return
+            continue
+        msg = selected.value
         if msg.topic == "crash":
             raise ValueError(f"asked to crash: {msg.payload!r}")
         if msg.topic == "stop":
@@ -46,3 +55,11 @@ async def collector(proc: actors.Process, count: int) -> list[Any]:
         msg = await proc.inbox.receive()
         got.append(msg.payload)
     return got
+
+
+async def os_pid(proc: actors.Process) -> None:
+    """Answer every call with this OS process's pid (the tests kill worker nodes by it)."""
+    import os
+
+    async for msg in proc.inbox:
+        proc.reply(msg, os.getpid())
