@@ -28,11 +28,12 @@ class PayloadError(TypeError):
     is sent, so a message is either encoded whole or not sent at all.
     """
 
-    def __init__(self, what: str, bad: object) -> None:
-        super().__init__(
-            f"cannot send {what} to another node: values of type {type(bad).__qualname__} "
-            "are not encodable (use None, bool, int, float, str, bytes, list, tuple, dict, PID)"
+    def __init__(self, what: str, bad: object, why: str = "") -> None:
+        why = why or (
+            f"values of type {type(bad).__qualname__} are not encodable "
+            "(use None, bool, int, float, str, bytes, list, tuple, dict, PID)"
         )
+        super().__init__(f"cannot send {what} to another node: {why}")
         self.type = type(bad)
 
 
@@ -175,7 +176,7 @@ def _tag_pids(value: Any) -> Any:
     if kind is list or kind is tuple:
         return [_tag_pids(item) for item in value]
     if kind is dict:
-        return {_tag_pids(k): _tag_pids(v) for k, v in value.items()}
+        return {k: _tag_pids(v) for k, v in value.items()}  # keys are scalars
     return value
 
 
@@ -195,6 +196,7 @@ def _ext_hook(code: int, data: memoryview) -> Any:
 
 _ENCODER = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
 _DECODER = msgspec.msgpack.Decoder(Frame, ext_hook=_ext_hook)
+_KEYS = (str, int, float, bool, bytes, type(None))
 _ALLOWED = (type(None), bool, int, float, str, bytes, list, tuple, dict, PID)
 
 
@@ -206,8 +208,13 @@ def _check(value: Any, what: str) -> None:
             _check(item, what)
     elif kind is dict:
         for key, item in value.items():
+            if type(key) not in _KEYS:
+                raise PayloadError(what, key, f"a dict key of type {type(key).__qualname__}")
             _check(key, what)
             _check(item, what)
+    elif kind is int:
+        if not -(1 << 63) <= value < 1 << 64:
+            raise PayloadError(what, value, f"the int {value} does not fit in 64 bits")
     elif kind not in _ALLOWED:
         raise PayloadError(what, value)
 
@@ -219,7 +226,7 @@ def encode_payload_check(value: Any, what: str = "a payload") -> Any:
         PayloadError: Naming the first value whose type is not plain data.
     """
     kind = type(value)
-    if kind is str or kind is int or kind is float or value is None or kind is bool:
+    if kind is str or kind is float or value is None or kind is bool:
         return value
     _check(value, what)
     return _tag_pids(value)
