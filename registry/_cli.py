@@ -28,8 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--socket-dir", default=None, help="with --workers: where the node sockets live"
     )
-    # Set by `--workers` for each worker process it starts (not for users).
-    run.add_argument("--node", default=None, help=argparse.SUPPRESS)
+    run.add_argument(
+        "--cluster", default=None, metavar="URL", help="join a node group through Redis (redis://)"
+    )
+    run.add_argument("--node", default=None, help="this node's name (with --cluster)")
     run.add_argument("--incarnation", type=int, default=0, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
     try:

@@ -1,4 +1,4 @@
-"""``actors run DIR --workers N``: N worker nodes on one machine, under a supervising parent.
+"""``actors run DIR --workers N`` (N worker nodes on one machine) and ``--cluster URL`` (Redis).
 
 The parent loads the app once (so a broken app fails fast with exit code 2),
 makes a private socket directory (0700), and starts ``actors run DIR --node wI``
@@ -7,7 +7,8 @@ over Unix sockets in that directory (``--socket-dir`` picks it, so other nodes
 can join). A worker that dies is restarted with
 backoff (``actors.dist``); SIGINT/SIGTERM stop every worker (SIGTERM, then
 SIGKILL after ``--grace`` plus 5 seconds) and the parent exits 0 when every
-worker stopped cleanly.
+worker stopped cleanly. ``actors run DIR --cluster redis://... --node NAME`` runs one
+node that joins the group of every node using the same Redis server (any machine).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import IO
 import trio
 
 import actors
-from actors.dist import UnixTransport, open_node_group
+from actors.dist import RedisTransport, Transport, UnixTransport, open_node_group
 from actors.dist._workers import WorkerExit, supervise_workers
 
 log = actors.get_logger("actors.app")
@@ -42,21 +43,39 @@ def check_workers(args: argparse.Namespace) -> None:
         raise ValueError(f"--workers must be a whole number in 0..256, got {workers!r}")
     node = getattr(args, "node", None)
     socket_dir = getattr(args, "socket_dir", None)
+    cluster = getattr(args, "cluster", None)
+    if cluster is not None:
+        if workers or socket_dir is not None:
+            raise ValueError(
+                "--cluster joins one node to a Redis group; drop --workers/--socket-dir"
+            )
+        if node is None:
+            raise ValueError("--cluster needs --node NAME (this node's name in the group)")
+        try:
+            RedisTransport(cluster, node)  # validates the URL and the name
+        except RuntimeError as error:  # coredis is not installed
+            raise ValueError(str(error)) from None
+        return
     if node is not None and workers:
         raise ValueError("--workers starts the worker nodes; do not combine it with --node")
     if socket_dir is None and node is not None:
-        raise ValueError("--node needs --socket-dir (both are set by --workers)")
+        raise ValueError("--node needs --cluster URL (or --socket-dir, set by --workers)")
     if socket_dir is not None and node is None and not workers:
         raise ValueError("--socket-dir goes with --workers N")
 
 
 @asynccontextmanager
 async def join_group(node: actors.Node, args: argparse.Namespace) -> AsyncIterator[None]:
-    """In a worker (``--node``): connect ``node`` to its peers; otherwise do nothing."""
+    """With ``--node``: join ``node`` to its group (Unix sockets, or Redis with ``--cluster``)."""
     if getattr(args, "node", None) is None:
         yield
         return
-    transport = UnixTransport(args.socket_dir, args.node)
+    cluster = getattr(args, "cluster", None)
+    transport: Transport
+    if cluster is not None:
+        transport = RedisTransport(cluster, args.node)
+    else:
+        transport = UnixTransport(args.socket_dir, args.node)
     async with open_node_group(node, transport, incarnation=args.incarnation) as group:
         log.info("Node joined", node=args.node, peers=len(group.nodes()))
         yield

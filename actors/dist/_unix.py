@@ -35,6 +35,12 @@ _NODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _PING_FRAME = (1).to_bytes(4, "big") + bytes([_PING])
 
 
+def check_node_name(node: object) -> None:
+    """Node names become file and key names: letters, digits, ``_ . -``, at most 64."""
+    if not isinstance(node, str) or not _NODE_RE.match(node):
+        raise ValueError(f"invalid node name {node!r}: use letters, digits, '_', '.', '-'")
+
+
 class _Lost(Exception):
     """The connection is unusable; the message says why."""
 
@@ -88,8 +94,7 @@ class UnixTransport:
         max_frame: int = 8 << 20,
         max_queued: int = 64 << 20,
     ) -> None:
-        if not isinstance(node, str) or not _NODE_RE.match(node):
-            raise ValueError(f"invalid node name {node!r}: use letters, digits, '_', '.', '-'")
+        check_node_name(node)
         if not 0 < heartbeat < timeout:
             raise ValueError(f"need 0 < heartbeat < timeout, got {heartbeat!r} and {timeout!r}")
         if not (isinstance(max_frame, int) and 64 <= max_frame < 1 << 32):

@@ -115,7 +115,10 @@ def test_bad_worker_options_are_named(tmp_path: Path) -> None:
     for argv, text in [
         (["--workers", "-1"], "--workers"),
         (["--socket-dir", str(tmp_path)], "--socket-dir goes with --workers"),
-        (["--node", "w1"], "--node needs --socket-dir"),
+        (["--node", "w1"], "--node needs --cluster"),
+        (["--cluster", "redis://127.0.0.1:1"], "--cluster needs --node"),
+        (["--cluster", "http://x", "--node", "a"], "not a Redis URL"),
+        (["--cluster", "redis://x", "--node", "a", "--workers", "2"], "drop --workers"),
     ]:
         result = subprocess.run(
             [sys.executable, "-m", "registry._cli", "run", str(tmp_path), *argv],
