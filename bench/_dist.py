@@ -1,7 +1,8 @@
-"""Cross-node figures beside the local ones: ``python -m bench._dist [--rounds N] [--messages N]``.
+"""Cross-node figures beside the local ones: ``python -m bench._dist [--redis URL] [--rounds N]``.
 
 Starts a second node in its own OS process (``python -m bench._dist --serve DIR``),
-connects both over the Unix socket transport, and measures in one run:
+connects both over the Unix socket transport (or through the Redis server at ``--redis``,
+which must be running), and measures in one run:
 
 * ``pingpong``: one process sends to a process on the other node and waits for
   the answer, ``rounds`` times (microseconds per round trip), across nodes and
@@ -19,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,14 @@ from typing import Any
 import trio
 
 import actors
-from actors.dist import NoConnection, NodeGroup, UnixTransport, open_node_group
+from actors.dist import (
+    NoConnection,
+    NodeGroup,
+    RedisTransport,
+    Transport,
+    UnixTransport,
+    open_node_group,
+)
 
 SENDERS = 10
 
@@ -52,10 +61,16 @@ async def sender(proc: actors.Process, target: actors.PID, count: int) -> None:
             await trio.lowlevel.checkpoint()
 
 
-async def _serve(directory: str) -> None:
+def _transport(where: str, node: str) -> Transport:
+    if where.startswith(("redis://", "rediss://")):
+        return RedisTransport(where, node, prefix="actors-bench:")
+    return UnixTransport(where, node)
+
+
+async def _serve(where: str) -> None:
     async with (
         actors.open_node(name="b", shutdown_grace=0) as node,
-        open_node_group(node, UnixTransport(directory, "b")),
+        open_node_group(node, _transport(where, "b")),
     ):
         node.spawn(pong, name="pong")
         await trio.sleep_forever()
@@ -87,10 +102,10 @@ async def _collect(proc: actors.Process, total: int) -> float:
     return (total - 1) / (time.perf_counter() - started)
 
 
-async def _measure(directory: str, rounds: int, messages: int) -> dict[str, float]:
+async def _measure(where: str, rounds: int, messages: int) -> dict[str, float]:
     async with (
         actors.open_node(name="a", shutdown_grace=0) as node,
-        open_node_group(node, UnixTransport(directory, "a")) as group,
+        open_node_group(node, _transport(where, "a")) as group,
     ):
         with trio.fail_after(30):
             remote = await _whereis(group, "pong")
@@ -124,19 +139,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench._dist")
     parser.add_argument("--rounds", type=int, default=20000)
     parser.add_argument("--messages", type=int, default=20000, help="per sender (fan-in)")
-    parser.add_argument("--serve", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--redis", metavar="URL", help="measure the Redis transport instead")
+    parser.add_argument("--serve", metavar="WHERE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        trio.run(_serve, args.serve)
+        with contextlib.suppress(KeyboardInterrupt):
+            trio.run(_serve, args.serve)
         return
     with tempfile.TemporaryDirectory(prefix="actors-bench-") as directory:
-        child = subprocess.Popen([sys.executable, "-m", "bench._dist", "--serve", directory])
+        where = args.redis or directory
+        child = subprocess.Popen([sys.executable, "-m", "bench._dist", "--serve", where])
         try:
-            metrics: dict[str, Any] = trio.run(_measure, directory, args.rounds, args.messages)
+            metrics: dict[str, Any] = trio.run(_measure, where, args.rounds, args.messages)
         finally:
-            child.kill()
-            child.wait()
-    line = {"workload": "dist", "transport": "unix", "rounds": args.rounds, "metrics": metrics}
+            child.send_signal(signal.SIGINT)  # lets the node leave the group
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    transport = "redis" if args.redis else "unix"
+    line = {"workload": "dist", "transport": transport, "rounds": args.rounds, "metrics": metrics}
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
     os._exit(0)
