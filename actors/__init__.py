@@ -11,7 +11,6 @@ those namespaces (see docs/architecture.md for the folders).
 
 from . import _time  # noqa: F401  (installs the timer service as the kernel's time source)
 from . import cron as cron
-from . import dist as dist
 from . import lowlevel as lowlevel
 from . import runner as runner
 from ._core._exceptions import CallFailed as CallFailed
@@ -101,6 +100,15 @@ from ._time._timers import ticker as ticker
 from ._time._timers import timer as timer
 
 __version__ = "0.2.0"
+
+
+def __getattr__(name: str) -> object:
+    """Import :mod:`actors.dist` on first use: a node that never joins a group loads none of it."""
+    if name == "dist":
+        import importlib
+
+        return importlib.import_module(".dist", __name__)
+    raise AttributeError(f"module 'actors' has no attribute {name!r}")
 
 __all__ = [
     "NOREPLY",
