@@ -110,6 +110,7 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(".dist", __name__)
     raise AttributeError(f"module 'actors' has no attribute {name!r}")
 
+
 __all__ = [
     "NOREPLY",
     "PID",

@@ -54,6 +54,9 @@ class GroupStatistics:
     frames_dropped: int
     """Frames that did not decode (logged and dropped)."""
     watches: int
+    """Monitors (and exit hooks) this node holds on other nodes' processes."""
+    served_watches: int
+    """Monitors other nodes hold on this node's processes."""
     remote_links: int
     pending_calls: int
 
@@ -73,6 +76,7 @@ class NodeGroup:
         self._calls: dict[int, tuple[str, ReplySlot]] = {}
         self._watches: dict[int, _Watch] = {}
         self._watch_keys: dict[tuple[Process, PID], int] = {}
+        self._by_watcher: dict[Process, set[int]] = {}
         # Monitors other nodes hold on our processes: (peer, ref) -> (process, hook).
         self._served: dict[tuple[str, int], tuple[Process, Callable[[Exit], None]]] = {}
         # Links across nodes, both directions: local process -> remote PIDs.
@@ -130,17 +134,9 @@ class NodeGroup:
             self._watches[ref] = _Watch(node, None, monitor, None)
         # Completed when Spawned arrives (in frame order, before any Down or LinkExit of it).
         self._spawning[ref] = (link, monitor)
-        frame = _wire.Spawn(ref, function, wire_args, host, name, None, None)
-        if monitor is not None or link is not None:
-            frame = _wire.Spawn(
-                ref,
-                function,
-                wire_args,
-                host,
-                name,
-                None if monitor is None else monitor.pid,
-                None if link is None else link.pid,
-            )
+        watcher = None if monitor is None else monitor.pid
+        linker = None if link is None else link.pid
+        frame = _wire.Spawn(ref, function, wire_args, host, name, watcher, linker)
         try:
             answer = await self._request(node, ref, frame, timeout, f"spawn {function}")
         except BaseException:
@@ -159,6 +155,7 @@ class NodeGroup:
         if monitor is not None and ref in self._watches:
             self._watches[ref].target = pid
             self._watch_keys[(monitor, pid)] = ref
+            self._track(monitor, ref)
         if link is not None and self.node._procs.get(link.pid.seq) is link:
             self._add_link(link, pid)
 
@@ -178,6 +175,7 @@ class NodeGroup:
             frames_received=self._received,
             frames_dropped=self._dropped,
             watches=len(self._watches),
+            served_watches=len(self._served),
             remote_links=sum(len(v) for v in self._links.values()),
             pending_calls=len(self._calls),
         )
@@ -239,6 +237,7 @@ class NodeGroup:
         self._watches[ref] = _Watch(target.node_name, pid, watcher, hook, node_only)
         if watcher is not None:
             self._watch_keys[(watcher, pid)] = ref
+            self._track(watcher, ref)
         if node_only:
             if target.node_name not in self.transport.peers():
                 self._watch_down(ref, "not connected")
@@ -251,6 +250,25 @@ class NodeGroup:
             self._watch_down(ref, str(error))
         return ref
 
+    def _track(self, watcher: Process, ref: int) -> None:
+        refs = self._by_watcher.get(watcher)
+        if refs is None:  # one exit callback per watcher: a dead watcher needs no Down
+            refs = self._by_watcher[watcher] = set()
+            watcher.on_exit(lambda: self._watcher_exited(watcher))
+        refs.add(ref)
+
+    def _watcher_exited(self, watcher: Process) -> None:
+        for ref in self._by_watcher.pop(watcher, ()):
+            self._unwatch(ref)
+
+    def _forget(self, ref: int, watch: _Watch, target: Any) -> None:
+        """Drop the bookkeeping of a watch that is over (fired or removed)."""
+        if watch.watcher is not None:
+            self._watch_keys.pop((watch.watcher, target), None)
+            refs = self._by_watcher.get(watch.watcher)
+            if refs is not None:
+                refs.discard(ref)
+
     def _unwatch(self, ref: int) -> None:
         watch = self._watches.pop(ref, None)
         if watch is None:
@@ -259,8 +277,7 @@ class NodeGroup:
             if type(watch.target) is tuple:  # (target, call id): the call is over
                 self._calls.pop(watch.target[1], None)
             return
-        if watch.watcher is not None:
-            self._watch_keys.pop((watch.watcher, watch.target), None)
+        self._forget(ref, watch, watch.target)
         with suppress(NoConnection):
             self._transmit(watch.peer, _wire.Unwatch(ref))
 
@@ -275,8 +292,7 @@ class NodeGroup:
         if watch is None:
             return
         target = watch.target[0] if type(watch.target) is tuple else watch.target
-        if watch.watcher is not None:
-            self._watch_keys.pop((watch.watcher, target), None)
+        self._forget(ref, watch, target)
         error = NoConnection(watch.peer, why)
         self._fire(watch, Exit(target, ExitReason.NOCONNECTION, None, error, trio.current_time()))
 
@@ -374,20 +390,6 @@ class NodeGroup:
         self, peer: str, call: int, ok: bool, value: Any, why: str, cause: BaseException | None
     ) -> bool:
         return _serve.reply(self, peer, call, ok, value, why, cause)
-
-    def _call_result(self, call: int, ok: bool, value: Any, error: str, noproc: bool) -> None:
-        entry = self._calls.pop(call, None)
-        if entry is None:
-            return  # the caller stopped waiting: a late reply is dropped
-        peer, slot = entry
-        if ok:
-            slot.set(Value(value))
-        elif noproc:
-            slot.set(Error(ProcessNotFound(slot.target)))
-        else:
-            failure = CallFailed(slot.target, slot.topic, f"{error} (on node {peer!r})")
-            failure.__cause__ = RemoteError(peer, error)
-            slot.set(Error(failure))
 
     def _notify_nodes(self, event: NodeUp | NodeDown) -> None:
         for proc in list(self._node_watchers):

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
+from outcome import Error, Value
 
 from .._core import _lifecycle
-from .._core._exceptions import NoProc
+from .._core._exceptions import CallFailed, NoProc, ProcessNotFound
 from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message
 from .._core._pid import PID
 from . import _wire
@@ -161,7 +162,23 @@ def reply(
 
 
 def on_reply(group: NodeGroup, peer: str, frame: _wire.Reply) -> None:
-    group._call_result(frame.call, frame.ok, frame.value, frame.error, frame.noproc)
+    call_result(group, frame.call, frame.ok, frame.value, frame.error, frame.noproc)
+
+
+def call_result(group: NodeGroup, call: int, ok: bool, value: Any, error: str, noproc: bool) -> None:
+        entry = group._calls.pop(call, None)
+        if entry is None:
+            return  # the caller stopped waiting: a late reply is dropped
+        peer, slot = entry
+        if ok:
+            slot.set(Value(value))
+        elif noproc:
+            slot.set(Error(ProcessNotFound(slot.target)))
+        else:
+            failure = CallFailed(slot.target, slot.topic, f"{error} (on node {peer!r})")
+            failure.__cause__ = RemoteError(peer, error)
+            slot.set(Error(failure))
+
 
 
 # -- monitors ----------------------------------------------------------------------
@@ -201,8 +218,7 @@ def on_down(group: NodeGroup, peer: str, frame: _wire.Down) -> None:
     watch = group._watches.pop(frame.ref, None)
     if watch is None:
         return
-    if watch.watcher is not None:
-        group._watch_keys.pop((watch.watcher, frame.target), None)
+    group._forget(frame.ref, watch, frame.target)
     error: BaseException | None = None
     if frame.noproc:
         error = NoProc(frame.target)

@@ -113,6 +113,18 @@ async def test_monitor_gets_the_remote_exit(pair: Pair) -> None:
     assert pair.ga.statistics().watches == 0
 
 
+async def test_a_watcher_that_exits_leaves_no_watch_behind(pair: Pair) -> None:
+    target = pair.b.spawn(echo)
+
+    async def watcher(proc: actors.Process) -> None:
+        proc.monitor(target)
+
+    await pair.a.exec(watcher)
+    await trio.sleep(0.1)
+    assert pair.ga.statistics().watches == 0
+    assert pair.gb.statistics().served_watches == 0
+
+
 async def test_wait_exit_on_a_remote_pid_gets_result_or_error(pair: Pair) -> None:
     pid = pair.b.spawn(collector, 1)
     pair.a.send(pid, "x", ("t", 1))
