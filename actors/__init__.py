@@ -103,11 +103,11 @@ __version__ = "0.2.0"
 
 
 def __getattr__(name: str) -> object:
-    """Import :mod:`actors.dist` on first use: a node that never joins a group loads none of it."""
-    if name == "dist":
+    """Import :mod:`actors.cluster` on first use (a node that never joins a group skips it)."""
+    if name == "cluster":
         import importlib
 
-        return importlib.import_module(".dist", __name__)
+        return importlib.import_module(".cluster", __name__)
     raise AttributeError(f"module 'actors' has no attribute {name!r}")
 
 
@@ -168,11 +168,11 @@ __all__ = [
     "VirtualWallClock",
     "WallClock",
     "after",
+    "cluster",
     "configure_logging",
     "cron",
     "current_node",
     "delete_child",
-    "dist",
     "every",
     "format_duration",
     "get_logger",

@@ -30,7 +30,7 @@ from typing import Any
 import trio
 
 import actors
-from actors.dist import (
+from actors.cluster import (
     NoConnection,
     NodeGroup,
     RedisTransport,

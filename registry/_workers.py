@@ -5,7 +5,7 @@ makes a private socket directory (0700), and starts ``actors run DIR --node wI``
 for I in 1..N; each worker boots the app as a node named ``wI`` in a node group
 over Unix sockets in that directory (``--socket-dir`` picks it, so other nodes
 can join). A worker that dies is restarted with
-backoff (``actors.dist``); SIGINT/SIGTERM stop every worker (SIGTERM, then
+backoff (``actors.cluster``); SIGINT/SIGTERM stop every worker (SIGTERM, then
 SIGKILL after ``--grace`` plus 5 seconds) and the parent exits 0 when every
 worker stopped cleanly. ``actors run DIR --cluster redis://... --node NAME`` runs one
 node that joins the group of every node using the same Redis server (any machine).
@@ -26,8 +26,8 @@ from typing import IO
 import trio
 
 import actors
-from actors.dist import RedisTransport, Transport, UnixTransport, open_node_group
-from actors.dist._workers import WorkerExit, supervise_workers
+from actors.cluster import RedisTransport, Transport, UnixTransport, open_node_group
+from actors.cluster._workers import WorkerExit, supervise_workers
 
 log = actors.get_logger("actors.app")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import actors
-import actors.dist
+import actors.cluster
 import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMESPACES = {
     "actors": actors,
     "actors.cron": actors.cron,
-    "actors.dist": actors.dist,
+    "actors.cluster": actors.cluster,
     "actors.runner": actors.runner,
     "actors.lowlevel": actors.lowlevel,
     "registry": registry,

@@ -26,7 +26,7 @@ RANKS = {
     "actors.runner": 4,
     "actors.cron": 4,
     "actors.lowlevel": 4,
-    "actors.dist": 4,
+    "actors.cluster": 4,
     "actors": 5,  # actors/__init__.py: the public namespace
     "registry": 6,
 }
@@ -42,7 +42,7 @@ ANNOTATION_GROUPS = [
     },
     {"actors._supervision._spec", "actors._supervision._supervisor"},
     # The node group, the stand-ins it hands the kernel and the frame handlers it calls.
-    {"actors.dist._group", "actors.dist._remote", "actors.dist._serve"},
+    {"actors.cluster._group", "actors.cluster._remote", "actors.cluster._serve"},
 ]
 
 

@@ -115,7 +115,7 @@ class ExitReason(enum.Enum):
     ERROR = "error"
     """It raised, was terminated by ``terminate()``, or a linked process failed."""
     NOCONNECTION = "noconnection"
-    """Its node was lost (actors.dist): it may still run, but nothing more is heard from it."""
+    """Its node was lost (actors.cluster): it may still run, but nothing more is heard from it."""
 
 
 @attrs.frozen

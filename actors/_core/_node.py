@@ -68,7 +68,7 @@ class Node:
         # The node-wide timer service: made by actors/_time on first use; opaque to the kernel.
         self.timer_coalesce = timer_coalesce
         self._timers: object = None
-        # The node group (actors/dist) while the node is connected to others; opaque to
+        # The node group (actors/cluster) while the node is connected to others; opaque to
         # the kernel, asked only when a PID or name is not local (never on the local path).
         self._remote: Any = None
 

@@ -59,7 +59,7 @@ class Process:
         "started_at",
     )
     _is_remote: ClassVar[bool] = False
-    """False here; True on the stand-ins actors.dist returns for other nodes' processes."""
+    """False here; True on the stand-ins actors.cluster returns for other nodes' processes."""
 
     def __init__(
         self, node: Node, pid: PID, fn: object, host: Host, policy: MailboxPolicy | None, now: float

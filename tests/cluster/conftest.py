@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import AsyncIterator
-
+import subprocess
 import sys
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 import trio
 
 import actors
-from actors.dist import FrameHandler, NoConnection, NodeGroup, open_node_group
+from actors.cluster import FrameHandler, NoConnection, NodeGroup, open_node_group
 
 sys.path.insert(0, str(Path(__file__).parent))  # distapp: functions spawned by path
 
@@ -88,6 +88,18 @@ class MemoryTransport:
         finally:
             if self.network.transports.get(self._node) is self:
                 self.network.cut(self._node, "closed")
+
+
+async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll ``predicate`` (state owned by another node or process: no event to wait on)."""
+    with trio.fail_after(timeout):
+        while not predicate():  # noqa: ASYNC110
+            await trio.sleep(0.02)
+
+
+def popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start a child whose stderr the test reads after it stops."""
+    return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import trio
+from conftest import popen, until
 
 import actors
-from actors.dist import NodeGroup, UnixTransport, open_node_group
+from actors.cluster import NodeGroup, UnixTransport, open_node_group
 
 pytestmark = [pytest.mark.real_time, pytest.mark.slow]
 
@@ -28,9 +29,7 @@ APP = 'version: "1.0"\nnamespace: app\nentries: []\n'
 
 
 async def _wait_for(group: NodeGroup, *peers: str, timeout: float = 15) -> None:
-    with trio.fail_after(timeout):
-        while not set(peers) <= set(group.nodes()):
-            await trio.sleep(0.05)
+    await until(lambda: set(peers) <= set(group.nodes()), timeout=timeout)
 
 
 async def test_workers_talk_fail_and_are_restarted(tmp_path: Path) -> None:
@@ -41,7 +40,7 @@ async def test_workers_talk_fail_and_are_restarted(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(ROOT)]))
     argv = [sys.executable, "-m", "registry._cli", "run", str(app), "--workers", "2"]
     argv += ["--socket-dir", str(sockets), "--grace", "1", "--log-level", "WARNING"]
-    parent = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    parent = popen(argv, env)
     try:
         transport = UnixTransport(sockets, "t0", heartbeat=0.2)  # the workers' timeout
         async with (
@@ -79,9 +78,7 @@ async def test_workers_talk_fail_and_are_restarted(tmp_path: Path) -> None:
             await trio.sleep(0.2)
             killed = trio.current_time()
             os.kill(victim, signal.SIGKILL)
-            with trio.fail_after(5):
-                while len(seen) < 4:
-                    await trio.sleep(0.02)
+            await until(lambda: len(seen) >= 4)
             by_type = {type(e).__name__: e for e in seen}
             assert by_type["Exit"].reason is actors.ExitReason.NOCONNECTION
             assert by_type["LinkDown"].reason is actors.ExitReason.NOCONNECTION

@@ -28,7 +28,7 @@ from ._transport import FrameHandler, NoConnection
 
 __all__ = ["UnixTransport"]
 
-logger = logging.getLogger("actors.dist")
+logger = logging.getLogger("actors.cluster")
 
 _DATA, _PING, _HELLO = 0, 1, 2
 _NODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["frame_received", "peer_down", "peer_up", "spawn_here"]
 
-logger = logging.getLogger("actors.dist")
+logger = logging.getLogger("actors.cluster")
 
 
 def _import_function(path: str) -> Callable[..., Coroutine[Any, Any, Any]]:
@@ -165,20 +165,21 @@ def on_reply(group: NodeGroup, peer: str, frame: _wire.Reply) -> None:
     call_result(group, frame.call, frame.ok, frame.value, frame.error, frame.noproc)
 
 
-def call_result(group: NodeGroup, call: int, ok: bool, value: Any, error: str, noproc: bool) -> None:
-        entry = group._calls.pop(call, None)
-        if entry is None:
-            return  # the caller stopped waiting: a late reply is dropped
-        peer, slot = entry
-        if ok:
-            slot.set(Value(value))
-        elif noproc:
-            slot.set(Error(ProcessNotFound(slot.target)))
-        else:
-            failure = CallFailed(slot.target, slot.topic, f"{error} (on node {peer!r})")
-            failure.__cause__ = RemoteError(peer, error)
-            slot.set(Error(failure))
-
+def call_result(
+    group: NodeGroup, call: int, ok: bool, value: Any, error: str, noproc: bool
+) -> None:
+    entry = group._calls.pop(call, None)
+    if entry is None:
+        return  # the caller stopped waiting: a late reply is dropped
+    peer, slot = entry
+    if ok:
+        slot.set(Value(value))
+    elif noproc:
+        slot.set(Error(ProcessNotFound(slot.target)))
+    else:
+        failure = CallFailed(slot.target, slot.topic, f"{error} (on node {peer!r})")
+        failure.__cause__ = RemoteError(peer, error)
+        slot.set(Error(failure))
 
 
 # -- monitors ----------------------------------------------------------------------

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 import trio
+from conftest import until
+from distapp import echo
 
 import actors
-from actors.dist import NodeGroup, UnixTransport, open_node_group
-from distapp import echo
+from actors.cluster import NodeGroup, UnixTransport, open_node_group
 
 pytestmark = [pytest.mark.real_time, pytest.mark.slow]
 
@@ -30,9 +31,7 @@ async def _node(directory: Path, name: str, **options: Any) -> AsyncIterator[Nod
 
 
 async def _connected(group: NodeGroup, *peers: str) -> None:
-    with trio.fail_after(5):
-        while not set(peers) <= set(group.nodes()):
-            await trio.sleep(0.02)
+    await until(lambda: set(peers) <= set(group.nodes()))
 
 
 async def test_two_nodes_talk_over_private_sockets(tmp_path: Path) -> None:
@@ -68,9 +67,7 @@ async def test_a_closed_node_is_down_at_once(
             g1.node.spawn(watcher)
             await trio.sleep(0.1)
             started = trio.current_time()
-        with trio.fail_after(2):
-            while not events:
-                await trio.sleep(0.01)
+        await until(lambda: events, timeout=2)
         assert events[0].at - started < 0.2  # EOF: at once, not after the timeout
         assert events[0].reason is actors.ExitReason.NOCONNECTION
         assert g1.nodes() == []
@@ -137,9 +134,7 @@ async def test_a_silent_peer_is_lost_after_the_heartbeat_timeout(tmp_path: Path)
             await stream.send_all(len(hello).to_bytes(4, "big") + hello)
             await _connected(g1, "zz")
             opened = trio.current_time()
-            with trio.fail_after(3):
-                while len(seen) < 2:
-                    await trio.sleep(0.02)
+            await until(lambda: len(seen) >= 2, timeout=3)
         assert [type(e).__name__ for e in seen] == ["NodeUp", "NodeDown"]
         assert "heartbeat" in seen[1].why
         assert 0.3 < seen[1].at - opened < 1.5

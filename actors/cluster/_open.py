@@ -25,7 +25,7 @@ def current_group(node: Node | None = None) -> NodeGroup:
     """
     group = (current_node() if node is None else node)._remote
     if group is None:
-        raise RuntimeError("this node is not in a node group; use actors.dist.open_node_group()")
+        raise RuntimeError("this node is not in a node group; use actors.cluster.open_node_group()")
     return cast("NodeGroup", group)
 
 

@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 import trio
+from conftest import popen, until
+from distapp import echo
 
 import actors
-from actors.dist import NodeGroup, RedisTransport, open_node_group
-from distapp import echo
+from actors.cluster import NodeGroup, RedisTransport, open_node_group
+
+HERE = Path(__file__).resolve().parent
 
 # coredis 6.9 leaves anyio memory streams unclosed when its connections are cancelled or fail;
 # their ResourceWarnings come from its internals when they are collected. The fixture collects
@@ -88,15 +91,9 @@ async def _node(url: str, name: str) -> AsyncIterator[NodeGroup]:
         yield group
 
 
-async def _until(predicate: Any, timeout: float = 5) -> None:
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.02)
-
-
 async def test_nodes_talk_through_redis(redis: RedisServer) -> None:
     async with _node(redis.url, "r1") as g1, _node(redis.url, "r2") as g2:
-        await _until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"])
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"])
         pid = g2.node.spawn(echo, name="svc")
         assert await g1.node.call(pid, "q", [1, pid]) == [1, pid]
         assert await g1.node.call("svc@r2", "q", "x") == "x"
@@ -119,7 +116,7 @@ async def test_nodes_talk_through_redis(redis: RedisServer) -> None:
         collector = g2.node.spawn(collect)
         for i in range(200):
             g1.node.send(collector, "n", i)
-        await _until(lambda: len(got) == 200)
+        await until(lambda: len(got) == 200)
         assert got == list(range(200))
 
 
@@ -134,7 +131,7 @@ async def test_leaving_and_expiry_are_seen(redis: RedisServer) -> None:
 
         g1.node.spawn(watcher)
         async with _node(redis.url, "r2") as g2:
-            await _until(lambda: g1.nodes() == ["r2"])
+            await until(lambda: g1.nodes() == ["r2"])
             target = g2.node.spawn(echo)
 
             exits: list[Any] = []
@@ -145,16 +142,16 @@ async def test_leaving_and_expiry_are_seen(redis: RedisServer) -> None:
 
             g1.node.spawn(monitor)
             await trio.sleep(0.3)
-        await _until(lambda: exits)
+        await until(lambda: exits)
         assert exits[0].reason is actors.ExitReason.NOCONNECTION
-        await _until(lambda: any(type(e).__name__ == "NodeDown" for e in seen))
+        await until(lambda: any(type(e).__name__ == "NodeDown" for e in seen))
         # a node that stops refreshing its key is lost after the expiry
         import coredis
 
         async with coredis.Redis.from_url(redis.url) as client:
             await client.set("actors:node:ghost", "1", px=400)
-        await _until(lambda: "ghost" in g1.nodes())
-        await _until(lambda: "ghost" not in g1.nodes(), timeout=3)
+        await until(lambda: "ghost" in g1.nodes())
+        await until(lambda: "ghost" not in g1.nodes(), timeout=3)
         downs = [e for e in seen if type(e).__name__ == "NodeDown"]
         assert [d.node for d in downs] == ["r2", "ghost"]
         assert "left" in downs[0].why and "heartbeat" in downs[1].why
@@ -162,14 +159,14 @@ async def test_leaving_and_expiry_are_seen(redis: RedisServer) -> None:
 
 async def test_a_redis_restart_loses_peers_then_finds_them_again(redis: RedisServer) -> None:
     async with _node(redis.url, "r1") as g1, _node(redis.url, "r2") as g2:
-        await _until(lambda: g1.nodes() == ["r2"])
+        await until(lambda: g1.nodes() == ["r2"])
         pid = g2.node.spawn(echo)
         redis.stop()
-        await _until(lambda: g1.nodes() == [] and g2.nodes() == [])
-        with pytest.raises(actors.dist.NoConnection):
+        await until(lambda: g1.nodes() == [] and g2.nodes() == [])
+        with pytest.raises(actors.cluster.NoConnection):
             g1.node.send(pid, "q")
         redis.start()
-        await _until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=10)
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=10)
         assert await g1.node.call(pid, "q", "back") == "back"
 
 
@@ -180,14 +177,13 @@ async def test_actors_run_cluster_joins_the_group(redis: RedisServer, tmp_path: 
     app = tmp_path / "app"
     app.mkdir()
     (app / "_index.yaml").write_text('version: "1.0"\nnamespace: app\nentries: []\n')
-    root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(root)]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parents[1])]))
     argv = [sys.executable, "-m", "registry._cli", "run", str(app), "--cluster", redis.url]
     argv += ["--node", "c1", "--grace", "1"]
-    child = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    child = popen(argv, env)
     try:
         async with _node(redis.url, "t0") as group:
-            await _until(lambda: group.nodes() == ["c1"], timeout=15)
+            await until(lambda: group.nodes() == ["c1"], timeout=15)
             pid = await group.spawn("c1", "distapp:echo")
             assert await group.node.call(pid, "q", "via redis") == "via redis"
     finally:

@@ -30,7 +30,7 @@ from ._unix import check_node_name
 
 __all__ = ["RedisTransport"]
 
-logger = logging.getLogger("actors.dist")
+logger = logging.getLogger("actors.cluster")
 
 
 def _import_coredis() -> Any:

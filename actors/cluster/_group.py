@@ -17,9 +17,8 @@ from typing import Any, cast
 
 import attrs
 import trio
-from outcome import Error, Value
 
-from .._core._exceptions import CallFailed, ProcessNotFound
+from .._core._exceptions import ProcessNotFound
 from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message, ReplySlot
 from .._core._node import Node
 from .._core._pid import PID
@@ -30,7 +29,7 @@ from ._transport import NoConnection, NodeDown, NodeUp, Transport
 
 __all__ = ["GroupStatistics", "NodeGroup"]
 
-logger = logging.getLogger("actors.dist")
+logger = logging.getLogger("actors.cluster")
 
 
 @attrs.define(eq=False)

@@ -22,7 +22,7 @@ from .._supervision._backoff import Backoff, BackoffState
 
 __all__ = ["WorkerExit", "supervise_workers"]
 
-logger = logging.getLogger("actors.dist")
+logger = logging.getLogger("actors.cluster")
 
 WORKER_BACKOFF = Backoff(initial=0.5, factor=2.0, max_delay=30.0, jitter=0.1)
 

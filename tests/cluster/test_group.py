@@ -6,17 +6,12 @@ from typing import Any
 
 import pytest
 import trio
-from conftest import MemoryNetwork, Pair
+from conftest import MemoryNetwork, Pair, until
+from distapp import collector, echo
 
 import actors
 from actors import ExitReason
-from actors.dist import NoConnection, NodeDown, NodeUp, PayloadError, RemoteError
-from distapp import collector, echo
-
-
-async def _until(predicate: Any) -> None:
-    while not predicate():
-        await trio.sleep(0.01)
+from actors.cluster import NoConnection, NodeDown, NodeUp, PayloadError, RemoteError
 
 
 async def test_send_by_pid_keeps_order_and_pids(pair: Pair) -> None:
@@ -243,7 +238,7 @@ async def test_lost_node_fires_noconnection_everywhere(pair: Pair, network: Memo
     pair.a.spawn(caller)
     await trio.sleep(0.5)
     network.cut("b", "test cut")
-    await _until(lambda: len(seen) == 4)
+    await until(lambda: len(seen) == 4)
     kinds = {type(e): e for e in seen}
     assert kinds[actors.Exit].reason is ExitReason.NOCONNECTION
     assert isinstance(kinds[actors.Exit].error, NoConnection)
@@ -257,7 +252,7 @@ async def test_lost_node_fires_noconnection_everywhere(pair: Pair, network: Memo
 async def test_node_up_is_posted(network: MemoryNetwork) -> None:
     from conftest import MemoryTransport
 
-    from actors.dist import open_node_group
+    from actors.cluster import open_node_group
 
     seen: list[Any] = []
     async with (
@@ -275,7 +270,7 @@ async def test_node_up_is_posted(network: MemoryNetwork) -> None:
             actors.open_node(name="c") as c,
             open_node_group(c, MemoryTransport(network, "c")),
         ):
-            await _until(lambda: seen)
+            await until(lambda: seen)
             assert ga.nodes() == ["c"]
             assert not a.is_alive(pid)
     assert seen == [NodeUp("c", seen[0].at)]
@@ -347,7 +342,7 @@ def test_names_must_match() -> None:
         network = MemoryNetwork()
         from conftest import MemoryTransport
 
-        from actors.dist import open_node_group
+        from actors.cluster import open_node_group
 
         async with actors.open_node(name="a") as a:
             with pytest.raises(ValueError, match="must be the transport"):
@@ -358,4 +353,3 @@ def test_names_must_match() -> None:
                     pass
 
     trio.run(main)
-
