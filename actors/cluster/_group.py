@@ -155,8 +155,13 @@ class NodeGroup:
             self._watches[ref].target = pid
             self._watch_keys[(monitor, pid)] = ref
             self._track(monitor, ref)
-        if link is not None and self.node._procs.get(link.pid.seq) is link:
-            self._add_link(link, pid)
+        if link is not None:
+            if self.node._procs.get(link.pid.seq) is link:
+                self._add_link(link, pid)
+            else:  # the linker died meanwhile: the child gets LinkDown(noproc), as in Erlang
+                assert pid.node is not None
+                with suppress(NoConnection):
+                    self._transmit(pid.node, _wire.LinkExit(link.pid, pid, "error", noproc=True))
 
     async def whereis(self, name: str, node: str, *, timeout: float = 5.0) -> PID | None:
         """Return the PID registered under ``name`` on ``node`` (None if none)."""

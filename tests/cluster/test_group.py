@@ -353,3 +353,30 @@ def test_names_must_match() -> None:
                     pass
 
     trio.run(main)
+
+
+async def test_a_linker_that_dies_during_a_remote_spawn_takes_the_child_along(pair: Pair) -> None:
+    handles: list[actors.Process] = []
+    events: list[Any] = []
+
+    async def holder(proc: actors.Process) -> None:
+        handles.append(proc)
+        while True:
+            events.append(await proc.events.receive())
+
+    pair.a.spawn(holder)
+    pair.a.spawn(holder)
+    await trio.sleep(0.01)
+    linker_proc, watcher_proc = handles
+    async with trio.open_nursery() as nursery:
+
+        async def spawn() -> None:
+            await pair.ga.spawn("b", "distapp:echo", link=linker_proc, monitor=watcher_proc)
+
+        nursery.start_soon(spawn)
+        await trio.lowlevel.checkpoint()
+        pair.a.terminate(linker_proc.pid)  # before the answer arrives
+    await until(lambda: any(isinstance(e, actors.Exit) for e in events))
+    exit = next(e for e in events if isinstance(e, actors.Exit))
+    assert isinstance(exit.error, RemoteError)
+    assert "linked process" in exit.error.text and "NoProc" in exit.error.text
