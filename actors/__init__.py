@@ -102,6 +102,16 @@ from ._time._timers import timer as timer
 
 __version__ = "0.2.0"
 
+
+def __getattr__(name: str) -> object:
+    """Import :mod:`actors.cluster` on first use (a node that never joins a group skips it)."""
+    if name == "cluster":
+        import importlib
+
+        return importlib.import_module(".cluster", __name__)
+    raise AttributeError(f"module 'actors' has no attribute {name!r}")
+
+
 __all__ = [
     "NOREPLY",
     "PID",
@@ -160,6 +170,7 @@ __all__ = [
     "VirtualWallClock",
     "WallClock",
     "after",
+    "cluster",
     "configure_logging",
     "cron",
     "current_node",

@@ -31,6 +31,7 @@ from actors.lowlevel import (
 
 from ._boot import AppPlan, boot_app, load_app
 from ._exceptions import RegistryError
+from ._workers import check_workers, join_group, run_workers_cli
 
 EXIT_OK = 0
 EXIT_UNCLEAN = 1
@@ -62,6 +63,7 @@ def run_app_cli(
         grace = DEFAULT_GRACE if args.grace is None else float(args.grace)
         if not (grace >= 0 and math.isfinite(grace)):
             raise ValueError(f"--grace must be a finite number of seconds >= 0, got {args.grace}")
+        check_workers(args)
     except ValueError as error:
         print(f"actors run: {error}", file=err)
         return EXIT_BAD_APP
@@ -81,10 +83,17 @@ def run_app_cli(
         services=len(plan.services),
         seconds=f"{time.monotonic() - started:.3f}",
     )
-    control = control_socket_path(args.dir) if getattr(args, "control", False) else None
+    # A worker of --workers or --cluster runs without a control socket: they would share a path.
+    control = (
+        control_socket_path(args.dir)
+        if getattr(args, "control", False) and not getattr(args, "node", None)
+        else None
+    )
     metrics = getattr(args, "metrics_port", None)
+    if getattr(args, "workers", 0):
+        return run_workers_cli(args, grace, err)
     try:
-        return trio.run(_main, plan, grace, control, metrics, clock=clock)
+        return trio.run(_main, plan, grace, args, control, metrics, clock=clock)
     except KeyboardInterrupt:  # a signal before the receiver was open
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug or a failed boot: say what, once, with the traceback
@@ -93,13 +102,21 @@ def run_app_cli(
 
 
 async def _main(
-    plan: AppPlan, grace: float, control: Path | None = None, metrics: int | None = None
+    plan: AppPlan,
+    grace: float,
+    args: argparse.Namespace,
+    control: Path | None = None,
+    metrics: int | None = None,
 ) -> int:
     terminated: list[PID] = []
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as outer:
             with trio.CancelScope() as forced:
-                async with actors.open_node(shutdown_grace=grace) as node:
+                node_name = getattr(args, "node", None)  # a worker of --workers
+                async with (
+                    actors.open_node(shutdown_grace=grace, name=node_name) as node,
+                    join_group(node, args),
+                ):
                     app = await boot_app(node, plan)
                     services = await app.services.statuses() if app.services else []
                     log.info("App started", services=len(services), processes=len(node))

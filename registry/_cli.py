@@ -29,6 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--metrics-port", type=int, default=None, metavar="PORT", help="Prometheus on 127.0.0.1"
     )
+    run.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="run N node processes (one machine)"
+    )
+    run.add_argument(
+        "--socket-dir", default=None, help="with --workers: where the node sockets live"
+    )
+    run.add_argument(
+        "--cluster", default=None, metavar="URL", help="join a node group through Redis (redis://)"
+    )
+    run.add_argument("--node", default=None, help="this node's name (with --cluster)")
+    run.add_argument("--incarnation", type=int, default=0, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
     try:
         from actors.cron._cli import add_cron_parser

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import actors
+import actors.cluster
 import actors.testing
 import registry
 
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMESPACES = {
     "actors": actors,
     "actors.cron": actors.cron,
+    "actors.cluster": actors.cluster,
     "actors.runner": actors.runner,
     "actors.lowlevel": actors.lowlevel,
     "actors.testing": actors.testing,

@@ -28,6 +28,7 @@ RANKS = {
     "actors.cron": 4,
     "actors.lowlevel": 4,
     "actors.testing": 4,  # imported by tests only: nothing in actors or registry imports it
+    "actors.cluster": 4,
     "actors": 5,  # actors/__init__.py: the public namespace
     "registry": 6,
 }
@@ -44,6 +45,8 @@ ANNOTATION_GROUPS = [
         "actors._core._process",
     },
     {"actors._supervision._spec", "actors._supervision._supervisor"},
+    # The node group, the stand-ins it hands the kernel and the frame handlers it calls.
+    {"actors.cluster._group", "actors.cluster._remote", "actors.cluster._serve"},
 ]
 
 

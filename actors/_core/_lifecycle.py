@@ -229,6 +229,9 @@ def monitor(watcher: Process, dest: PID | str) -> None:
         return
     if target is watcher:
         raise ValueError("a process cannot monitor itself")
+    if target._is_remote:
+        target._monitor(watcher)  # type: ignore[attr-defined]
+        return
     add_relation(target, "_monitored_by", watcher)
 
 
@@ -239,7 +242,10 @@ def demonitor(watcher: Process, dest: PID | str) -> None:
         pid = _dead_pid(dest)
     else:
         pid = target.pid
-        remove_relation(target, "_monitored_by", watcher)
+        if target._is_remote:
+            target._demonitor(watcher)  # type: ignore[attr-defined]
+        else:
+            remove_relation(target, "_monitored_by", watcher)
     events = watcher._events
     if events is not None:
         events._remove_if(lambda ev: type(ev) is Exit and ev.pid == pid)
@@ -254,6 +260,9 @@ def link(proc: Process, dest: PID | str) -> None:
         return
     if target is proc:
         raise ValueError("a process cannot link to itself")
+    if target._is_remote:
+        target._link(proc)  # type: ignore[attr-defined]
+        return
     add_relation(proc, "_links", target)
     add_relation(target, "_links", proc)
 
@@ -262,6 +271,9 @@ def unlink(proc: Process, dest: PID | str) -> None:
     try:
         target = proc._node._resolve(dest)
     except ProcessNotFound:
+        return
+    if target._is_remote:
+        target._unlink(proc)  # type: ignore[attr-defined]
         return
     remove_relation(proc, "_links", target)
     remove_relation(target, "_links", proc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, NamedTuple, final
+from typing import Any, NamedTuple
 
 import attrs
 from outcome import Error, Outcome, Value
@@ -34,7 +34,6 @@ class Message(NamedTuple):
     """Set when the message was sent by ``call``: answer with ``proc.reply``."""
 
 
-@final
 class ReplySlot:
     """Where a reply to one ``call`` goes; carried in ``Message.reply_to``.
 
@@ -116,6 +115,8 @@ class ExitReason(enum.Enum):
     it had to be terminated."""
     ERROR = "error"
     """It raised, was terminated by ``terminate()``, or a linked process failed."""
+    NOCONNECTION = "noconnection"
+    """Its node was lost (actors.cluster): it may still run, but nothing more is heard from it."""
 
 
 @attrs.frozen

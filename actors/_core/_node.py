@@ -84,6 +84,9 @@ class Node:
         self._timers: object = None
         # Wall clock and trio clock read together once: `info` turns trio times into datetimes.
         self._wall_anchor = (datetime.now(UTC), trio.current_time())
+        # The node group (actors/cluster) while the node is connected to others; opaque to
+        # the kernel, asked only when a PID or name is not local (never on the local path).
+        self._remote: Any = None
 
     def __repr__(self) -> str:
         return f"<Node {self.name or '(unnamed)'} processes={len(self._procs)}>"
@@ -202,12 +205,16 @@ class Node:
             proc = self._procs.get(dest.seq)
             if proc is not None and (proc.pid is dest or proc.pid == dest):
                 return proc
+            if self._remote is not None and dest.node != self.name:
+                return self._remote.resolve(dest)  # type: ignore[no-any-return]
             raise ProcessNotFound(dest)
         if isinstance(dest, str):
             if dest.startswith("{"):
                 return self._resolve(PID.parse(dest))
             proc = self._names.get(dest)
             if proc is None:
+                if self._remote is not None:  # "name@node"
+                    return self._remote.resolve_name(dest)  # type: ignore[no-any-return]
                 raise ProcessNotFound(dest)
             return proc
         if isinstance(dest, PID):  # a PID subclass or tuple-equal value
@@ -215,12 +222,11 @@ class Node:
         raise TypeError(f"destination must be a PID or a name, got {dest!r}")
 
     def is_alive(self, dest: PID | str) -> bool:
-        """Whether ``dest`` names a live process."""
+        """Whether ``dest`` names a live local process (False for other nodes' PIDs)."""
         try:
-            self._resolve(dest)
+            return not self._resolve(dest)._is_remote
         except (ProcessNotFound, ValueError):
             return False
-        return True
 
     def send(self, dest: PID | str, topic: str, payload: object = None) -> None:
         """Send from plain trio code (the message's ``sender`` is None). See ``Process.send``."""
@@ -262,7 +268,11 @@ class Node:
 
     def terminate(self, dest: PID | str) -> None:
         """Stop ``dest`` by force; it exits with ``Terminated`` (reason error)."""
-        _lifecycle.terminate(self._resolve(dest), shutdown=False)
+        target = self._resolve(dest)
+        if target._is_remote:
+            target._terminate()  # type: ignore[attr-defined]
+        else:
+            _lifecycle.terminate(target, shutdown=False)
 
     # -- names ------------------------------------------------------------------
 
@@ -275,6 +285,8 @@ class Node:
         """
         check_name(name)
         proc = self._resolve(pid)
+        if proc._is_remote:
+            raise ValueError(f"cannot register {name!r} for {pid}: names are local to a node")
         holder = self._names.get(name)
         if holder is proc:
             return
@@ -307,8 +319,10 @@ class Node:
         return [p.pid for p in self._procs.values() if host is None or p.host.name == host]
 
     def info(self, dest: PID | str) -> ProcessInfo:
-        """Describe a live process: status, mailbox depth, links, monitors, names."""
+        """Describe a live local process: status, mailbox depth, links, monitors, names."""
         proc = self._resolve(dest)
+        if proc._is_remote:
+            raise ProcessNotFound(dest)
         task = proc._task
         if proc._kill is not None:
             status = "exiting"

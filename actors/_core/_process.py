@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar, final
 
 from . import _lifecycle
 from ._listeners import Listeners
@@ -59,6 +59,8 @@ class Process:
         "pid",
         "started_at",
     )
+    _is_remote: ClassVar[bool] = False
+    """False here; True on the stand-ins actors.cluster returns for other nodes' processes."""
 
     def __init__(
         self, node: Node, pid: PID, fn: object, host: Host, policy: MailboxPolicy | None, now: float

@@ -1,0 +1,44 @@
+"""Actors across OS processes and machines: a node group over a transport.
+
+``open_node_group(node, transport)`` connects a named node to its peers; from
+then on PIDs of other nodes (and ``"name@node"``) work with ``send``, ``call``,
+``monitor``, ``link``, ``cancel`` and ``terminate`` as local ones do, with the
+rules of docs/semantics.md ("Distribution"). ``NodeGroup.spawn`` starts a
+function on a named node. :class:`UnixTransport` connects the nodes of one
+machine over Unix sockets (``actors run DIR --workers N``); :class:`RedisTransport`
+connects nodes on several machines through one Redis server (``actors[redis]``).
+
+May import: the kernel (``actors._core``) and the folders below ``actors.runner``
+(time, supervision). Every public name is defined in a private module here and
+re-exported once from this package.
+"""
+
+from ._group import GroupStatistics as GroupStatistics
+from ._group import NodeGroup as NodeGroup
+from ._open import current_group as current_group
+from ._open import open_node_group as open_node_group
+from ._redis import RedisTransport as RedisTransport
+from ._remote import RemoteError as RemoteError
+from ._transport import FrameHandler as FrameHandler
+from ._transport import NoConnection as NoConnection
+from ._transport import NodeDown as NodeDown
+from ._transport import NodeUp as NodeUp
+from ._transport import Transport as Transport
+from ._unix import UnixTransport as UnixTransport
+from ._wire import PayloadError as PayloadError
+
+__all__ = [
+    "FrameHandler",
+    "GroupStatistics",
+    "NoConnection",
+    "NodeDown",
+    "NodeGroup",
+    "NodeUp",
+    "PayloadError",
+    "RedisTransport",
+    "RemoteError",
+    "Transport",
+    "UnixTransport",
+    "current_group",
+    "open_node_group",
+]

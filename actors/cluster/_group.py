@@ -1,0 +1,400 @@
+"""The node group: location-transparent PIDs over a transport.
+
+``open_node_group(node, transport)`` connects a named node to its peers. From
+then on the kernel hands every PID of another node (and every ``"name@node"``)
+to this group, which turns sends, calls, monitors, links, cancels and
+terminates into frames (``_wire.py``); ``_serve.py`` handles the frames that
+arrive and the loss of a peer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, cast
+
+import attrs
+import trio
+
+from .._core._exceptions import ProcessNotFound
+from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message, ReplySlot
+from .._core._node import Node
+from .._core._pid import PID
+from .._core._process import Process
+from . import _serve, _wire
+from ._remote import RemoteError, RemoteProcess, describe
+from ._transport import NoConnection, NodeDown, NodeUp, Transport
+
+__all__ = ["GroupStatistics", "NodeGroup"]
+
+logger = logging.getLogger("actors.cluster")
+
+
+@attrs.define(eq=False)
+class _Watch:
+    """One monitor (or exit hook) of a remote process, kept until its ``Down``."""
+
+    peer: str
+    target: Any
+    watcher: Process | None
+    hook: Callable[[Exit], None] | None
+    node_only: bool = False
+
+
+@attrs.frozen
+class GroupStatistics:
+    """A snapshot of a node group (``NodeGroup.statistics()``)."""
+
+    peers: tuple[str, ...]
+    frames_sent: int
+    frames_received: int
+    frames_dropped: int
+    """Frames that did not decode (logged and dropped)."""
+    watches: int
+    """Monitors (and exit hooks) this node holds on other nodes' processes."""
+    served_watches: int
+    """Monitors other nodes hold on this node's processes."""
+    remote_links: int
+    pending_calls: int
+
+
+class NodeGroup:
+    """This node's view of its peers. Made by :func:`open_node_group`."""
+
+    def __init__(self, node: Node, transport: Transport) -> None:
+        if node.name is None or node.name != transport.node:
+            raise ValueError(
+                f"the node's name ({node.name!r}) must be the transport's ({transport.node!r})"
+            )
+        self.node = node
+        self.name: str = node.name
+        self.transport = transport
+        self._refs = itertools.count(1)
+        self._calls: dict[int, tuple[str, ReplySlot]] = {}
+        self._watches: dict[int, _Watch] = {}
+        self._watch_keys: dict[tuple[Process, PID], int] = {}
+        self._by_watcher: dict[Process, set[int]] = {}
+        # Monitors other nodes hold on our processes: (peer, ref) -> (process, hook).
+        self._served: dict[tuple[str, int], tuple[Process, Callable[[Exit], None]]] = {}
+        # Links across nodes, both directions: local process -> remote PIDs.
+        self._links: dict[Process, set[PID]] = {}
+        self._requests: dict[int, tuple[str, trio.Event, list[Any]]] = {}
+        self._spawning: dict[int, tuple[Process | None, Process | None]] = {}
+        self._node_watchers: set[Process] = set()
+        self._sent = 0
+        self._received = 0
+        self._dropped = 0
+
+    def __repr__(self) -> str:
+        return f"<NodeGroup {self.name} peers={sorted(self.transport.peers())}>"
+
+    # -- public API ---------------------------------------------------------------
+
+    def nodes(self) -> list[str]:
+        """The connected peer nodes, sorted."""
+        return sorted(self.transport.peers())
+
+    def monitor_nodes(self, proc: Process) -> None:
+        """Post ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits)."""
+        if proc not in self._node_watchers:
+            self._node_watchers.add(proc)
+            proc.on_exit(lambda: self._node_watchers.discard(proc))
+
+    async def spawn(
+        self,
+        node: str,
+        function: str,
+        *args: object,
+        host: str | None = None,
+        name: str | None = None,
+        link: Process | None = None,
+        monitor: Process | None = None,
+        timeout: float = 5.0,
+    ) -> PID:
+        """Start the async function ``"module:qualname"`` on ``node`` and return its PID.
+
+        ``link``/``monitor`` are set up on the other node before the child runs,
+        so no exit is missed. Peers are trusted: any importable async function
+        can be spawned.
+
+        Raises:
+            NoConnection: If ``node`` is not connected (or is lost meanwhile).
+            PayloadError: If an argument cannot be encoded.
+            RemoteError: If the other node could not start it (bad path, limit...).
+            CallTimeout: If no answer came within ``timeout`` seconds.
+        """
+        if node == self.name:
+            return _serve.spawn_here(self, function, list(args), host, name, link, monitor)
+        wire_args = cast("list[Any]", _wire.encode_payload_check(list(args), "spawn arguments"))
+        ref = next(self._refs)
+        if monitor is not None:
+            self._watches[ref] = _Watch(node, None, monitor, None)
+        # Completed when Spawned arrives (in frame order, before any Down or LinkExit of it).
+        self._spawning[ref] = (link, monitor)
+        watcher = None if monitor is None else monitor.pid
+        linker = None if link is None else link.pid
+        frame = _wire.Spawn(ref, function, wire_args, host, name, watcher, linker)
+        try:
+            answer = await self._request(node, ref, frame, timeout, f"spawn {function}")
+        except BaseException:
+            self._spawning.pop(ref, None)
+            self._watches.pop(ref, None)
+            raise
+        pid, error = answer
+        if pid is None:
+            self._watches.pop(ref, None)
+            raise RemoteError(node, error)
+        return cast("PID", pid)
+
+    def _spawned(self, ref: int, pid: PID) -> None:
+        """Complete the monitor and link of a remote spawn (called as Spawned arrives)."""
+        link, monitor = self._spawning.pop(ref, (None, None))
+        if monitor is not None and ref in self._watches:
+            self._watches[ref].target = pid
+            self._watch_keys[(monitor, pid)] = ref
+            self._track(monitor, ref)
+        if link is not None:
+            if self.node._procs.get(link.pid.seq) is link:
+                self._add_link(link, pid)
+            else:  # the linker died meanwhile: the child gets LinkDown(noproc), as in Erlang
+                assert pid.node is not None
+                with suppress(NoConnection):
+                    self._transmit(pid.node, _wire.LinkExit(link.pid, pid, "error", noproc=True))
+
+    async def whereis(self, name: str, node: str, *, timeout: float = 5.0) -> PID | None:
+        """Return the PID registered under ``name`` on ``node`` (None if none)."""
+        if node == self.name:
+            return self.node.lookup(name)
+        ref = next(self._refs)
+        answer = await self._request(node, ref, _wire.Lookup(ref, name), timeout, "lookup")
+        return cast("PID | None", answer[0])
+
+    def statistics(self) -> GroupStatistics:
+        """Counters: frames sent, received and dropped; watches, links, calls in flight."""
+        return GroupStatistics(
+            peers=tuple(self.nodes()),
+            frames_sent=self._sent,
+            frames_received=self._received,
+            frames_dropped=self._dropped,
+            watches=len(self._watches),
+            served_watches=len(self._served),
+            remote_links=sum(len(v) for v in self._links.values()),
+            pending_calls=len(self._calls),
+        )
+
+    # -- called by the kernel (through RemoteProcess) ---------------------------------
+
+    def resolve(self, pid: PID) -> RemoteProcess:
+        node = pid.node
+        if node is None or node == self.name:
+            raise ProcessNotFound(pid)
+        return RemoteProcess(self, pid, node)
+
+    def resolve_name(self, dest: str) -> RemoteProcess:
+        name, at, node = dest.rpartition("@")
+        if not at or not name or not node or node == self.name:
+            raise ProcessNotFound(dest)
+        return RemoteProcess(self, dest, node)
+
+    def _transmit(self, peer: str, frame: _wire.Frame) -> None:
+        self.transport.send(peer, _wire.encode(frame))
+        self._sent += 1
+
+    def _send(self, target: RemoteProcess, message: Message) -> None:
+        payload = _wire.encode_payload_check(message.payload)
+        slot = message.reply_to
+        call = 0 if slot is None else next(self._refs)
+        pid = target.pid
+        frame: _wire.Frame
+        if type(pid) is PID:
+            frame = _wire.Send(pid, message.topic, payload, message.sender, call)
+        else:
+            name = pid.rpartition("@")[0]
+            frame = _wire.SendName(name, message.topic, payload, message.sender, call)
+        self._transmit(target.node_name, frame)
+        if slot is not None:
+            self._calls[call] = (target.node_name, slot)
+            # Forget the call when the caller stops waiting (it removes its exit hook).
+            slot_hook = slot.target_exited
+            ref = target._hooks.get(slot_hook) if target._hooks else None
+            if ref is not None:
+                self._watches[ref].target = (pid, call)
+
+    def _watch(
+        self,
+        target: RemoteProcess,
+        watcher: Process | None,
+        hook: Callable[[Exit], None] | None,
+        *,
+        node_only: bool = False,
+    ) -> int:
+        pid = target.pid
+        if watcher is not None:
+            if type(pid) is not PID:
+                raise ValueError(f"monitor a remote process by PID, not by name: {pid!r}")
+            known = self._watch_keys.get((watcher, pid))
+            if known is not None:
+                return known
+        ref = next(self._refs)
+        self._watches[ref] = _Watch(target.node_name, pid, watcher, hook, node_only)
+        if watcher is not None:
+            self._watch_keys[(watcher, pid)] = ref
+            self._track(watcher, ref)
+        if node_only:
+            if target.node_name not in self.transport.peers():
+                self._watch_down(ref, "not connected")
+            return ref
+        if type(pid) is not PID:
+            raise ValueError(f"wait for a remote process by PID, not by name: {pid!r}")
+        try:
+            self._transmit(target.node_name, _wire.Watch(ref, pid))
+        except NoConnection as error:
+            self._watch_down(ref, str(error))
+        return ref
+
+    def _track(self, watcher: Process, ref: int) -> None:
+        refs = self._by_watcher.get(watcher)
+        if refs is None:  # one exit callback per watcher: a dead watcher needs no Down
+            refs = self._by_watcher[watcher] = set()
+            watcher.on_exit(lambda: self._watcher_exited(watcher))
+        refs.add(ref)
+
+    def _watcher_exited(self, watcher: Process) -> None:
+        for ref in self._by_watcher.pop(watcher, ()):
+            self._unwatch(ref)
+
+    def _forget(self, ref: int, watch: _Watch, target: Any) -> None:
+        """Drop the bookkeeping of a watch that is over (fired or removed)."""
+        if watch.watcher is not None:
+            self._watch_keys.pop((watch.watcher, target), None)
+            refs = self._by_watcher.get(watch.watcher)
+            if refs is not None:
+                refs.discard(ref)
+
+    def _unwatch(self, ref: int) -> None:
+        watch = self._watches.pop(ref, None)
+        if watch is None:
+            return
+        if watch.node_only:
+            if type(watch.target) is tuple:  # (target, call id): the call is over
+                self._calls.pop(watch.target[1], None)
+            return
+        self._forget(ref, watch, watch.target)
+        with suppress(NoConnection):
+            self._transmit(watch.peer, _wire.Unwatch(ref))
+
+    def _demonitor(self, target: RemoteProcess, watcher: Process) -> None:
+        ref = self._watch_keys.get((watcher, target.pid))
+        if ref is not None:
+            self._unwatch(ref)
+
+    def _watch_down(self, ref: int, why: str) -> None:
+        """Fire watch ``ref`` with reason ``noconnection``."""
+        watch = self._watches.pop(ref, None)
+        if watch is None:
+            return
+        target = watch.target[0] if type(watch.target) is tuple else watch.target
+        self._forget(ref, watch, target)
+        error = NoConnection(watch.peer, why)
+        self._fire(watch, Exit(target, ExitReason.NOCONNECTION, None, error, trio.current_time()))
+
+    def _fire(self, watch: _Watch, exit: Exit) -> None:
+        watcher = watch.watcher
+        if watcher is not None and self.node._procs.get(watcher.pid.seq) is watcher:
+            watcher._post_event(exit)
+        if watch.hook is not None:
+            watch.hook(exit)
+
+    def _link(self, proc: Process, target: RemoteProcess) -> None:
+        pid = target.pid
+        if type(pid) is not PID:
+            raise ValueError(f"link to a remote process by PID, not by name: {pid!r}")
+        try:
+            self._transmit(target.node_name, _wire.Link(proc.pid, pid))
+        except NoConnection as error:
+            event = LinkDown(pid, ExitReason.NOCONNECTION, error, trio.current_time())
+            from .._core._lifecycle import link_down
+
+            link_down(proc, event)
+            return
+        self._add_link(proc, pid)
+
+    def _unlink(self, proc: Process, target: RemoteProcess) -> None:
+        pids = self._links.get(proc)
+        if pids is None or target.pid not in pids:
+            return
+        pids.discard(target.pid)
+        with suppress(NoConnection):
+            self._transmit(target.node_name, _wire.Unlink(proc.pid, target.pid))
+
+    def _add_link(self, proc: Process, pid: PID) -> None:
+        pids = self._links.get(proc)
+        if pids is None:
+            pids = self._links[proc] = set()
+            proc._add_exit_hook(lambda exit: self._linked_exit(proc, exit))
+        pids.add(pid)
+
+    def _linked_exit(self, proc: Process, exit: Exit) -> None:
+        """A local process with remote links ended: tell its partners if it failed."""
+        pids = self._links.pop(proc, None)
+        if not pids or exit.error is None:
+            return
+        text = describe(exit.error)
+        for pid in pids:
+            assert pid.node is not None
+            with suppress(NoConnection):
+                self._transmit(pid.node, _wire.LinkExit(proc.pid, pid, exit.reason.value, text))
+
+    def _cancel(self, target: RemoteProcess, event: Cancel) -> None:
+        pid = target.pid
+        if type(pid) is not PID:
+            raise ValueError(f"cancel a remote process by PID, not by name: {pid!r}")
+        self._transmit(target.node_name, _wire.CancelReq(pid, event.sender, event.reason))
+
+    def _terminate(self, target: RemoteProcess) -> None:
+        pid = target.pid
+        if type(pid) is not PID:
+            raise ValueError(f"terminate a remote process by PID, not by name: {pid!r}")
+        self._transmit(target.node_name, _wire.TerminateReq(pid))
+
+    async def _request(
+        self, node: str, ref: int, frame: _wire.Frame, timeout: float, what: str
+    ) -> list[Any]:
+        done = trio.Event()
+        box: list[Any] = []
+        self._requests[ref] = (node, done, box)
+        try:
+            self._transmit(node, frame)
+            with trio.move_on_after(timeout):
+                await done.wait()
+        finally:
+            self._requests.pop(ref, None)
+        if not done.is_set():
+            from .._core._exceptions import CallTimeout
+
+            raise CallTimeout(node, what, timeout)
+        if box and isinstance(box[0], NoConnection):
+            raise box[0]
+        return box
+
+    # -- the transport's callbacks (FrameHandler), served by _serve.py ---------------------
+
+    def frame_received(self, peer: str, data: bytes) -> None:
+        _serve.frame_received(self, peer, data)
+
+    def peer_up(self, peer: str) -> None:
+        _serve.peer_up(self, peer)
+
+    def peer_down(self, peer: str, why: str) -> None:
+        _serve.peer_down(self, peer, why)
+
+    def _reply(
+        self, peer: str, call: int, ok: bool, value: Any, why: str, cause: BaseException | None
+    ) -> bool:
+        return _serve.reply(self, peer, call, ok, value, why, cause)
+
+    def _notify_nodes(self, event: NodeUp | NodeDown) -> None:
+        for proc in list(self._node_watchers):
+            proc.events._put(cast("Any", event))

@@ -1,0 +1,72 @@
+"""Opening a node group, and finding the group of the current node."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import cast
+
+import trio
+
+from .._core._node import Node
+from .._core._run import current_node
+from ._group import NodeGroup
+from ._transport import Transport
+
+__all__ = ["current_group", "open_node_group"]
+
+
+def current_group(node: Node | None = None) -> NodeGroup:
+    """The node group of ``node`` (default: the current node).
+
+    Raises:
+        RuntimeError: If the node is not in a node group.
+    """
+    group = (current_node() if node is None else node)._remote
+    if group is None:
+        raise RuntimeError("this node is not in a node group; use actors.cluster.open_node_group()")
+    return cast("NodeGroup", group)
+
+
+@asynccontextmanager
+async def open_node_group(
+    node: Node, transport: Transport, *, incarnation: int = 0
+) -> AsyncIterator[NodeGroup]:
+    """Connect ``node`` to its peers through ``transport`` until the block ends.
+
+    Args:
+        node (Node): A node with a name (the transport's node name).
+        transport (Transport): E.g. ``UnixTransport(directory, node.name)``.
+        incarnation (int): How many times this node was restarted under this
+            name; PIDs of an earlier incarnation then never name a new process
+            (sequence numbers start at ``incarnation * 2**24 + 1``).
+
+    Raises:
+        ValueError: If the names differ or ``incarnation`` is negative.
+        RuntimeError: If the node is already in a group.
+    """
+    if not isinstance(incarnation, int) or incarnation < 0:
+        raise ValueError(f"incarnation must be an int >= 0, got {incarnation!r}")
+    group = NodeGroup(node, transport)
+    if node._remote is not None:
+        raise RuntimeError(f"node {node.name!r} is already in a node group")
+    if incarnation:
+        node._seq = itertools.count(max(next(node._seq), (incarnation << 24) + 1))
+    failed: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            await nursery.start(transport.serve, group)
+        except Exception as error:  # raised as itself, not wrapped in an ExceptionGroup
+            failed = error
+        else:
+            node._remote = group
+            try:
+                yield group
+            except BaseException as error:
+                failed = error
+            finally:
+                node._remote = None
+                nursery.cancel_scope.cancel()
+    if failed is not None:
+        raise failed

@@ -1,0 +1,282 @@
+"""The several-machines transport: one Redis server, reached with ``coredis`` (runs on trio).
+
+Needs the ``actors[redis]`` extra. Keys, under ``prefix`` (default ``actors:``):
+
+* ``inbox:<node>``: the node's inbox stream; every frame to it is one ``XADD`` (fields ``s``
+  the sender node, ``f`` the frame) trimmed to about ``max_inbox`` entries;
+* ``node:<node>``: the liveness key, set every ``heartbeat`` seconds with an expiry of
+  ``timeout`` seconds; a node whose key is gone is lost;
+* ``events``: a stream of ``up``/``down`` announcements (a node leaving says so at once);
+* ``names``: the hash of global names (``register_name``/``whereis_name``).
+
+One writer task sends every queued frame in order (a pipeline per batch), so frames between two
+nodes stay ordered. If Redis cannot be reached, every peer is reported down (frames in flight
+are lost: at most once) and the transport retries every ``heartbeat`` seconds; when it is back,
+the peers come up again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from typing import Any
+
+import trio
+
+from .._core._pid import PID
+from ._transport import FrameHandler, NoConnection
+from ._unix import check_node_name
+
+__all__ = ["RedisTransport"]
+
+logger = logging.getLogger("actors.cluster")
+
+
+def _import_coredis() -> Any:
+    try:
+        import coredis
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "the Redis transport needs coredis: pip install 'actors[redis]'"
+        ) from error
+    return coredis
+
+
+class RedisTransport:
+    """Connect nodes on any machines through one Redis server.
+
+    Args:
+        url (str): ``redis://host:port/db`` or ``rediss://...`` (TLS). A username and password
+            may come from the environment (``ACTORS_REDIS_USERNAME``,
+            ``ACTORS_REDIS_PASSWORD``) instead of the URL.
+        node (str): This node's name: letters, digits, ``_ . -``, at most 64.
+        prefix (str): The key prefix; groups with different prefixes never meet.
+        heartbeat (float): Seconds between liveness refreshes and peer scans.
+        timeout (float): The expiry of the liveness key (> heartbeat).
+        max_frame (int): The largest frame in bytes.
+        max_inbox (int): About how many frames an inbox stream keeps (older ones are trimmed).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        node: str,
+        *,
+        prefix: str = "actors:",
+        heartbeat: float = 1.0,
+        timeout: float = 3.0,
+        max_frame: int = 8 << 20,
+        max_inbox: int = 100_000,
+    ) -> None:
+        check_node_name(node)
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"not a Redis URL: {url!r} (redis://host:port or rediss://...)")
+        if not 0 < heartbeat < timeout:
+            raise ValueError(f"need 0 < heartbeat < timeout, got {heartbeat!r} and {timeout!r}")
+        self._coredis = _import_coredis()
+        self._url = url
+        self._node = node
+        self.prefix = prefix
+        self.heartbeat = heartbeat
+        self.timeout = timeout
+        self.max_frame = max_frame
+        self.max_inbox = max_inbox
+        self._peers: set[str] = set()
+        self._out: deque[tuple[str, bytes]] = deque()
+        self._wake = trio.Event()
+        self._handler: FrameHandler | None = None
+        self._client: Any = None
+
+    @property
+    def node(self) -> str:
+        return self._node
+
+    def peers(self) -> frozenset[str]:
+        return frozenset(self._peers)
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def send(self, peer: str, frame: bytes) -> None:
+        if peer not in self._peers:
+            raise NoConnection(peer)
+        if len(frame) > self.max_frame:
+            raise ValueError(
+                f"frame of {len(frame)} bytes to node {peer!r} exceeds max_frame={self.max_frame}"
+            )
+        self._out.append((peer, frame))
+        self._wake.set()
+
+    # -- global names ------------------------------------------------------------------
+
+    async def register_name(self, name: str, pid: PID) -> bool:
+        """Register a cluster-wide name; False if another PID holds it."""
+        added = await self._client.hsetnx(self._key("names"), name, str(pid))
+        if added:
+            return True
+        return await self.whereis_name(name) == pid
+
+    async def whereis_name(self, name: str) -> PID | None:
+        """The PID registered cluster-wide under ``name``, or None."""
+        value = await self._client.hget(self._key("names"), name)
+        return None if value is None else PID.parse(value.decode())
+
+    async def unregister_name(self, name: str) -> bool:
+        """Remove a cluster-wide name; return whether it was registered."""
+        return bool(await self._client.hdel(self._key("names"), [name]))
+
+    # -- running -----------------------------------------------------------------------
+
+    def _make_client(self) -> Any:
+        options: dict[str, Any] = {}
+        if os.environ.get("ACTORS_REDIS_USERNAME"):
+            options["username"] = os.environ["ACTORS_REDIS_USERNAME"]
+        if os.environ.get("ACTORS_REDIS_PASSWORD"):
+            options["password"] = os.environ["ACTORS_REDIS_PASSWORD"]
+        return self._coredis.Redis.from_url(self._url, **options)
+
+    async def serve(
+        self,
+        handler: FrameHandler,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        self._handler = handler
+        client = self._client = self._make_client()
+        async with client:
+            await self._announce_up()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._reader)
+                    nursery.start_soon(self._writer)
+                    nursery.start_soon(self._liveness)
+                    task_status.started()
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(1):
+                    await self._leave()
+
+    async def _announce_up(self) -> None:
+        live = self._key("node", self._node)
+        if await self._client.exists([live]):
+            raise RuntimeError(f"node {self._node!r} is already running (key {live} is set)")
+        await self._client.set(live, "1", px=int(self.timeout * 1000))
+        await self._client.xadd(self._key("events"), {"up": self._node}, **self._trim(1000))
+
+    async def _leave(self) -> None:
+        """Say goodbye on a fresh connection (a cancelled read may have broken the pooled ones)."""
+        try:
+            async with self._make_client() as client:
+                await client.delete([self._key("node", self._node)])
+                await client.xadd(self._key("events"), {"down": self._node}, **self._trim(1000))
+        except Exception as error:  # Redis is gone: the key expires by itself
+            logger.warning("redis goodbye failed node=%s error=%r", self._node, error)
+
+    def _trim(self, count: int) -> dict[str, Any]:
+        token = self._coredis.PureToken
+        return {
+            "trim_strategy": token.MAXLEN,
+            "threshold": count,
+            "trim_operator": token.APPROXIMATELY,
+        }
+
+    def _lose_all(self, why: str) -> None:
+        self._out.clear()
+        for peer in sorted(self._peers):
+            self._down(peer, why)
+
+    def _up(self, peer: str) -> None:
+        if peer != self._node and peer not in self._peers:
+            self._peers.add(peer)
+            assert self._handler is not None
+            self._handler.peer_up(peer)
+
+    def _down(self, peer: str, why: str) -> None:
+        if peer in self._peers:
+            self._peers.discard(peer)
+            self._out = deque(item for item in self._out if item[0] != peer)
+            assert self._handler is not None
+            self._handler.peer_down(peer, why)
+
+    async def _liveness(self) -> None:
+        """Refresh our key; bring up nodes whose key exists, lose those whose key expired."""
+        live = self._key("node", self._node)
+        pattern = self._key("node", "*")
+        start = len(self._key("node", ""))
+        while True:
+            try:
+                await self._client.set(live, "1", px=int(self.timeout * 1000))
+                alive = {key.decode()[start:] async for key in self._client.scan_iter(pattern)}
+            except Exception as error:
+                logger.warning("redis unreachable node=%s error=%r", self._node, error)
+                self._lose_all(f"redis unreachable: {error!r}")
+            else:
+                for peer in sorted(alive - self._peers - {self._node}):
+                    self._up(peer)
+                for peer in sorted(self._peers - alive):
+                    self._down(peer, f"no heartbeat for {self.timeout:g}s")
+            await trio.sleep(self.heartbeat)
+
+    async def _server_ms(self) -> int:
+        when = await self._client.time()
+        return int(when.timestamp() * 1000)
+
+    async def _reader(self) -> None:
+        inbox = self._key("inbox", self._node)
+        events = self._key("events")
+        position: dict[str, str] | None = None
+        while True:
+            try:
+                if position is None:
+                    start = f"{await self._server_ms()}-0"
+                    position = {inbox: start, events: start}
+                answer = await self._client.xread(
+                    position, count=512, block=int(self.heartbeat * 1000)
+                )
+            except Exception as error:
+                logger.warning("redis read failed node=%s error=%r", self._node, error)
+                self._lose_all(f"redis unreachable: {error!r}")
+                position = None
+                await trio.sleep(self.heartbeat)
+                continue
+            for stream, entries in (answer or {}).items():
+                name = stream.decode()
+                for entry in entries:
+                    position[name] = entry.identifier.decode()
+                    self._entry(name == inbox, entry.field_values)
+
+    def _entry(self, is_inbox: bool, fields: dict[bytes, bytes]) -> None:
+        assert self._handler is not None
+        if not is_inbox:
+            if b"up" in fields:
+                self._up(fields[b"up"].decode())
+            elif b"down" in fields:
+                self._down(fields[b"down"].decode(), "left the group")
+            return
+        sender = fields.get(b"s", b"").decode(errors="replace")
+        frame = fields.get(b"f")
+        if frame is None or not sender:
+            logger.warning("malformed inbox entry dropped node=%s", self._node)
+            return
+        self._up(sender)  # it sent, so it is alive (its key may not be seen yet)
+        try:
+            self._handler.frame_received(sender, frame)
+        except Exception:
+            logger.exception("frame handler failed peer=%s", sender)
+
+    async def _writer(self) -> None:
+        trim = self._trim(self.max_inbox)
+        while True:
+            if not self._out:
+                self._wake = trio.Event()
+                await self._wake.wait()
+            batch = list(self._out)
+            self._out.clear()
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for peer, frame in batch:
+                        pipe.xadd(self._key("inbox", peer), {"s": self._node, "f": frame}, **trim)
+            except Exception as error:
+                logger.warning("redis write failed node=%s error=%r", self._node, error)
+                self._lose_all(f"redis unreachable: {error!r}")
+                await trio.sleep(self.heartbeat)

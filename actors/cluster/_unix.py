@@ -1,0 +1,311 @@
+"""The one-machine transport: Unix stream sockets in one directory, no server.
+
+Each node listens on ``DIR/<node>.sock`` (mode 0600, in a directory made 0700)
+and, every ``heartbeat`` seconds, connects to each socket in ``DIR`` whose node
+name sorts after its own (so two nodes make one connection between them).
+Frames are a 4-byte big-endian length and a body whose first byte says what it
+is: data for the node group, a heartbeat, or the hello naming the node. A peer
+is reported down when its connection closes (a killed process: at once) or
+nothing arrived from it for ``timeout`` seconds; a frame longer than
+``max_frame`` ends the connection (the stream cannot be resynchronised).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import socket
+from collections import deque
+from collections.abc import Awaitable
+from pathlib import Path
+
+import attrs
+import trio
+
+from ._transport import FrameHandler, NoConnection
+
+__all__ = ["UnixTransport"]
+
+logger = logging.getLogger("actors.cluster")
+
+_DATA, _PING, _HELLO = 0, 1, 2
+_NODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_PING_FRAME = (1).to_bytes(4, "big") + bytes([_PING])
+
+
+def check_node_name(node: object) -> None:
+    """Node names become file and key names: letters, digits, ``_ . -``, at most 64."""
+    if not isinstance(node, str) or not _NODE_RE.match(node):
+        raise ValueError(f"invalid node name {node!r}: use letters, digits, '_', '.', '-'")
+
+
+class _Lost(Exception):
+    """The connection is unusable; the message says why."""
+
+
+def _frame(kind: int, body: bytes) -> bytes:
+    return (len(body) + 1).to_bytes(4, "big") + bytes([kind]) + body
+
+
+@attrs.define(eq=False)
+class _Conn:
+    peer: str
+    stream: trio.SocketStream
+    out: deque[bytes] = attrs.Factory(deque)
+    queued: int = 0
+    wake: trio.Event | None = None
+    why: str = "connection closed"
+
+
+async def _guarded(conn: _Conn, scope: trio.CancelScope, work: Awaitable[None]) -> None:
+    """Run the reader or writer; when either ends, note why and stop the other."""
+    try:
+        await work
+    except _Lost as lost:
+        conn.why = str(lost)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+        conn.why = f"connection failed: {error}"
+    finally:
+        scope.cancel()
+
+
+class UnixTransport:
+    """Connect the nodes whose sockets live in one directory (one machine, no server).
+
+    Args:
+        directory (str | Path): The shared socket directory (created 0700 if missing).
+        node (str): This node's name: letters, digits, ``_ . -``, at most 64.
+        heartbeat (float): Seconds between heartbeats on an idle connection, and
+            between scans of ``directory`` for new peers.
+        timeout (float): A peer silent this long is lost (``NodeDown``); > heartbeat.
+        max_frame (int): The largest frame in bytes, both ways.
+        max_queued (int): Bytes queued for one peer before ``send`` refuses.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        node: str,
+        *,
+        heartbeat: float = 1.0,
+        timeout: float = 3.0,
+        max_frame: int = 8 << 20,
+        max_queued: int = 64 << 20,
+    ) -> None:
+        check_node_name(node)
+        if not 0 < heartbeat < timeout:
+            raise ValueError(f"need 0 < heartbeat < timeout, got {heartbeat!r} and {timeout!r}")
+        if not (isinstance(max_frame, int) and 64 <= max_frame < 1 << 32):
+            raise ValueError(f"max_frame must be an int in [64, 2**32), got {max_frame!r}")
+        self._dir = Path(directory)
+        self._node = node
+        self._path = self._dir / f"{node}.sock"
+        if len(os.fsencode(self._path)) > 100:
+            raise ValueError(f"socket path too long for a Unix socket: {self._path}")
+        self.heartbeat = heartbeat
+        self.timeout = timeout
+        self.max_frame = max_frame
+        self.max_queued = max_queued
+        self._conns: dict[str, _Conn] = {}
+        self._dialing: set[str] = set()
+        self._handler: FrameHandler | None = None
+        self._nursery: trio.Nursery | None = None
+
+    @property
+    def node(self) -> str:
+        return self._node
+
+    @property
+    def path(self) -> Path:
+        """This node's socket."""
+        return self._path
+
+    def peers(self) -> frozenset[str]:
+        return frozenset(self._conns)
+
+    def send(self, peer: str, frame: bytes) -> None:
+        conn = self._conns.get(peer)
+        if conn is None:
+            raise NoConnection(peer)
+        if len(frame) + 1 > self.max_frame:
+            raise ValueError(
+                f"frame of {len(frame)} bytes to node {peer!r} exceeds max_frame={self.max_frame}"
+            )
+        if conn.queued > self.max_queued:
+            raise NoConnection(peer, f"{conn.queued} bytes already queued (max {self.max_queued})")
+        data = _frame(_DATA, frame)
+        conn.out.append(data)
+        conn.queued += len(data)
+        wake = conn.wake
+        if wake is not None:
+            conn.wake = None
+            wake.set()
+
+    async def serve(
+        self,
+        handler: FrameHandler,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        self._handler = handler
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        await self._claim_path()
+        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            await sock.bind(os.fspath(self._path))
+            os.chmod(self._path, 0o600)
+            sock.listen(64)
+            inode = self._path.stat().st_ino
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._accept_loop, trio.SocketListener(sock))
+                nursery.start_soon(self._scan_loop)
+                task_status.started()
+        finally:
+            sock.close()
+            self._nursery = None
+            try:
+                if self._path.stat().st_ino == inode:
+                    self._path.unlink()
+            except (OSError, UnboundLocalError):
+                pass
+
+    async def _claim_path(self) -> None:
+        """Remove a stale socket left by a dead node of this name; refuse a live one."""
+        if not self._path.exists():
+            return
+        try:
+            stream = await trio.open_unix_socket(os.fspath(self._path))
+        except OSError:
+            self._path.unlink(missing_ok=True)
+            return
+        await stream.aclose()
+        raise RuntimeError(f"node {self._node!r} is already running at {self._path}")
+
+    async def _accept_loop(self, listener: trio.SocketListener) -> None:
+        assert self._nursery is not None
+        while True:
+            stream = await listener.accept()
+            self._nursery.start_soon(self._run_conn, stream, None)
+
+    async def _scan_loop(self) -> None:
+        assert self._nursery is not None
+        while True:
+            for path in sorted(self._dir.glob("*.sock")):
+                peer = path.name[: -len(".sock")]
+                if peer > self._node and peer not in self._conns and peer not in self._dialing:
+                    self._dialing.add(peer)
+                    self._nursery.start_soon(self._dial, peer, path)
+            await trio.sleep(self.heartbeat)
+
+    async def _dial(self, peer: str, path: Path) -> None:
+        try:
+            try:
+                stream = await trio.open_unix_socket(os.fspath(path))
+            except OSError as error:
+                if error.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+                    logger.warning("cannot connect node=%s error=%s", peer, error)
+                return
+            await self._run_conn(stream, peer)
+        finally:
+            self._dialing.discard(peer)
+
+    async def _run_conn(self, stream: trio.SocketStream, expected: str | None) -> None:
+        conn: _Conn | None = None
+        why = "connection closed"
+        try:
+            async with stream:
+                buffer = bytearray()
+                await stream.send_all(_frame(_HELLO, self._node.encode()))
+                with trio.fail_after(self.timeout):
+                    kind, body = await self._read_one(stream, buffer)
+                peer = body.decode(errors="replace")
+                if kind != _HELLO or not _NODE_RE.match(peer) or peer == self._node:
+                    raise _Lost(f"bad hello {body[:40]!r}")
+                if expected is not None and peer != expected:
+                    raise _Lost(f"expected node {expected!r}, it says {peer!r}")
+                if peer in self._conns:
+                    raise _Lost(f"node {peer!r} is already connected")
+                conn = self._conns[peer] = _Conn(peer, stream)
+                assert self._handler is not None
+                self._handler.peer_up(peer)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_guarded, conn, nursery.cancel_scope, self._writer(conn))
+                    nursery.start_soon(
+                        _guarded, conn, nursery.cancel_scope, self._reader(conn, buffer)
+                    )
+                why = conn.why
+        except _Lost as lost:
+            why = str(lost)
+        except trio.TooSlowError:
+            why = "no hello"
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            why = f"connection failed: {error}"
+        finally:
+            if conn is not None and self._conns.get(conn.peer) is conn:
+                del self._conns[conn.peer]
+                assert self._handler is not None
+                self._handler.peer_down(conn.peer, why)
+            elif conn is None and why != "connection closed":
+                logger.warning("connection refused peer=%s why=%s", expected or "?", why)
+
+    async def _read_one(self, stream: trio.SocketStream, buffer: bytearray) -> tuple[int, bytes]:
+        while True:
+            frame = self._take(buffer)
+            if frame is not None:
+                return frame
+            data = await stream.receive_some(65536)
+            if not data:
+                raise _Lost("connection closed")
+            buffer += data
+
+    def _take(self, buffer: bytearray) -> tuple[int, bytes] | None:
+        if len(buffer) < 4:
+            return None
+        size = int.from_bytes(buffer[:4], "big")
+        if not 0 < size <= self.max_frame:
+            raise _Lost(f"frame of {size} bytes is outside 1..{self.max_frame}")
+        if len(buffer) < 4 + size:
+            return None
+        body = bytes(buffer[5 : 4 + size])
+        kind = buffer[4]
+        del buffer[: 4 + size]
+        return kind, body
+
+    async def _reader(self, conn: _Conn, buffer: bytearray) -> None:
+        handler = self._handler
+        assert handler is not None
+        while True:
+            frame = self._take(buffer)
+            while frame is not None:
+                kind, body = frame
+                if kind == _DATA:
+                    try:
+                        handler.frame_received(conn.peer, body)
+                    except Exception:
+                        logger.exception("frame handler failed peer=%s", conn.peer)
+                elif kind != _PING:
+                    logger.warning("unknown frame kind dropped peer=%s kind=%d", conn.peer, kind)
+                frame = self._take(buffer)
+            with trio.move_on_after(self.timeout) as scope:
+                data = await conn.stream.receive_some(65536)
+            if scope.cancelled_caught:
+                raise _Lost(f"no heartbeat for {self.timeout:g}s")
+            if not data:
+                raise _Lost("connection closed")
+            buffer += data
+
+    async def _writer(self, conn: _Conn) -> None:
+        while True:
+            if not conn.out:
+                wake = conn.wake = trio.Event()
+                with trio.move_on_after(self.heartbeat):
+                    await wake.wait()
+                if not conn.out:
+                    conn.out.append(_PING_FRAME)
+            chunks = b"".join(conn.out)
+            conn.out.clear()
+            conn.queued = 0
+            await conn.stream.send_all(chunks)

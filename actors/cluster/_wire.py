@@ -1,0 +1,246 @@
+"""The wire format between nodes: msgspec (msgpack) frames, never pickle.
+
+Every frame the node group sends is one :data:`Frame` value: a tagged msgspec
+``Struct`` encoded as a msgpack array. Payloads are plain data: None, bool, int,
+float, str, bytes, lists and tuples (they arrive as lists), dicts, and PIDs
+(carried as a msgpack extension, so they arrive as PIDs). Anything else fails at
+``send`` with :class:`PayloadError` naming the type. A frame that does not decode
+is reported to the caller, which logs and drops it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .._core._pid import PID
+
+__all__ = ["PayloadError", "decode", "encode", "encode_payload_check"]
+
+_PID_EXT = 1
+
+
+class PayloadError(TypeError):
+    """A payload (or result) cannot cross to another node: it names the offending type.
+
+    Raised by ``send``/``call``/``spawn`` toward a remote process before anything
+    is sent, so a message is either encoded whole or not sent at all.
+    """
+
+    def __init__(self, what: str, bad: object, why: str = "") -> None:
+        why = why or (
+            f"values of type {type(bad).__qualname__} are not encodable "
+            "(use None, bool, int, float, str, bytes, list, tuple, dict, PID)"
+        )
+        super().__init__(f"cannot send {what} to another node: {why}")
+        self.type = type(bad)
+
+
+class _Struct(msgspec.Struct, array_like=True, tag=True, frozen=True):
+    pass
+
+
+class Hello(_Struct, tag="hi", frozen=True):
+    node: str
+    incarnation: int
+
+
+class Send(_Struct, tag="s", frozen=True):
+    to: PID
+    topic: str
+    payload: Any
+    sender: PID | None
+    call: int = 0
+    """Non-zero: a ``call`` waiting for ``Reply(call)``."""
+
+
+class SendName(_Struct, tag="sn", frozen=True):
+    name: str
+    topic: str
+    payload: Any
+    sender: PID | None
+    call: int = 0
+
+
+class Reply(_Struct, tag="r", frozen=True):
+    call: int
+    ok: bool
+    value: Any = None
+    error: str = ""
+    noproc: bool = False
+
+
+class Watch(_Struct, tag="w", frozen=True):
+    ref: int
+    target: PID
+
+
+class Unwatch(_Struct, tag="uw", frozen=True):
+    ref: int
+
+
+class Down(_Struct, tag="d", frozen=True):
+    ref: int
+    target: PID
+    reason: str
+    result: Any = None
+    error: str = ""
+    noproc: bool = False
+
+
+class Link(_Struct, tag="l", frozen=True):
+    local: PID
+    """The linking process on the sending node."""
+    remote: PID
+    """The process on the receiving node."""
+
+
+class Unlink(_Struct, tag="ul", frozen=True):
+    local: PID
+    remote: PID
+
+
+class LinkExit(_Struct, tag="lx", frozen=True):
+    source: PID
+    """The linked process that ended abnormally (on the sending node)."""
+    to: PID
+    reason: str
+    error: str = ""
+    noproc: bool = False
+
+
+class CancelReq(_Struct, tag="c", frozen=True):
+    to: PID
+    sender: PID | None
+    reason: str
+
+
+class TerminateReq(_Struct, tag="t", frozen=True):
+    to: PID
+
+
+class Spawn(_Struct, tag="sp", frozen=True):
+    ref: int
+    function: str
+    args: list[Any]
+    host: str | None
+    name: str | None
+    watcher: PID | None = None
+    """Monitor set up before the child runs (``Down(ref)`` on exit)."""
+    linker: PID | None = None
+    """Link set up before the child runs."""
+
+
+class Spawned(_Struct, tag="sd", frozen=True):
+    ref: int
+    pid: PID | None
+    error: str = ""
+
+
+class Lookup(_Struct, tag="lk", frozen=True):
+    ref: int
+    name: str
+
+
+class Found(_Struct, tag="f", frozen=True):
+    ref: int
+    pid: PID | None
+
+
+Frame = (
+    Hello
+    | Send
+    | SendName
+    | Reply
+    | Watch
+    | Unwatch
+    | Down
+    | Link
+    | Unlink
+    | LinkExit
+    | CancelReq
+    | TerminateReq
+    | Spawn
+    | Spawned
+    | Lookup
+    | Found
+)
+
+
+def _tag_pids(value: Any) -> Any:
+    """Replace PIDs nested in containers by extensions (msgspec packs NamedTuples as arrays)."""
+    kind = type(value)
+    if kind is PID:
+        return msgspec.msgpack.Ext(_PID_EXT, _PID_ENCODER.encode(tuple(value)))
+    if kind is list or kind is tuple:
+        return [_tag_pids(item) for item in value]
+    if kind is dict:
+        return {k: _tag_pids(v) for k, v in value.items()}  # keys are scalars
+    return value
+
+
+_PID_ENCODER = msgspec.msgpack.Encoder()
+_PID_DECODER = msgspec.msgpack.Decoder(PID)
+
+
+def _enc_hook(value: Any) -> Any:
+    raise PayloadError("a payload", value)
+
+
+def _ext_hook(code: int, data: memoryview) -> Any:
+    if code == _PID_EXT:
+        return _PID_DECODER.decode(data)
+    raise msgspec.ValidationError(f"unknown msgpack extension type {code}")
+
+
+_ENCODER = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+_DECODER = msgspec.msgpack.Decoder(Frame, ext_hook=_ext_hook)
+_KEYS = (str, int, float, bool, bytes, type(None))
+_ALLOWED = (type(None), bool, int, float, str, bytes, list, tuple, dict, PID)
+
+
+def _check(value: Any, what: str) -> None:
+    """Refuse types msgspec would encode but not give back (structs, dates, sets...)."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        for item in value:
+            _check(item, what)
+    elif kind is dict:
+        for key, item in value.items():
+            if type(key) not in _KEYS:
+                raise PayloadError(what, key, f"a dict key of type {type(key).__qualname__}")
+            _check(key, what)
+            _check(item, what)
+    elif kind is int:
+        if not -(1 << 63) <= value < 1 << 64:
+            raise PayloadError(what, value, f"the int {value} does not fit in 64 bits")
+    elif kind not in _ALLOWED:
+        raise PayloadError(what, value)
+
+
+def encode_payload_check(value: Any, what: str = "a payload") -> Any:
+    """Check ``value`` crosses nodes intact and return its wire form.
+
+    Raises:
+        PayloadError: Naming the first value whose type is not plain data.
+    """
+    kind = type(value)
+    if kind is str or kind is float or value is None or kind is bool:
+        return value
+    _check(value, what)
+    return _tag_pids(value)
+
+
+def encode(frame: Frame) -> bytes:
+    """Encode one frame (payloads must already be checked by ``encode_payload_check``)."""
+    return _ENCODER.encode(frame)
+
+
+def decode(data: bytes | memoryview) -> Frame:
+    """Decode one frame.
+
+    Raises:
+        msgspec.DecodeError: If ``data`` is not a frame (the caller logs and drops it).
+    """
+    return _DECODER.decode(data)

@@ -1,0 +1,169 @@
+"""Cross-node figures beside the local ones: ``python -m bench._dist [--redis URL] [--rounds N]``.
+
+Starts a second node in its own OS process (``python -m bench._dist --serve DIR``),
+connects both over the Unix socket transport (or through the Redis server at ``--redis``,
+which must be running), and measures in one run:
+
+* ``pingpong``: one process sends to a process on the other node and waits for
+  the answer, ``rounds`` times (microseconds per round trip), across nodes and
+  then the same between two processes of one node;
+* ``call``: ``proc.call`` across nodes (microseconds per call);
+* ``fanin``: 10 senders on the other node send ``messages`` messages each to one
+  collector here (messages per second received).
+
+Prints one JSON line (``{"workload": "dist", "metrics": {...}}``), like ``bench._worker``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import trio
+
+import actors
+from actors.cluster import (
+    NoConnection,
+    NodeGroup,
+    RedisTransport,
+    Transport,
+    UnixTransport,
+    open_node_group,
+)
+
+SENDERS = 10
+
+
+async def pong(proc: actors.Process) -> None:
+    """Answer pings (by send) and calls."""
+    inbox = proc.inbox
+    while True:
+        msg = await inbox.receive()
+        if msg.reply_to is not None:
+            proc.reply(msg, msg.payload)
+        else:
+            proc.send(msg.sender, "pong", msg.payload)  # type: ignore[arg-type]
+
+
+async def sender(proc: actors.Process, target: actors.PID, count: int) -> None:
+    send = proc.send
+    for i in range(count):
+        send(target, "m", i)
+        if i % 256 == 255:
+            await trio.lowlevel.checkpoint()
+
+
+def _transport(where: str, node: str) -> Transport:
+    if where.startswith(("redis://", "rediss://")):
+        return RedisTransport(where, node, prefix="actors-bench:")
+    return UnixTransport(where, node)
+
+
+async def _serve(where: str) -> None:
+    async with (
+        actors.open_node(name="b", shutdown_grace=0) as node,
+        open_node_group(node, _transport(where, "b")),
+    ):
+        node.spawn(pong, name="pong")
+        await trio.sleep_forever()
+
+
+async def _ping(proc: actors.Process, partner: actors.PID | str, rounds: int) -> float:
+    inbox = proc.inbox
+    send = proc.send
+    started = time.perf_counter()
+    for i in range(rounds):
+        send(partner, "ping", i)
+        await inbox.receive()
+    return time.perf_counter() - started
+
+
+async def _calls(proc: actors.Process, partner: actors.PID, rounds: int) -> float:
+    started = time.perf_counter()
+    for i in range(rounds):
+        await proc.call(partner, "q", i)
+    return time.perf_counter() - started
+
+
+async def _collect(proc: actors.Process, total: int) -> float:
+    inbox = proc.inbox
+    await inbox.receive()  # the first message starts the clock
+    started = time.perf_counter()
+    for _ in range(total - 1):
+        await inbox.receive()
+    return (total - 1) / (time.perf_counter() - started)
+
+
+async def _measure(where: str, rounds: int, messages: int) -> dict[str, float]:
+    async with (
+        actors.open_node(name="a", shutdown_grace=0) as node,
+        open_node_group(node, _transport(where, "a")) as group,
+    ):
+        with trio.fail_after(30):
+            remote = await _whereis(group, "pong")
+        await node.exec(_ping, remote, rounds // 10)  # warm up
+        cross = await node.exec(_ping, remote, rounds)
+        calls = await node.exec(_calls, remote, rounds)
+        local_pong = node.spawn(pong)
+        local = await node.exec(_ping, local_pong, rounds)
+        collector = node.spawn(_collect, SENDERS * messages)
+        for _ in range(SENDERS):
+            await group.spawn("b", "bench._dist:sender", collector, messages)
+        rate = (await node.wait_exit(collector)).result
+    return {
+        "cross_pingpong_us": cross / rounds * 1e6,
+        "cross_call_us": calls / rounds * 1e6,
+        "local_pingpong_us": local / rounds * 1e6,
+        "cross_fanin_msgs_per_s": rate,
+    }
+
+
+async def _whereis(group: NodeGroup, name: str) -> actors.PID:
+    while True:
+        with contextlib.suppress(NoConnection):
+            pid = await group.whereis(name, "b")
+            if pid is not None:
+                return pid
+        await trio.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench._dist")
+    parser.add_argument("--rounds", type=int, default=20000)
+    parser.add_argument("--messages", type=int, default=20000, help="per sender (fan-in)")
+    parser.add_argument("--redis", metavar="URL", help="measure the Redis transport instead")
+    parser.add_argument("--serve", metavar="WHERE", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        with contextlib.suppress(KeyboardInterrupt):
+            trio.run(_serve, args.serve)
+        return
+    with tempfile.TemporaryDirectory(prefix="actors-bench-") as directory:
+        where = args.redis or directory
+        child = subprocess.Popen([sys.executable, "-m", "bench._dist", "--serve", where])
+        try:
+            metrics: dict[str, Any] = trio.run(_measure, where, args.rounds, args.messages)
+        finally:
+            child.send_signal(signal.SIGINT)  # lets the node leave the group
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    transport = "redis" if args.redis else "unix"
+    line = {"workload": "dist", "transport": transport, "rounds": args.rounds, "metrics": metrics}
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

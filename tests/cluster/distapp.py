@@ -1,0 +1,65 @@
+"""Process functions the node-group tests spawn by import path (``distapp:echo``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import actors
+
+
+async def echo(proc: actors.Process) -> None:
+    """Answer every call with its payload; a send on 'to' forwards the payload to a PID.
+
+    Returns on ``Cancel`` (so a worker node stops cleanly); other events are ignored.
+    """
+    while True:
+        selected = await actors.select(proc.events, proc.inbox)
+        if selected.source is proc.events:
+            if isinstance(selected.value, actors.Cancel):
+                return
+            continue
+        msg = selected.value
+        if msg.topic == "crash":
+            raise ValueError(f"asked to crash: {msg.payload!r}")
+        if msg.topic == "stop":
+            return
+        if msg.reply_to is not None:
+            if msg.topic == "fail":
+                proc.reply_error(msg, KeyError(msg.payload))
+            elif msg.topic == "die":
+                raise RuntimeError("died before replying")
+            else:
+                proc.reply(msg, msg.payload)
+        elif msg.topic == "to":
+            target, payload = msg.payload
+            proc.send(target, "echoed", payload)
+
+
+async def returns(proc: actors.Process, value: Any) -> Any:
+    return value
+
+
+async def crashes(proc: actors.Process, text: str) -> None:
+    raise ValueError(text)
+
+
+async def named(proc: actors.Process, name: str) -> None:
+    proc.register(name)
+    await echo(proc)
+
+
+async def collector(proc: actors.Process, count: int) -> list[Any]:
+    """Receive ``count`` messages and return their payloads."""
+    got = []
+    for _ in range(count):
+        msg = await proc.inbox.receive()
+        got.append(msg.payload)
+    return got
+
+
+async def os_pid(proc: actors.Process) -> None:
+    """Answer every call with this OS process's pid (the tests kill worker nodes by it)."""
+    import os
+
+    async for msg in proc.inbox:
+        proc.reply(msg, os.getpid())
