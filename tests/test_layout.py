@@ -38,6 +38,7 @@ MAX_LINES = 420
 ANNOTATION_GROUPS = [
     {
         "actors._core._gc",
+        "actors._core._introspect",
         "actors._core._lifecycle",
         "actors._core._listeners",
         "actors._core._mailbox",

@@ -7,29 +7,19 @@ monitors and forced stops live in ``_lifecycle.py``.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import trio
 
-from . import _gc, _lifecycle
+from . import _gc, _introspect, _lifecycle
 from ._exceptions import CallTimeout, HostLimitReached, NameTaken, ProcessNotFound
 from ._hosts import Host, check_name, check_node_options
-from ._messages import (
-    Cancel,
-    Exit,
-    Message,
-    NodeStatistics,
-    ProcessInfo,
-    QueueLength,
-    ReplySlot,
-)
+from ._messages import Cancel, Exit, Message, NodeStatistics, ProcessInfo, ReplySlot
 from ._pid import PID
 from ._process import Process, _check_topic
-from ._waiter import is_blocked
 
 if TYPE_CHECKING:
     from ._gc import GcPolicy
@@ -323,60 +313,14 @@ class Node:
         proc = self._resolve(dest)
         if proc._is_remote:
             raise ProcessNotFound(dest)
-        task = proc._task
-        if proc._kill is not None:
-            status = "exiting"
-        elif task is not None and is_blocked(task):
-            status = "waiting"
-        else:
-            status = "running"
-        received = sum(
-            q._received
-            for q in (
-                proc._inbox,
-                proc._events,
-                *(proc._listeners.queues() if proc._listeners else ()),
-            )
-            if q is not None
-        )
-        fn = proc._fn
-        return ProcessInfo(
-            pid=proc.pid,
-            status=status,
-            host=proc.host.name,
-            names=tuple(proc._names or ()),
-            mailbox_depth=proc._depth(),
-            messages_received=received,
-            links=tuple(p.pid for p in _lifecycle.relation(proc._links)),
-            monitors=tuple(p.pid for p in _lifecycle.relation(proc._monitored_by)),
-            trap_links=proc._trap_links,
-            started_at=proc.started_at,
-            function=f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}",
-            started_wall=self._wall_anchor[0]
-            + timedelta(seconds=proc.started_at - self._wall_anchor[1]),
-        )
+        return _introspect.process_info(proc, self._wall_anchor)
 
     def statistics(self, *, top: int = 5) -> NodeStatistics:
         """Return process counts, the ``top`` longest mailbox queues and collector counters.
 
         Finding the longest queues looks at every process (a few ms at 100,000).
         """
-        queues = (
-            (len(q), seq, q.name)
-            for seq, p in self._procs.items()
-            for q in (p._inbox, p._events, *(p._listeners.queues() if p._listeners else ()))
-            if q is not None and q._items
-        )
-        longest = heapq.nlargest(top, queues)
-        procs = self._procs
-        return NodeStatistics(
-            processes=len(procs),
-            spawned=self._spawned,
-            longest_queues=tuple(QueueLength(procs[s].pid, n, q) for q, s, n in longest),
-            gc_managed=self.gc is not None,
-            gc_freezes=_gc.MANAGER.stats.freezes,
-            gc_reclaims=_gc.MANAGER.stats.reclaims,
-        )
+        return _introspect.node_statistics(self, top)
 
     def __len__(self) -> int:
         return len(self._procs)
