@@ -1,0 +1,94 @@
+"""The end of node shutdown: terminate what is left, name what does not stop.
+
+``Node.shutdown`` cancels every process and waits the grace period; the
+processes still alive then are terminated here. A process that swallows the
+termination (it catches ``BaseException`` around a wait, in a loop) cannot be
+stopped by Python: the node keeps interrupting it (``_lifecycle``'s kill
+retries) and logs it, with its pid, function and current stack, right after
+the terminate and again at doubling intervals, until it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import trio
+
+from . import _lifecycle
+
+if TYPE_CHECKING:
+    from ._process import Process
+
+logger = logging.getLogger("actors")
+
+FIRST_REPORT = 0.1
+"""Seconds after the terminate before a process still alive is reported."""
+MAX_INTERVAL = 60.0
+"""The reports double their interval (1 s, 2 s, 4 s ...) up to this."""
+SHOWN = 10
+"""Processes named per report line / reported with their stack."""
+
+
+def terminate_all(procs: dict[int, Process]) -> None:
+    """Terminate every process in ``procs`` (reason ``shutdown``), saying how many and which."""
+    left = list(procs.values())
+    logger.warning(
+        "shutdown grace period over, terminating processes=%d pids=%s",
+        len(left),
+        _pids(left),
+    )
+    for proc in left:
+        _lifecycle.terminate(proc, shutdown=True)
+
+
+async def wait_or_report(
+    procs: dict[int, Process], wait_all_exited: Callable[[], Awaitable[None]]
+) -> None:
+    """Wait until ``procs`` is empty, logging the processes that block it at growing intervals."""
+    started = trio.current_time()
+    interval = FIRST_REPORT
+    while procs:
+        with trio.move_on_after(interval):
+            await wait_all_exited()
+        if not procs:
+            return
+        report_blocked(list(procs.values()), trio.current_time() - started)
+        interval = min(max(1.0, interval * 2), MAX_INTERVAL)
+
+
+def report_blocked(left: list[Process], seconds: float) -> None:
+    """Log the processes that still run ``seconds`` after they were terminated."""
+    logger.error(
+        "node shutdown blocked: processes=%d still run %.1fs after terminate pids=%s",
+        len(left),
+        seconds,
+        _pids(left),
+    )
+    for proc in left[:SHOWN]:
+        logger.error(
+            "process does not stop pid=%s function=%s (it swallows termination: "
+            "catches BaseException around a wait)\n%s",
+            proc.pid,
+            _lifecycle.function_name(proc),
+            task_stack(proc._task),
+        )
+
+
+def task_stack(task: trio.lowlevel.Task | None) -> str:
+    """Where ``task`` waits now: its coroutine chain, outermost call first, traceback-style."""
+    if task is None:
+        return "  (not started)"
+    try:
+        frames = list(task.iter_await_frames())
+        lines = traceback.StackSummary.extract(frames).format()
+    except Exception as error:  # introspection must never break the shutdown
+        return f"  (stack unavailable: {error!r})"
+    return "".join(lines).rstrip() or "  (no frames)"
+
+
+def _pids(procs: list[Process]) -> str:
+    shown = " ".join(str(proc.pid) for proc in procs[:SHOWN])
+    return shown + (f" (+{len(procs) - SHOWN} more)" if len(procs) > SHOWN else "")
