@@ -10,7 +10,8 @@ Workloads (each prints one JSON line with its figures):
 - ``shutdown N``: N cooperative processes (each waits on its ``events`` and returns on
   ``Cancel``) parked, then the ``open_node`` block ends. Measures from the end of the block
   until every exit was delivered, and counts the processes that had to be terminated (0 when
-  all returned within the grace period).
+  all returned within the grace period). ``--watch tasks`` adds a ``wait_exit`` task per
+  process (what ``actors run`` did), ``--watch callback`` one ``node.watch_exits``.
 
 Only the public ``actors`` API is used, so the same file measures an older checkout:
 ``PYTHONPATH=/path/to/old python bench/_faults.py shutdown 200000``. ``--freeze`` calls
@@ -29,6 +30,7 @@ import time
 from typing import Any
 
 import trio
+import trio.testing
 
 import actors
 
@@ -91,8 +93,7 @@ async def tree(n: int, fanout: int, freeze: bool) -> dict[str, Any]:
         rss = _rss_mb()
         started = time.perf_counter()
         node.spawn(_crash, pids[-1])
-        while len(node):
-            await node.wait_exit(node.processes()[0])
+        await node.wait_all_exited()
         cascade = time.perf_counter() - started - 0.001
     return {
         "cascade_s": cascade,
@@ -102,9 +103,18 @@ async def tree(n: int, fanout: int, freeze: bool) -> dict[str, Any]:
     }
 
 
-async def shutdown(n: int, freeze: bool) -> dict[str, Any]:
-    """End the node block with ``n`` cooperative processes parked on their events."""
+async def _wait_one(node: actors.Node, pid: actors.PID, seen: list[actors.Exit]) -> None:
+    seen.append(await node.wait_exit(pid))
+
+
+async def shutdown(n: int, freeze: bool, watch: str) -> dict[str, Any]:
+    """End the node block with ``n`` cooperative processes parked on their events.
+
+    ``watch``: ``none``; ``tasks``, a ``wait_exit`` task per process started when the
+    shutdown begins (what ``actors run`` did); ``callback``, one ``node.watch_exits``.
+    """
     returned = 0
+    seen: list[actors.Exit] = []
 
     async def worker(proc: actors.Process) -> None:
         nonlocal returned
@@ -119,11 +129,23 @@ async def shutdown(n: int, freeze: bool) -> dict[str, Any]:
         await _settle(node, freeze)
         spawned = time.perf_counter() - started
         rss = _rss_mb()
-        stopping = time.perf_counter()
-    stopped = time.perf_counter() - stopping
+        stopping, cpu = time.perf_counter(), time.process_time()
+        if watch == "tasks":
+            async with trio.open_nursery() as watchers:
+                for pid in node.processes():
+                    watchers.start_soon(_wait_one, node, pid, seen)
+                await trio.testing.wait_all_tasks_blocked()  # all of them waiting
+                await node.shutdown()
+        elif watch == "callback":
+            node.watch_exits(seen.append)  # type: ignore[attr-defined,unused-ignore]
+    stopped, cpu = time.perf_counter() - stopping, time.process_time() - cpu
+    if watch != "none" and len(seen) != n:
+        raise AssertionError(f"{len(seen)} exits seen of {n}")
     return {
+        "watch": watch,
         "spawn_and_park_s": spawned,
         "shutdown_s": stopped,
+        "shutdown_cpu_s": cpu,
         "returned": returned,
         "terminated": n - returned,
         "rss_before_mb": rss,
@@ -137,6 +159,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("n", type=int)
     parser.add_argument("--fanout", type=int, default=10)
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after spawning")
+    parser.add_argument(
+        "--watch",
+        choices=("none", "tasks", "callback"),
+        default="none",
+        help="shutdown: also watch every exit (a wait_exit task each, or one watch_exits)",
+    )
     args = parser.parse_args(argv)
     if args.n < 1 or args.fanout < 1:
         parser.error("n and --fanout must be >= 1")
@@ -147,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.workload == "tree":
         figures = trio.run(tree, args.n, args.fanout, args.freeze)
     else:
-        figures = trio.run(shutdown, args.n, args.freeze)
+        figures = trio.run(shutdown, args.n, args.freeze, args.watch)
     line = {"workload": args.workload, "n": args.n, "freeze": args.freeze, **figures}
     sys.stdout.write(json.dumps(line) + "\n")
 

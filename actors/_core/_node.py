@@ -358,10 +358,13 @@ class Node:
                 if _lifecycle._alive(proc):
                     self._cancel(None, proc.pid, "node shutdown")
                     await self.wait_exit(proc.pid)
-        cancel = Cancel(None, "node shutdown", trio.current_time())  # one event for all
-        for proc in list(self._procs.values()):
-            proc._cancel_requested = True
-            proc._post_event(cancel)
+        with _shutdown.gc_paused():  # a full collection of a heap that is being freed is waste
+            cancel = Cancel(None, "node shutdown", trio.current_time())  # one event for all
+            for proc in list(self._procs.values()):
+                proc._cancel_requested = True
+                proc._post_event(cancel)
+            with trio.move_on_at(min(deadline, trio.current_time() + _shutdown.GC_PAUSE)):
+                await self.wait_all_exited()
         with trio.move_on_at(deadline):
             await self.wait_all_exited()
         if self._procs:

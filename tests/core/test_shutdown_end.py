@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 
@@ -59,18 +60,22 @@ class TestShutdownEnds:
     async def test_a_swallower_is_reported_at_the_deadline_and_at_doubling_intervals(
         self, logs: TimedRecords
     ) -> None:
-        """Terminated at the deadline; logged with pid, function and stack 0.1, 1.1, 3.1 s later."""
+        """Terminated at the deadline; logged with pid, function and stack 0.1, 1.1, 3.1 s later.
+
+        It runs past 51 s on purpose: the kill retries' backoff used to overflow there
+        (``2 ** rounds`` as a float) and crash the node.
+        """
         async with actors.open_node(shutdown_grace=2.0) as node:
             good = node.spawn(helpers.idle)
-            bad = node.spawn(swallower, 20.0)
+            bad = node.spawn(swallower, 70.0)
             start = trio.current_time()
         ended = trio.current_time() - start
-        assert 20.0 <= ended < 20.2  # it ended when the swallower gave up
+        assert 70.0 <= ended < 70.2  # it ended when the swallower gave up
         assert logs.at("shutdown grace period over") == [pytest.approx(start + 2.0)]
         (over,) = logs.messages("shutdown grace period over")
         assert f"processes=1 pids={bad}" in over and str(good) not in over
         reports = [t - start for t in logs.at("process does not stop")]
-        expected = [2.1, 3.1, 5.1, 9.1, 17.1]  # the intervals double: 1, 2, 4, 8 s
+        expected = [2.1, 3.1, 5.1, 9.1, 17.1, 33.1, 65.1]  # the intervals double: 1, 2, 4 ... s
         assert reports == [pytest.approx(t, abs=0.07) for t in expected]
         text = logs.messages("process does not stop")[0]
         assert f"pid={bad} function=tests.core.test_shutdown_end.swallower" in text
@@ -122,6 +127,40 @@ class TestShutdownEnds:
         (summary,) = logs.messages("node shutdown blocked")
         assert "processes=12" in summary and "(+2 more)" in summary
         assert len(logs.messages("process does not stop")) == 10
+
+
+class TestGcPause:
+    async def test_the_automatic_gc_pauses_for_at_most_a_second_of_the_cancel_phase(
+        self,
+    ) -> None:
+        """Paused while Cancel reaches everyone, running again after 1 s and after shutdown."""
+        enabled: list[tuple[float, bool]] = []
+
+        async def slow_cleanup(proc: actors.Process) -> None:
+            await proc.events.receive()
+            for _ in range(3):
+                enabled.append((trio.current_time(), gc.isenabled()))
+                await trio.sleep(0.75)
+
+        assert gc.isenabled()
+        async with actors.open_node(shutdown_grace=10.0) as node:
+            node.spawn(slow_cleanup)
+            start = trio.current_time()
+        assert [(round(t - start, 2), on) for t, on in enabled] == [
+            (0.0, False),
+            (0.75, False),
+            (1.5, True),
+        ]
+        assert gc.isenabled()
+
+    async def test_a_disabled_gc_stays_disabled(self) -> None:
+        gc.disable()
+        try:
+            async with actors.open_node() as node:
+                node.spawn(helpers.idle)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
 
 
 class TestHelpers:
