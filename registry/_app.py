@@ -132,13 +132,17 @@ def _note_terminated(terminated: list[PID], exit: actors.Exit) -> None:
 async def _name_blockers(node: actors.Node, grace: float, blocked: set[PID]) -> None:
     """After the grace period, name the processes that still keep the app from exiting.
 
-    The node terminates them at the deadline; one that swallows its termination runs on
-    (the kernel logs its stack). Named again at doubling intervals until the node is empty.
+    The node terminates what is left at its deadline; a process still ``exiting`` (terminated,
+    not gone) 0.1 s later swallows its termination or never waits (the kernel logs its
+    stack). Named again at doubling intervals until it is gone.
     """
     await trio.sleep(grace + BLOCKED_FIRST)
     interval = 1.0
     while len(node):
-        pids = node.processes()
+        pids = [pid for pid in node.processes() if _status(node, pid) == "exiting"]
+        if not pids:  # the node has not reached its own deadline yet
+            await trio.sleep(BLOCKED_FIRST)
+            continue
         blocked.update(pids)
         functions = sorted({_function(node, pid) for pid in pids[:10]})
         log.error(
@@ -149,6 +153,13 @@ async def _name_blockers(node: actors.Node, grace: float, blocked: set[PID]) -> 
         )
         await trio.sleep(interval)
         interval = min(interval * 2, BLOCKED_MAX_INTERVAL)
+
+
+def _status(node: actors.Node, pid: PID) -> str:
+    try:
+        return node.info(pid).status
+    except actors.ProcessNotFound:
+        return "gone"
 
 
 def _function(node: actors.Node, pid: PID) -> str:

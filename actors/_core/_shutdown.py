@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from . import _lifecycle
+from ._waiter import is_blocked
 
 if TYPE_CHECKING:
     from ._process import Process
@@ -91,12 +92,17 @@ def report_blocked(left: list[Process], seconds: float) -> None:
         _pids(left),
     )
     for proc in left[:SHOWN]:
+        task = proc._task
+        parked = task is not None and is_blocked(task)
         logger.error(
-            "process does not stop pid=%s function=%s (it swallows termination: "
-            "catches BaseException around a wait)\n%s",
+            "process does not stop pid=%s function=%s state=%s (%s)\n%s",
             proc.pid,
             _lifecycle.function_name(proc),
-            task_stack(proc._task),
+            "waiting" if parked else "running",
+            "it catches the termination around a wait"
+            if parked
+            else "it keeps running without waiting where it can be interrupted",
+            task_stack(task),
         )
 
 
