@@ -207,3 +207,18 @@ class TestWatchExits:
                 exit = await node.wait_exit(node.spawn(helpers.returns, 7))
         assert exit.result == 7
         assert "exit watcher failed" in caplog.text
+
+
+class TestReport:
+    def test_a_process_that_never_started_reports_running_and_no_stack(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        class Fake:
+            pid = actors.PID("main", 7)
+            _task = None
+            _fn = swallower
+
+        with caplog.at_level(logging.ERROR, logger="actors"):
+            _shutdown.report_blocked([Fake()], 1.5)  # type: ignore[list-item]
+        assert "processes=1 still run 1.5s after terminate pids={main|0x00007}" in caplog.text
+        assert "state=running" in caplog.text and "(not started)" in caplog.text
