@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import trio
 
+from . import _shutdown
 from ._hosts import check_node_options
 from ._node import Node
 
@@ -76,6 +77,8 @@ async def open_node(
             body_error = exc
             node._closing = True
             nursery.cancel_scope.cancel()
+            if node._procs:  # name any process that survives the cancellation
+                nursery.start_soon(_shutdown.report_survivors, node._procs, node.wait_all_exited)
         else:
             await node.shutdown()
             nursery.cancel_scope.cancel()

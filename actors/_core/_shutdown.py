@@ -83,6 +83,18 @@ async def wait_or_report(
         interval = min(max(1.0, interval * 2), MAX_INTERVAL)
 
 
+async def report_survivors(
+    procs: dict[int, Process], wait_all_exited: Callable[[], Awaitable[None]]
+) -> None:
+    """``wait_or_report`` for a node whose nursery was cancelled (its block raised).
+
+    Shielded, so it outlives the cancellation; it ends as soon as ``procs`` is empty, so it
+    never delays a node whose processes all stop.
+    """
+    with trio.CancelScope(shield=True):
+        await wait_or_report(procs, wait_all_exited)
+
+
 def report_blocked(left: list[Process], seconds: float) -> None:
     """Log the processes that still run ``seconds`` after they were terminated."""
     logger.error(

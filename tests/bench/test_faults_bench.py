@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 
 import pytest
 
 from bench import _faults
+
+
+@pytest.fixture(autouse=True)
+def _keep_log_level() -> Iterator[None]:
+    """``main`` quiets the ``actors`` logger for its process; give the next test it back."""
+    logger = logging.getLogger("actors")
+    level = logger.level
+    yield
+    logger.setLevel(level)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:

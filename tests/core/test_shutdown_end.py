@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import trio
@@ -127,6 +127,40 @@ class TestShutdownEnds:
         (summary,) = logs.messages("node shutdown blocked")
         assert "processes=12" in summary and "(+2 more)" in summary
         assert len(logs.messages("process does not stop")) == 10
+
+
+class TestCancelledNode:
+    async def test_a_process_that_swallows_cancellation_is_named(self, logs: TimedRecords) -> None:
+        """The node block raised: processes are cancelled at once; a survivor is logged."""
+
+        async def shielded(proc: actors.Process) -> None:
+            with trio.CancelScope(shield=True):  # a wait that no cancellation reaches
+                await trio.sleep_until(3.0)
+
+        pids: list[actors.PID] = []
+        start = trio.current_time()
+        with pytest.raises(KeyError):
+            await failing_node_body(lambda node: pids.append(node.spawn(shielded)))
+        assert 3.0 <= trio.current_time() - start < 3.2
+        reports = [t - start for t in logs.at("process does not stop")]
+        assert reports == [pytest.approx(t, abs=0.07) for t in (0.1, 1.1)]
+        assert f"pid={pids[0]}" in logs.messages("process does not stop")[0]
+
+    async def test_no_delay_when_every_process_stops(self, logs: TimedRecords) -> None:
+        start = trio.current_time()
+        with pytest.raises(KeyError):
+            await failing_node_body(lambda node: node.spawn(helpers.idle))
+        assert trio.current_time() == start
+        assert logs.at("does not stop") == []
+
+
+async def failing_node_body(spawn: Callable[[actors.Node], object]) -> None:
+    """Spawn an idle process and ``spawn(node)``, let them start, then raise in the block."""
+    async with actors.open_node() as node:
+        node.spawn(helpers.idle)
+        spawn(node)
+        await trio.testing.wait_all_tasks_blocked()
+        raise KeyError("body failed")
 
 
 class TestGcPause:
