@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -101,6 +102,11 @@ def run_app_cli(
         return EXIT_UNCLEAN
 
 
+BLOCKED_FIRST = 0.1
+"""Seconds after the grace period before the processes still running are named."""
+BLOCKED_MAX_INTERVAL = 60.0
+
+
 async def _main(
     plan: AppPlan,
     grace: float,
@@ -109,6 +115,7 @@ async def _main(
     metrics: int | None = None,
 ) -> int:
     terminated: list[PID] = []
+    blocked: set[PID] = set()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as outer:
             with trio.CancelScope() as forced:
@@ -131,18 +138,21 @@ async def _main(
                             "Shutting down", signal=_signal_name(signum), grace=_seconds(grace)
                         )
                         break
-                    for pid in node.processes():
-                        outer.start_soon(_note_terminated, node, pid, terminated)
+                    # One exit watcher for the node, not a wait_exit task per process.
+                    node.watch_exits(partial(_note_terminated, terminated))
                     outer.start_soon(_force_on_signal, signals, forced)
+                    outer.start_soon(_name_blockers, node, grace, blocked)
                     # Leaving the block stops the node: services in reverse dependency order
                     # (Cancel, stop_timeout), then Cancel to the rest, terminate after grace.
             outer.cancel_scope.cancel()
     if forced.cancelled_caught:
         log.warning("App stopped", clean="false", forced="true")
         return EXIT_UNCLEAN
-    if terminated:
-        shown = " ".join(str(pid) for pid in sorted(terminated)[:10])
-        log.warning("App stopped", clean="false", terminated=len(terminated), pids=shown)
+    if terminated or blocked:
+        unclean = sorted({*terminated, *blocked})
+        shown = " ".join(str(pid) for pid in unclean[:10])
+        more = {"blocked": len(blocked)} if blocked else {}
+        log.warning("App stopped", clean="false", terminated=len(terminated), **more, pids=shown)
         return EXIT_UNCLEAN
     log.info("App stopped", clean="true")
     return EXIT_OK
@@ -173,13 +183,49 @@ async def _serve_metrics(
         task_status.started(0)
 
 
-async def _note_terminated(node: actors.Node, pid: PID, terminated: list[PID]) -> None:
-    try:
-        exit = await node.wait_exit(pid)
-    except actors.ProcessNotFound:  # already gone before the shutdown began
-        return
+def _note_terminated(terminated: list[PID], exit: actors.Exit) -> None:
     if isinstance(exit.error, actors.Terminated):
-        terminated.append(pid)
+        terminated.append(exit.pid)
+
+
+async def _name_blockers(node: actors.Node, grace: float, blocked: set[PID]) -> None:
+    """After the grace period, name the processes that still keep the app from exiting.
+
+    The node terminates what is left at its deadline; a process still ``exiting`` (terminated,
+    not gone) 0.1 s later swallows its termination or never waits (the kernel logs its
+    stack). Named again at doubling intervals until it is gone.
+    """
+    await trio.sleep(grace + BLOCKED_FIRST)
+    interval = 1.0
+    while len(node):
+        pids = [pid for pid in node.processes() if _status(node, pid) == "exiting"]
+        if not pids:  # the node has not reached its own deadline yet
+            await trio.sleep(BLOCKED_FIRST)
+            continue
+        blocked.update(pids)
+        functions = sorted({_function(node, pid) for pid in pids[:10]})
+        log.error(
+            "Exit blocked",
+            processes=len(pids),
+            pids=" ".join(str(pid) for pid in pids[:10]),
+            functions=" ".join(functions),
+        )
+        await trio.sleep(interval)
+        interval = min(interval * 2, BLOCKED_MAX_INTERVAL)
+
+
+def _status(node: actors.Node, pid: PID) -> str:
+    try:
+        return node.info(pid).status
+    except actors.ProcessNotFound:
+        return "gone"
+
+
+def _function(node: actors.Node, pid: PID) -> str:
+    try:
+        return node.info(pid).function
+    except actors.ProcessNotFound:
+        return "?"
 
 
 async def _force_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:

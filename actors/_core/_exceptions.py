@@ -79,13 +79,65 @@ class Terminated(Exception):
 class LinkedProcessFailed(Exception):
     """The exit error of a process that received an untrapped ``LinkDown``.
 
-    ``__cause__`` is the failed partner's error; cascades along links.
+    It carries the *original* failure, however many links it crossed (Erlang
+    propagates the original exit reason the same way), so its size does not
+    grow along a chain: ``error`` and ``__cause__`` are the exception the
+    process at ``origin`` ended with, never another ``LinkedProcessFailed``.
+
+    Attributes:
+        pid: The linked partner whose exit stopped this process (the last hop).
+        error: The original failure (its type and message are in ``str()``).
+        origin: The PID of the process where the failure happened.
+        function: The qualified name of that process's function, or None when
+            the raiser did not know it (a ``LinkDown`` re-raised by hand).
+        hops: How many links the failure crossed to get here (1: ``pid`` is
+            where it happened).
     """
 
-    def __init__(self, pid: PID, error: BaseException | None) -> None:
-        super().__init__(f"linked process {pid} failed: {error!r}")
+    pid: PID
+    error: BaseException | None
+    origin: PID
+    function: str | None
+    hops: int
+    _what: str
+
+    def __init__(
+        self, pid: PID, error: BaseException | None, *, function: str | None = None
+    ) -> None:
+        if isinstance(error, LinkedProcessFailed):
+            origin, root, hops = error.origin, error.error, error.hops + 1
+            function, what = error.function, error._what
+        else:
+            origin, root, hops, what = pid, error, 1, _describe(error)
+        where = f" in {function}" if function else ""
+        if hops > 1:
+            where = f" at {origin}{where}, {hops} links away"
+        super().__init__(f"linked process {pid} failed: {what}{where}")
         self.pid = pid
-        self.error = error
+        self.error = root
+        self.origin = origin
+        self.function = function
+        self.hops = hops
+        self._what = what
+        self.__cause__ = root
+
+
+_MESSAGE_LIMIT = 200
+
+
+def _describe(error: BaseException | None) -> str:
+    """``Type: message``, the message cut to ``_MESSAGE_LIMIT`` characters (one line)."""
+    if error is None:
+        return "None"
+    try:
+        text = str(error)
+    except Exception:  # a broken __str__ must not break the exit
+        text = "<unprintable>"
+    text = " ".join(text[: _MESSAGE_LIMIT * 4].split())
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[: _MESSAGE_LIMIT - 3] + "..."
+    name = type(error).__qualname__
+    return f"{name}: {text}" if text else name
 
 
 class MailboxFull(RuntimeError):

@@ -33,7 +33,6 @@ def process_info(proc: Process, wall_anchor: tuple[datetime, float]) -> ProcessI
         )
         if q is not None
     )
-    fn = proc._fn
     return ProcessInfo(
         pid=proc.pid,
         status=status,
@@ -45,7 +44,7 @@ def process_info(proc: Process, wall_anchor: tuple[datetime, float]) -> ProcessI
         monitors=tuple(p.pid for p in _lifecycle.relation(proc._monitored_by)),
         trap_links=proc._trap_links,
         started_at=proc.started_at,
-        function=f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}",
+        function=_lifecycle.function_name(proc),
         started_wall=wall_anchor[0] + timedelta(seconds=proc.started_at - wall_anchor[1]),
     )
 

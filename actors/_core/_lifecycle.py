@@ -39,9 +39,17 @@ async def run_process(proc: Process, fn: Callable[..., Any], args: tuple[object,
             raise _Kill  # stopped before it ever ran
         result = await fn(proc, *args)
     except BaseException as exc:
-        _ended_by(proc, exc)
+        error = exc
     else:
         finish(proc, result, None, None)
+        return
+    # Outside the handler: a kill raised while delivering this exit (a link
+    # cascade) must not get `error` as its __context__, or a chain of N
+    # linked processes builds an N-long context chain that every raise walks.
+    try:
+        _ended_by(proc, error)
+    finally:
+        del error  # no frame <-> traceback cycle
 
 
 def _ended_by(proc: Process, exc: BaseException) -> None:
@@ -95,13 +103,21 @@ def finish(
         reason = ExitReason.SHUTDOWN
     else:
         reason = ExitReason.NORMAL
-    now = trio.current_time()
-    exit = Exit(proc.pid, reason, result, error, now)
-    _log_exit(proc, exit)
-
+    if error is not None or logger.isEnabledFor(logging.DEBUG):
+        _log_exit(proc, reason, error)
     hooks, proc._exit_hooks = proc._exit_hooks, None
-    for hook in hooks or ():
-        hook(exit)
+    watchers, proc._monitored_by = proc._monitored_by, None
+    partners, proc._links = proc._links, None
+    exit = None  # made only for someone who receives it (most exits have no one)
+    if hooks or watchers is not None or partners is not None or node._exit_watchers:
+        exit = Exit(proc.pid, reason, result, error, trio.current_time())
+        for hook in hooks or ():
+            hook(exit)
+        for watch in tuple(node._exit_watchers):
+            try:
+                watch(exit)
+            except Exception:
+                logger.exception("exit watcher failed pid=%s", proc.pid)
     callbacks, proc._on_exit = proc._on_exit, None
     for callback in callbacks or ():
         try:
@@ -109,27 +125,33 @@ def finish(
         except Exception:
             logger.exception("on_exit callback failed pid=%s", proc.pid)
 
-    watchers, proc._monitored_by = proc._monitored_by, None
-    for watcher in relation(watchers):
-        if _alive(watcher):
-            watcher._post_event(exit)
-
-    partners, proc._links = proc._links, None
-    for partner in relation(partners):
-        remove_relation(partner, "_links", proc)
-        if error is not None and _alive(partner):
-            link_down(partner, LinkDown(proc.pid, reason, error, now))
+    if exit is not None:
+        for watcher in relation(watchers):
+            if _alive(watcher):
+                watcher._post_event(exit)
+        if partners is not None:
+            _links_down(proc, partners, exit)
 
     if not node._procs and node._idle is not None:
         node._idle.set()
         node._idle = None
 
 
-def _log_exit(proc: Process, exit: Exit) -> None:
+def _links_down(proc: Process, partners: Process | set[Process], exit: Exit) -> None:
+    """Unlink ``proc``'s partners; if it failed, send each a ``LinkDown``."""
     error = exit.error
-    if exit.reason is not ExitReason.ERROR or error is None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("process exited pid=%s reason=%s", proc.pid, exit.reason.value)
+    function = None
+    if error is not None and not isinstance(error, LinkedProcessFailed):
+        function = function_name(proc)  # a LinkedProcessFailed carries its origin's
+    for partner in relation(partners):
+        remove_relation(partner, "_links", proc)
+        if error is not None and _alive(partner):
+            link_down(partner, LinkDown(proc.pid, exit.reason, error, exit.at), function)
+
+
+def _log_exit(proc: Process, reason: ExitReason, error: BaseException | None) -> None:
+    if reason is not ExitReason.ERROR or error is None:
+        logger.debug("process exited pid=%s reason=%s", proc.pid, reason.value)
         return
     if isinstance(error, LinkedProcessFailed):
         logger.error("process exited pid=%s reason=linked error=%s", proc.pid, error)
@@ -145,13 +167,21 @@ def _log_exit(proc: Process, exit: Exit) -> None:
         )
 
 
-def link_down(proc: Process, event: LinkDown) -> None:
-    """Deliver ``event``: as an event if ``proc`` traps links, else by failing it."""
+def function_name(proc: Process) -> str:
+    """The qualified name of the process function, as logs and errors show it."""
+    fn = proc._fn
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+
+
+def link_down(proc: Process, event: LinkDown, function: str | None = None) -> None:
+    """Deliver ``event``: as an event if ``proc`` traps links, else by failing it.
+
+    ``function`` names the failed partner's function (for the error's text).
+    """
     if proc._trap_links:
         proc._post_event(event)
         return
-    failure = LinkedProcessFailed(event.pid, event.error)
-    failure.__cause__ = event.error
+    failure = LinkedProcessFailed(event.pid, event.error, function=function)
     reason = ExitReason.SHUTDOWN if event.reason is ExitReason.SHUTDOWN else ExitReason.ERROR
     kill(proc, failure, reason)
 
@@ -196,7 +226,7 @@ async def _retry_kills(node: Node) -> None:
             if rounds < 8:
                 await trio.lowlevel.checkpoint()
             else:
-                await trio.sleep(min(0.001 * 2 ** (rounds - 8), 0.05))
+                await trio.sleep(0.001 * 2 ** min(rounds - 8, 6))  # at most 64 ms
             rounds += 1
             for proc in list(node._pending_kills):
                 task = proc._task

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import trio
 
-from . import _gc, _introspect, _lifecycle
+from . import _gc, _introspect, _lifecycle, _shutdown
 from ._exceptions import CallTimeout, HostLimitReached, NameTaken, ProcessNotFound
 from ._hosts import Host, check_name, check_node_options
 from ._messages import Cancel, Exit, Message, NodeStatistics, ProcessInfo, ReplySlot
@@ -65,6 +65,7 @@ class Node:
         self._closing = False
         self._idle: trio.Event | None = None
         self._pending_kills: set[Process] = set()
+        self._exit_watchers: list[Callable[[Exit], None]] = []
         self._kill_retry_running = False
         # Processes `shutdown` stops one at a time, newest first, before the
         # Cancel-all phase (service managers, top-level supervisors).
@@ -343,7 +344,9 @@ class Node:
         every remaining process gets ``Cancel``. Both phases share the one
         ``grace`` period. Processes that return after the ``Cancel``, and those
         terminated after the grace period, exit with reason ``shutdown`` (not
-        logged as crashes). New spawns are refused from now on.
+        logged as crashes). New spawns are refused from now on. A process that
+        swallows its termination is logged with its stack right after the
+        terminate and again at doubling intervals; this waits until it exits.
         """
         grace = self.shutdown_grace if grace is None else grace
         self._closing = True
@@ -354,15 +357,38 @@ class Node:
                 if _lifecycle._alive(proc):
                     self._cancel(None, proc.pid, "node shutdown")
                     await self.wait_exit(proc.pid)
-        now = trio.current_time()
-        for proc in list(self._procs.values()):
-            proc._cancel_requested = True
-            proc._post_event(Cancel(None, "node shutdown", now))
+        with _shutdown.gc_paused():  # a full collection of a heap that is being freed is waste
+            cancel = Cancel(None, "node shutdown", trio.current_time())  # one event for all
+            for proc in list(self._procs.values()):
+                proc._cancel_requested = True
+                proc._post_event(cancel)
+            with trio.move_on_at(min(deadline, trio.current_time() + _shutdown.GC_PAUSE)):
+                await self.wait_all_exited()
         with trio.move_on_at(deadline):
             await self.wait_all_exited()
-        for proc in list(self._procs.values()):
-            _lifecycle.terminate(proc, shutdown=True)
-        await self.wait_all_exited()
+        if self._procs:
+            _shutdown.terminate_all(self._procs)
+            await _shutdown.wait_or_report(self._procs, self.wait_all_exited)
+
+    def watch_exits(self, callback: Callable[[Exit], None]) -> Callable[[], None]:
+        """Call ``callback(exit)`` for every process of this node that exits from now on.
+
+        It runs synchronously while the process's exit is delivered (before its
+        monitors get the ``Exit``): it must not block, and should not raise.
+        One callback for the whole node is much cheaper than a ``wait_exit``
+        task per process (``actors run`` uses it to count the processes
+        terminated at shutdown).
+
+        Returns:
+            A function that stops the callback (calling it twice is harmless).
+        """
+        self._exit_watchers.append(callback)
+
+        def stop() -> None:
+            if callback in self._exit_watchers:
+                self._exit_watchers.remove(callback)
+
+        return stop
 
     def _add_stop_first(self, pid: PID) -> None:
         """Have ``shutdown`` cancel ``pid`` and wait for it before the Cancel-all phase."""

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import attrs
 import trio
 
+from . import _shutdown
 from ._exceptions import ProcessNotFound, Terminated
 from ._gc import GcPolicy, check_gc_option, manage, unmanage
 from ._hosts import check_node_options
@@ -95,6 +96,8 @@ async def open_node(
             body_error = exc
             node._closing = True
             nursery.cancel_scope.cancel()
+            if node._procs:  # name any process that survives the cancellation
+                nursery.start_soon(_shutdown.report_survivors, node._procs, node.wait_all_exited)
         else:
             await node.shutdown()
             nursery.cancel_scope.cancel()

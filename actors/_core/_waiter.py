@@ -247,6 +247,11 @@ def force_abort(task: Task, error: BaseException) -> bool:
             raise error
 
         task._attempt_abort(raise_error)
+        # Raised here only to be captured: drop the killer's frames and handled
+        # exception, or each kill along a link cascade would keep the previous
+        # victim's frames (and its kill) alive: an N-long chain the GC re-scans.
+        error.__traceback__ = None
+        error.__context__ = None
         return True
     return False
 

@@ -255,6 +255,38 @@ class TestStop:
         stopped = 'clean=false terminated=2 pids="{main|0x00001} {main|0x00002}"'
         assert f"WARNING App stopped        {stopped}" in out
 
+    def test_a_process_that_swallows_termination_is_named(
+        self, monkeypatch: pytest.MonkeyPatch, write: Write
+    ) -> None:
+        """The processes still running after the grace period are named until they end."""
+        write(
+            "app/jobs.py",
+            "import trio\n\n"
+            "async def swallow(proc):\n"
+            "    while trio.current_time() < 8.0:\n"
+            "        try:\n"
+            "            await trio.sleep(3600)\n"
+            "        except BaseException:\n"
+            "            pass\n",
+        )
+        index = write(
+            "app/_index.yaml",
+            header(
+                "{name: p, kind: process, source: file://jobs.py, method: swallow}",
+                "{name: s, kind: service, process: p, lifecycle: {auto_start: true}}",
+            ),
+        )
+        code, out = run_cli(monkeypatch, index.parent, signals_at=(1.0,), grace=2.0)
+        assert code == 1
+        blocked = [line for line in out.splitlines() if "Exit blocked" in line]
+        assert len(blocked) == 3  # at 3.1 s, then 4.1 s and 6.1 s (doubling); it ends at 8 s
+        assert "Exit blocked       processes=1 pids={main|0x00002} functions=" in blocked[0]
+        assert blocked[0].endswith(".swallow")
+        assert "process does not stop pid={main|0x00002} function=" in out
+        assert "await trio.sleep(3600)" in out  # the kernel's line shows where it waits
+        stopped = 'clean=false terminated=1 blocked=1 pids="{main|0x00001} {main|0x00002}"'
+        assert out.splitlines()[-1] == f"WARNING App stopped        {stopped}"
+
     def test_second_signal_forces_the_stop(
         self, monkeypatch: pytest.MonkeyPatch, write: Write
     ) -> None:
