@@ -116,15 +116,17 @@ async def select(*sources: object, default: bool = False) -> Selected:
     if not sources:
         raise ValueError("select() needs at least one source (or default=True)")
     await checkpoint_if_cancelled()
+    for source in sources:
+        if type(source) is MessageQueue and source._owner._kill is not None:
+            # The owning process is being stopped: neither take a ready value nor park (a
+            # loop that always finds a message would otherwise never see its termination).
+            raise Kill
     result = _poll(sources)
     if result is not None:
         await cancel_shielded_checkpoint()
         return result
     if len(sources) > 1 and len({id(s) for s in sources}) != len(sources):
         raise ValueError("select() sources must be distinct")
-    for source in sources:
-        if type(source) is MessageQueue and source._owner._kill is not None:
-            raise Kill  # the owning process is being stopped: do not park
     waiter = SelectWaiter(current_task(), sources)
     parked = 0
     try:

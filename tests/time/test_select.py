@@ -253,6 +253,30 @@ class TestInterrupted:
             assert _no_waiters(ch, state["proc"], state["ticker"])
             assert not state["ticker"].running
 
+    async def test_terminated_while_a_value_is_always_ready(self) -> None:
+        """A loop whose select always finds a message (never parks) still sees its termination.
+
+        The loop ends by itself after 10,000 rounds, so without the check it would return
+        normally instead of being terminated (and the test would not hang).
+        """
+        rounds = [0]
+
+        async def main(proc: actors.Process) -> None:
+            while rounds[0] < 10_000:
+                proc.send(proc.pid, "again")
+                await select(proc.events, proc.inbox)
+                rounds[0] += 1
+
+        async with actors.open_node() as node:
+            pid = node.spawn(main)
+            for _ in range(10):  # the process never parks, so no virtual time passes
+                await trio.lowlevel.checkpoint()
+            assert 0 < rounds[0] < 10_000
+            node.terminate(pid)
+            exit = await node.wait_exit(pid)
+            assert isinstance(exit.error, actors.Terminated)
+            assert rounds[0] < 10_000
+
     async def test_inbox_and_timer_in_process(self, autojump_clock: trio.abc.Clock) -> None:
         """A process selects over its inbox and a timer and gets whichever is first."""
         results: list[tuple[str, object]] = []
