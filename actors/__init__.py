@@ -15,6 +15,7 @@ from . import lowlevel as lowlevel
 from . import runner as runner
 from ._core._exceptions import CallFailed as CallFailed
 from ._core._exceptions import CallTimeout as CallTimeout
+from ._core._exceptions import Cancelled as Cancelled
 from ._core._exceptions import HostLimitReached as HostLimitReached
 from ._core._exceptions import LinkedProcessFailed as LinkedProcessFailed
 from ._core._exceptions import MailboxFull as MailboxFull
@@ -120,6 +121,7 @@ __all__ = [
     "CallFailed",
     "CallTimeout",
     "Cancel",
+    "Cancelled",
     "CatchUpPolicy",
     "Channel",
     "ChildInfo",

@@ -1,14 +1,16 @@
-"""``actors run DIR --workers N`` (N worker nodes on one machine) and ``--cluster URL`` (Redis).
+"""``actors run DIR --workers N`` (N worker nodes on one machine), ``--cluster URL`` (Redis).
 
 The parent loads the app once (so a broken app fails fast with exit code 2),
 makes a private socket directory (0700), and starts ``actors run DIR --node wI``
 for I in 1..N; each worker boots the app as a node named ``wI`` in a node group
 over Unix sockets in that directory (``--socket-dir`` picks it, so other nodes
-can join). A worker that dies is restarted with
-backoff (``actors.cluster``); SIGINT/SIGTERM stop every worker (SIGTERM, then
-SIGKILL after ``--grace`` plus 5 seconds) and the parent exits 0 when every
-worker stopped cleanly. ``actors run DIR --cluster redis://... --node NAME`` runs one
-node that joins the group of every node using the same Redis server (any machine).
+can join). Each worker's environment has ``ACTORS_NODES=w1,...,wN``, so an
+app can share its work among the nodes (``examples/mass_spawn`` does). A
+worker that dies is restarted with backoff (``actors.cluster``); SIGINT/SIGTERM
+stop every worker (SIGTERM, then SIGKILL after ``--grace`` plus 5 seconds) and
+the parent exits 0 when every worker stopped cleanly. ``actors run DIR --cluster
+redis://... --node NAME`` runs one node that joins the group of every node using
+the same Redis server (any machine).
 """
 
 from __future__ import annotations
@@ -114,8 +116,9 @@ def run_workers_cli(args: argparse.Namespace, grace: float, err: IO[str]) -> int
                         return
 
                 nursery.start_soon(watch_signals)
+                env = dict(os.environ, ACTORS_NODES=",".join(names))
                 code = await supervise_workers(
-                    names, command, stop, grace=grace + 5.0, on_exit=on_exit
+                    names, command, stop, grace=grace + 5.0, on_exit=on_exit, env=env
                 )
                 nursery.cancel_scope.cancel()
         log.info("Workers stopped", clean=str(code == 0).lower())

@@ -76,6 +76,25 @@ class Terminated(Exception):
         super().__init__(why)
 
 
+class Cancelled(BaseException):
+    """Raised inside a process that does not trap cancels, where it waits, by a ``Cancel``.
+
+    Only for a process that set ``proc.trap_cancel = False``: each ``Cancel``
+    sent to it (``cancel``, a supervisor or service stopping it, node
+    shutdown) raises this at its current wait, or at its next one if it is
+    running; the ``Cancel`` is also queued on ``proc.events``. Catch it to
+    clean up and return; if it escapes the process function, the process ends
+    as if it had returned (reason ``shutdown``, no error). A BaseException, as
+    ``trio.Cancelled`` is, so ``except Exception`` does not swallow it; it is
+    not ``trio.Cancelled`` and never escapes the process.
+    """
+
+    def __init__(self, event: object = None) -> None:
+        super().__init__(getattr(event, "reason", "") or "cancelled")
+        self.event = event
+        """The ``Cancel`` that raised it (None if it is not known)."""
+
+
 class LinkedProcessFailed(Exception):
     """The exit error of a process that received an untrapped ``LinkDown``.
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 from trio.lowlevel import current_task
 
-from ._exceptions import LinkedProcessFailed, NoProc, ProcessNotFound, Terminated
-from ._messages import Exit, ExitReason, LinkDown
+from ._exceptions import Cancelled, LinkedProcessFailed, NoProc, ProcessNotFound, Terminated
+from ._messages import Cancel, Exit, ExitReason, LinkDown
 from ._pid import PID
 from ._waiter import Kill as _Kill
 from ._waiter import force_abort
@@ -54,8 +54,10 @@ async def run_process(proc: Process, fn: Callable[..., Any], args: tuple[object,
 
 def _ended_by(proc: Process, exc: BaseException) -> None:
     """Report a process that ended with ``exc``; re-raise what is not the process's own."""
-    if proc._kill is not None and _only_kills(exc):
+    if proc._kill is not None and _only(exc, _Kill):
         finish(proc, None, proc._kill, None)
+    elif _only(exc, Cancelled):
+        finish(proc, None, None, None)  # a Cancel it did not catch: as if it returned
     elif isinstance(exc, Exception):
         finish(proc, None, exc, None)
     else:
@@ -64,11 +66,12 @@ def _ended_by(proc: Process, exc: BaseException) -> None:
         raise exc
 
 
-def _only_kills(exc: BaseException) -> bool:
-    if isinstance(exc, _Kill):
+def _only(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``exc`` is ``kind``, or a group of ``kind`` (and trio's cancellations)."""
+    if isinstance(exc, kind):
         return True
     if isinstance(exc, BaseExceptionGroup):
-        kills, rest = exc.split(_Kill)
+        kills, rest = exc.split(kind)
         if kills is None:
             return False
         return rest is None or rest.split(trio.Cancelled)[1] is None
@@ -212,15 +215,49 @@ def kill(proc: Process, error: BaseException, reason: ExitReason) -> None:
         node._nursery.start_soon(_retry_kills, node, name="actors.kill-retry")
 
 
+def post_cancel(proc: Process, event: Cancel) -> None:
+    """Deliver ``event`` to ``proc``: interrupt it first if it does not trap cancels."""
+    proc._cancel_requested = True
+    if not proc._trap_cancel:
+        interrupt(proc, Cancelled(event))
+    proc._post_event(event)
+
+
+def interrupt(proc: Process, error: BaseException) -> None:
+    """Raise ``error`` in ``proc`` where it waits now, or at its next wait."""
+    if proc._kill is not None or not _alive(proc):
+        return
+    task = proc._task
+    if task is not None and task is not current_task() and force_abort(task, error):
+        return
+    node = proc._node
+    node._pending_interrupts.setdefault(proc, error)
+    if not node._kill_retry_running:
+        node._kill_retry_running = True
+        node._nursery.start_soon(_retry_kills, node, name="actors.kill-retry")
+
+
+def _retry_interrupts(node: Node) -> None:
+    pending = node._pending_interrupts
+    for proc, error in list(pending.items()):
+        task = proc._task
+        if proc._kill is not None or not _alive(proc):
+            del pending[proc]  # a kill or its exit came first
+        elif task is not None and force_abort(task, error):
+            del pending[proc]
+
+
 async def _retry_kills(node: Node) -> None:
     """Keep interrupting killed processes until they are gone.
 
     Covers a process that killed itself (it was running), waits whose abort
     trio refuses (``to_thread``), and ``finally:`` blocks that wait again.
+    Pending ``Cancelled`` interrupts (a process that was running when it got
+    its ``Cancel``) are raised here too, once each, at its next wait.
     """
     rounds = 0
     try:
-        while node._pending_kills:
+        while node._pending_kills or node._pending_interrupts:
             # A few scheduling rounds first (cheap, catches the common cases),
             # then back off so a long to_thread call does not spin the loop.
             if rounds < 8:
@@ -228,6 +265,8 @@ async def _retry_kills(node: Node) -> None:
             else:
                 await trio.sleep(0.001 * 2 ** min(rounds - 8, 6))  # at most 64 ms
             rounds += 1
+            if node._pending_interrupts:
+                _retry_interrupts(node)
             for proc in list(node._pending_kills):
                 task = proc._task
                 if not _alive(proc) or task is None:

@@ -65,6 +65,7 @@ class Node:
         self._closing = False
         self._idle: trio.Event | None = None
         self._pending_kills: set[Process] = set()
+        self._pending_interrupts: dict[Process, BaseException] = {}
         self._exit_watchers: list[Callable[[Exit], None]] = []
         self._kill_retry_running = False
         # Processes `shutdown` stops one at a time, newest first, before the
@@ -254,8 +255,12 @@ class Node:
 
     def _cancel(self, sender: PID | None, dest: PID | str, reason: str) -> None:
         proc = self._resolve(dest)
-        proc._cancel_requested = True
-        proc._post_event(Cancel(sender, reason, trio.current_time()))
+        event = Cancel(sender, reason, trio.current_time())
+        if proc._is_remote:
+            proc._cancel_requested = True
+            proc._post_event(event)
+        else:
+            _lifecycle.post_cancel(proc, event)
 
     def terminate(self, dest: PID | str) -> None:
         """Stop ``dest`` by force; it exits with ``Terminated`` (reason error)."""
@@ -360,8 +365,7 @@ class Node:
         with _shutdown.gc_paused():  # a full collection of a heap that is being freed is waste
             cancel = Cancel(None, "node shutdown", trio.current_time())  # one event for all
             for proc in list(self._procs.values()):
-                proc._cancel_requested = True
-                proc._post_event(cancel)
+                _lifecycle.post_cancel(proc, cancel)
             with trio.move_on_at(min(deadline, trio.current_time() + _shutdown.GC_PAUSE)):
                 await self.wait_all_exited()
         with trio.move_on_at(deadline):

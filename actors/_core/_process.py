@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar, final
 
 from . import _lifecycle
+from ._exceptions import Cancelled
 from ._listeners import Listeners
 from ._mailbox import MailboxPolicy, MessageQueue
-from ._messages import Event, Message, ReplySlot, reply_error, reply_value
+from ._messages import Cancel, Event, Message, ReplySlot, reply_error, reply_value
 from ._timing import Ticker, Timer, time_source
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Process:
         "_on_exit",
         "_policy",
         "_task",
+        "_trap_cancel",
         "_trap_links",
         "host",
         "pid",
@@ -86,6 +88,7 @@ class Process:
         self._kill_reason: ExitReason | None = None
         self._cancel_requested = False
         self._trap_links = False
+        self._trap_cancel = True
 
     def __repr__(self) -> str:
         return f"<Process {self.pid} {getattr(self._fn, '__qualname__', self._fn)}>"
@@ -286,6 +289,26 @@ class Process:
     @trap_links.setter
     def trap_links(self, value: bool) -> None:
         self._trap_links = bool(value)
+
+    @property
+    def trap_cancel(self) -> bool:
+        """Whether a ``Cancel`` only arrives on ``events`` (True, the default).
+
+        Set it to False and each ``Cancel`` also raises :class:`~actors.Cancelled`
+        where the process waits (at its next wait if it is running), so a
+        process that waits on one source (a ticker, its inbox) stops at once
+        without selecting on ``events`` too. Setting it to False after a
+        ``Cancel`` already arrived raises at the next wait.
+        """
+        return self._trap_cancel
+
+    @trap_cancel.setter
+    def trap_cancel(self, value: bool) -> None:
+        self._trap_cancel = trapped = bool(value)
+        if not trapped and self._cancel_requested:
+            queued = self._events._items if self._events is not None else None
+            cancels = [e for e in queued or () if isinstance(e, Cancel)]
+            _lifecycle.interrupt(self, Cancelled(cancels[-1] if cancels else None))
 
     # -- stopping others ------------------------------------------------------------
 

@@ -6,7 +6,8 @@ then on PIDs of other nodes (and ``"name@node"``) work with ``send``, ``call``,
 rules of docs/semantics.md ("Distribution"). ``NodeGroup.spawn`` starts a
 function on a named node. :class:`UnixTransport` connects the nodes of one
 machine over Unix sockets (``actors run DIR --workers N``); :class:`RedisTransport`
-connects nodes on several machines through one Redis server (``actors[redis]``).
+connects nodes on several machines through one Redis server (``actors[redis]``);
+:class:`MemoryNetwork` joins nodes of one trio run (tests on virtual time).
 
 May import: the kernel (``actors._core``) and the folders below ``actors.runner``
 (time, supervision). Every public name is defined in a private module here and
@@ -15,6 +16,8 @@ re-exported once from this package.
 
 from ._group import GroupStatistics as GroupStatistics
 from ._group import NodeGroup as NodeGroup
+from ._memory import MemoryNetwork as MemoryNetwork
+from ._memory import MemoryTransport as MemoryTransport
 from ._open import current_group as current_group
 from ._open import open_node_group as open_node_group
 from ._redis import RedisTransport as RedisTransport
@@ -30,6 +33,8 @@ from ._wire import PayloadError as PayloadError
 __all__ = [
     "FrameHandler",
     "GroupStatistics",
+    "MemoryNetwork",
+    "MemoryTransport",
     "NoConnection",
     "NodeDown",
     "NodeGroup",

@@ -262,8 +262,7 @@ def on_link_exit(group: NodeGroup, peer: str, frame: _wire.LinkExit) -> None:
 def on_cancel(group: NodeGroup, peer: str, frame: _wire.CancelReq) -> None:
     proc = local(group, frame.to)
     if proc is not None:
-        proc._cancel_requested = True
-        proc._post_event(Cancel(frame.sender, frame.reason, trio.current_time()))
+        _lifecycle.post_cancel(proc, Cancel(frame.sender, frame.reason, trio.current_time()))
 
 
 def on_terminate(group: NodeGroup, peer: str, frame: _wire.TerminateReq) -> None:

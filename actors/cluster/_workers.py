@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import trio
@@ -47,6 +47,7 @@ async def supervise_workers(
     grace: float = 10.0,
     backoff: Backoff = WORKER_BACKOFF,
     on_exit: Callable[[WorkerExit], None] | None = None,
+    env: Mapping[str, str] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> int:
     """Run one process per name until ``stop`` is set; return the worst exit code.
@@ -58,6 +59,7 @@ async def supervise_workers(
         grace: Seconds between SIGTERM and SIGKILL when stopping.
         backoff: The restart delays of a crashing worker.
         on_exit: Called with each run's ``WorkerExit``.
+        env: The workers' environment (default: this process's).
 
     Returns:
         int: 0 when every worker stopped cleanly, else the first non-zero code.
@@ -65,7 +67,9 @@ async def supervise_workers(
     codes: dict[str, int] = {}
     async with trio.open_nursery() as nursery:
         for name in names:
-            nursery.start_soon(_keep_running, name, command, stop, grace, backoff, on_exit, codes)
+            nursery.start_soon(
+                _keep_running, name, command, stop, grace, backoff, on_exit, env, codes
+            )
         task_status.started()
     return next((code for code in codes.values() if code != 0), 0)
 
@@ -77,6 +81,7 @@ async def _keep_running(
     grace: float,
     backoff: Backoff,
     on_exit: Callable[[WorkerExit], None] | None,
+    env: Mapping[str, str] | None,
     codes: dict[str, int],
 ) -> None:
     state = BackoffState(backoff)
@@ -84,7 +89,7 @@ async def _keep_running(
     while not stop.is_set():
         started = trio.current_time()
         argv = command(name, incarnation)
-        process = await trio.lowlevel.open_process(argv, stdin=subprocess.DEVNULL)
+        process = await trio.lowlevel.open_process(argv, stdin=subprocess.DEVNULL, env=env)
         logger.info("worker started name=%s pid=%d incarnation=%d", name, process.pid, incarnation)
         try:
             async with trio.open_nursery() as nursery:

@@ -14,6 +14,7 @@ import trio
 
 import actors
 import helpers
+from actors.cluster import MemoryNetwork, open_node_group
 from registry import boot_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +106,61 @@ class TestVirtualTime:
         assert fields["tick_rate"] == "25" and fields["expected_rate"] == "100"
         assert fields["share"] == "0.25" and fields["late_p99_ms"] == "5000"
 
+    async def test_a_node_group_shares_the_workers_and_merges_stats(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Two nodes split NUM_WORKERS, count their own ticks, and the first merges the lines."""
+        env = {
+            "NUM_WORKERS": "101",
+            "TICK_MIN": "1s",
+            "TICK_MAX": "1s",
+            "STATS_INTERVAL": "2s",
+            "ACTORS_NODES": "a,b",
+        }
+        network = MemoryNetwork()
+        with caplog.at_level(logging.INFO, logger="app.mass_spawn"):
+            async with (
+                actors.open_node(name="a") as a,
+                open_node_group(a, network.transport("a")),
+                actors.open_node(name="b") as b,
+                open_node_group(b, network.transport("b")) as gb,
+            ):
+                await boot_app(a, APP, environ=env)
+                await boot_app(b, APP, environ=env)
+                await trio.sleep(10.5)
+                # Every tick stays on its own node: no tick frame crossed the group.
+                assert gb.statistics().frames_sent == 5  # b's stats lines at 2, 4, 6, 8, 10 s
+                assert len(a.processes(host="app:processes")) == 1 + 51
+                assert len(b.processes(host="app:processes")) == 1 + 50
+        lines = [r.getMessage() for r in caplog.records if r.name == "app.mass_spawn"]
+        by_node = {
+            node: [_fields(x) for x in lines if x.startswith("stats ") and f"node={node} " in x]
+            for node in "ab"
+        }
+        assert [s["alive"] for s in by_node["a"]] == ["51"] * 5
+        assert [s["alive"] for s in by_node["b"]] == ["50"] * 5
+        assert by_node["a"][-1]["tick_rate"] == "51" and by_node["b"][-1]["tick_rate"] == "50"
+        merged = [_fields(x) for x in lines if x.startswith("cluster stats")]
+        assert len(merged) == 5  # only the first node logs it
+        # b's line of an interval reaches a just after a's own tick: a merges b's previous one.
+        assert merged[0]["nodes"] == "1/2"
+        last = merged[-1]
+        assert last["nodes"] == "2/2" and last["alive"] == "101"
+        assert last["tick_rate"] == last["expected_rate"] == "101"
+        assert last["share"] == "1.000"
+        assert int(last["total_ticks"]) == int(by_node["a"][-1]["total_ticks"]) + int(
+            by_node["b"][-2]["total_ticks"]
+        )
+
+    def test_group_share(self) -> None:
+        """Workers are split as evenly as possible; a node outside the list runs them all."""
+        share = _load_app_module().group_share
+        assert share(10, "w1,w2,w3", "w1") == (4, ["w1", "w2", "w3"])
+        assert share(10, "w1, w2,w3", "w3") == (3, ["w1", "w2", "w3"])
+        assert share(10, "", "w1") == (10, [])
+        assert share(10, "w1,w2", "x") == (10, [])
+        assert share(10, "w1,w2", None) == (10, [])
+
     def test_expected_rate_formula(self) -> None:
         """The expected rate is N * ln(max/min) / (max - min), about 0.717 N for 0.5-3 s."""
         expected_rate = _load_app_module().expected_rate
@@ -136,3 +192,26 @@ class TestCommandLine:
         (final,) = [_fields(x) for x in lines if "shutting down " in x and "workers_spawned" in x]
         assert final["workers_spawned"] == final["still_alive"] == final["stopped"] == "2000"
         assert int(final["total_ticks"]) >= int(stats[-1]["total_ticks"])
+
+    def test_two_worker_nodes_share_the_workers(self) -> None:
+        """`--workers 2`: each node runs half, w1 logs merged lines, Ctrl+C stops both cleanly."""
+
+        def merged_twice(lines: list[str]) -> bool:
+            return sum("cluster stats" in x and "nodes=2/2" in x for x in lines) >= 2
+
+        code, lines = helpers.run_app_until(
+            APP,
+            merged_twice,
+            args=["--workers", "2", "--grace", "3"],
+            env={"NUM_WORKERS": "1001", "STATS_INTERVAL": "1s"},
+            timeout=60,
+        )
+        text = "\n".join(lines)
+        assert code == 0, text
+        assert re.search(r"mass spawn starting +num_workers=501 .*node=w1 group=w1,w2", text)
+        assert re.search(r"mass spawn starting +num_workers=500 .*node=w2 group=w1,w2", text)
+        merged = [_fields(x) for x in lines if "cluster stats" in x and "nodes=2/2" in x]
+        assert all(m["alive"] == "1001" and m["expected_rate"] == "717" for m in merged), text
+        finals = [_fields(x) for x in lines if "shutting down " in x and "workers_spawned" in x]
+        assert sorted(f["stopped"] for f in finals) == ["500", "501"], text
+        assert re.search(r"Workers stopped +clean=true", text), text

@@ -4,7 +4,7 @@ The spawner spawns every worker linked and monitored (it traps links), so a
 crashed spawner takes its workers with it and its restart never leaves a
 second set running (the seed's spawn_monitored-only version would). Each
 worker ticks on its own fixed-rate ticker at a random period in
-[TICK_MIN, TICK_MAX] (and sees a Cancel at its next tick) and sends "tick"
+[TICK_MIN, TICK_MAX] (a Cancel interrupts its wait: ``trap_cancel = False``) and sends "tick"
 with the tick's scheduled time to the spawner, which selects over its events
 (Exit, Cancel), a stats ticker and its inbox, in that order, and drains the
 inbox in batches (``receive_many_nowait``).
@@ -20,6 +20,12 @@ above one stats interval is logged as a warning: the node cannot keep up.
 "Spawned" is reported twice, honestly: when every PID has been returned
 (`all workers spawned`), and when every worker is running and waiting on its
 ticker (`all workers running`).
+
+In a node group (``actors run DIR --workers N`` sets ``ACTORS_NODES=w1,...,wN``)
+each node's spawner runs its share of NUM_WORKERS and counts its own workers'
+ticks (no tick crosses a process boundary); every stats line names its node,
+the other nodes send theirs to the first node's spawner (``app:spawner@w1``),
+and that one logs a ``cluster stats`` line merging the latest line of each.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import os
 import random
 import resource
 import time
+from collections.abc import Callable
 
 import trio
 
@@ -66,6 +73,19 @@ def _config(proc: Process) -> tuple[int, float, float, float]:
     return workers, tick_min, tick_max, stats
 
 
+def group_share(workers: int, nodes: str, me: str | None) -> tuple[int, list[str]]:
+    """This node's share of ``workers`` and the group's nodes (``[]``: not in a group).
+
+    ``nodes`` is ``ACTORS_NODES`` (comma-separated node names); a node that is not
+    listed runs every worker itself.
+    """
+    names = [name.strip() for name in nodes.split(",") if name.strip()]
+    if me is None or me not in names:
+        return workers, []
+    base, extra = divmod(workers, len(names))
+    return base + (names.index(me) < extra), names
+
+
 def expected_rate(alive: int, tick_min: float, tick_max: float) -> float:
     """Ticks per second of ``alive`` workers with periods uniform in [tick_min, tick_max]."""
     if tick_max == tick_min:
@@ -93,27 +113,26 @@ def p99(values: list[float]) -> float:
 async def worker(proc: Process, spawner: actors.PID, ident: int, period: float) -> int:
     """Tick every ``period`` seconds and report each tick; on Cancel report and stop.
 
-    It waits on its ticker alone and looks at its events after each tick, so a Cancel
-    is seen within one period. ``select(proc.events, ticks)`` would see it at once but
-    costs about four times the CPU per tick (a select parks on two sources and holds
-    several objects for the whole period), which is the difference between keeping up
-    with 100,000 workers on one core and falling behind at 40,000.
+    It waits on its ticker alone: ``select(proc.events, ticks)`` would see a
+    Cancel too but costs about four times the CPU per tick (a select parks on
+    two sources and holds several objects for the whole period), the
+    difference between keeping up with 100,000 workers on one core and
+    falling behind at 40,000. With ``trap_cancel = False`` a Cancel raises
+    ``actors.Cancelled`` in the wait instead, so it still stops at once.
     """
-    proc.send(spawner, "started", ident)
-    ticks = proc.ticker(period)
-    receive = ticks.receive
-    events = proc.events
+    proc.trap_cancel = False
     send = proc.send
+    send(spawner, "started", ident)
+    receive = proc.ticker(period).receive
     runs = 0
-    while True:
-        scheduled = await receive()
-        if events:
-            event = events.receive_nowait()
-            if isinstance(event, Cancel):
-                send(spawner, "stopped", runs)
-                return runs
-        runs += 1
-        send(spawner, "tick", scheduled)  # the tick's scheduled time
+    try:
+        while True:
+            scheduled = await receive()
+            runs += 1
+            send(spawner, "tick", scheduled)  # the tick's scheduled time
+    except actors.Cancelled:
+        send(spawner, "stopped", runs)
+        return runs
 
 
 class _Stats:
@@ -129,6 +148,8 @@ class _Stats:
         self.last_cpu = time.process_time()
         self.last_wall = time.perf_counter()
         self.settled_at = math.inf
+        self.node: str | None = None
+        self.group: _GroupStats | None = None
 
     def handle(self, batch: list[actors.Message], t0: float) -> None:
         """Count a batch of inbox messages: ticks and 'started' reports."""
@@ -137,6 +158,8 @@ class _Stats:
             topic = msg.topic
             if topic == "tick":
                 ticks.append(msg.payload)
+            elif topic == "node_stats" and self.group is not None:
+                self.group.report(msg.payload)
             elif topic == "started":
                 self.started += 1
                 if self.started == self.workers:
@@ -156,8 +179,8 @@ class _Stats:
             self.late_max = max(self.late_max, now - min(scheduled))
         self.total_ticks = n
 
-    def line(self) -> None:
-        """Log one stats line, and a warning when the node is not keeping up."""
+    def line(self) -> dict[str, int | str]:
+        """Log one stats line (and return its fields), and a warning when behind."""
         now, cpu, wall = trio.current_time(), time.process_time(), time.perf_counter()
         new = self.total_ticks - self.last_ticks
         rate = new / (now - self.last_at) if now > self.last_at else 0.0
@@ -165,7 +188,8 @@ class _Stats:
         late_p99 = p99(self.sample)
         spent = wall - self.last_wall
         cpu_pct = (cpu - self.last_cpu) / spent * 100 if spent > 0 else 0.0
-        fields = {
+        fields: dict[str, int | str] = {} if self.node is None else {"node": self.node}
+        fields |= {
             "alive": self.alive,
             "total_ticks": self.total_ticks,
             "new_ticks": new,
@@ -195,11 +219,52 @@ class _Stats:
         )
         self.sample = []
         self.late_max = 0.0
+        return fields
+
+
+class _GroupStats:
+    """The first node's merge of every node's latest stats line."""
+
+    def __init__(self, nodes: list[str], every: float) -> None:
+        self.nodes, self.every = nodes, every
+        self.latest: dict[str, tuple[float, dict[str, int | str]]] = {}
+
+    def report(self, fields: object) -> None:
+        """Keep a node's stats line (a dict from ``_Stats.line``); ignore anything else."""
+        if isinstance(fields, dict) and fields.get("node") in self.nodes:
+            self.latest[str(fields["node"])] = (trio.current_time(), fields)
+
+    def line(self) -> None:
+        """Log the merged line of the nodes heard from within two stats intervals."""
+        now = trio.current_time()
+        fresh = [f for at, f in self.latest.values() if now - at <= 2 * self.every]
+
+        def values(key: str) -> list[int]:
+            return [v for f in fresh if isinstance(v := f.get(key), int)]
+
+        def total(key: str) -> int:
+            return sum(values(key))
+
+        rate, expected = total("tick_rate"), total("expected_rate")
+        log.info(
+            "cluster stats",
+            nodes=f"{len(fresh)}/{len(self.nodes)}",
+            alive=total("alive"),
+            total_ticks=total("total_ticks"),
+            tick_rate=rate,
+            expected_rate=expected,
+            share=f"{rate / expected:.3f}" if expected else "-",
+            late_p99_ms=max(values("late_p99_ms"), default=0),
+            rss_mb=total("rss_mb"),
+            cpu_pct=total("cpu_pct"),
+        )
 
 
 async def spawner(proc: Process) -> None:
     """Spawn the workers, collect their ticks, log stats; on Cancel stop them all."""
     workers, tick_min, tick_max, stats_every = _config(proc)
+    group_nodes = str(current_app(proc).env.get("ACTORS_NODES"))
+    workers, nodes = group_share(workers, group_nodes, proc.node.name)
     proc.trap_links = True
     worker_fn = current_app(proc).process("app:worker")
     log.info(
@@ -209,8 +274,14 @@ async def spawner(proc: Process) -> None:
         tick_max=actors.format_duration(tick_max),
         stats_interval=actors.format_duration(stats_every),
         pid=proc.pid,
+        **({"node": proc.node.name, "group": ",".join(nodes)} if nodes else {}),
     )
     st = _Stats(workers, tick_min, tick_max, stats_every)
+    if nodes:
+        st.node = proc.node.name
+        if proc.node.name == nodes[0]:
+            st.group = _GroupStats(nodes, stats_every)
+    report = _reporter(proc, st, nodes)
     stats = proc.ticker(stats_every)  # first, so stats lines come during the spawn too
     events, inbox = proc.events, proc.inbox
     rng = random.Random()
@@ -223,7 +294,7 @@ async def spawner(proc: Process) -> None:
             await trio.lowlevel.checkpoint()  # let this slice start; stats stay on time
             _drain_into(st, inbox, t0)
             if (await actors.select(stats, default=True)).source is stats:
-                st.line()
+                report()
             slice_end = time.perf_counter() + SPAWN_SLICE  # a whole slice of spawning
     spawned_s = time.perf_counter() - t0
     st.settled_at = trio.current_time() + SETTLE
@@ -241,7 +312,7 @@ async def spawner(proc: Process) -> None:
         if source is inbox:
             st.handle([value], t0)
         elif source is stats:
-            st.line()  # before draining: it counts what arrived before its tick
+            report()  # before draining: it counts what arrived before its tick
         # Drain after every wake-up: when scheduling rounds outlast the stats interval,
         # select (stats before inbox) would otherwise return the stats tick every time.
         _drain_into(st, inbox, t0)
@@ -256,6 +327,24 @@ async def spawner(proc: Process) -> None:
         elif isinstance(value, Cancel):
             await _shut_down(proc, workers, st.alive, st.total_ticks, st.failed)
             return
+
+
+def _reporter(proc: Process, st: _Stats, nodes: list[str]) -> Callable[[], None]:
+    """What the spawner does at each stats tick: its line, then the group's share of it."""
+    leader = f"app:spawner@{nodes[0]}" if nodes else ""
+
+    def report() -> None:
+        fields = st.line()
+        if not nodes:
+            return
+        if st.group is not None:
+            st.group.report(fields)
+            st.group.line()
+        else:
+            with contextlib.suppress(ConnectionError):  # the first node is not (yet) connected
+                proc.send(leader, "node_stats", fields)
+
+    return report
 
 
 def _drain_into(st: _Stats, inbox: actors.lowlevel.MessageQueue[actors.Message], t0: float) -> None:

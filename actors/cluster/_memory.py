@@ -1,0 +1,131 @@
+"""An in-memory transport: the nodes of a node group inside one trio run.
+
+For tests of distributed apps on virtual time (``trio.testing.MockClock``):
+every node of the group is an ``actors.open_node(name=...)`` in the same trio
+run, joined with ``open_node_group(node, network.transport(name))``. Frames
+keep their order per pair and go through the real wire encoding;
+``network.cut(name)`` loses a node as a closed connection would (its peers see
+``NodeDown``, monitors ``noconnection``). Nothing here touches a socket.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import trio
+
+from ._transport import FrameHandler, NoConnection
+
+__all__ = ["MemoryNetwork", "MemoryTransport"]
+
+
+class MemoryNetwork:
+    """The nodes joined through :class:`MemoryTransport` in one trio run."""
+
+    def __init__(self, *, max_frame: int = 16 * 2**20) -> None:
+        self.max_frame = max_frame
+        self.transports: dict[str, MemoryTransport] = {}
+
+    def __repr__(self) -> str:
+        return f"<MemoryNetwork nodes={sorted(self.transports)}>"
+
+    def transport(self, node: str) -> MemoryTransport:
+        """A transport for the node named ``node`` on this network."""
+        return MemoryTransport(self, node)
+
+    def cut(self, name: str, why: str = "cut") -> None:
+        """Lose node ``name``: it and its peers see each other go down.
+
+        Raises:
+            KeyError: If no node of that name is serving on this network.
+        """
+        gone = self.transports.pop(name)
+        for peer, transport in list(self.transports.items()):
+            transport._peer_down(name, why)
+            gone._peer_down(peer, why)
+
+
+class MemoryTransport:
+    """A :class:`~actors.cluster.Transport` over a :class:`MemoryNetwork`."""
+
+    def __init__(self, network: MemoryNetwork, node: str) -> None:
+        if not node or "@" in node:
+            raise ValueError(f"a node name must be non-empty and without '@', got {node!r}")
+        self.network = network
+        self._node = node
+        self._inbox: deque[tuple[str, bytes]] = deque()
+        self._wake = trio.Event()
+        self._handler: FrameHandler | None = None
+        self._connected: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<MemoryTransport {self._node} peers={sorted(self._connected)}>"
+
+    @property
+    def node(self) -> str:
+        """This node's name."""
+        return self._node
+
+    def peers(self) -> frozenset[str]:
+        """The nodes connected now."""
+        return frozenset(self._connected)
+
+    def send(self, peer: str, frame: bytes) -> None:
+        """Queue ``frame`` for ``peer`` (delivered by the peer's serving task).
+
+        Raises:
+            NoConnection: If ``peer`` is not connected.
+            ValueError: If the frame is larger than the network's ``max_frame``.
+        """
+        if peer not in self._connected:
+            raise NoConnection(peer)
+        if len(frame) > self.network.max_frame:
+            raise ValueError(
+                f"frame of {len(frame)} bytes to node {peer!r} exceeds "
+                f"max_frame={self.network.max_frame}"
+            )
+        other = self.network.transports[peer]
+        other._inbox.append((self._node, frame))
+        other._wake.set()
+
+    def _peer_down(self, peer: str, why: str) -> None:
+        if peer in self._connected:
+            self._connected.discard(peer)
+            if self._handler is not None:
+                self._handler.peer_down(peer, why)
+
+    async def serve(
+        self,
+        handler: FrameHandler,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Join the network, deliver frames until cancelled, then leave it.
+
+        Raises:
+            ValueError: If a node of the same name is already on the network.
+        """
+        if self._node in self.network.transports:
+            raise ValueError(f"a node named {self._node!r} is already on this network")
+        self._handler = handler
+        for name, other in self.network.transports.items():
+            other._connected.add(self._node)
+            if other._handler is not None:
+                other._handler.peer_up(self._node)
+            self._connected.add(name)
+            handler.peer_up(name)
+        self.network.transports[self._node] = self
+        task_status.started()
+        try:
+            while True:
+                while self._inbox:
+                    peer, frame = self._inbox.popleft()
+                    if peer in self._connected:
+                        handler.frame_received(peer, frame)
+                await trio.lowlevel.checkpoint()
+                if not self._inbox:
+                    self._wake = trio.Event()
+                    await self._wake.wait()
+        finally:
+            if self.network.transports.get(self._node) is self:
+                self.network.cut(self._node, "closed")

@@ -1,0 +1,54 @@
+"""``MemoryNetwork``: the in-process transport that virtual-time tests of node groups use."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.lowlevel
+
+import actors
+from actors.cluster import MemoryNetwork, NoConnection, NodeDown, NodeUp, open_node_group
+
+
+async def test_duplicate_names_bad_names_and_big_frames_are_refused() -> None:
+    network = MemoryNetwork(max_frame=1000)
+    with pytest.raises(ValueError, match="without '@'"):
+        network.transport("a@b")
+    async with actors.open_node(name="a") as a, open_node_group(a, network.transport("a")):
+        async with actors.open_node(name="a") as twin:
+            with pytest.raises(ValueError, match="already on this network"):
+                async with open_node_group(twin, network.transport("a")):
+                    pass  # pragma: no cover
+        async with actors.open_node(name="b") as b, open_node_group(b, network.transport("b")):
+            with pytest.raises(ValueError, match="exceeds max_frame=1000"):
+                b.send("x@a", "big", "x" * 2000)
+            with pytest.raises(NoConnection):
+                b.send("x@c", "t", 1)
+    assert network.transports == {}
+    with pytest.raises(KeyError):
+        network.cut("a")
+
+
+async def test_nodes_come_and_go_in_order() -> None:
+    network = MemoryNetwork()
+    seen: list[object] = []
+    async with (
+        actors.open_node(name="a") as a,
+        open_node_group(a, network.transport("a")) as ga,
+    ):
+
+        async def watcher(proc: actors.Process) -> None:
+            ga.monitor_nodes(proc)
+            while len(seen) < 4:
+                event = await proc.events.receive()
+                seen.append((type(event).__name__, event.node))
+
+        a.spawn(watcher)
+        await trio.lowlevel.checkpoint()
+        for _ in range(2):
+            async with actors.open_node(name="b") as b, open_node_group(b, network.transport("b")):
+                assert ga.nodes() == ["b"]
+                await trio.sleep(1)
+            await trio.sleep(1)
+        assert ga.nodes() == []
+    assert seen == [(NodeUp.__name__, "b"), (NodeDown.__name__, "b")] * 2
