@@ -7,6 +7,7 @@ index files; the ``cron`` subcommands come from ``actors.cron._cli``.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -74,5 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def console() -> None:
+    """The ``actors`` console script: ``main()``, then exit without a last full collection.
+
+    A stopped node leaves its processes' reference cycles to the cyclic
+    collector, and the interpreter's final collection would scan them all
+    (1.6 s after ``actors run`` of 100,000 processes) only to free memory the
+    OS takes back anyway. Frozen objects are not scanned: freeze, then exit.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

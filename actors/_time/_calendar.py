@@ -15,6 +15,8 @@ _COMPACT_MIN = 256
 _SLOTS_PER_SECOND = 1000.0
 """Calendar slot width: one millisecond."""
 _SCALED_MAX = 2.0**62
+MAX_BATCH = 2000
+"""Most entries fired per wake-up; the rest fire in the next scheduling round."""
 
 
 class Entry(Protocol):
@@ -163,13 +165,22 @@ class Calendar:
             self._count -= len(bucket) // 3
         return math.inf
 
-    def _fire_due(self, now: float) -> None:
-        """Fire every entry due at ``now``, in order, filing re-armed entries (ticks) again."""
+    def _fire_due(self, now: float, limit: int = MAX_BATCH) -> bool:
+        """Fire the entries due at ``now``, in order, filing re-armed entries (ticks) again.
+
+        At most ``limit`` fire: the tasks they wake run in one trio scheduling round,
+        and an unbounded round (a node seconds behind has hundreds of thousands due)
+        would hold off signals, I/O and every other task for seconds.
+
+        Returns:
+            bool: True if entries due at ``now`` are left for the next round.
+        """
         near = self._near
         seq = self._seq
         store = self._store
         now_slot = _slot_of(now)
         fired = repushed = 0
+        more = False
         while True:
             if not near:
                 # Begin the next far slot once its millisecond has started.
@@ -187,6 +198,9 @@ class Calendar:
                 continue
             item = near[0]
             if item[0] > now:
+                break
+            if fired >= limit:
+                more = True
                 break
             heappop(near)
             self._count -= 1
@@ -207,6 +221,7 @@ class Calendar:
             self._fired += fired
             self._batches += 1
         self._last = now
+        return more
 
 
 def _live(bucket: list[object]) -> list[tuple[object, object, Entry]]:

@@ -64,6 +64,7 @@ class TimerService(Calendar):
 
     __slots__ = (
         "_dropped",
+        "_more",
         "_owned",
         "_parked",
         "_registered_deadline",
@@ -86,6 +87,7 @@ class TimerService(Calendar):
         self._registered_deadline = math.inf
         self._task: Task | None = None  # the fallback task
         self._parked = False
+        self._more = False  # the fallback task's last batch left due entries behind
         # {owner process: None | one timer | set of timers}; one on_exit callback per owner.
         self._owned: dict[Process, Owned | set[Owned] | None] = {}
         self._dropped = 0
@@ -153,7 +155,12 @@ class TimerService(Calendar):
         """trio's run loop calls this when the registered wake-up has passed."""
         self._runner.deadlines.remove(self._registered_deadline, self)
         self._registered_deadline = math.inf
-        self._fire_due(trio.current_time())
+        now = trio.current_time()
+        if self._fire_due(now):
+            # More are due. Not at `now`: trio's expire loop would call us again at once.
+            # Just after it, the next round's expire fires them, after the woken tasks.
+            self._arm(math.nextafter(now, math.inf))
+            return
         wake = self._next_deadline()
         if wake != math.inf:
             self._arm(self._wake_for(wake))
@@ -168,10 +175,16 @@ class TimerService(Calendar):
             now = trio.current_time()
             wake = self._next_deadline()
             if wake != math.inf:
-                wake = self._wake_for(wake)
+                if not self._more:
+                    wake = self._wake_for(wake)
                 if wake <= now:
-                    self._fire_due(now)
+                    if self._fire_due(now):
+                        self._more = True
+                        await trio.lowlevel.checkpoint()  # let the woken tasks run first
+                    else:
+                        self._more = False
                     continue
+            self._more = False
             self._registered_deadline = wake
             self._parked = True
             with trio.CancelScope(deadline=wake):
@@ -185,7 +198,7 @@ class TimerService(Calendar):
             # here, while trio expires deadlines, so the woken tasks run in this very
             # scheduling round (one round per batch fewer); then wake without raising.
             self._parked = False
-            self._fire_due(now)
+            self._more = self._fire_due(now)
             reschedule(self._task)  # type: ignore[arg-type]
             return Abort.FAILED
         self._parked = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ import helpers
 from actors import Timer, after, ticker
 from actors._core._waiter import make_reparker
 from actors._time import _service as _timerservice
+from actors._time._calendar import MAX_BATCH
 from actors.lowlevel import timer_statistics
 
 #: A timer plan: (delay in ms, then: "keep" | "stop" | "reset to <ms>").
@@ -220,6 +222,51 @@ class TestTrioDeadlineHeap:
             t = after(5)
         assert await t.receive() == 5
         assert trio.current_time() == 5
+
+
+async def _burst(count: int) -> tuple[list[int], int]:
+    """``count`` processes due at t=1; a plain task notes how many had woken at each round."""
+    woken: list[float] = []
+    seen: list[int] = []
+    async with actors.open_node() as node:
+
+        async def sleeper(proc: actors.Process) -> None:
+            await proc.sleep(1)
+            woken.append(trio.current_time())
+
+        for _ in range(count):
+            node.spawn(sleeper)
+        before = timer_statistics(node).batches
+        await trio.sleep(1)  # wakes in the same round as the first batch
+        while len(woken) < count:
+            seen.append(len(woken))
+            # Not a bare checkpoint: a task that is always runnable keeps MockClock from
+            # advancing to the next round's wake-up (just after the first).
+            await trio.sleep(1e-9)
+        batches = timer_statistics(node).batches - before
+    assert woken == pytest.approx([1.0] * count)  # the rounds take (next to) no time
+    return seen, batches
+
+
+class TestBoundedBatches:
+    """A wake-up fires at most MAX_BATCH entries; the rest fire in the next round."""
+
+    async def test_a_burst_is_fired_in_rounds_other_tasks_run_between(self) -> None:
+        limit = MAX_BATCH
+        seen, batches = await _burst(2 * limit + 1)
+        assert batches == 3
+        # The observer ran between the rounds: it saw partial counts, never a jump over a round.
+        partial = sorted({n for n in seen if 0 < n < 2 * limit + 1})
+        assert partial, seen
+        assert all(later - earlier <= limit for earlier, later in itertools.pairwise(seen))
+
+    async def test_fallback_task_bounds_its_batches_too(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(_timerservice, "_hook_runner", lambda: None)
+        seen, batches = await _burst(2 * MAX_BATCH + 1)
+        assert batches == 3
+        assert any(0 < n < 2 * MAX_BATCH + 1 for n in seen)
 
 
 class TestFallbackTask:

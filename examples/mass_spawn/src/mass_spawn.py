@@ -37,6 +37,7 @@ import random
 import resource
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import trio
 
@@ -45,6 +46,7 @@ from actors import Cancel, Exit, LinkDown, Process
 from registry import current_app
 
 log = actors.get_logger("app.mass_spawn")
+T = TypeVar("T")
 
 SPAWN_SLICE = 0.2
 """Seconds the spawner spawns before it yields once (the workers so far start meanwhile)."""
@@ -360,19 +362,23 @@ async def _shut_down(proc: Process, spawned: int, alive: int, ticks: int, failed
         if pid != proc.pid:
             proc.cancel(pid, "spawner stopping")
     stopped = 0
+    events, inbox = proc.events, proc.inbox
     with trio.move_on_after(5):
         while alive > 0:
-            got = await actors.select(proc.events, proc.inbox)
-            value = got.value
-            if got.source is proc.inbox:
-                if value.topic == "stopped":
-                    stopped += 1
-                elif value.topic == "tick":
-                    ticks += 1
-            elif type(value) is Exit:
-                alive -= 1
+            got = await actors.select(events, inbox)
+            # Then everything else queued, a batch at a time: a select per item costs
+            # about a second more at 100,000 workers.
+            exits = _drain(events)
+            messages = _drain(inbox)
+            if got.source is events:
+                exits.append(got.value)
+            else:
+                messages.append(got.value)
+            alive -= sum(type(event) is Exit for event in exits)
+            stopped += sum(msg.topic == "stopped" for msg in messages)
+            ticks += sum(msg.topic == "tick" for msg in messages)
     # Workers send "stopped" before they return, so every report is queued by now.
-    for msg in _drain(proc.inbox):
+    for msg in _drain(inbox):
         if msg.topic == "stopped":
             stopped += 1
         elif msg.topic == "tick":
@@ -387,10 +393,9 @@ async def _shut_down(proc: Process, spawned: int, alive: int, ticks: int, failed
     )
 
 
-def _drain(queue: actors.lowlevel.MessageQueue[actors.Message]) -> list[actors.Message]:
-    messages = []
-    while True:
-        try:
-            messages.append(queue.receive_nowait())
-        except trio.WouldBlock:
-            return messages
+def _drain(queue: actors.lowlevel.MessageQueue[T]) -> list[T]:
+    """Everything queued in ``queue`` now (up to ``DRAIN`` items)."""
+    try:
+        return queue.receive_many_nowait(DRAIN)
+    except trio.WouldBlock:
+        return []
