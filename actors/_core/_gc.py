@@ -22,9 +22,17 @@ benchmark used to do by hand with ``gc.freeze()``, at the moment it is safe:
   (``gc.unfreeze()``), so the next full collection scans everything once,
   frees the dead processes' cycles and freezes the rest again. That is the
   same amortisation Python applies to its old generation, counted in processes;
+- with freezing, a full collection costs what became old since the last one,
+  so the policy makes them frequent and small: it lowers Python's third
+  threshold (full collections are considered every ``threshold2`` collections
+  of the middle generation, 10 by default) to ``full_after`` (2). With 10, the
+  start-up of 100,000 tickers was scanned in 15-40 ms pauses seconds later;
+  with 2, in pauses of 3-5 ms. The total scanned is the same: every survivor is
+  scanned by one full collection, then frozen;
 - when the last managed node of the interpreter closes, everything frozen is
-  handed back, so nothing outlives the node (a closing node never triggers a
-  reclaim: its shutdown is not slowed by a full scan).
+  handed back and the threshold restored, so nothing outlives the node (a
+  closing node never triggers a reclaim: its shutdown is not slowed by a full
+  scan).
 
 Young collections are untouched. ``gc=None`` leaves the collector alone.
 """
@@ -58,6 +66,9 @@ class GcPolicy:
     the most processes alive since the last reclaim have exited."""
     reclaim_min: int = 1000
     """...and at least this many processes have exited since the last reclaim."""
+    full_after: int = 2
+    """With ``freeze``: consider a full collection after this many collections of the middle
+    generation (Python's ``threshold2``, set while the node is open; Python's default is 10)."""
 
     def __attrs_post_init__(self) -> None:
         if type(self.freeze) is not bool:
@@ -69,6 +80,9 @@ class GcPolicy:
             raise ValueError(f"GcPolicy.reclaim_fraction must be in (0, 1], got {fraction!r}")
         if type(self.reclaim_min) is not int or self.reclaim_min < 0:
             raise ValueError(f"GcPolicy.reclaim_min must be an int >= 0, got {self.reclaim_min!r}")
+        if type(self.full_after) is not int or not 1 <= self.full_after <= 1000:
+            after = self.full_after
+            raise ValueError(f"GcPolicy.full_after must be an int in [1, 1000], got {after!r}")
 
 
 def check_gc_option(value: object) -> GcPolicy | None:
@@ -99,6 +113,9 @@ class _Manager:
         self.marks: dict[Node, tuple[int, int]] = {}
         self.stats = _Counters()
         self.installed = False
+        # Python's threshold2 before the policy set one, and the value it set (None: not set).
+        self.saved_threshold2 = 10
+        self.set_threshold2: int | None = None
 
     def add(self, node: Node, policy: GcPolicy) -> None:
         self.nodes[node] = policy
@@ -106,14 +123,35 @@ class _Manager:
         if not self.installed and sys.implementation.name == "cpython":
             gc.callbacks.append(self.callback)
             self.installed = True
+        self._apply_threshold()
 
     def remove(self, node: Node) -> None:
         self.nodes.pop(node, None)
         self.marks.pop(node, None)
+        self._apply_threshold()
         if not self.nodes and self.installed:
             gc.callbacks.remove(self.callback)
             self.installed = False
             gc.unfreeze()  # hand everything back: nothing frozen outlives the last node
+
+    def _apply_threshold(self) -> None:
+        """Set threshold2 to the smallest ``full_after`` of the freezing policies, or restore it."""
+        if not self.installed:
+            return
+        wanted = min((p.full_after for p in self.nodes.values() if p.freeze), default=None)
+        first, second, third = gc.get_threshold()
+        if self.set_threshold2 is not None and third != self.set_threshold2:
+            self.set_threshold2 = None  # somebody else set it since: theirs stands
+            return
+        if wanted is None:
+            if self.set_threshold2 is not None:
+                gc.set_threshold(first, second, self.saved_threshold2)
+                self.set_threshold2 = None
+            return
+        if self.set_threshold2 is None:
+            self.saved_threshold2 = third
+        gc.set_threshold(first, second, wanted)
+        self.set_threshold2 = wanted
 
     def callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase != "stop" or info.get("generation") != 2:

@@ -17,6 +17,8 @@ _SLOTS_PER_SECOND = 1000.0
 _SCALED_MAX = 2.0**62
 MAX_BATCH = 2000
 """Most entries fired per wake-up; the rest fire in the next scheduling round."""
+_POOL_MAX = 1024
+"""Most emptied bucket lists kept for reuse."""
 
 
 class Entry(Protocol):
@@ -52,7 +54,11 @@ class Calendar:
     per filing: a tuple that refers to an entry is tracked by the garbage
     collector, and one per tick living a whole period (0.5-3 s) reached the
     oldest generation at 70,000 ticks a second and kept full collections
-    running; the heap's tuples live less than a millisecond. Firing order is
+    running; the heap's tuples live less than a millisecond. Emptied buckets
+    are reused for later slots (up to ``_POOL_MAX``): a new list per
+    millisecond was still young at the next young collection, so each young
+    collection scanned ~3,000 buckets holding every pending tick (~10 ms at
+    100,000 tickers); reused lists grow old and are frozen with the processes. Firing order is
     exactly one heap's. Against one binary heap of every entry (a 17-level
     sift of tuple comparisons per tick at 100,000 tickers) it measured ~10%
     less CPU per tick at 100,000 tickers and the same at 10,000.
@@ -73,6 +79,7 @@ class Calendar:
         "_open",
         "_peek",
         "_peek_slot",
+        "_pool",
         "_scheduled",
         "_seq",
     )
@@ -84,6 +91,8 @@ class Calendar:
         # Later slots: slot -> unordered flat triples, and a heap of those slot numbers.
         self._far: dict[int, list[object]] = {}
         self._far_slots: list[int] = []
+        # Emptied bucket lists, reused (see the class docstring).
+        self._pool: list[list[object]] = []
         # Cached earliest live deadline of one far bucket.
         self._peek_slot: int | None = None
         self._peek = math.inf
@@ -104,7 +113,15 @@ class Calendar:
             return
         bucket = self._far.get(slot)
         if bucket is None:
-            self._far[slot] = [deadline, seq, entry]
+            pool = self._pool
+            if pool:
+                bucket = self._far[slot] = pool.pop()
+                append = bucket.append
+                append(deadline)
+                append(seq)
+                append(entry)
+            else:
+                self._far[slot] = [deadline, seq, entry]
             heappush(self._far_slots, slot)
         else:
             append = bucket.append
@@ -163,7 +180,14 @@ class Calendar:
             del self._far[slot]
             self._dead -= len(bucket) // 3
             self._count -= len(bucket) // 3
+            self._recycle(bucket)
         return math.inf
+
+    def _recycle(self, bucket: list[object]) -> None:
+        """Empty a bucket that left the calendar and keep it for a later slot."""
+        bucket.clear()
+        if len(self._pool) < _POOL_MAX:
+            self._pool.append(bucket)
 
     def _fire_due(self, now: float, limit: int = MAX_BATCH) -> bool:
         """Fire the entries due at ``now``, in order, filing re-armed entries (ticks) again.
@@ -191,6 +215,7 @@ class Calendar:
                 flat = self._far.pop(slot)
                 near = list(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))  # type: ignore[arg-type]
                 heapify(near)
+                self._recycle(flat)
                 self._near = near
                 self._open = slot
                 if slot == self._peek_slot:

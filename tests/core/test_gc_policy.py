@@ -36,6 +36,36 @@ class TestManagedCollector:
         assert not _hooked()
         assert gc.get_freeze_count() == 0
 
+    async def test_full_after_sets_threshold2_while_open(self) -> None:
+        """A freezing policy lowers Python's threshold2 while open and restores it at close."""
+        before = gc.get_threshold()
+        async with actors.open_node():
+            assert gc.get_threshold() == (*before[:2], 2)
+            async with actors.open_node(gc=GcPolicy(full_after=5)):
+                assert gc.get_threshold()[2] == 2  # the smallest of the open policies
+            async with actors.open_node(gc=GcPolicy(full_after=1)):
+                assert gc.get_threshold()[2] == 1
+            assert gc.get_threshold()[2] == 2
+        assert gc.get_threshold() == before
+
+    async def test_threshold_left_alone_without_freezing(self) -> None:
+        """``freeze=False`` and ``gc=None`` do not touch the thresholds."""
+        before = gc.get_threshold()
+        async with actors.open_node(gc=GcPolicy(freeze=False)):
+            assert gc.get_threshold() == before
+        async with actors.open_node(gc=None):
+            assert gc.get_threshold() == before
+
+    async def test_a_threshold_set_by_the_user_stands(self) -> None:
+        """If the program sets threshold2 while the node is open, closing does not undo it."""
+        before = gc.get_threshold()
+        try:
+            async with actors.open_node():
+                gc.set_threshold(before[0], before[1], 7)
+            assert gc.get_threshold()[2] == 7
+        finally:
+            gc.set_threshold(*before)
+
     async def test_none_leaves_the_collector_alone(self) -> None:
         """``gc=None``: no hook, nothing frozen."""
         async with actors.open_node(gc=None) as node:
@@ -104,6 +134,17 @@ class TestValidation:
         """``reclaim_min`` must be an int >= 0."""
         with pytest.raises(ValueError, match="reclaim_min"):
             GcPolicy(reclaim_min=minimum)  # type: ignore[arg-type]
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        after=st.one_of(
+            st.integers(max_value=0), st.integers(min_value=1001), st.floats(), st.booleans()
+        )
+    )
+    def test_bad_full_after(self, after: object) -> None:
+        """``full_after`` must be an int in [1, 1000]."""
+        with pytest.raises(ValueError, match="full_after must be an int in"):
+            GcPolicy(full_after=after)  # type: ignore[arg-type]
 
     def test_bad_freeze(self) -> None:
         with pytest.raises(ValueError, match="freeze must be a bool, got 'yes'"):
