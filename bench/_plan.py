@@ -31,10 +31,16 @@ TICK_MIN, TICK_MAX = 0.5, 3.0
 TICK_REPEATS = 5
 #: The same size with the worker's CPU kept busy (``_busy.py``); its spread is small, 3 runs do.
 WARM_REPEATS = 3
+#: The spawn and ping-pong bars compare runs of 0.1-1.5 s, which the VM's drift moves by
+#: 10-20% (three back-to-back trio spawns of 10k: 10.5, 12.6, 11.4 us each): median of 5 and 3.
+SPAWN_REPEATS = 5
+PINGPONG_REPEATS = 3
 #: (workload, n) -> (systems alternated, runs).
 REPEATED = {
     ("ticking", 10_000): (("actors", "trio"), TICK_REPEATS),
     ("ticking_warm", 10_000): (("actors", "trio"), WARM_REPEATS),
+    ("spawn", 10_000): (("actors", "trio"), SPAWN_REPEATS),
+    ("pingpong", 100_000): (("actors", "trio"), PINGPONG_REPEATS),
 }
 #: ``ticking_warm`` is a diagnostic of the CPU-per-tick bar: the bar size, Python systems only.
 WARM_N = 10_000
@@ -242,6 +248,8 @@ def build_plan(
         "fanin_senders": sizes.senders,
         "tick_repeats_10k": 1 if quick else TICK_REPEATS,
         "tick_warm_repeats_10k": 1 if quick else WARM_REPEATS,
+        "spawn_repeats_10k": 1 if quick else SPAWN_REPEATS,
+        "pingpong_repeats": 1 if quick else PINGPONG_REPEATS,
     }
     return Plan(
         quick=quick,

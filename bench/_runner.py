@@ -126,7 +126,7 @@ def run_job(job: Job, timeout: float | None = None) -> Outcome:
 
 
 #: Metrics whose spread over repeated runs is kept next to the median.
-SPREAD = ("cpu_per_tick_us",)
+SPREAD = ("cpu_per_tick_us", "time_to_parked_s", "round_trips_per_s")
 
 
 def merge_repeats(outcomes: list[Outcome]) -> list[Outcome]:

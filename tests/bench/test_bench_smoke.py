@@ -130,6 +130,20 @@ def test_full_plan_alternates_repeated_tick_runs_at_the_bar_size() -> None:
     assert all(j.repeat == 0 for j in only_actors.jobs)  # nothing to alternate with
 
 
+@pytest.mark.parametrize(
+    ("workload", "n", "runs"),
+    [("spawn", 10_000, _plan.SPAWN_REPEATS), ("pingpong", 100_000, _plan.PINGPONG_REPEATS)],
+)
+def test_full_plan_repeats_the_spawn_and_pingpong_bars(workload: str, n: int, runs: int) -> None:
+    """The short bar runs are alternated and repeated too (median of the runs)."""
+    plan = _plan.build_plan(quick=False, workloads=[workload])
+    repeats = [(j.system, j.repeat) for j in plan.jobs if j.repeat]
+    assert repeats == [(s, r) for r in range(1, runs) for s in ("actors", "trio")]
+    assert all(j.n == n for j in plan.jobs if j.repeat)
+    assert runs >= 3
+    assert plan.settings[f"{workload}_repeats" + ("_10k" if workload == "spawn" else "")] == runs
+
+
 def test_warm_ticking_runs_at_the_bar_size_for_python_systems_only() -> None:
     full = _plan.build_plan(quick=False, workloads=["ticking_warm"])
     jobs = [(j.system, j.n, j.repeat) for j in full.jobs]
