@@ -36,6 +36,18 @@ class TestManagedCollector:
         assert not _hooked()
         assert gc.get_freeze_count() == 0
 
+    async def test_what_exists_when_the_first_node_opens_is_frozen_at_once(self) -> None:
+        """The program's heap (imports) is frozen at open, so no full collection scans it."""
+        old = [[n] for n in range(1000)]
+        assert gc.get_freeze_count() == 0
+        async with actors.open_node() as node:
+            assert gc.get_freeze_count() >= len(old)
+            assert node.statistics().gc_freezes >= 1
+            assert not any(o is old for o in gc.get_objects())  # frozen: not in a generation
+        assert gc.get_freeze_count() == 0
+        async with actors.open_node(gc=GcPolicy(freeze=False)):
+            assert gc.get_freeze_count() == 0
+
     async def test_full_after_sets_threshold2_while_open(self) -> None:
         """A freezing policy lowers Python's threshold2 while open and restores it at close."""
         before = gc.get_threshold()
