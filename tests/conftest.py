@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not inspect.iscoroutinefunction(fn) or item.get_closest_marker("real_time"):
             continue
         item.add_marker(pytest.mark.trio(run=_virtual_run))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _default_signal_dispositions() -> Iterator[None]:
+    """Give SIGINT and SIGTERM their default handling for the whole session.
+
+    A test process started in the background (``&``, nohup, some CI runners) inherits SIGINT
+    ignored; trio then leaves Ctrl+C alone and every child started by a test inherits the
+    ignored signal too (``exec`` keeps ignored dispositions). Tests must not depend on that.
+    """
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)

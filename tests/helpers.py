@@ -26,7 +26,8 @@ async def idle(proc: actors.Process) -> None:
 
 
 async def forever(proc: actors.Process) -> None:
-    """Ignore everything; only terminate stops it."""
+    """Ignore everything; only terminate stops it (it traps cancels and never reads them)."""
+    proc.trap_cancel = True
     await trio.sleep_forever()
 
 

@@ -216,10 +216,19 @@ def kill(proc: Process, error: BaseException, reason: ExitReason) -> None:
 
 
 def post_cancel(proc: Process, event: Cancel) -> None:
-    """Deliver ``event`` to ``proc``: interrupt it first if it does not trap cancels."""
+    """Deliver ``event`` to ``proc``; interrupt it unless it traps or reads its events.
+
+    A process that does not trap cancels (the default) and is not waiting on
+    ``proc.events`` (alone or in a ``select``) gets :class:`Cancelled` raised
+    where it waits, or at its next wait unless it takes the ``Cancel`` from
+    ``events`` first (``_retry_interrupts``). A process parked on its events
+    receives the event instead, as one that traps always does.
+    """
     proc._cancel_requested = True
     if not proc._trap_cancel:
-        interrupt(proc, Cancelled(event))
+        events = proc._events
+        if events is None or events._waiter is None:
+            interrupt(proc, Cancelled(event))
     proc._post_event(event)
 
 
@@ -243,8 +252,20 @@ def _retry_interrupts(node: Node) -> None:
         task = proc._task
         if proc._kill is not None or not _alive(proc):
             del pending[proc]  # a kill or its exit came first
+        elif _cancel_taken(proc, error) or proc._trap_cancel:
+            del pending[proc]  # it read the Cancel from its events, or traps them now
         elif task is not None and force_abort(task, error):
             del pending[proc]
+
+
+def _cancel_taken(proc: Process, error: BaseException) -> bool:
+    """Whether the ``Cancel`` behind a pending ``Cancelled`` was already taken from events."""
+    event = getattr(error, "event", None)
+    if type(error) is not Cancelled or event is None:
+        return False
+    events = proc._events
+    items = None if events is None else events._items
+    return not items or all(queued is not event for queued in items)
 
 
 async def _retry_kills(node: Node) -> None:

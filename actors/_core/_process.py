@@ -88,7 +88,7 @@ class Process:
         self._kill_reason: ExitReason | None = None
         self._cancel_requested = False
         self._trap_links = False
-        self._trap_cancel = True
+        self._trap_cancel = False
 
     def __repr__(self) -> str:
         return f"<Process {self.pid} {getattr(self._fn, '__qualname__', self._fn)}>"
@@ -292,13 +292,23 @@ class Process:
 
     @property
     def trap_cancel(self) -> bool:
-        """Whether a ``Cancel`` only arrives on ``events`` (True, the default).
+        """Whether a ``Cancel`` only arrives on ``events`` (default False).
 
-        Set it to False and each ``Cancel`` also raises :class:`~actors.Cancelled`
-        where the process waits (at its next wait if it is running), so a
-        process that waits on one source (a ticker, its inbox) stops at once
-        without selecting on ``events`` too. Setting it to False after a
-        ``Cancel`` already arrived raises at the next wait.
+        Not trapping (the default, as an Erlang process that does not trap
+        exits): a ``Cancel`` (node shutdown, a supervisor stopping the
+        process, ``cancel(pid)``) raises :class:`~actors.Cancelled` where the
+        process waits (its inbox, a ticker, ``actors.sleep``, a call), or at
+        its next wait if it is running, unless the process is waiting on
+        ``proc.events`` (alone or in a ``select``) or takes the ``Cancel``
+        from ``events`` before it waits again: then it gets the event only.
+        So ``async for msg in proc.inbox`` stops at once on a shutdown, and a
+        loop that selects on ``proc.events`` handles its ``Cancel`` as an
+        event. The ``Cancel`` is queued on ``events`` in every case.
+
+        Set it to True to trap cancels: a ``Cancel`` then only arrives on
+        ``events``, wherever the process waits (a process that must finish
+        its work or clean up with waits of its own). Setting it to False after
+        a ``Cancel`` already arrived raises at the next wait.
         """
         return self._trap_cancel
 

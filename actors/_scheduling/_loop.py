@@ -81,6 +81,7 @@ class ScheduleLoop:
     async def run(self) -> ScheduleInfo:
         proc = self.proc
         proc.trap_links = True
+        proc.trap_cancel = True  # a Cancel is handled as an event: children are stopped first
         self.parents = linked_to(proc)
         try:
             while True:
@@ -274,7 +275,13 @@ class ScheduleLoop:
         if fire is None:
             return
         forget(self.proc, exit.pid)
-        if exit.error is None:
+        if exit.error is None and exit.reason is ExitReason.SHUTDOWN and exit.result is None:
+            # Stopped by a Cancel (a node shutdown, or actors.Cancelled) before it had a result.
+            self.cancelled += 1
+            self._emit(
+                "cancelled", fire=fire.scheduled, run=fire.run, pid=exit.pid, reason="stopped"
+            )
+        elif exit.error is None:
             self.succeeded += 1
             self._emit(
                 "succeeded", fire=fire.scheduled, run=fire.run, pid=exit.pid, result=exit.result

@@ -77,6 +77,7 @@ class _Manager:
     async def run(self) -> None:
         proc = self.proc
         proc.trap_links = True
+        proc.trap_cancel = True  # a Cancel is handled as an event: children are stopped first
         self.parents = linked_to(proc)
         for svc in self.order:
             if svc.spec.auto_start and svc.state not in _ACTIVE:

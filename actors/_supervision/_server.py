@@ -124,6 +124,7 @@ async def serve(proc: Process, server: Server | ServerFactory) -> None:
     instance = server if isinstance(server, Server) else server()
     if not isinstance(instance, Server):
         raise TypeError(f"serve() needs a Server or a factory of one, got {instance!r}")
+    proc.trap_cancel = True  # a Cancel ends the loop after the current message, then on_stop
     instance.proc = proc
     instance._stopping = False
     current: Message | None = None

@@ -72,6 +72,7 @@ class _Supervisor:
     async def run(self) -> None:
         proc = self.proc
         proc.trap_links = True
+        proc.trap_cancel = True  # a Cancel is handled as an event: children are stopped first
         self.parents = linked_to(proc)
         try:
             for child in self.children:

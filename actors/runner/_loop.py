@@ -63,6 +63,7 @@ class _RunnerLoop:
     async def run(self) -> None:
         proc = self.proc
         proc.trap_links = True
+        proc.trap_cancel = True  # a Cancel is handled as an event: children are stopped first
         parents = linked_to(proc)
         try:
             while self.stoppers is None or self.spawn_pids or self.trigger_pids:

@@ -51,15 +51,30 @@ def virtual_run(
 _CLOCK_FIXTURES = {"mock_clock", "autojump_clock"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``real_time`` mark (so ``--strict-markers`` accepts it)."""
+    config.addinivalue_line(
+        "markers",
+        "real_time: run this async test on the real clock instead of the virtual autojump"
+        " clock actors_node tests get by default",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run async tests that use ``actors_node`` on virtual time (see the module docstring)."""
+    """Run async tests that use ``actors_node`` under pytest-trio (see the module docstring).
+
+    On virtual time by default; on the real clock with a ``real_time`` mark or
+    a clock fixture of the test's own.
+    """
     for item in items:
         fn = getattr(item, "obj", None)
         fixtures = set(getattr(item, "fixturenames", ()))
-        if (
-            inspect.iscoroutinefunction(fn)
-            and "actors_node" in fixtures
-            and not fixtures & _CLOCK_FIXTURES
-            and item.get_closest_marker("real_time") is None
-        ):
+        if not inspect.iscoroutinefunction(fn) or "actors_node" not in fixtures:
+            continue
+        if fixtures & _CLOCK_FIXTURES:
+            continue  # the test's own clock fixture decides
+        if item.get_closest_marker("real_time") is not None:
+            if item.get_closest_marker("trio") is None:
+                item.add_marker(pytest.mark.trio, append=False)
+        else:
             item.add_marker(pytest.mark.trio(run=virtual_run), append=False)

@@ -108,8 +108,12 @@ async def pool(proc: actors.Process, seconds: float) -> dict[str, Any]:
     exits: list[actors.Exit] = []
     try:
         return await _pool(proc, seconds, queue, exits)
-    except (Interrupted, actors.CallFailed, actors.ProcessNotFound) as error:
-        if not isinstance(error, Interrupted) and not cancel_pending(proc, exits):
+    except (Interrupted, actors.Cancelled, actors.CallFailed, actors.ProcessNotFound) as error:
+        # A Cancel seen in ``pause`` (Interrupted), or raised where the pool waited on the
+        # runner (actors.Cancelled), or the runner already stopped by the node's shutdown.
+        if not isinstance(error, (Interrupted, actors.Cancelled)) and not cancel_pending(
+            proc, exits
+        ):
             raise
     log.info("pool interrupted", queue=queue.statistics().buffered)
     return {"interrupted": True}

@@ -26,7 +26,12 @@ async def polite(proc):
     while not isinstance(await proc.events.receive(), actors.Cancel):
         pass
 
+async def echo_loop(proc):  # the README's echo: it never reads its events
+    async for msg in proc.inbox:
+        proc.reply(msg, msg.payload)
+
 async def stubborn(proc):
+    proc.trap_cancel = True  # a Cancel only queues an event it never reads
     await trio.sleep_forever()
 
 async def main(proc, child_kind):
@@ -67,6 +72,14 @@ class TestSubprocess:
         assert "Shutting down      signal=SIGINT grace=10s" in err
         assert err.rstrip().endswith("Stopped            clean=true")
         assert "after run" not in out  # run raised SystemExit: the program ends there
+
+    def test_an_inbox_loop_stops_at_once_exit_0(self, tmp_path: Path) -> None:
+        """The README's ``async for msg in proc.inbox`` process ends on its Cancel: no grace."""
+        proc = start(tmp_path, child="echo_loop", grace=60)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)  # the grace is 60 s: a wait for it would time out
+        assert proc.returncode == 0, err
+        assert err.rstrip().endswith("Stopped            clean=true")
 
     def test_sigterm_is_the_same(self, tmp_path: Path) -> None:
         """SIGTERM stops the node the same way."""

@@ -1,4 +1,6 @@
-"""``proc.trap_cancel = False``: each ``Cancel`` raises ``actors.Cancelled`` where it waits."""
+"""``proc.trap_cancel``: by default a ``Cancel`` raises ``actors.Cancelled`` where the process
+waits, unless it waits on (or first takes the Cancel from) ``proc.events``; trapping makes it an
+event only."""
 
 from __future__ import annotations
 
@@ -44,11 +46,12 @@ async def test_a_parked_process_is_interrupted_at_once_and_the_event_is_queued()
     assert exit.reason is ExitReason.SHUTDOWN and exit.error is None
 
 
-async def test_by_default_a_cancel_is_only_an_event() -> None:
+async def test_trapping_makes_a_cancel_only_an_event() -> None:
     async with actors.open_node() as node:
 
         async def worker(proc: actors.Process) -> str:
-            assert proc.trap_cancel is True
+            assert proc.trap_cancel is False
+            proc.trap_cancel = True
             await proc.ticker(3).receive()
             return "ticked" if proc.events else "no event"
 
@@ -101,6 +104,7 @@ async def test_turning_trapping_off_after_a_cancel_raises_at_the_next_wait() -> 
     async with actors.open_node() as node:
 
         async def worker(proc: actors.Process) -> str:
+            proc.trap_cancel = True
             await trio.sleep(5)  # the Cancel arrives meanwhile, as an event
             proc.trap_cancel = False
             try:
@@ -185,3 +189,81 @@ async def test_a_cancel_from_another_node_interrupts_too() -> None:
     tag, n, event, at = exit.result
     assert (tag, n, at) == ("stopped", 1, 4.0)
     assert event.reason == "from a" and event.sender is None
+
+
+# -- the default: not trapping ---------------------------------------------------------
+
+
+async def test_by_default_an_inbox_loop_ends_on_cancel() -> None:
+    """The README's ``async for msg in proc.inbox`` loop stops at once on a node shutdown."""
+    exits: list[actors.Exit] = []
+    async with actors.open_node(shutdown_grace=10) as node:
+        node.watch_exits(exits.append)
+
+        async def echo(proc: actors.Process) -> None:
+            async for msg in proc.inbox:
+                proc.reply(msg, msg.payload)
+
+        async def receiver(proc: actors.Process) -> None:
+            while True:
+                await proc.inbox.receive()
+
+        async def sleeper(proc: actors.Process) -> None:
+            await actors.sleep(3600)
+
+        pids = [node.spawn(echo), node.spawn(receiver), node.spawn(sleeper)]
+        assert await node.call(pids[0], "echo", "hi") == "hi"
+        await trio.sleep(1)
+        stopping = trio.current_time()
+    assert sorted(e.pid for e in exits) == sorted(pids)
+    assert all(e.reason is ExitReason.SHUTDOWN and e.error is None for e in exits)
+    assert all(e.at == stopping for e in exits)  # no grace period used
+
+
+async def test_by_default_a_process_waiting_on_its_events_gets_the_event() -> None:
+    """A select on ``proc.events`` receives the Cancel as a value: nothing is raised."""
+    async with actors.open_node() as node:
+
+        async def worker(proc: actors.Process) -> tuple[str, object]:
+            got = await actors.select(proc.events, proc.inbox)
+            assert got.source is proc.events
+            await trio.sleep(2)  # clean-up that waits: not interrupted
+            return "clean", got.value
+
+        pid = node.spawn(worker)
+        await trio.sleep(1)
+        node.cancel(pid, "bye")
+        exit = await node.wait_exit(pid)
+    tag, event = exit.result
+    assert tag == "clean" and isinstance(event, Cancel) and event.reason == "bye"
+    assert exit.at == 3.0 and exit.error is None
+
+
+async def test_a_cancel_taken_from_events_before_the_next_wait_raises_nothing() -> None:
+    """A running process that reads the Cancel from events before it waits is not interrupted."""
+    async with actors.open_node() as node:
+
+        async def worker(proc: actors.Process) -> list[str]:
+            proc.cancel(proc.pid, "self")  # running: the interrupt is pending
+            event = proc.events.receive_nowait()
+            assert isinstance(event, Cancel)
+            await trio.sleep(2)  # clean-up: the Cancel was handled as an event
+            return ["handled", event.reason]
+
+        exit = await node.wait_exit(node.spawn(worker))
+    assert exit.result == ["handled", "self"] and exit.at == 2.0
+
+
+async def test_a_cancel_left_on_events_interrupts_the_next_wait() -> None:
+    async with actors.open_node() as node:
+
+        async def worker(proc: actors.Process) -> str:
+            proc.cancel(proc.pid, "self")
+            try:
+                await proc.inbox.receive()
+            except Cancelled as cancelled:
+                return f"interrupted {cancelled} queued={len(proc.events)}"
+            return "not interrupted"  # pragma: no cover
+
+        exit = await node.wait_exit(node.spawn(worker))
+    assert exit.result == "interrupted self queued=1"

@@ -35,6 +35,7 @@ async def main(proc, name="job"):
 
 async def stubborn(proc):
     import trio
+    proc.trap_cancel = True  # a Cancel only queues an event it never reads
     await trio.sleep_forever()
 """
 

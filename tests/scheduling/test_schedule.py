@@ -388,6 +388,15 @@ class TestScaleAndStop:
         assert len(rec.ends) == 1 and rec.ends[0] == pytest.approx(1.5)
         assert info.succeeded == 1 and info.cancelled == 0
 
+    async def test_a_run_stopped_by_a_node_shutdown_is_cancelled_not_succeeded(self) -> None:
+        """The run's Cancel raises where it sleeps: reported ``cancelled``, never ``succeeded``."""
+        rec = Recorder(100)
+        async with actors.open_node() as node:
+            start_schedule(node, Schedule(every(1), rec.job), on_event=rec.events.append)
+            await trio.sleep(1.2)
+        assert [e.kind for e in rec.events] == ["started", "cancelled"]
+        assert rec.ends == [pytest.approx(1.2)]  # at once, not after the run's 100 s
+
     async def test_stop_timeout_terminates_a_slow_run(self) -> None:
         """A run longer than stop_timeout is terminated and counted cancelled."""
         rec = Recorder(100)

@@ -68,6 +68,7 @@ class TestPriority:
         seen: list[str] = []
 
         async def main(proc: actors.Process) -> None:
+            proc.trap_cancel = True  # the Cancel waits on events while it sleeps
             tk = proc.ticker("1s")
             await trio.sleep(5.5)  # ticks are buffered meanwhile
             while True:
