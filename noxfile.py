@@ -27,6 +27,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Run the long crash and endurance tests (``-m soak``: SIGKILL loops, dropped connections)."""
+    _install(session, "test", "postgres")
+    session.run("pytest", "-m", "soak", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style with ruff (lint rules and formatting)."""
     session.install("ruff")

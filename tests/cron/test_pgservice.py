@@ -121,6 +121,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 class TestSeveralSchedulers:
+    @pytest.mark.soak
     def test_three_schedulers_with_random_sigkills_fire_each_slot_once(
         self, pg_server: PgServer, pg_url: str, tmp_path: Path
     ) -> None:
@@ -252,6 +253,7 @@ class TestWakeups:
         assert first is not None and first > job.created_at
         _once_each(got, _seconds(first, first + 3 * SECOND))
 
+    @pytest.mark.soak
     async def test_dropped_connections_are_reopened(
         self, pg_server: PgServer, pg_url: str, caplog: pytest.LogCaptureFixture
     ) -> None:

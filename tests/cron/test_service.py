@@ -474,6 +474,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.slow
 class TestCrashRecovery:
+    @pytest.mark.soak
     def test_sigkill_while_firing_and_delivering(self, tmp_path: Path) -> None:
         """SIGKILLs at random moments lose no trigger, tear no file, double-fire no slot."""
         data, log = tmp_path / "data", tmp_path / "events.log"

@@ -276,6 +276,7 @@ class TestConcurrency:
         assert store.load_problems() == []
 
     @pytest.mark.slow
+    @pytest.mark.soak
     def test_two_processes_never_share_an_id(self, store: JobStore) -> None:
         """Two processes adding and updating the same name concurrently get distinct ids."""
         code = (
@@ -424,6 +425,7 @@ class TestRecover:
 
 @pytest.mark.slow
 class TestCrashSafety:
+    @pytest.mark.soak
     def test_sigkill_never_leaves_a_torn_file(self, tmp_path: Path) -> None:
         """Ten SIGKILLs at random moments leave every job and trigger file parseable."""
         data = tmp_path / "data"
