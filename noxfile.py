@@ -34,6 +34,17 @@ def soak(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Serve the documentation site on http://127.0.0.1:8000 (``-- build`` builds it strictly)."""
+    _install(session, "docs")
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    if session.posargs[:1] == ["build"]:
+        session.run("mkdocs", "build", "--strict", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "serve", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style with ruff (lint rules and formatting)."""
     session.install("ruff")
