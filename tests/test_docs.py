@@ -26,7 +26,7 @@ import attrs
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 GUIDE = ROOT / "docs" / "getting-started.md"
 FENCE = re.compile(r"^(`{3,})([^`]*)$")  # CommonMark: no backtick in the info string
 PYTHON_TAGS = {"", "no-run"}
