@@ -32,22 +32,22 @@ async def test_cli_session(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 async def test_state_lives_in_the_server_process() -> None:
-    """Two clients see one store; a restart of the service starts it empty."""
+    """The data lives in the service's process; a restart of the service starts it empty."""
     async with actors.open_node() as node:
         app = await registry.boot_app(node, APP)
-        await node.call("kv", "set", {"key": "a", "value": [1, 2]})
+        await node.call("app:kv", "set", {"key": "a", "value": [1, 2]})
         assert await node.call("app:kv", "get", {"key": "a"}) == {
             "op": "get",
             "key": "a",
             "value": [1, 2],
             "found": True,
         }
-        await node.call("kv", "set", {"key": "none", "value": None})
-        assert (await node.call("kv", "delete", {"key": "none"}))["deleted"] is True
-        assert (await node.call("kv", "delete", {"key": "none"}))["deleted"] is False
+        await node.call("app:kv", "set", {"key": "none", "value": None})
+        assert (await node.call("app:kv", "delete", {"key": "none"}))["deleted"] is True
+        assert (await node.call("app:kv", "delete", {"key": "none"}))["deleted"] is False
         assert app.services is not None
         await app.services.restart("app:kv")
-        assert (await node.call("kv", "get", {"key": "a"}))["found"] is False
+        assert (await node.call("app:kv", "get", {"key": "a"}))["found"] is False
 
 
 payloads = st.recursive(
@@ -71,11 +71,11 @@ def test_any_request_gets_a_reply_or_call_failed(batch: list[tuple[str, Any]]) -
     async def main() -> None:
         async with actors.open_node() as node:
             await registry.boot_app(node, APP)
-            pid = node.lookup("kv")
+            pid = node.lookup("app:kv")
             model: dict[str, Any] = {}
             for topic, payload in batch:
                 try:
-                    reply = await node.call("kv", topic, payload, timeout=1.0)
+                    reply = await node.call("app:kv", topic, payload, timeout=1.0)
                 except actors.CallFailed as error:
                     cause = error.__cause__
                     if not isinstance(cause, ValueError) or not str(cause):
@@ -92,8 +92,8 @@ def test_any_request_gets_a_reply_or_call_failed(batch: list[tuple[str, Any]]) -
                     model.pop(payload["key"], None)
                 elif topic == "keys":
                     assert reply["keys"] == sorted(model)
-            assert node.lookup("kv") == pid  # never crashed or restarted
-            assert (await node.call("kv", "keys"))["keys"] == sorted(model)
+            assert node.lookup("app:kv") == pid  # never crashed or restarted
+            assert (await node.call("app:kv", "keys"))["keys"] == sorted(model)
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 

@@ -1,6 +1,6 @@
-"""The client: requests to the ``kv`` server by name, each a ``call`` with a 2 s timeout.
+"""The client: requests to the ``app:kv`` service by name, each a ``call`` with a 2 s timeout.
 
-``proc.call("kv", topic, payload)`` resolves the name, sends the request and waits for the
+``proc.call("app:kv", topic, payload)`` resolves the name, sends the request and waits for the
 reply (``actors.CallTimeout`` after the timeout, ``actors.CallFailed`` when the server rejects
 the request or exits first). No PID or ``reply_to`` is passed around.
 """
@@ -19,7 +19,7 @@ async def main(proc: Process) -> int:
     """Set, get, delete, list and count; then show a rejected request."""
 
     async def kv(topic: str, payload: object = None) -> Any:
-        return await proc.call("kv", topic, payload, timeout=TIMEOUT)
+        return await proc.call("app:kv", topic, payload, timeout=TIMEOUT)
 
     print("=== Key-Value Store as a Process ===")
     print()

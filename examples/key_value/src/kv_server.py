@@ -1,8 +1,10 @@
 """The key-value server: an ``actors.Server`` whose state lives in the object.
 
-One process runs it and handles one request at a time, so the dict needs no lock. It
-registers the name ``kv`` (the service is also reachable as ``app:kv``). Requests are
-calls (``proc.call("kv", topic, payload)``); what ``handle_call`` returns is the reply:
+One process runs it and handles one request at a time, so the dict needs no lock. Clients
+reach it by the service's name, ``app:kv``: the service manager registers each incarnation
+under it when it spawns it (before it runs), so the name is never missing between a start and
+the server's first step. Requests are calls (``proc.call("app:kv", topic, payload)``); what
+``handle_call`` returns is the reply:
 
 | topic    | payload          | reply                                  |
 |----------|------------------|----------------------------------------|
@@ -37,8 +39,7 @@ class KeyValue(actors.Server):
         self.total_ops = 0
 
     async def on_start(self) -> None:
-        """Register the short name clients use."""
-        self.proc.register("kv")
+        """Say where the server runs."""
         log.info("KV server ready", pid=self.proc.pid)
 
     async def handle_call(self, message: Message) -> object:
