@@ -11,7 +11,8 @@ way (services in reverse dependency order, then the other processes, terminate a
 - it raised (the kernel logs the crash with its traceback) or was terminated: 1;
 - SIGINT/SIGTERM while it runs send it ``Cancel("interrupted")``; a process that then
   returns (or lets ``actors.Cancelled`` end it) gives its status as above, so Ctrl+C on a
-  well-behaved program exits 0; a second signal stops everything at once: exit 1;
+  well-behaved program exits 0 (a first signal after it ended changes nothing: the app is
+  already stopping); a second signal stops everything at once: exit 1;
 - the app stops unclean (some process had to be terminated at the end): 1, whatever the
   program returned.
 
@@ -108,10 +109,11 @@ async def _on_signals(
     interrupted = False
     async for signum in signals:
         name = _signal_name(signum)
-        if not interrupted and node.is_alive(pid):
+        if not interrupted:
             interrupted = True
             log.info("Interrupted", signal=name, pid=pid)
-            node.cancel(pid, "interrupted")
+            if node.is_alive(pid):  # else it just ended: the app is stopping anyway
+                node.cancel(pid, "interrupted")
             continue
         log.warning("Forcing stop", signal=name)
         forced.cancel()

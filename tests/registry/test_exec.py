@@ -76,6 +76,18 @@ async def stubborn(proc):
             pass
 
 
+async def short(proc):
+    await proc.sleep(1.0)
+    return 0
+
+
+async def slow_stop(proc):
+    while not isinstance(await proc.events.receive(), actors.Cancel):
+        pass
+    await proc.sleep(2.0)
+    log.info("Slow service stopped")
+
+
 async def service(proc, name):
     log.info("Service up", name=name)
     while not isinstance(await proc.events.receive(), actors.Cancel):
@@ -109,6 +121,7 @@ def _restore_logging() -> Iterator[None]:
 def app(write: Write) -> Path:
     write("app/programs.py", PROGRAMS)
     names = ("none", "seven", "big", "flag", "summary", "crash", "waits", "sleeps", "stubborn")
+    names += ("short",)
     entries = [program(name) for name in names]
     entries.append(
         "{name: svc_process, kind: process, source: file://programs.py, method: service}"
@@ -118,6 +131,8 @@ def app(write: Write) -> Path:
         " lifecycle: {auto_start: true}}"
     )
     entries.append("{name: data, kind: registry.entry, meta: {x: 1}}")
+    entries.append(program("slow_stop"))
+    entries.append("{name: slow, kind: service, process: slow_stop, lifecycle: {auto_start: true}}")
     return write("app/_index.yaml", index(*entries)).parent
 
 
@@ -185,8 +200,8 @@ class TestStatus:
         """What the program prints is on stdout; the command's log lines on stderr."""
         code, out = run_exec(monkeypatch, app, "app:none")
         assert code == 0
-        assert capsys.readouterr().out == "hello from {main|0x00003}\n"
-        assert "Program started    entry=app:none pid={main|0x00003}" in out
+        assert capsys.readouterr().out == "hello from {main|0x00004}\n"
+        assert "Program started    entry=app:none pid={main|0x00004}" in out
 
     def test_crash_is_logged_with_its_error(
         self, monkeypatch: pytest.MonkeyPatch, app: Path
@@ -205,7 +220,7 @@ class TestSignals:
     ) -> None:
         code, out = run_exec(monkeypatch, app, "app:waits", signals_at=(5.0,))
         assert code == 0, out
-        assert "Interrupted        signal=SIGINT pid={main|0x00003}" in out
+        assert "Interrupted        signal=SIGINT pid={main|0x00004}" in out
         assert "Program cancelled" in out
         assert out.splitlines()[-1] == "INFO  App stopped        clean=true status=0"
 
@@ -225,6 +240,17 @@ class TestSignals:
         assert code == 1
         assert "Forcing stop       signal=SIGINT" in out
         assert out.splitlines()[-1] == "WARNING App stopped        clean=false forced=true"
+
+    def test_a_signal_after_the_program_ended_does_not_force(
+        self, monkeypatch: pytest.MonkeyPatch, app: Path
+    ) -> None:
+        """The program ends at 1 s; SIGINT at 1.5 s, while a service takes 2 s to stop: clean."""
+        code, out = run_exec(monkeypatch, app, "app:short", signals_at=(1.5,))
+        assert code == 0, out
+        assert "Interrupted        signal=SIGINT pid={main|0x00004}" in out
+        assert "Slow service stopped" in out
+        assert "Forcing stop" not in out
+        assert out.splitlines()[-1] == "INFO  App stopped        clean=true status=0"
 
 
 class TestBadEntry:
