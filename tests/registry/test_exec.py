@@ -120,8 +120,8 @@ def _restore_logging() -> Iterator[None]:
 @pytest.fixture
 def app(write: Write) -> Path:
     write("app/programs.py", PROGRAMS)
-    names = ("none", "seven", "big", "flag", "summary", "crash", "waits", "sleeps", "stubborn")
-    names += ("short",)
+    names = ["none", "seven", "big", "flag", "summary", "crash", "waits", "sleeps", "stubborn"]
+    names.append("short")
     entries = [program(name) for name in names]
     entries.append(
         "{name: svc_process, kind: process, source: file://programs.py, method: service}"
