@@ -87,7 +87,7 @@ def test_run_until_it_gives_up_then_ctrl_c() -> None:
     When a given-up service stops the app (exit 1) unless it is ``critical: false``, the
     example declares it so; until then the app simply runs on after giving up.
     """
-    env = {"TICK": "50ms", "CRASH_CHANCE": "1", "RESTART_DELAY": "50ms"}
+    env = {"TICK": "20ms", "CRASH_CHANCE": "1", "RESTART_DELAY": "20ms"}
     code, out = helpers.run_app_until(
         APP, lambda found: any("service gave up" in x for x in found), env=env
     )
