@@ -3,7 +3,8 @@
 Exit codes: 0 when the app stopped cleanly (every process returned within the grace period),
 1 when some process had to be terminated (or a second signal forced the stop), 2 when the app
 cannot be loaded (the error names the file and the entry; never a traceback), 130 when
-interrupted while loading.
+interrupted while loading. With ``-x ENTRY`` the app runs until that process entry ends and the
+exit code is the program's (``registry/_exec.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from actors.lowlevel import (
 
 from ._boot import AppPlan, boot_app, load_app
 from ._exceptions import RegistryError
+from ._exec import check_exec_entry
+from ._exec import exec_main as exec_main
 from ._workers import check_workers, join_group, run_workers_cli
 
 EXIT_OK = 0
@@ -65,6 +68,9 @@ def run_app_cli(
         if not (grace >= 0 and math.isfinite(grace)):
             raise ValueError(f"--grace must be a finite number of seconds >= 0, got {args.grace}")
         check_workers(args)
+        spread = bool(getattr(args, "workers", 0)) or getattr(args, "cluster", None) is not None
+        if getattr(args, "exec", None) is not None and spread:
+            raise ValueError("-x runs one program on one node; drop --workers/--cluster")
     except ValueError as error:
         print(f"actors run: {error}", file=err)
         return EXIT_BAD_APP
@@ -77,6 +83,13 @@ def run_app_cli(
         return EXIT_BAD_APP
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    entry = getattr(args, "exec", None)
+    if entry is not None:
+        try:
+            check_exec_entry(plan, entry)
+        except RegistryError as error:
+            print(f"actors run: cannot run the app in {args.dir}:\n{error}", file=err)
+            return EXIT_BAD_APP
     log.info(
         "App loaded",
         dir=plan.root,
@@ -94,6 +107,8 @@ def run_app_cli(
     if getattr(args, "workers", 0):
         return run_workers_cli(args, grace, err)
     try:
+        if entry is not None:
+            return trio.run(exec_main, plan, entry, grace, clock=clock)
         return trio.run(_main, plan, grace, args, control, metrics, clock=clock)
     except KeyboardInterrupt:  # a signal before the receiver was open
         return EXIT_INTERRUPTED

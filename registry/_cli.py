@@ -21,6 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="boot the app declared in DIR/_index.yaml (or DIR/src/)")
     run.add_argument("dir", metavar="DIR", help="the app folder")
     run.add_argument(
+        "-x",
+        "--exec",
+        default=None,
+        metavar="ENTRY",
+        help="run the process entry ENTRY as the program: stop the app when it ends",
+    )
+    run.add_argument(
         "--grace", type=float, default=None, help="seconds between Cancel and terminate on stop"
     )
     run.add_argument("--log-level", default="INFO", help="logging level (default INFO)")

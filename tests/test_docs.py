@@ -25,6 +25,8 @@ from pathlib import Path
 import attrs
 import pytest
 
+import registry
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 GUIDE = ROOT / "docs" / "getting-started.md"
@@ -223,14 +225,23 @@ class TestLinks:
 
 
 def test_readme_says_how_each_example_runs() -> None:
-    """Each example is listed with the right command: an app folder or a python program."""
+    """Each example is listed with the right command: an app folder or a python program.
+
+    An app may be listed as ``actors run examples/NAME -x ENTRY``: ENTRY must then be one of
+    its ``process`` entries.
+    """
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for example in sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir()):
         is_app = (example / "_index.yaml").exists() or (example / "src" / "_index.yaml").exists()
         app_cmd = f"`actors run examples/{example.name}`"
         py_cmd = f"`python examples/{example.name}/main.py`"
         if is_app:
-            assert app_cmd in readme and py_cmd not in readme, example.name
+            programs = re.findall(rf"`actors run examples/{example.name} -x ([\w.:-]+)`", readme)
+            assert app_cmd in readme or programs, example.name
+            assert py_cmd not in readme, example.name
+            root = example / "src" if (example / "src").is_dir() else example
+            processes = {e.id for e in registry.load_dir(root) if e.kind == "process"}
+            assert set(programs) <= processes, (example.name, programs)
         else:
             assert (example / "main.py").exists() and py_cmd in readme, example.name
             assert app_cmd not in readme, example.name
