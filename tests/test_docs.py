@@ -191,6 +191,20 @@ class TestGettingStartedApp:
         assert "3 passed" in done.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.real_time
+def test_the_testing_guide_tests_pass(tmp_path: Path) -> None:
+    """docs/testing.md's first example is a complete test file, and it passes."""
+    write_files(ROOT / "docs" / "testing.md", tmp_path)
+    assert (tmp_path / "test_echo.py").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_echo.py"],
+        capture_output=True, text=True, cwd=tmp_path, env=env(), timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 MENTION = re.compile(r"`((?:[\w.-]+/)*[\w.-]+\.md)`")
 

@@ -93,10 +93,15 @@ class Probe:
         self._arrived = trio.Event()
         self._stop = trio.Event()
         self._monitoring: set[PID] = set()
+        # Peers the probe sent to or called, and how each one ended: an expectation that fails
+        # says why a peer died instead of only "nothing arrived".
+        self._peers: set[PID] = set()
+        self._peer_exits: dict[PID, Exit] = {}
         self.pid = node.spawn(self._main, name=name)
         proc = self._proc = node._resolve(self.pid)
         _PROBES[proc] = self
         proc.on_exit(lambda: _forget(_PROBES, proc))
+        proc.on_exit(node.watch_exits(self._peer_exited))
         proc.__class__ = _Recording
 
     def __repr__(self) -> str:
@@ -122,13 +127,26 @@ class Probe:
 
     def send(self, dest: PID | str, topic: str, payload: object = None) -> None:
         """Send ``payload`` on ``topic`` to ``dest`` with the probe as sender."""
+        self._note_peer(dest)
         self.proc.send(dest, topic, payload)
 
     async def call(
         self, dest: PID | str, topic: str, payload: object = None, *, timeout: float = 5.0
     ) -> Any:
         """Call ``dest`` as the probe and return the reply."""
+        self._note_peer(dest)
         return await self.proc.call(dest, topic, payload, timeout=timeout)
+
+    def _note_peer(self, dest: PID | str) -> None:
+        try:
+            pid = dest if isinstance(dest, PID) else self._node._resolve(dest).pid
+        except Exception:  # a dead or remote peer: the send itself says so
+            return
+        self._peers.add(pid)
+
+    def _peer_exited(self, exit: Exit) -> None:
+        if exit.pid in self._peers:
+            self._peer_exits[exit.pid] = exit
 
     def reply(self, message: Message, value: object = None) -> bool:
         """Answer a ``call`` the probe received."""
@@ -168,6 +186,11 @@ class Probe:
             lines.extend(f"  {describe(item)}" for item in shown)
         else:
             lines.append("nothing has arrived at this probe")
+        for exit in self._peer_exits.values():
+            why = f"error={exit.error!r}" if exit.error is not None else f"result={exit.result!r}"
+            lines.append(
+                f"peer {exit.pid} (sent to by this probe) exited: reason={exit.reason.value} {why}"
+            )
         return ExpectationFailed("\n".join(lines))
 
     async def expect_message(

@@ -53,6 +53,22 @@ class TestProbe:
         assert "expected a message with topic='bye' within 0.5s" in text
         assert "message topic='hello' payload={'n': 1}" in text
 
+    async def test_a_failure_says_why_a_peer_died(self, actors_node: TestNode) -> None:
+        """The README's echo replies to a plain send and crashes: the failure names the error."""
+
+        async def replying_echo(proc: actors.Process) -> None:
+            async for msg in proc.inbox:
+                proc.reply(msg, msg.payload)  # ValueError: not sent with call()
+
+        probe = actors_node.probe()
+        pid = actors_node.spawn(replying_echo)
+        probe.send(pid, "ping", 1)
+        with pytest.raises(ExpectationFailed) as caught:
+            await probe.expect_message("ping", within=0.5)
+        text = str(caught.value)
+        assert "nothing arrived" in text
+        assert f"peer {pid} (sent to by this probe) exited: reason=error error=ValueError(" in text
+
     async def test_nothing_arrived_says_so_and_takes_the_time(self, actors_node: TestNode) -> None:
         probe = actors_node.probe()
         start = trio.current_time()
