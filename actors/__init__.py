@@ -44,6 +44,10 @@ from ._core._run import open_node as open_node
 from ._core._run import run as run
 from ._core._timing import Ticker as Ticker
 from ._core._timing import Timer as Timer
+from ._patterns._groups import GroupEvent as GroupEvent
+from ._patterns._groups import ProcessGroups as ProcessGroups
+from ._patterns._groups import ProcessGroupStatistics as ProcessGroupStatistics
+from ._patterns._groups import groups as groups
 from ._scheduling._cron import CronTrigger as CronTrigger
 from ._scheduling._policies import CatchUpPolicy as CatchUpPolicy
 from ._scheduling._policies import Overlap as Overlap
@@ -133,6 +137,7 @@ __all__ = [
     "ExitReason",
     "Fire",
     "GcPolicy",
+    "GroupEvent",
     "Host",
     "HostLimitReached",
     "IntervalTrigger",
@@ -148,6 +153,8 @@ __all__ = [
     "OnceTrigger",
     "Overlap",
     "Process",
+    "ProcessGroupStatistics",
+    "ProcessGroups",
     "ProcessInfo",
     "ProcessNotFound",
     "Restart",
@@ -180,6 +187,7 @@ __all__ = [
     "every",
     "format_duration",
     "get_logger",
+    "groups",
     "lowlevel",
     "notify_ready",
     "open_node",

@@ -24,6 +24,7 @@ RANKS = {
     "actors._supervision": 2,
     "actors._scheduling": 3,
     "actors._control": 3,  # the control endpoint: reads the kernel and the timer service
+    "actors._patterns": 3,  # groups, the bus, pools, user metrics: on the kernel and supervision
     "actors.runner": 4,
     "actors.cron": 4,
     "actors.lowlevel": 4,
