@@ -44,9 +44,9 @@ from ._core._run import open_node as open_node
 from ._core._run import run as run
 from ._core._timing import Ticker as Ticker
 from ._core._timing import Timer as Timer
+from ._patterns._bus import BusEvent as BusEvent
+from ._patterns._bus import bus as bus
 from ._patterns._groups import GroupEvent as GroupEvent
-from ._patterns._groups import ProcessGroups as ProcessGroups
-from ._patterns._groups import ProcessGroupStatistics as ProcessGroupStatistics
 from ._patterns._groups import groups as groups
 from ._scheduling._cron import CronTrigger as CronTrigger
 from ._scheduling._policies import CatchUpPolicy as CatchUpPolicy
@@ -122,6 +122,7 @@ __all__ = [
     "PID",
     "Backoff",
     "BackoffState",
+    "BusEvent",
     "CallFailed",
     "CallTimeout",
     "Cancel",
@@ -153,8 +154,6 @@ __all__ = [
     "OnceTrigger",
     "Overlap",
     "Process",
-    "ProcessGroupStatistics",
-    "ProcessGroups",
     "ProcessInfo",
     "ProcessNotFound",
     "Restart",
@@ -179,6 +178,7 @@ __all__ = [
     "VirtualWallClock",
     "WallClock",
     "after",
+    "bus",
     "cluster",
     "configure_logging",
     "cron",

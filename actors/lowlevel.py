@@ -15,6 +15,10 @@ from ._core._mailbox import MessageQueue as MessageQueue
 from ._core._messages import NodeStatistics as NodeStatistics
 from ._core._messages import QueueLength as QueueLength
 from ._core._messages import QueueStatistics as QueueStatistics
+from ._patterns._bus import BusStatistics as BusStatistics
+from ._patterns._bus import EventBus as EventBus
+from ._patterns._groups import ProcessGroups as ProcessGroups
+from ._patterns._groups import ProcessGroupStatistics as ProcessGroupStatistics
 from ._scheduling._policies import CatchUpPlan as CatchUpPlan
 from ._scheduling._policies import is_misfire as is_misfire
 from ._scheduling._policies import plan_catch_up as plan_catch_up
@@ -29,12 +33,16 @@ from ._time._timers import TICKER_BUFFER as TICKER_BUFFER
 
 __all__ = [
     "TICKER_BUFFER",
+    "BusStatistics",
     "CatchUpPlan",
     "ChannelStatistics",
     "ControlError",
+    "EventBus",
     "FirePlan",
     "MessageQueue",
     "NodeStatistics",
+    "ProcessGroupStatistics",
+    "ProcessGroups",
     "QueueLength",
     "QueueStatistics",
     "TimerStatistics",
