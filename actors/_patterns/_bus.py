@@ -80,14 +80,16 @@ def _matcher(pattern: str) -> Callable[[str], bool]:
 
 
 class _Pattern:
-    __slots__ = ("group", "key", "matches", "topic")
+    __slots__ = ("_kind", "_path", "_system", "group", "key", "topic")
 
     def __init__(self, key: tuple[str, str, str], topic: str, group: str) -> None:
         self.key = key
         self.topic = topic
         self.group = group
-        system, kind, path = (_matcher(part) for part in key)
-        self.matches = lambda s, k, p: system(s) and kind(k) and path(p)
+        self._system, self._kind, self._path = (_matcher(part) for part in key)
+
+    def matches(self, system: str, kind: str, path: str) -> bool:
+        return self._system(system) and self._kind(kind) and self._path(path)
 
 
 class Bus:
