@@ -48,6 +48,8 @@ from ._patterns._bus import BusEvent as BusEvent
 from ._patterns._bus import bus as bus
 from ._patterns._groups import GroupEvent as GroupEvent
 from ._patterns._groups import groups as groups
+from ._patterns._pool import pool as pool
+from ._patterns._pool import start_pool as start_pool
 from ._scheduling._cron import CronTrigger as CronTrigger
 from ._scheduling._policies import CatchUpPolicy as CatchUpPolicy
 from ._scheduling._policies import Overlap as Overlap
@@ -192,6 +194,7 @@ __all__ = [
     "notify_ready",
     "open_node",
     "parse_duration",
+    "pool",
     "resolve_wall_clock",
     "restart_child",
     "retime_schedule",
@@ -203,6 +206,7 @@ __all__ = [
     "serve",
     "sleep",
     "start_child",
+    "start_pool",
     "start_schedule",
     "start_server",
     "start_services",

@@ -19,6 +19,8 @@ from ._patterns._bus import BusStatistics as BusStatistics
 from ._patterns._bus import EventBus as EventBus
 from ._patterns._groups import ProcessGroups as ProcessGroups
 from ._patterns._groups import ProcessGroupStatistics as ProcessGroupStatistics
+from ._patterns._pool import Pool as Pool
+from ._patterns._pool import PoolStatistics as PoolStatistics
 from ._scheduling._policies import CatchUpPlan as CatchUpPlan
 from ._scheduling._policies import is_misfire as is_misfire
 from ._scheduling._policies import plan_catch_up as plan_catch_up
@@ -41,6 +43,8 @@ __all__ = [
     "FirePlan",
     "MessageQueue",
     "NodeStatistics",
+    "Pool",
+    "PoolStatistics",
     "ProcessGroupStatistics",
     "ProcessGroups",
     "QueueLength",
