@@ -48,6 +48,7 @@ from ._patterns._bus import BusEvent as BusEvent
 from ._patterns._bus import bus as bus
 from ._patterns._groups import GroupEvent as GroupEvent
 from ._patterns._groups import groups as groups
+from ._patterns._metrics import metrics as metrics
 from ._patterns._pool import pool as pool
 from ._patterns._pool import start_pool as start_pool
 from ._scheduling._cron import CronTrigger as CronTrigger
@@ -191,6 +192,7 @@ __all__ = [
     "get_logger",
     "groups",
     "lowlevel",
+    "metrics",
     "notify_ready",
     "open_node",
     "parse_duration",
