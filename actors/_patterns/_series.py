@@ -226,17 +226,23 @@ class Gauge(_Metric):
         """Set the value."""
         if self._children is not None:
             self._no_labels()
-        self.value = _check_amount(value, "gauge value")
+        if (value.__class__ is not float and value.__class__ is not int) or value != value:
+            value = _check_amount(value, "gauge value")
+        self.value = value
 
     def inc(self, amount: float = 1.0) -> None:
         """Add ``amount`` (may be negative)."""
         if self._children is not None:
             self._no_labels()
-        self.value += _check_amount(amount, "gauge increment")
+        if (amount.__class__ is not float and amount.__class__ is not int) or amount != amount:
+            amount = _check_amount(amount, "gauge increment")
+        self.value += amount
 
     def dec(self, amount: float = 1.0) -> None:
         """Subtract ``amount``."""
-        self.inc(-_check_amount(amount, "gauge decrement"))
+        if (amount.__class__ is not float and amount.__class__ is not int) or amount != amount:
+            amount = _check_amount(amount, "gauge decrement")
+        self.inc(-amount)
 
     def _read(self) -> SeriesSnapshot:
         return SeriesSnapshot(self._labels, self.value)
@@ -277,7 +283,7 @@ class Histogram(_Metric):
         """Count ``value`` in its bucket (the first bound >= value)."""
         if self._children is not None:
             self._no_labels()
-        if value.__class__ is not float and value.__class__ is not int:
+        if (value.__class__ is not float and value.__class__ is not int) or value != value:
             value = _check_amount(value, "observed value")
         self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
