@@ -11,7 +11,6 @@ Group names are strings and events carry PIDs, so the same API can span nodes la
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Literal, final
 
 import attrs
@@ -59,13 +58,18 @@ class ProcessGroupStatistics:
 
 
 class _Record:
-    """One process's groups and watches (and whether its exit hook is in place)."""
+    """One process's groups and watches; called at its exit (it is the exit hook itself)."""
 
-    __slots__ = ("groups", "watching")
+    __slots__ = ("groups", "proc", "table", "watching")
 
-    def __init__(self) -> None:
+    def __init__(self, table: GroupTable, proc: Process) -> None:
+        self.table = table
+        self.proc = proc
         self.groups: dict[str, None] = {}
-        self.watching: dict[str, str] = {}
+        self.watching: dict[str, str] | None = None
+
+    def __call__(self) -> None:
+        self.table._exited(self.proc)
 
 
 class GroupTable:
@@ -83,8 +87,8 @@ class GroupTable:
     def _record(self, proc: Process) -> _Record:
         record = self._records.get(proc)
         if record is None:
-            record = self._records[proc] = _Record()
-            proc.on_exit(partial(self._exited, proc))
+            record = self._records[proc] = _Record(self, proc)
+            proc.on_exit(record)
         return record
 
     def join(self, group: str, proc: Process) -> bool:
@@ -120,7 +124,10 @@ class GroupTable:
 
     def watch(self, group: str, proc: Process, topic: str) -> None:
         """Send ``GroupEvent`` messages on ``topic`` to ``proc`` when ``group`` changes."""
-        self._record(proc).watching[group] = topic
+        record = self._record(proc)
+        if record.watching is None:
+            record.watching = {}
+        record.watching[group] = topic
         watchers = self._watchers.get(group)
         if watchers is None:
             watchers = self._watchers[group] = {}
@@ -129,7 +136,7 @@ class GroupTable:
     def unwatch(self, group: str, proc: Process) -> bool:
         """Stop watching ``group``; False if ``proc`` was not watching it."""
         record = self._records.get(proc)
-        if record is None or record.watching.pop(group, None) is None:
+        if record is None or not record.watching or record.watching.pop(group, None) is None:
             return False
         self._drop_watcher(group, proc)
         return True
@@ -145,7 +152,7 @@ class GroupTable:
         record = self._records.pop(proc, None)
         if record is None:
             return
-        for group in record.watching:
+        for group in record.watching or ():
             self._drop_watcher(group, proc)
         for group in record.groups:
             self._drop_member(group, proc)
