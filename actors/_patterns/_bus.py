@@ -20,7 +20,7 @@ import trio
 from .._core._exceptions import MailboxFull
 from .._core._messages import Message
 from ._groups import table_of
-from ._state import node_of, state_of
+from ._state import node_of, process_of, state_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -289,4 +289,4 @@ def bus(where: Process | Node | None = None) -> EventBus:
             have no sender), or None for the current node.
     """
     node = node_of(where)
-    return EventBus(node, where if where is not None and where is not node else None)  # type: ignore[arg-type]
+    return EventBus(node, process_of(where))

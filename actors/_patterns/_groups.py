@@ -18,7 +18,7 @@ import trio
 
 from .._core._exceptions import MailboxFull
 from .._core._messages import Message
-from ._state import node_of, state_of
+from ._state import node_of, process_of, state_of
 
 if TYPE_CHECKING:
     from .._core._node import Node
@@ -301,4 +301,4 @@ def groups(where: Process | Node | None = None) -> ProcessGroups:
             defaulting to it), a node, or None for the current node.
     """
     node = node_of(where)
-    return ProcessGroups(node, where if where is not None and where is not node else None)  # type: ignore[arg-type]
+    return ProcessGroups(node, process_of(where))

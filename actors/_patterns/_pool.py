@@ -29,7 +29,7 @@ from ._routing import (
     round_robin,
     smallest_mailbox,
 )
-from ._state import node_of, state_of
+from ._state import node_of, process_of, state_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -299,7 +299,7 @@ def start_pool(
     if name is not None:
         pools[name] = pool
     node._procs[sup.seq].on_exit(partial(_closed, pools, pool))
-    return Pool(node, pool, via if via is not node else None)  # type: ignore[arg-type]
+    return Pool(node, pool, process_of(via))
 
 
 def _closed(pools: dict[str, PoolState], pool: PoolState) -> None:
@@ -319,4 +319,4 @@ def pool(name: str, where: Process | Node | None = None) -> Pool:
     state = state_of(node).pools.get(name)
     if state is None:
         raise ProcessNotFound(f"pool {name!r}")
-    return Pool(node, state, where if where is not None and where is not node else None)  # type: ignore[arg-type]
+    return Pool(node, state, process_of(where))

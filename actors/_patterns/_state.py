@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .._core._node import Node
+from .._core._process import Process
 from .._core._run import current_node
-
-if TYPE_CHECKING:
-    from .._core._node import Node
-    from .._core._process import Process
 
 
 class PatternState:
@@ -27,11 +25,10 @@ def node_of(where: Process | Node | None) -> Node:
     """The node of a process handle, a node itself, or the current node when None."""
     if where is None:
         return current_node()
-    node = getattr(where, "_node", None)
-    if node is not None:
-        return node  # type: ignore[no-any-return]
-    if hasattr(where, "_procs"):
-        return where  # type: ignore[return-value]
+    if isinstance(where, Process):
+        return where.node
+    if isinstance(where, Node):
+        return where
     raise TypeError(f"expected a Process, a Node or None, got {where!r}")
 
 
@@ -41,3 +38,8 @@ def state_of(node: Node) -> PatternState:
     if state is None:
         state = node._patterns = PatternState()
     return state
+
+
+def process_of(where: Process | Node | None) -> Process | None:
+    """``where`` when it is a process handle (the views act as it), else None."""
+    return where if isinstance(where, Process) else None

@@ -165,6 +165,31 @@ class TestLifecycle:
             with pytest.raises(actors.ProcessNotFound):
                 pool.route()
 
+    async def test_a_pool_started_by_a_process_is_linked_and_sends_as_it(self) -> None:
+        """From a process: messages carry its PID as sender; its crash takes the pool down."""
+        seen: list[actors.PID | None] = []
+
+        async def recorder(proc: actors.Process) -> None:
+            msg = await proc.inbox.receive()
+            seen.append(msg.sender)
+            await proc.events.receive()
+
+        async def owner(proc: actors.Process) -> None:
+            pool = actors.start_pool(proc, recorder, size=1, name="owned")
+            await trio.testing.wait_all_tasks_blocked()
+            pool.send("hello")
+            await trio.testing.wait_all_tasks_blocked()
+            raise RuntimeError("owner fails")
+
+        async with actors.open_node() as node:
+            owner_pid = node.spawn(owner)
+            await node.wait_exit(owner_pid)
+            await trio.testing.wait_all_tasks_blocked()
+            assert seen == [owner_pid]
+            assert node.lookup("owned") is None  # the linked supervisor went down with it
+            with pytest.raises(actors.ProcessNotFound):
+                actors.pool("owned", node)
+
     async def test_bad_options(self) -> None:
         """Invalid routing and size are refused with the value in the message."""
         async with actors.open_node() as node:
