@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, final
 import attrs
 import trio
 
-from .._core._exceptions import ProcessNotFound
+from .._core._exceptions import CallTimeout, ProcessNotFound
 from .._core._messages import Message
 from .._supervision._backoff import Backoff
 from .._supervision._spec import ChildSpec, start_supervisor
@@ -62,6 +62,7 @@ class PoolState:
 
     __slots__ = (
         "args",
+        "became_live",
         "closed",
         "cursor",
         "fn",
@@ -94,6 +95,7 @@ class PoolState:
         self.closed = False
         self.lock = trio.Lock()
         self.sup: PID | None = None
+        self.became_live: trio.Event | None = None
 
     def child(self, slot: int) -> ChildSpec:
         return ChildSpec(f"worker-{slot}", _pool_worker, (self, slot), **self.options)
@@ -110,6 +112,20 @@ class PoolState:
             del self.live[slot]
 
     def pick(self, key: object) -> Process:
+        worker = self.choose(key)
+        if worker is None:
+            self.unrouted += 1
+            raise ProcessNotFound(f"a live worker of pool {self.name or self.sup}")
+        self.routed += 1
+        return worker
+
+    async def wait_live(self) -> None:
+        """Wait until some worker becomes live (a start or a restart)."""
+        if self.became_live is None:
+            self.became_live = trio.Event()
+        await self.became_live.wait()
+
+    def choose(self, key: object) -> Process | None:
         live = self.live
         if self.routing == "round_robin":
             slot, self.cursor = round_robin(self.cursor, self.size, live)
@@ -120,17 +136,16 @@ class PoolState:
                 raise ValueError("consistent_hash routing needs a key (key=...)")
             assert self.ring is not None
             slot = self.ring.pick(key_bytes(key), live)
-        if slot is None:
-            self.unrouted += 1
-            raise ProcessNotFound(f"a live worker of pool {self.name or self.sup}")
-        self.routed += 1
-        return live[slot]
+        return None if slot is None else live[slot]
 
 
 async def _pool_worker(proc: Process, state: PoolState, slot: int) -> Any:
     """A pool worker: live from its first step, gone (on_exit) before its exit is heard."""
     state.live[slot] = proc
     proc.on_exit(partial(state.gone, slot, proc))
+    if state.became_live is not None:
+        state.became_live.set()
+        state.became_live = None
     if state.name is not None:
         table_of(proc.node).join(f"pool:{state.name}", proc)
     return await state.fn(proc, *state.args)
@@ -218,14 +233,34 @@ class Pool:
     ) -> Any:
         """Call one live worker and wait for its reply (at most once: no retry elsewhere).
 
+        When no worker is live (all being restarted) the call waits for one, within the same
+        ``timeout``.
+
         Raises:
-            ProcessNotFound: At once, if no worker is live.
-            CallTimeout: If the worker did not reply within ``timeout`` seconds.
+            ProcessNotFound: At once, if the pool has stopped.
+            CallTimeout: If no worker became live, or the worker did not reply, within
+                ``timeout`` seconds.
             CallFailed: If the worker exited first (e.g. crashed), or replied with an error.
         """
-        worker = self._state.pick(key)
+        state = self._state
+        if not timeout > 0:
+            raise ValueError(f"call timeout must be > 0 seconds, got {timeout!r}")
+        deadline = trio.current_time() + timeout
+        worker = state.choose(key)
+        while worker is None:
+            if state.closed:
+                state.unrouted += 1
+                raise ProcessNotFound(f"pool {state.name or state.sup} (stopped)")
+            with trio.move_on_at(deadline):
+                await state.wait_live()
+            worker = state.choose(key)
+            if worker is None and trio.current_time() >= deadline:
+                state.unrouted += 1
+                raise CallTimeout(state.name or state.sup, topic, timeout)
+        state.routed += 1
         sender = None if self._me is None else self._me.pid
-        return await self._node._call(sender, worker.pid, topic, payload, timeout)
+        left = deadline - trio.current_time()
+        return await self._node._call(sender, worker.pid, topic, payload, left)
 
     async def resize(self, size: int, *, timeout: float = 60.0) -> None:
         """Grow or shrink the pool to ``size`` slots: new slots start at the end, the highest
@@ -305,6 +340,9 @@ def start_pool(
 def _closed(pools: dict[str, PoolState], pool: PoolState) -> None:
     pool.closed = True
     pool.live.clear()
+    if pool.became_live is not None:
+        pool.became_live.set()  # waiting calls see the pool closed
+        pool.became_live = None
     if pool.name is not None and pools.get(pool.name) is pool:
         del pools[pool.name]
 

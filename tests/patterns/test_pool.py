@@ -139,8 +139,19 @@ class TestLifecycle:
             with pytest.raises(actors.CallFailed):
                 await pool.call("crash")
             with pytest.raises(actors.ProcessNotFound, match="live worker"):
-                await pool.call("q")  # the only worker is restarting
-            assert pool.statistics().unrouted == 1
+                pool.send("q")  # the only worker is restarting: a send never waits
+            start = trio.current_time()
+            with pytest.raises(actors.CallTimeout):
+                await pool.call("q", timeout=0.5)  # nobody came back within 0.5 s
+            assert trio.current_time() - start == pytest.approx(0.5)
+            _, pid, _ = await pool.call("q", timeout=5)  # waits for the restart (1 s)
+            assert pid == pool.workers()[0]
+            assert pool.statistics().unrouted == 2
+            node.send(pid, "crash")
+            await trio.testing.wait_all_tasks_blocked()
+            pool.stop()
+            with pytest.raises(actors.ProcessNotFound, match="stopped"):
+                await pool.call("q")  # a call waiting for a worker ends with the pool
 
     async def test_named_pool_is_found_from_processes_and_stops(self) -> None:
         """A named pool: found by name, workers in group pool:<name>, gone when stopped."""
