@@ -172,3 +172,45 @@ class TestValidation:
                 node.terminate(pid)
 
         run_virtual(main)
+
+
+class TestOrdering:
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=4),
+        st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=10),
+    )
+    def test_per_publisher_fifo_no_loss(self, counts: list[int], pauses: list[int]) -> None:
+        """Interleaved publishers: each subscriber gets every event once, each publisher's in
+        the order it published them."""
+        total = sum(counts)
+
+        async def publisher(proc: actors.Process, ident: int) -> None:
+            bus = actors.bus(proc)
+            for i in range(counts[ident]):
+                bus.publish("p", "k", f"/{ident}", (ident, i))
+                for _ in range(pauses[(ident + i) % len(pauses)]):
+                    await trio.lowlevel.checkpoint()
+
+        sinks: list[list[tuple[int, int]]] = [[], []]
+
+        async def sink(proc: actors.Process, index: int) -> None:
+            async for msg in proc.inbox:
+                sinks[index].append(msg.payload.data)
+
+        async def main() -> None:
+            async with actors.open_node() as node:
+                subs = [node.spawn(sink, i) for i in range(2)]
+                actors.bus(node).subscribe("p", pid=subs[0])
+                actors.bus(node).subscribe("p", "k", "/*", pid=subs[1])
+                for ident in range(len(counts)):
+                    node.spawn(publisher, ident)
+                await trio.testing.wait_all_tasks_blocked()
+                for got in sinks:
+                    assert len(got) == total
+                    for ident, count in enumerate(counts):
+                        assert [i for who, i in got if who == ident] == list(range(count))
+                for sub in subs:
+                    node.terminate(sub)
+
+        run_virtual(main)

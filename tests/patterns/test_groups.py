@@ -153,6 +153,26 @@ class TestWatching:
             assert groups.statistics().watches == 0  # the watcher returned: its watch ended
             node.cancel(first)
 
+    async def test_an_exit_is_a_leave_in_each_of_its_groups(self) -> None:
+        """A member of two watched groups that exits gives one leave event per group."""
+        async with actors.open_node() as node:
+            groups = actors.groups(node)
+            watcher = node.spawn(helpers.forever)
+            member = node.spawn(helpers.idle)
+            for name in ("a", "b"):
+                groups.join(name, member)
+                groups.monitor(name, pid=watcher, topic=f"watch.{name}")
+            node.terminate(member)
+            await node.wait_exit(member)
+            queued = node.info(watcher).mailbox_depth
+            assert queued == 2
+            assert groups.which_groups() == ()  # no members left
+            assert groups.statistics().groups == 2  # still watched
+            assert groups.members("a") == groups.members("b") == ()
+            node.terminate(watcher)
+            await node.wait_exit(watcher)
+            assert groups.statistics() == actors.lowlevel.ProcessGroupStatistics(0, 0, 0, 0)
+
     async def test_demonitor_and_full_watcher_mailbox(self) -> None:
         """demonitor stops events; a full raise-policy mailbox drops them (counted)."""
         async with actors.open_node() as node:
