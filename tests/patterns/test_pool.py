@@ -215,12 +215,12 @@ class TestNeverADeadWorker:
     @given(
         st.sampled_from(["round_robin", "smallest_mailbox", "consistent_hash"]),
         st.lists(
-            st.tuples(st.sampled_from(["send", "crash", "wait"]), st.integers(0, 50)),
+            st.tuples(st.sampled_from(["send", "crash", "wait", "resize"]), st.integers(0, 50)),
             max_size=40,
         ),
     )
     def test_routing_never_picks_a_dead_worker(self, routing: Any, ops: list[Any]) -> None:
-        """Under random crashes and waits, every routed message reaches a live worker."""
+        """Under random crashes, waits and resizes, every routed message reaches a live worker."""
 
         async def main() -> None:
             async with actors.open_node() as node:
@@ -231,6 +231,10 @@ class TestNeverADeadWorker:
                 for op, n in ops:
                     if op == "wait":
                         await trio.sleep(n / 25)
+                        continue
+                    if op == "resize":
+                        await pool.resize(n % 4 + 1)
+                        assert len(pool.workers()) == n % 4 + 1
                         continue
                     try:
                         pid = pool.send("crash" if op == "crash" else "q", key=n)
