@@ -20,7 +20,7 @@ from .._core._messages import Message
 from .._supervision._backoff import Backoff
 from .._supervision._spec import ChildSpec, start_supervisor
 from .._supervision._supervisor import delete_child, start_child, terminate_child
-from ._groups import check_group, table_of
+from ._groups import table_of
 from ._routing import (
     HashRing,
     Routing,
@@ -319,7 +319,8 @@ def start_pool(
     state = state_of(node)
     pools: dict[str, PoolState] = state.pools
     if name is not None:
-        check_group(f"pool:{name}")
+        if type(name) is not str or not name or len(name) > 200:
+            raise ValueError(f"pool name must be a non-empty string (<= 200 chars), got {name!r}")
         if name in pools or node.lookup(name) is not None:
             raise ValueError(f"pool name {name!r} is already taken")
     pool = PoolState(name, check_routing(routing), _check_size(size), fn, args)

@@ -208,6 +208,8 @@ class TestLifecycle:
                 actors.start_pool(node, worker, size=1, routing="random")  # type: ignore[arg-type]
             with pytest.raises(ValueError, match=r"pool size must be .* got 0"):
                 actors.start_pool(node, worker, size=0)
+            with pytest.raises(ValueError, match=r"pool name must be .* got 7"):
+                actors.start_pool(node, worker, size=1, name=7)  # type: ignore[arg-type]
 
 
 class TestNeverADeadWorker:
