@@ -44,6 +44,13 @@ from ._core._run import open_node as open_node
 from ._core._run import run as run
 from ._core._timing import Ticker as Ticker
 from ._core._timing import Timer as Timer
+from ._patterns._bus import BusEvent as BusEvent
+from ._patterns._bus import bus as bus
+from ._patterns._groups import GroupEvent as GroupEvent
+from ._patterns._groups import groups as groups
+from ._patterns._metrics import metrics as metrics
+from ._patterns._pool import pool as pool
+from ._patterns._pool import start_pool as start_pool
 from ._scheduling._cron import CronTrigger as CronTrigger
 from ._scheduling._policies import CatchUpPolicy as CatchUpPolicy
 from ._scheduling._policies import Overlap as Overlap
@@ -118,6 +125,7 @@ __all__ = [
     "PID",
     "Backoff",
     "BackoffState",
+    "BusEvent",
     "CallFailed",
     "CallTimeout",
     "Cancel",
@@ -133,6 +141,7 @@ __all__ = [
     "ExitReason",
     "Fire",
     "GcPolicy",
+    "GroupEvent",
     "Host",
     "HostLimitReached",
     "IntervalTrigger",
@@ -172,6 +181,7 @@ __all__ = [
     "VirtualWallClock",
     "WallClock",
     "after",
+    "bus",
     "cluster",
     "configure_logging",
     "cron",
@@ -180,10 +190,13 @@ __all__ = [
     "every",
     "format_duration",
     "get_logger",
+    "groups",
     "lowlevel",
+    "metrics",
     "notify_ready",
     "open_node",
     "parse_duration",
+    "pool",
     "resolve_wall_clock",
     "restart_child",
     "retime_schedule",
@@ -195,6 +208,7 @@ __all__ = [
     "serve",
     "sleep",
     "start_child",
+    "start_pool",
     "start_schedule",
     "start_server",
     "start_services",

@@ -15,6 +15,18 @@ from ._core._mailbox import MessageQueue as MessageQueue
 from ._core._messages import NodeStatistics as NodeStatistics
 from ._core._messages import QueueLength as QueueLength
 from ._core._messages import QueueStatistics as QueueStatistics
+from ._patterns._bus import BusStatistics as BusStatistics
+from ._patterns._bus import EventBus as EventBus
+from ._patterns._groups import ProcessGroups as ProcessGroups
+from ._patterns._groups import ProcessGroupStatistics as ProcessGroupStatistics
+from ._patterns._metrics import Metrics as Metrics
+from ._patterns._pool import Pool as Pool
+from ._patterns._pool import PoolStatistics as PoolStatistics
+from ._patterns._series import Counter as Counter
+from ._patterns._series import Gauge as Gauge
+from ._patterns._series import Histogram as Histogram
+from ._patterns._series import MetricSnapshot as MetricSnapshot
+from ._patterns._series import SeriesSnapshot as SeriesSnapshot
 from ._scheduling._policies import CatchUpPlan as CatchUpPlan
 from ._scheduling._policies import is_misfire as is_misfire
 from ._scheduling._policies import plan_catch_up as plan_catch_up
@@ -29,14 +41,26 @@ from ._time._timers import TICKER_BUFFER as TICKER_BUFFER
 
 __all__ = [
     "TICKER_BUFFER",
+    "BusStatistics",
     "CatchUpPlan",
     "ChannelStatistics",
     "ControlError",
+    "Counter",
+    "EventBus",
     "FirePlan",
+    "Gauge",
+    "Histogram",
     "MessageQueue",
+    "MetricSnapshot",
+    "Metrics",
     "NodeStatistics",
+    "Pool",
+    "PoolStatistics",
+    "ProcessGroupStatistics",
+    "ProcessGroups",
     "QueueLength",
     "QueueStatistics",
+    "SeriesSnapshot",
     "TimerStatistics",
     "apply_jitter",
     "control_socket_path",

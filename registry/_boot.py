@@ -65,6 +65,23 @@ class AppPlan:
     """The resolved callable of every ``process`` and ``function`` entry."""
     environ: Mapping[str, str]
     """The OS environment the app was loaded with (read by ``env.storage.os``)."""
+    pools: tuple[PoolPlan, ...] = ()
+    """One plan per ``pool`` entry, in id order (started before the services)."""
+
+
+@final
+@attrs.frozen
+class PoolPlan:
+    """A ``pool`` entry, checked: what :func:`actors.start_pool` is called with at boot."""
+
+    id: str
+    """The entry id: the pool's name (``actors.pool(id)``) and its supervisor's."""
+    fn: ProcessFn
+    """The worker process function (the entry's ``process``)."""
+    args: tuple[object, ...]
+    """The entry's ``input``: extra arguments for each worker."""
+    options: Mapping[str, Any]
+    """Keyword arguments for :func:`actors.start_pool` (size, routing, backoff, ...)."""
 
 
 @final
@@ -157,12 +174,18 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
                 spec = _service_spec(entry, fn, problems)
                 if spec is not None:
                     services.append(spec)
+    pools = tuple(
+        plan
+        for entry in entries
+        if entry.kind == "pool" and (fn := callables.get(by_id[entry.data["process"]]))
+        if (plan := _pool_plan(entry, fn, problems)) is not None
+    )
     if problems:
         raise IndexFileError(problems)
     hosts = tuple(
         (entry.id, entry.data["host"]["max_processes"]) for entry in entries if entry.kind == "host"
     )
-    return AppPlan(root, tuple(entries), hosts, tuple(services), callables, environ)
+    return AppPlan(root, tuple(entries), hosts, tuple(services), callables, environ, pools)
 
 
 async def boot_app(
@@ -174,8 +197,9 @@ async def boot_app(
     """Load the app in a folder (or take a loaded plan) and start it on ``node``.
 
     Declares every ``host`` entry as a host of the node (``max_processes`` applies), builds the
-    registry and env, makes the :class:`App` available to processes (:func:`current_app`), then
-    starts the services' manager, which starts the ``auto_start`` services in dependency order.
+    registry and env, makes the :class:`App` available to processes (:func:`current_app`), starts
+    each ``pool`` entry (:func:`actors.start_pool`, named by the entry id), then starts the
+    services' manager, which starts the ``auto_start`` services in dependency order.
     At node shutdown the manager is stopped first: services stop in reverse order.
 
     Raises:
@@ -196,6 +220,8 @@ async def boot_app(
     for name, limit in plan.hosts:
         node.add_host(name, max_processes=limit)
     apps[node] = booted
+    for pool in plan.pools:
+        actors.start_pool(node, pool.fn, *pool.args, name=pool.id, **pool.options)
     booted.services = await actors.start_services(node, plan.services)
     return booted
 
@@ -262,3 +288,29 @@ def _service_spec(
     except ValueError as error:  # the loader checks these; kept for entries built in code
         problems.append(Problem(str(error), entry.origin, entry=entry.id, field="lifecycle"))
         return None
+
+
+def _pool_plan(entry: Entry, fn: Callable[..., Any], problems: list[Problem]) -> PoolPlan | None:
+    data = entry.data
+    life = data["lifecycle"]
+    restart = life["restart"]
+    try:
+        backoff = Backoff(
+            initial=actors.parse_duration(restart["initial_delay"]),
+            factor=float(restart["backoff_factor"]),
+            max_delay=actors.parse_duration(restart["max_delay"]),
+            jitter=float(restart["jitter"]),
+            max_attempts=restart["max_attempts"],
+        )
+        options = {
+            "size": data["size"],
+            "routing": data["routing"],
+            "backoff": backoff,
+            "shutdown": actors.parse_duration(life["stop_timeout"]),
+            "max_restarts": life["max_restarts"],
+            "period": actors.parse_duration(life["period"]),
+        }
+    except (KeyError, ValueError) as error:  # the loader checks these; kept for code entries
+        problems.append(Problem(str(error), entry.origin, entry=entry.id, field="lifecycle"))
+        return None
+    return PoolPlan(entry.id, fn, tuple(data["input"]), options)

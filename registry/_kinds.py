@@ -48,7 +48,7 @@ STORAGE_KINDS = (
     "env.storage.static",
     "env.storage.router",
 )
-ALIASES = {"process.service": "service", "process.host": "host"}
+ALIASES = {"process.service": "service", "process.host": "host", "process.pool": "pool"}
 """Wippy spellings accepted in index files and stored under our kind name."""
 
 
@@ -101,6 +101,13 @@ def _restart_post(data: dict[str, Any], ctx: Ctx) -> None:
         )
 
 
+def _pool_post(data: dict[str, Any], ctx: Ctx) -> None:
+    size = data.get("size")
+    if isinstance(size, int) and size > MAX_POOL_SIZE:
+        ctx.add("size", f"must be at most {MAX_POOL_SIZE}, got {size}")
+    _restart_post(data, ctx)
+
+
 def _env_variable_post(data: dict[str, Any], ctx: Ctx) -> None:
     if "default" in data and "type" in data:
         try:
@@ -130,6 +137,16 @@ _SERVICE_LIFECYCLE = obj(
         "restart": Field(_RESTART, {}),
     }
 )
+_POOL_LIFECYCLE = obj(
+    {
+        "max_restarts": Field(integer(0), 10),
+        "period": Field(duration(positive=True), "5s"),
+        "stop_timeout": Field(duration(), "5s"),
+        "restart": Field(_RESTART, {}),
+    }
+)
+ROUTINGS = ("round_robin", "smallest_mailbox", "consistent_hash")
+MAX_POOL_SIZE = 10_000
 _HOST_LIFECYCLE = obj(
     {
         "auto_start": Field(boolean, False),
@@ -162,6 +179,16 @@ SCHEMAS: dict[str, tuple[Mapping[str, Field] | None, Post | None]] = {
             "lifecycle": Field(_SERVICE_LIFECYCLE, {}),
         },
         _restart_post,
+    ),
+    "pool": (
+        {
+            "process": Field(reference),
+            "size": Field(integer(1)),
+            "routing": Field(choice(*ROUTINGS), "round_robin"),
+            "input": Field(list_of(any_value), []),
+            "lifecycle": Field(_POOL_LIFECYCLE, {}),
+        },
+        _pool_post,
     ),
     "host": ({"host": Field(_HOST, {}), "lifecycle": Field(_HOST_LIFECYCLE, {})}, None),
     "env.variable": (
@@ -262,6 +289,8 @@ def references(entry: Entry) -> list[Reference]:
             refs.append(("host", data["host"], ("host",)))
         for i, target in enumerate(data.get("lifecycle", {}).get("requires", ())):
             refs.append((f"lifecycle.requires[{i}]", target, ("service",)))
+    elif entry.kind == "pool" and "process" in data:
+        refs.append(("process", data["process"], ("process",)))
     elif entry.kind == "env.variable" and "storage" in data:
         refs.append(("storage", data["storage"], STORAGE_KINDS))
     elif entry.kind == "env.storage.router":

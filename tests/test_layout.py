@@ -22,15 +22,16 @@ RANKS = {
     "actors._core": 0,
     "actors._time": 1,
     "actors._supervision": 2,
-    "actors._scheduling": 3,
-    "actors._control": 3,  # the control endpoint: reads the kernel and the timer service
-    "actors.runner": 4,
-    "actors.cron": 4,
-    "actors.lowlevel": 4,
-    "actors.testing": 4,  # imported by tests only: nothing in actors or registry imports it
-    "actors.cluster": 4,
-    "actors": 5,  # actors/__init__.py: the public namespace
-    "registry": 6,
+    "actors._patterns": 3,  # groups, the bus, pools, user metrics: on the kernel and supervision
+    "actors._scheduling": 4,
+    "actors._control": 4,  # the control endpoint: reads the kernel, timers and user metrics
+    "actors.runner": 5,
+    "actors.cron": 5,
+    "actors.lowlevel": 5,
+    "actors.testing": 5,  # imported by tests only: nothing in actors or registry imports it
+    "actors.cluster": 5,
+    "actors": 6,  # actors/__init__.py: the public namespace
+    "registry": 7,
 }
 MAX_LINES = 420
 # Modules that refer to each other's types (process <-> node <-> lifecycle; a supervisor runs

@@ -1,4 +1,4 @@
-"""``actors ps``, ``actors top`` and ``actors info``: look inside a running node.
+"""``actors ps``, ``top``, ``info`` and ``metrics``: look inside a running node.
 
 They connect to the node's control socket (see ``_server.py``), ask, and print. Exit codes:
 0 ok, 1 the node is not reachable or has no such process (one line on stderr saying what to
@@ -16,6 +16,7 @@ from typing import IO, Any
 from ._client import Connection, find_socket
 from ._protocol import MAX_ROWS, InfoReply, InfoRequest, ProcessRow, PsReply, PsRequest
 from ._server import ControlError
+from ._usermetrics import MetricsReply, MetricsRequest, format_metrics
 
 __all__ = ["add_control_parsers"]
 
@@ -36,7 +37,7 @@ def _where(parser: argparse.ArgumentParser) -> None:
 
 
 def add_control_parsers(subparsers: Any) -> None:
-    """Add ``ps``, ``top`` and ``info`` to the ``actors`` parser."""
+    """Add ``ps``, ``top``, ``info`` and ``metrics`` to the ``actors`` parser."""
     ps = subparsers.add_parser("ps", help="list the processes of a running node")
     _where(ps)
     ps.add_argument("--sort", choices=("pid", "mq", "cpu", "age"), default="pid")
@@ -55,6 +56,10 @@ def add_control_parsers(subparsers: Any) -> None:
     _where(info)
     info.add_argument("pid", metavar="PID", help="{host|0x00007}, 7, 0x7 or a registered name")
     info.set_defaults(handler=_info)
+    metrics = subparsers.add_parser("metrics", help="the user metrics of a running node")
+    _where(metrics)
+    metrics.add_argument("--prefix", default="", help="only metrics whose name starts so")
+    metrics.set_defaults(handler=_metrics)
 
 
 def _guarded(
@@ -109,6 +114,15 @@ def _info(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         reply = connection.ask(InfoRequest(pid=args.pid))
         assert isinstance(reply, InfoReply)
         stream.write(format_info(reply))
+
+    return _guarded(args, body, out)
+
+
+def _metrics(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        reply = connection.ask(MetricsRequest(prefix=args.prefix))
+        assert isinstance(reply, MetricsReply)
+        stream.write(format_metrics(reply))
 
     return _guarded(args, body, out)
 

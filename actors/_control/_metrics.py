@@ -12,7 +12,8 @@ thread never touches the node):
   event loop's lateness as a timer sees it);
 - ``actors_process_crashes_total``: processes that exited with an error (counted from the
   kernel's ``process crashed``/``terminated``/``exited ... reason=linked`` log records);
-- ``actors_gc_pause_seconds``: the garbage collector's pauses (a histogram, from ``gc.callbacks``).
+- ``actors_gc_pause_seconds``: the garbage collector's pauses (a histogram, from ``gc.callbacks``);
+- every user metric of ``actors.metrics(node)``, under its own name (copied at each refresh).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import trio
 from .._core._node import Node
 from .._time._service import timer_statistics
 from ._server import ControlError
+from ._usermetrics import PrometheusCollector
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -85,6 +87,8 @@ async def serve_metrics(
     pauses = prom.Histogram(
         "actors_gc_pause_seconds", "Garbage collector pauses", buckets=_BUCKETS, registry=registry
     )
+    user = PrometheusCollector(prom, node)
+    registry.register(user)
     gc_started = [0.0]
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
@@ -114,6 +118,7 @@ async def serve_metrics(
             pending.set(timers.pending)
             dropped.inc(max(timers.dropped_ticks - seen_dropped, 0))
             seen_dropped = timers.dropped_ticks
+            user.refresh()
             due = trio.current_time() + interval
             await trio.sleep_until(due)
             late.observe(max(trio.current_time() - due, 0.0))

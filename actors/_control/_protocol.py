@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from ._usermetrics import MetricsReply, MetricsRequest
+
 MAX_REQUEST = 64 * 1024
 MAX_REPLY = 32 * 1024 * 1024
 MAX_ROWS = 10_000
@@ -44,7 +46,7 @@ class StatsRequest(msgspec.Struct, tag="stats", forbid_unknown_fields=True):
     """Node-wide counters."""
 
 
-Request = PsRequest | InfoRequest | StatsRequest
+Request = PsRequest | InfoRequest | StatsRequest | MetricsRequest
 
 
 class ProcessRow(msgspec.Struct):
@@ -120,7 +122,7 @@ class ErrorReply(msgspec.Struct, tag="error"):
     message: str
 
 
-Reply = PsReply | InfoReply | StatsReply | ErrorReply
+Reply = PsReply | InfoReply | StatsReply | MetricsReply | ErrorReply
 
 _request_decoder = msgspec.msgpack.Decoder(Request)
 _reply_decoder = msgspec.msgpack.Decoder(Reply)

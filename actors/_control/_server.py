@@ -40,6 +40,7 @@ from ._protocol import (
     decode_request,
     frame,
 )
+from ._usermetrics import MetricsRequest, metrics_reply
 
 log = get_logger("actors.control")
 
@@ -150,6 +151,8 @@ class ControlServer:
                 return _snapshot.info(self.node, request.pid, self.cpu)
             except ProcessNotFound:
                 return ErrorReply(f"no live process {request.pid!r}")
+        if isinstance(request, MetricsRequest):
+            return metrics_reply(self.node, request)
         return _snapshot.stats(self.node, self.started)
 
     def _want_cpu(self) -> None:

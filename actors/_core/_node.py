@@ -79,6 +79,9 @@ class Node:
         # The node group (actors/cluster) while the node is connected to others; opaque to
         # the kernel, asked only when a PID or name is not local (never on the local path).
         self._remote: Any = None
+        # Process groups, the event bus, pools and user metrics (actors/_patterns), made on
+        # first use; opaque to the kernel (a member leaves its groups through `on_exit`).
+        self._patterns: Any = None
 
     def __repr__(self) -> str:
         return f"<Node {self.name or '(unnamed)'} processes={len(self._procs)}>"

@@ -267,7 +267,7 @@ class TestEntryErrors:
                 "entry app:a, field kind: unknown kind "
                 "'terminal.host'; known kinds: env.storage.file, env.storage.memory, "
                 "env.storage.os, env.storage.router, env.storage.static, env.variable, function, "
-                "host, process, registry.entry, service",
+                "host, pool, process, registry.entry, service",
             ),
             (
                 "  - {name: a, kind: function.lua, source: file://x.lua}\n",
