@@ -46,18 +46,22 @@ async def _consume(proc: Process, name: str, topic: str, seconds_per_event: floa
     """Handle bus messages on ``topic`` until cancelled; return how many were handled."""
     events = proc.listen(topic)
     handled = 0
-    while True:
-        got = await actors.select(proc.events, events)
-        if isinstance(got.value, Cancel):
-            dropped = events.statistics().dropped
-            log.info("Subscriber stopped", name=name, handled=handled, dropped=dropped)
-            return handled
-        if isinstance(got.value, actors.Message):
-            event: actors.BusEvent = got.value.payload
-            handled += 1
-            log.info(f"EVENT {name}", kind=f"{event.system}.{event.kind}", path=event.path)
-            if seconds_per_event:
-                await proc.sleep(seconds_per_event)
+    try:
+        while True:
+            got = await actors.select(proc.events, events)
+            if isinstance(got.value, Cancel):
+                break
+            if isinstance(got.value, actors.Message):
+                event: actors.BusEvent = got.value.payload
+                handled += 1
+                log.info(f"EVENT {name}", kind=f"{event.system}.{event.kind}", path=event.path)
+                if seconds_per_event:
+                    await proc.sleep(seconds_per_event)  # a Cancel here raises Cancelled
+    except actors.Cancelled:
+        pass  # stopped in the middle of an event
+    dropped = events.statistics().dropped
+    log.info("Subscriber stopped", name=name, handled=handled, dropped=dropped)
+    return handled
 
 
 async def audit(proc: Process) -> int:
