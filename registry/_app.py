@@ -1,9 +1,10 @@
 """``actors run DIR``: boot an app, run it until Ctrl+C or SIGTERM, stop it gracefully.
 
 Exit codes: 0 when the app stopped cleanly (every process returned within the grace period),
-1 when some process had to be terminated (or a second signal forced the stop), 2 when the app
-cannot be loaded (the error names the file and the entry; never a traceback), 130 when
-interrupted while loading.
+1 when some process had to be terminated (or a second signal forced the stop) or a critical
+service gave up (reached its ``max_attempts``; the app stops by itself), 2 when the app cannot
+be loaded or an option is bad (the error names the file, entry or option; never a traceback),
+130 when interrupted while loading.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def run_app_cli(
         if not (grace >= 0 and math.isfinite(grace)):
             raise ValueError(f"--grace must be a finite number of seconds >= 0, got {args.grace}")
         check_workers(args)
+        _check_port(getattr(args, "metrics_port", None))
     except ValueError as error:
         print(f"actors run: {error}", file=err)
         return EXIT_BAD_APP
@@ -124,8 +126,16 @@ async def _main(
                     actors.open_node(shutdown_grace=grace, name=node_name) as node,
                     join_group(node, args),
                 ):
-                    app = await boot_app(node, plan)
-                    services = await app.services.statuses() if app.services else []
+                    gave_up = _GaveUp()
+                    node.watch_exits(gave_up.note)
+                    try:
+                        app = await boot_app(node, plan)
+                        gave_up.manager = app.services.pid if app.services else None
+                        services = await app.services.statuses() if app.services else []
+                    except (actors.CallFailed, actors.ServiceError):
+                        if gave_up.error is None:
+                            raise
+                        services = []  # a critical service gave up during the boot
                     log.info("App started", services=len(services), processes=len(node))
                     if control is not None:
                         await outer.start(_serve_control, node, control)
@@ -133,11 +143,14 @@ async def _main(
                         port := await outer.start(_serve_metrics, node, metrics)
                     ):
                         log.info("Metrics", url=f"http://127.0.0.1:{port}/metrics")
-                    async for signum in signals:
+                    signum = await _wait_stop(signals, gave_up)
+                    if signum is None:
+                        log.error("Critical service gave up", error=str(gave_up.error))
+                        log.info("Shutting down", reason="service", grace=_seconds(grace))
+                    else:
                         log.info(
                             "Shutting down", signal=_signal_name(signum), grace=_seconds(grace)
                         )
-                        break
                     # One exit watcher for the node, not a wait_exit task per process.
                     node.watch_exits(partial(_note_terminated, terminated))
                     outer.start_soon(_force_on_signal, signals, forced)
@@ -145,17 +158,67 @@ async def _main(
                     # Leaving the block stops the node: services in reverse dependency order
                     # (Cancel, stop_timeout), then Cancel to the rest, terminate after grace.
             outer.cancel_scope.cancel()
+    failed = {"service": gave_up.service} if gave_up.error is not None else {}
     if forced.cancelled_caught:
-        log.warning("App stopped", clean="false", forced="true")
+        log.warning("App stopped", clean="false", forced="true", **failed)
         return EXIT_UNCLEAN
     if terminated or blocked:
         unclean = sorted({*terminated, *blocked})
         shown = " ".join(str(pid) for pid in unclean[:10])
         more = {"blocked": len(blocked)} if blocked else {}
-        log.warning("App stopped", clean="false", terminated=len(terminated), **more, pids=shown)
+        log.warning(
+            "App stopped",
+            clean="false",
+            **failed,
+            terminated=len(terminated),
+            **more,
+            pids=shown,
+        )
+        return EXIT_UNCLEAN
+    if failed:
+        log.error("App stopped", clean="false", **failed)
         return EXIT_UNCLEAN
     log.info("App stopped", clean="true")
     return EXIT_OK
+
+
+class _GaveUp:
+    """Set when the app's service manager exits because a critical service gave up."""
+
+    def __init__(self) -> None:
+        self.manager: PID | None = None  # None while the app boots
+        self.error: actors.ServiceError | None = None
+        self.service = ""
+        self.event = trio.Event()
+
+    def note(self, exit: actors.Exit) -> None:
+        error = exit.error
+        if not isinstance(error, actors.ServiceError) or self.error is not None:
+            return
+        if self.manager is None or exit.pid == self.manager:
+            self.error = error
+            self.service = str(error).split("'")[1] if "'" in str(error) else "?"
+            self.event.set()
+
+
+async def _wait_stop(signals: AsyncIterator[int], gave_up: _GaveUp) -> int | None:
+    """Wait for SIGINT/SIGTERM (its number) or a critical service giving up (None)."""
+    got: list[int] = []
+    async with trio.open_nursery() as nursery:
+
+        async def on_signal() -> None:
+            async for signum in signals:
+                got.append(signum)
+                break
+            nursery.cancel_scope.cancel()
+
+        async def on_give_up() -> None:
+            await gave_up.event.wait()
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on_signal)
+        nursery.start_soon(on_give_up)
+    return got[0] if got else None
 
 
 async def _serve_control(
@@ -233,6 +296,13 @@ async def _force_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope)
         log.warning("Forcing stop", signal=_signal_name(signum))
         scope.cancel()
         return
+
+
+def _check_port(port: object) -> None:
+    if port is None:
+        return
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"--metrics-port must be a TCP port from 0 to 65535, got {port!r}")
 
 
 def _level(value: object) -> int:

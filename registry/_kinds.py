@@ -128,6 +128,7 @@ _SERVICE_LIFECYCLE = obj(
         "stop_timeout": Field(duration(positive=True), "10s"),
         "stable_threshold": Field(duration(), "5s"),
         "restart": Field(_RESTART, {}),
+        "critical": Field(boolean, True),
     }
 )
 _HOST_LIFECYCLE = obj(
