@@ -24,12 +24,7 @@ import trio
 
 import actors
 from actors import PID
-from actors.lowlevel import (
-    ControlError,
-    control_socket_path,
-    open_control_endpoint,
-    serve_metrics,
-)
+from actors.lowlevel import ControlError, open_control_endpoint, serve_metrics
 
 from ._boot import AppPlan, boot_app, load_app
 from ._exceptions import RegistryError
@@ -86,12 +81,9 @@ def run_app_cli(
         services=len(plan.services),
         seconds=f"{time.monotonic() - started:.3f}",
     )
-    # A worker of --workers or --cluster runs without a control socket: they would share a path.
-    control = (
-        control_socket_path(args.dir)
-        if getattr(args, "control", False) and not getattr(args, "node", None)
-        else None
-    )
+    # Every node (a worker of --workers or --cluster too) has its control endpoint, registered
+    # in the per-user runtime folder under its app folder and node name.
+    control = Path(args.dir) if getattr(args, "control", False) else None
     metrics = getattr(args, "metrics_port", None)
     if getattr(args, "workers", 0):
         return run_workers_cli(args, grace, err)
@@ -222,12 +214,12 @@ async def _wait_stop(signals: AsyncIterator[int], gave_up: _GaveUp) -> int | Non
 
 
 async def _serve_control(
-    node: actors.Node, path: Path, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    node: actors.Node, app: Path, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
-    """Serve ``actors ps/top/info`` until the app stops; a socket problem is logged, not fatal."""
+    """Serve ``actors ps/tree/send/...`` until the app stops; a problem is logged, not fatal."""
     try:
-        async with open_control_endpoint(node, path):
-            log.info("Control socket", path=path)
+        async with open_control_endpoint(node, app=app, allow_send=True) as server:
+            log.info("Control socket", path=server.path)
             task_status.started()
             await trio.sleep_forever()
     except ControlError as error:

@@ -11,11 +11,13 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
-from ._client import Connection, find_socket
+from ._client import Connection, choose, choose_one
+from ._errors import ControlError
 from ._protocol import MAX_ROWS, InfoReply, InfoRequest, ProcessRow, PsReply, PsRequest
-from ._server import ControlError
+from ._runtime import NodeEntry
 
 __all__ = ["add_control_parsers"]
 
@@ -29,16 +31,21 @@ def _limit(text: str) -> int:
     return value
 
 
-def _where(parser: argparse.ArgumentParser) -> None:
+def _where(parser: argparse.ArgumentParser, *, every: bool = False) -> None:
+    parser.add_argument("--node", metavar="NAME", help="the node's name (see `actors ps --all`)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--app", metavar="DIR", help="the app folder given to `actors run`")
     group.add_argument("--socket", metavar="PATH", help="the node's control socket")
+    if every:
+        group.add_argument(
+            "--all", action="store_true", help="every node you run (a NODE column first)"
+        )
 
 
 def add_control_parsers(subparsers: Any) -> None:
     """Add ``ps``, ``top`` and ``info`` to the ``actors`` parser."""
     ps = subparsers.add_parser("ps", help="list the processes of a running node")
-    _where(ps)
+    _where(ps, every=True)
     ps.add_argument("--sort", choices=("pid", "mq", "cpu", "age"), default="pid")
     ps.add_argument("--limit", type=_limit, default=50, metavar="N", help="rows (default 50)")
     ps.set_defaults(handler=_ps)
@@ -62,7 +69,8 @@ def _guarded(
 ) -> int:
     stream = sys.stdout if out is None else out
     try:
-        with Connection(find_socket(app=args.app, path=args.socket)) as connection:
+        entry = choose_one(app=args.app, node=args.node, path=args.socket)
+        with Connection(Path(entry.socket)) as connection:
             body(connection, stream)
     except ControlError as error:
         print(f"actors {args.command}: {error}", file=sys.stderr)
@@ -71,12 +79,55 @@ def _guarded(
 
 
 def _ps(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    if args.all or (args.node is None and args.app is None and args.socket is None):
+        return _ps_many(args, sys.stdout if out is None else out)
+
     def body(connection: Connection, stream: IO[str]) -> None:
         reply = connection.ask(PsRequest(sort=args.sort, limit=args.limit))
         assert isinstance(reply, PsReply)
         stream.write(format_ps(reply))
 
     return _guarded(args, body, out)
+
+
+def _ps_many(args: argparse.Namespace, stream: IO[str]) -> int:
+    """``ps`` with no choice: the node when one runs; with ``--all`` (or when several run and
+    the user did not pick) every node, a NODE column first."""
+    try:
+        found = choose(app=args.app, node=args.node)
+    except ControlError as error:
+        print(f"actors ps: {error}", file=sys.stderr)
+        return UNREACHABLE
+    if len(found) == 1 and not args.all:
+        try:
+            with Connection(Path(found[0].socket)) as connection:
+                reply = connection.ask(PsRequest(sort=args.sort, limit=args.limit))
+        except ControlError as error:
+            print(f"actors ps: {error}", file=sys.stderr)
+            return UNREACHABLE
+        assert isinstance(reply, PsReply)
+        stream.write(format_ps(reply))
+        return OK
+    replies: list[tuple[NodeEntry, PsReply]] = []
+    failed = 0
+    for entry in found:
+        try:
+            with Connection(Path(entry.socket)) as connection:
+                reply = connection.ask(PsRequest(sort=args.sort, limit=args.limit))
+        except ControlError as error:
+            print(f"actors ps: node {entry.label}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        assert isinstance(reply, PsReply)
+        replies.append((entry, reply))
+    if not args.all:
+        print(
+            f"actors ps: {len(found)} nodes are running (pick one with --node NAME, "
+            "--app DIR or --socket PATH); showing all of them",
+            file=sys.stderr,
+        )
+    stream.write(format_ps_nodes(replies))
+    return UNREACHABLE if failed and not replies else OK
 
 
 def _top(args: argparse.Namespace, out: IO[str] | None = None) -> int:
@@ -151,6 +202,26 @@ def format_ps(reply: PsReply, *, header: bool = False) -> str:
     if reply.total > len(reply.rows):
         lines.append(f"({len(reply.rows)} of {reply.total} processes shown; --limit N for more)")
     return "\n".join(lines) + "\n"
+
+
+def format_ps_nodes(replies: list[tuple[NodeEntry, PsReply]]) -> str:
+    """The ``ps --all`` table: every node's rows, a NODE column first."""
+    columns = ("NODE", *_COLUMNS)
+    table: list[tuple[str, ...]] = [columns]
+    notes = []
+    for entry, reply in replies:
+        table.extend((entry.label, *_cells(row)) for row in reply.rows)
+        if reply.total > len(reply.rows):
+            notes.append(
+                f"({entry.label}: {len(reply.rows)} of {reply.total} processes shown; "
+                "--limit N for more)"
+            )
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(columns))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        for cells in table
+    ]
+    return "\n".join([*lines, *notes]) + "\n"
 
 
 def format_info(reply: InfoReply) -> str:

@@ -1,5 +1,6 @@
 """``actors ps``, ``top``, ``info`` and the metrics port against a real ``actors run`` of the
-crontab example (a subprocess with its own ``XDG_RUNTIME_DIR``)."""
+crontab example, and ``ps --all`` against a ``--workers 2`` group of mass_spawn (subprocesses
+with their own runtime folder, ``ACTORS_RUNTIME_DIR``; one of each per module)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -36,17 +38,17 @@ class App:
         return self.log.read_text()
 
 
-def _start(runtime: Path, *extra: str) -> App:
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    log = runtime / "app.log"
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "registry._cli", "run", str(APP), "--grace", "2", *extra]
+def _start(runtime: Path, *extra: str, app: Path = APP, sockets: int = 1) -> App:
+    log = runtime.parent / f"{runtime.name}.log"
+    env = {**os.environ, "ACTORS_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(ROOT)}
+    env["NUM_WORKERS"] = "30"  # mass_spawn: 30 linked workers (info truncates at 20)
+    command = [sys.executable, "-m", "registry._cli", "run", str(app), "--grace", "2", *extra]
     with log.open("w") as err:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=err, stderr=err)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        found = sorted((runtime / "actors").glob("*.sock"))
-        if found and "Control socket" in log.read_text():
+        found = sorted(runtime.glob("*.sock")) if runtime.is_dir() else []
+        if len(found) >= sockets and log.read_text().count("Control socket") >= sockets:
             return App(proc, runtime, found[0], log)
         if proc.poll() is not None:
             break
@@ -62,12 +64,40 @@ def _stop(app: App) -> None:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+def base() -> Iterator[Path]:
+    """A short folder (socket paths are limited to about 100 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="actors-c"))
+    yield folder
+    for path in sorted(folder.rglob("*"), reverse=True):
+        path.unlink() if not path.is_dir() else path.rmdir()
+    folder.rmdir()
+
+
+@pytest.fixture(scope="module")
+def app(base: Path) -> Iterator[App]:
     extra = ("--metrics-port", "0") if HAS_PROMETHEUS else ()
-    running = _start(tmp_path_factory.mktemp("xdg") / "run", *extra)
+    running = _start(base / "rt", *extra)
     yield running
     _stop(running)
     assert not running.socket.exists(), "the socket is removed when the app stops"
+    assert not list(running.runtime.glob("*.json")), "and so is its registration"
+
+
+@pytest.fixture(scope="module")
+def group(base: Path) -> Iterator[App]:
+    """``actors run examples/mass_spawn --workers 2`` in its own runtime folder."""
+    running = _start(
+        base / "group", "--workers", "2", app=ROOT / "examples" / "mass_spawn", sockets=2
+    )
+    yield running
+    _stop(running)
+
+
+@pytest.fixture(autouse=True)
+def runtime(app: App, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI looks in the shared app's runtime folder."""
+    monkeypatch.setenv("ACTORS_RUNTIME_DIR", str(app.runtime))
+    return app.runtime
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -106,14 +136,32 @@ def test_ps(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "(2 of 5 processes shown" in out
 
 
-def test_ps_finds_the_app_by_folder(
-    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(app.runtime))
+def test_ps_finds_the_app_by_folder(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(capsys, "ps", "--app", str(APP))
     assert code == 0 and "heartbeat" in out
     code, out, _ = _cli(capsys, "ps")  # the only node running
-    assert code == 0 and "heartbeat" in out
+    assert code == 0 and "heartbeat" in out and not out.startswith("NODE")
+    code, out, _ = _cli(capsys, "ps", "--all")
+    assert code == 0 and out.split()[:2] == ["NODE", "PID"] and "crontab" in out
+
+
+def test_ps_of_a_worker_group(
+    group: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every node of --workers 2 has its endpoint; ps lists both, --node picks one."""
+    monkeypatch.setenv("ACTORS_RUNTIME_DIR", str(group.runtime))
+    code, out, err = _cli(capsys, "ps", "--all", "--limit", "3")
+    assert code == 0, err
+    nodes = {line.split()[0] for line in out.splitlines()[1:] if not line.startswith("(")}
+    assert nodes == {"w1", "w2"}
+    code, out, err = _cli(capsys, "ps")  # two nodes and no choice: all, and how to pick
+    assert code == 0 and "2 nodes are running (pick one with --node NAME" in err
+    code, out, _ = _cli(capsys, "ps", "--node", "w2", "--limit", "3")
+    assert code == 0 and out.startswith("PID") and "(3 of " in out
+    code, out, _ = _cli(capsys, "ps", "--all", "--node", "w2", "--limit", "3")
+    assert {line.split()[0] for line in out.splitlines()[1:4]} == {"w2"}
+    code, _, err = _cli(capsys, "info", "1")
+    assert code == 1 and "2 nodes are running; pick one with --node NAME" in err
 
 
 def test_top_refreshes_with_cpu(app: App, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,7 +187,7 @@ def test_the_console_command(app: App) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "registry._cli", "ps", "--app", str(APP), "--limit", "1"],
         cwd=ROOT,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(app.runtime), "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "ACTORS_RUNTIME_DIR": str(app.runtime), "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -166,15 +214,15 @@ def test_metrics(app: App) -> None:
         assert name in text
 
 
-def test_no_node_and_stale_socket(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _cli(capsys, "ps", "--app", str(tmp_path))
+def test_no_node_and_stale_socket(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(capsys, "ps", "--app", str(base))
     assert code == 1 and "no node running for the app in" in err
-    app = _start(tmp_path / "xdg")
+    app = _start(base / "stale")
     app.proc.kill()  # SIGKILL: the socket file stays behind
     app.proc.wait(timeout=30)
     code, _, err = _cli(capsys, "ps", "--socket", str(app.socket))
     assert code == 1 and "stale control socket" in err
-    again = _start(tmp_path / "xdg")  # replaces the stale socket
+    again = _start(base / "stale")  # replaces the stale socket
     try:
         code, out, _ = _cli(capsys, "ps", "--socket", str(again.socket))
         assert code == 0 and "heartbeat" in out

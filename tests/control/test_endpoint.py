@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import actors
-from actors._control._client import Connection, find_socket
+from actors._control._client import Connection, choose, choose_one
 from actors._control._protocol import (
     MAX_REQUEST,
     ErrorReply,
@@ -193,18 +193,17 @@ async def test_stale_socket_is_replaced_and_a_live_one_refused(sock_path: Path) 
 
 
 def test_clear_client_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sock_path: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sock_path: Path, runtime: Path
 ) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(ControlError, match="no node running: no control socket in"):
-        find_socket()
+    with pytest.raises(ControlError, match=f"no node running: none is registered in {runtime}"):
+        choose()
     with pytest.raises(ControlError, match="no node running for the app in"):
-        find_socket(app=str(tmp_path))
+        choose(app=str(tmp_path))
     with pytest.raises(ControlError, match="does not exist"):
         Connection(tmp_path / "none.sock")
     app_sock = control_socket_path(tmp_path)
-    assert app_sock.parent == tmp_path / "actors" and app_sock.suffix == ".sock"
+    assert app_sock.parent == runtime and app_sock.name.startswith(tmp_path.name[:24])
+    assert control_socket_path(tmp_path, "w1") != app_sock  # a node of a group: its own
 
     def denied(self: socket.socket, address: object) -> None:
         raise PermissionError(13, "Permission denied")
@@ -218,13 +217,96 @@ def test_clear_client_errors(
         Connection(sock_path)
 
 
-def test_two_sockets_ask_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_nodes_register_and_are_found(tmp_path: Path, runtime: Path) -> None:
+    """Each endpoint registers itself; one is chosen, several are listed, --node/--app pick."""
+    app = tmp_path / "shop"
+    async with (
+        actors.open_node(shutdown_grace=0.1, name="w1") as one,
+        open_control_endpoint(one, app=app, allow_send=True) as first,
+    ):
+        assert stat.S_IMODE(os.stat(runtime).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(first.path).st_mode) == 0o600
+        entry = await trio.to_thread.run_sync(choose_one)
+        assert (entry.node, entry.app, entry.pid, entry.send) == ("w1", str(app), os.getpid(), True)
+        async with (
+            actors.open_node(shutdown_grace=0.1, name="w2") as two,
+            open_control_endpoint(two, app=app),
+        ):
+            with pytest.raises(ControlError, match="2 nodes are running; pick one with --node"):
+                await trio.to_thread.run_sync(choose_one)
+            assert [e.label for e in await trio.to_thread.run_sync(choose)] == ["w1", "w2"]
+            picked = await trio.to_thread.run_sync(lambda: choose_one(node="w2"))
+            assert picked.send is False  # embedded: query-only unless it opts in
+            by_app = await trio.to_thread.run_sync(lambda: choose(app=str(app)))
+            assert len(by_app) == 2
+            with pytest.raises(ControlError, match="no node running for node 'w3'"):
+                await trio.to_thread.run_sync(lambda: choose(node="w3"))
+        assert [e.label for e in await trio.to_thread.run_sync(choose)] == ["w1"]
+    assert os.listdir(runtime) == []  # both removed what they made
+
+
+def test_stale_entries_are_cleaned(runtime: Path) -> None:
+    """An entry whose node died (its pid gone, or nobody on its socket) is removed on sight."""
+    from actors._control._runtime import NodeEntry, register
+
+    runtime.mkdir(mode=0o700)
+    dead = dead_pid()
+    register(NodeEntry(str(runtime / "a.sock"), "a", "", dead, 0.0), runtime, "a")
+    (runtime / "a.sock").touch()
+    register(NodeEntry(str(runtime / "b.sock"), "b", "", os.getpid(), 0.0), runtime, "b")
+    (runtime / "junk.json").write_text("{not json")
+    with pytest.raises(ControlError, match="no node running"):
+        choose()
+    assert sorted(p.name for p in runtime.iterdir()) == ["junk.json"]  # not ours: left alone
+
+
+def dead_pid() -> int:
+    """The pid of a child that has exited and been reaped."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+@pytest.mark.parametrize("problem", ["other-modes", "symlink", "file"])
+def test_unsafe_runtime_folder_is_refused(runtime: Path, problem: str) -> None:
+    """A runtime folder open to others, a symlink or a file is refused, with what to do."""
+    from actors._control._runtime import runtime_dir
+
+    if problem == "other-modes":
+        runtime.mkdir(mode=0o755)
+        runtime.chmod(0o755)
+        needle = "mode 0755 lets others in; run `chmod 700"
+    elif problem == "symlink":
+        (runtime.parent / "real").mkdir(mode=0o700)
+        runtime.symlink_to(runtime.parent / "real")
+        needle = "not a real folder"
+    else:
+        runtime.write_text("")
+        needle = "not a real folder"
+    with pytest.raises(ControlError, match=needle):
+        runtime_dir(create=True)
+    with pytest.raises(ControlError, match=needle):
+        choose()
+
+
+def test_runtime_folder_fallbacks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """$XDG_RUNTIME_DIR/actors, else <temp dir>/actors-<uid> (made 0700)."""
+    from actors._control._runtime import runtime_dir
+
+    monkeypatch.delenv("ACTORS_RUNTIME_DIR")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    (tmp_path / "actors").mkdir()
-    for name in ("a.sock", "b.sock"):
-        (tmp_path / "actors" / name).touch()
-    with pytest.raises(ControlError, match="several nodes are running"):
-        find_socket()
+    assert runtime_dir() == tmp_path / "actors"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    folder = runtime_dir(create=True)
+    assert folder == tmp_path / "tmp" / f"actors-{os.getuid()}"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
 async def test_metrics_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
