@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ._client import Connection, choose, choose_one
+from ._commands import COMMANDS
 from ._errors import ControlError
 from ._protocol import MAX_ROWS, InfoReply, InfoRequest, ProcessRow, PsReply, PsRequest
 from ._runtime import NodeEntry
@@ -42,14 +43,21 @@ def _where(parser: argparse.ArgumentParser, *, every: bool = False) -> None:
         )
 
 
-def add_control_parsers(subparsers: Any) -> None:
-    """Add ``ps``, ``top`` and ``info`` to the ``actors`` parser."""
-    ps = subparsers.add_parser("ps", help="list the processes of a running node")
+def add_control_parsers(subparsers: Any, only: str | None = None) -> None:
+    """Add the commands of ``COMMANDS`` to the ``actors`` parser (just ``only``, if given)."""
+    for name, add in _ADDERS.items():
+        if only is None or only == name:
+            add(subparsers.add_parser(name, help=COMMANDS[name]))
+
+
+def _add_ps(ps: argparse.ArgumentParser) -> None:
     _where(ps, every=True)
     ps.add_argument("--sort", choices=("pid", "mq", "cpu", "age"), default="pid")
     ps.add_argument("--limit", type=_limit, default=50, metavar="N", help="rows (default 50)")
     ps.set_defaults(handler=_ps)
-    top = subparsers.add_parser("top", help="ps, refreshed (Ctrl+C stops)")
+
+
+def _add_top(top: argparse.ArgumentParser) -> None:
     _where(top)
     top.add_argument("--sort", choices=("pid", "mq", "cpu", "age"), default="cpu")
     top.add_argument("--limit", type=_limit, default=20, metavar="N", help="rows (default 20)")
@@ -58,7 +66,9 @@ def add_control_parsers(subparsers: Any) -> None:
         "--iterations", type=int, default=0, metavar="N", help="stop after N (0: never)"
     )
     top.set_defaults(handler=_top)
-    info = subparsers.add_parser("info", help="links, monitors, queues and stack of a process")
+
+
+def _add_info(info: argparse.ArgumentParser) -> None:
     _where(info)
     info.add_argument("pid", metavar="PID", help="{host|0x00007}, 7, 0x7 or a registered name")
     info.set_defaults(handler=_info)
@@ -265,3 +275,10 @@ def _age(seconds: float) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+_ADDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "ps": _add_ps,
+    "top": _add_top,
+    "info": _add_info,
+}

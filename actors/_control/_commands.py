@@ -1,0 +1,11 @@
+"""The names and help lines of the commands that talk to a running node (no imports: the
+``actors`` parser lists them without loading anything)."""
+
+from __future__ import annotations
+
+COMMANDS = {
+    "ps": "list the processes of a running node (--all: of every node you run)",
+    "top": "ps, refreshed (Ctrl+C stops)",
+    "info": "links, monitors, queues and stack of a process",
+}
+"""Command name -> help line, in the order ``actors --help`` shows them."""
