@@ -15,7 +15,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -28,6 +28,7 @@ from actors.lowlevel import ControlError, open_control_endpoint, serve_metrics
 
 from ._boot import AppPlan, boot_app, load_app
 from ._exceptions import RegistryError
+from ._resolve import SOURCE_MODULE_PREFIX
 from ._workers import check_workers, join_group, run_workers_cli
 
 EXIT_OK = 0
@@ -130,7 +131,7 @@ async def _main(
                         services = []  # a critical service gave up during the boot
                     log.info("App started", services=len(services), processes=len(node))
                     if control is not None:
-                        await outer.start(_serve_control, node, control)
+                        await outer.start(_serve_control, node, control, _describer(plan))
                     if metrics is not None and (
                         port := await outer.start(_serve_metrics, node, metrics)
                     ):
@@ -213,12 +214,39 @@ async def _wait_stop(signals: AsyncIterator[int], gave_up: _GaveUp) -> int | Non
     return got[0] if got else None
 
 
+def _describer(plan: AppPlan) -> Callable[[object], str | None]:
+    """The names the user declared: a process function's entry id (``app:worker``); for a
+    function of a ``file://`` source that no entry names, ``<file stem>.<qualname>`` instead
+    of the generated module name."""
+    by_function: dict[int, str] = {}
+    for entry, fn in plan.callables.items():
+        by_function.setdefault(id(fn), entry.id)
+
+    def describe(fn: object) -> str | None:
+        name = by_function.get(id(fn))
+        if name is not None:
+            return name
+        module = getattr(fn, "__module__", None) or ""
+        if module.startswith(SOURCE_MODULE_PREFIX):
+            stem = module[len(SOURCE_MODULE_PREFIX) :].rsplit("_", 1)[0]
+            return f"{stem}.{getattr(fn, '__qualname__', fn)}"
+        return None
+
+    return describe
+
+
 async def _serve_control(
-    node: actors.Node, app: Path, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    node: actors.Node,
+    app: Path,
+    describe: Callable[[object], str | None],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``actors ps/tree/send/...`` until the app stops; a problem is logged, not fatal."""
     try:
-        async with open_control_endpoint(node, app=app, allow_send=True) as server:
+        async with open_control_endpoint(
+            node, app=app, allow_send=True, describe=describe
+        ) as server:
             log.info("Control socket", path=server.path)
             task_status.started()
             await trio.sleep_forever()

@@ -17,7 +17,17 @@ from typing import IO, Any
 from ._client import Connection, choose, choose_one
 from ._commands import COMMANDS
 from ._errors import ControlError
-from ._protocol import MAX_ROWS, InfoReply, InfoRequest, ProcessRow, PsReply, PsRequest
+from ._format import format_info, format_ps, format_ps_nodes, format_tree
+from ._protocol import (
+    MAX_ROWS,
+    InfoReply,
+    InfoRequest,
+    PsReply,
+    PsRequest,
+    Reply,
+    TreeReply,
+    TreeRequest,
+)
 from ._runtime import NodeEntry
 
 __all__ = ["add_control_parsers"]
@@ -50,8 +60,13 @@ def add_control_parsers(subparsers: Any, only: str | None = None) -> None:
             add(subparsers.add_parser(name, help=COMMANDS[name]))
 
 
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the reply as JSON")
+
+
 def _add_ps(ps: argparse.ArgumentParser) -> None:
     _where(ps, every=True)
+    _json(ps)
     ps.add_argument("--sort", choices=("pid", "mq", "cpu", "age"), default="pid")
     ps.add_argument("--limit", type=_limit, default=50, metavar="N", help="rows (default 50)")
     ps.set_defaults(handler=_ps)
@@ -70,8 +85,35 @@ def _add_top(top: argparse.ArgumentParser) -> None:
 
 def _add_info(info: argparse.ArgumentParser) -> None:
     _where(info)
+    _json(info)
     info.add_argument("pid", metavar="PID", help="{host|0x00007}, 7, 0x7 or a registered name")
+    info.add_argument(
+        "--limit", type=_limit, default=20, metavar="N", help="links/monitors listed (default 20)"
+    )
     info.set_defaults(handler=_info)
+
+
+def _add_tree(tree: argparse.ArgumentParser) -> None:
+    _where(tree)
+    _json(tree)
+    tree.add_argument(
+        "--limit", type=_limit, default=1000, metavar="N", help="children shown (default 1000)"
+    )
+    tree.set_defaults(handler=_tree)
+
+
+def _emit(args: argparse.Namespace, stream: IO[str], reply: Reply, text: str) -> None:
+    if getattr(args, "json", False):
+        stream.write(json_text(reply) + "\n")
+    else:
+        stream.write(text)
+
+
+def json_text(value: object) -> str:
+    """``value`` (a reply, or a list/dict of them) as JSON text."""
+    import msgspec
+
+    return msgspec.json.encode(value).decode()
 
 
 def _guarded(
@@ -95,7 +137,7 @@ def _ps(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     def body(connection: Connection, stream: IO[str]) -> None:
         reply = connection.ask(PsRequest(sort=args.sort, limit=args.limit))
         assert isinstance(reply, PsReply)
-        stream.write(format_ps(reply))
+        _emit(args, stream, reply, format_ps(reply))
 
     return _guarded(args, body, out)
 
@@ -116,7 +158,7 @@ def _ps_many(args: argparse.Namespace, stream: IO[str]) -> int:
             print(f"actors ps: {error}", file=sys.stderr)
             return UNREACHABLE
         assert isinstance(reply, PsReply)
-        stream.write(format_ps(reply))
+        _emit(args, stream, reply, format_ps(reply))
         return OK
     replies: list[tuple[NodeEntry, PsReply]] = []
     failed = 0
@@ -136,7 +178,10 @@ def _ps_many(args: argparse.Namespace, stream: IO[str]) -> int:
             "--app DIR or --socket PATH); showing all of them",
             file=sys.stderr,
         )
-    stream.write(format_ps_nodes(replies))
+    if args.json:
+        stream.write(json_text([{"node": e.label, "reply": r} for e, r in replies]) + "\n")
+    else:
+        stream.write(format_ps_nodes(replies))
     return UNREACHABLE if failed and not replies else OK
 
 
@@ -167,118 +212,25 @@ def _top(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
 def _info(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     def body(connection: Connection, stream: IO[str]) -> None:
-        reply = connection.ask(InfoRequest(pid=args.pid))
+        reply = connection.ask(InfoRequest(pid=args.pid, limit=args.limit))
         assert isinstance(reply, InfoReply)
-        stream.write(format_info(reply))
+        _emit(args, stream, reply, format_info(reply))
 
     return _guarded(args, body, out)
 
 
-_COLUMNS = ("PID", "NAME", "HOST", "FUNCTION", "STATE", "MQ", "EV", "IN", "RS", "AGE", "CPU")
+def _tree(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        reply = connection.ask(TreeRequest(limit=args.limit))
+        assert isinstance(reply, TreeReply)
+        _emit(args, stream, reply, format_tree(reply))
 
-
-def _cells(row: ProcessRow) -> tuple[str, ...]:
-    cpu = "-" if row.cpu is None else f"{row.cpu * 1000:.1f}ms"
-    return (
-        row.pid,
-        row.name or "-",
-        row.host,
-        _short(row.function, 40),
-        _short(row.state, 28),
-        str(row.inbox + row.listened),
-        str(row.events),
-        str(row.received),
-        "-" if row.restarts is None else str(row.restarts),
-        _age(row.age),
-        cpu,
-    )
-
-
-def format_ps(reply: PsReply, *, header: bool = False) -> str:
-    """The ``ps`` table (and, for ``top``, a summary line first)."""
-    lines = []
-    if header:
-        cpu = "on" if reply.cpu_sampling else "off"
-        lines.append(
-            f"node {reply.node or '-'} (os pid {reply.pid})  processes {reply.total}  "
-            f"up {_age(reply.uptime)}  cpu sampling {cpu}"
-        )
-    table = [_COLUMNS, *(_cells(row) for row in reply.rows)]
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(_COLUMNS))]
-    lines.extend(
-        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-        for cells in table
-    )
-    if reply.total > len(reply.rows):
-        lines.append(f"({len(reply.rows)} of {reply.total} processes shown; --limit N for more)")
-    return "\n".join(lines) + "\n"
-
-
-def format_ps_nodes(replies: list[tuple[NodeEntry, PsReply]]) -> str:
-    """The ``ps --all`` table: every node's rows, a NODE column first."""
-    columns = ("NODE", *_COLUMNS)
-    table: list[tuple[str, ...]] = [columns]
-    notes = []
-    for entry, reply in replies:
-        table.extend((entry.label, *_cells(row)) for row in reply.rows)
-        if reply.total > len(reply.rows):
-            notes.append(
-                f"({entry.label}: {len(reply.rows)} of {reply.total} processes shown; "
-                "--limit N for more)"
-            )
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(columns))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-        for cells in table
-    ]
-    return "\n".join([*lines, *notes]) + "\n"
-
-
-def format_info(reply: InfoReply) -> str:
-    """The ``info`` report of one process."""
-    row = reply.row
-    lines = [
-        f"pid        {row.pid}",
-        f"names      {', '.join(reply.names) or '-'}",
-        f"host       {row.host}",
-        f"function   {row.function}",
-        f"state      {row.state}",
-        f"age        {_age(row.age)}",
-        f"received   {row.received}",
-        f"restarts   {'-' if row.restarts is None else row.restarts}",
-        f"links      {', '.join(reply.links) or '-'}",
-        f"monitors   {', '.join(reply.monitors) or '-'}",
-        f"trap_links {str(reply.trap_links).lower()}",
-        "queues",
-    ]
-    for q in reply.queues:
-        limit = "unbounded" if q.limit is None else f"limit {q.limit}"
-        waiting = "  (waiting)" if q.waiting else ""
-        lines.append(
-            f"  {q.name:<16} queued {q.queued}  received {q.received}  "
-            f"dropped {q.dropped}  {limit}{waiting}"
-        )
-    if not reply.queues:
-        lines.append("  (none yet)")
-    lines.append("stack (outermost first)")
-    lines.extend(f"  {frame}" for frame in reply.stack)
-    return "\n".join(lines) + "\n"
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1) :]
-
-
-def _age(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+    return _guarded(args, body, out)
 
 
 _ADDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "ps": _add_ps,
     "top": _add_top,
     "info": _add_info,
+    "tree": _add_tree,
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 COMMANDS = {
     "ps": "list the processes of a running node (--all: of every node you run)",
     "top": "ps, refreshed (Ctrl+C stops)",
+    "tree": "the supervision tree: supervisors, services, children, restarts",
     "info": "links, monitors, queues and stack of a process",
 }
 """Command name -> help line, in the order ``actors --help`` shows them."""

@@ -33,18 +33,30 @@ class PsRequest(msgspec.Struct, tag="ps", forbid_unknown_fields=True):
     """Start CPU sampling if it is off (``--sort cpu`` and ``top`` ask for it)."""
 
 
+ProcessRef = Annotated[str, msgspec.Meta(max_length=200)]
+"""A printed PID (``{main|0x00007}``), a bare sequence number (``7``, ``0x7``), or a name."""
+
+
 class InfoRequest(msgspec.Struct, tag="info", forbid_unknown_fields=True):
     """Describe one process: relations, queues, stack."""
 
-    pid: Annotated[str, msgspec.Meta(max_length=200)]
-    """A printed PID (``{main|0x00007}``), a bare sequence number, or a registered name."""
+    pid: ProcessRef
+    limit: Annotated[int, msgspec.Meta(ge=0, le=MAX_ROWS)] = 20
+    """At most this many links and monitors are listed (their totals are always given)."""
+
+
+class TreeRequest(msgspec.Struct, tag="tree", forbid_unknown_fields=True):
+    """The supervision tree: supervisors, service managers, their children and services."""
+
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROWS)] = 1000
+    """At most this many children and services in all."""
 
 
 class StatsRequest(msgspec.Struct, tag="stats", forbid_unknown_fields=True):
     """Node-wide counters."""
 
 
-Request = PsRequest | InfoRequest | StatsRequest
+Request = PsRequest | InfoRequest | StatsRequest | TreeRequest
 
 
 class ProcessRow(msgspec.Struct):
@@ -68,6 +80,9 @@ class ProcessRow(msgspec.Struct):
     """Restarts of this child/service so far (None: not supervised)."""
     cpu: float | None
     """Seconds in task steps since CPU sampling began (None when it is off)."""
+    parent: str = ""
+    """The supervisor or service manager that owns it, else the process it was spawned linked
+    from; ``""`` when neither is known."""
 
 
 class QueueRow(msgspec.Struct):
@@ -96,12 +111,38 @@ class InfoReply(msgspec.Struct, tag="info"):
     row: ProcessRow
     names: list[str]
     links: list[str]
+    """The first ``limit`` linked processes (``links_total`` in all)."""
     monitors: list[str]
-    """Processes monitoring this one."""
+    """The first ``limit`` processes monitoring this one (``monitors_total`` in all)."""
     trap_links: bool
     queues: list[QueueRow]
     stack: list[str]
     """The current await chain, outermost first (``file:line in function``)."""
+    links_total: int = 0
+    monitors_total: int = 0
+
+
+class TreeNode(msgspec.Struct):
+    """One entry of the supervision tree."""
+
+    kind: str
+    """``supervisor``, ``services`` (a service manager), ``child`` or ``service``."""
+    name: str
+    pid: str
+    """The running process, or ``""``."""
+    state: str
+    """``running``, ``restarting``, ``stopped`` (children); the service states (services)."""
+    restarts: int | None = None
+    children: list[TreeNode] = msgspec.field(default_factory=list)
+
+
+class TreeReply(msgspec.Struct, tag="tree"):
+    node: str
+    roots: list[TreeNode]
+    omitted: int
+    """Children and services left out to keep within the request's ``limit``."""
+    processes: int
+    """Live processes on the node (most are not supervised)."""
 
 
 class StatsReply(msgspec.Struct, tag="stats"):
@@ -120,7 +161,7 @@ class ErrorReply(msgspec.Struct, tag="error"):
     message: str
 
 
-Reply = PsReply | InfoReply | StatsReply | ErrorReply
+Reply = PsReply | InfoReply | StatsReply | TreeReply | ErrorReply
 
 _request_decoder = msgspec.msgpack.Decoder(Request)
 _reply_decoder = msgspec.msgpack.Decoder(Reply)

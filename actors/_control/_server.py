@@ -28,7 +28,7 @@ import trio
 from .._core._exceptions import ProcessNotFound
 from .._core._logging import get_logger
 from .._core._node import Node
-from . import _snapshot
+from . import _snapshot, _tree
 from ._errors import ControlError
 from ._protocol import (
     HEADER_SIZE,
@@ -39,11 +39,14 @@ from ._protocol import (
     PsRequest,
     Reply,
     Request,
+    TreeReply,
+    TreeRequest,
     body_size,
     decode_request,
     frame,
 )
 from ._runtime import NodeEntry, entry_id, register, runtime_dir
+from ._tree import Describe, _no_names
 
 log = get_logger("actors.control")
 
@@ -140,12 +143,19 @@ def peer_uid(sock: trio.socket.SocketType) -> int | None:
 class ControlServer:
     """Answers control requests for one node (made by ``open_control_endpoint``)."""
 
-    def __init__(self, node: Node, path: Path, entry: NodeEntry | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        path: Path,
+        entry: NodeEntry | None = None,
+        describe: Describe | None = None,
+    ) -> None:
         self.node = node
         self.path = path
         self.entry = entry
         """What the node registered in the runtime folder."""
         self.allow_send = False if entry is None else entry.send
+        self.describe: Describe = describe or _no_names
         self.started = trio.current_time()
         self.cpu: _snapshot.CpuMeter | None = None
         self._cpu_asked = 0.0
@@ -158,12 +168,15 @@ class ControlServer:
         if isinstance(request, PsRequest):
             if request.cpu or request.sort == "cpu":
                 self._want_cpu()
-            return _snapshot.ps(self.node, request, self.cpu, self.started)
+            return _snapshot.ps(self.node, request, self.cpu, self.started, self.describe)
         if isinstance(request, InfoRequest):
             try:
-                return _snapshot.info(self.node, request.pid, self.cpu)
+                return _snapshot.info(self.node, request, self.cpu, self.describe)
             except ProcessNotFound:
                 return ErrorReply(f"no live process {request.pid!r}")
+        if isinstance(request, TreeRequest):
+            roots, omitted = _tree.tree(self.node, self.describe, request.limit)
+            return TreeReply(self.node.name or "", roots, omitted, len(self.node))
         return _snapshot.stats(self.node, self.started)
 
     def _want_cpu(self) -> None:
@@ -246,6 +259,7 @@ async def open_control_endpoint(
     *,
     app: str | os.PathLike[str] = "",
     allow_send: bool = False,
+    describe: Describe | None = None,
 ) -> AsyncIterator[ControlServer]:
     """Serve ``node``'s control endpoint for the block, registered so ``actors ps`` finds it.
 
@@ -260,6 +274,9 @@ async def open_control_endpoint(
         allow_send: Allow ``actors send`` and ``actors call`` (``actors run`` allows them;
             an embedded node is query-only unless it opts in). Queries, ``state`` and
             ``trace`` never run code and are always allowed.
+        describe: The app's naming hook: ``describe(fn)`` is the name the user declared for a
+            process function (``actors run`` gives registry entry ids such as
+            ``app:worker``), or None for ``module.qualname``.
 
     Raises:
         ControlError: If the runtime folder is unsafe, the path is too long, is not a socket,
@@ -285,7 +302,7 @@ async def open_control_endpoint(
         sock.close()
         _remove(where, folder)
         raise ControlError(f"cannot register the node in {folder}: {error}") from None
-    server = ControlServer(node, where, entry)
+    server = ControlServer(node, where, entry, describe)
     listener = trio.SocketListener(sock)
     body_error: BaseException | None = None
     try:

@@ -5,6 +5,7 @@ with their own runtime folder, ``ACTORS_RUNTIME_DIR``; one of each per module)."
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -117,6 +118,7 @@ def test_ps(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     lines = out.splitlines()
     assert lines[0].split() == [
         "PID",
+        "PARENT",
         "NAME",
         "HOST",
         "FUNCTION",
@@ -128,10 +130,13 @@ def test_ps(app: App, capsys: pytest.CaptureFixture[str]) -> None:
         "AGE",
         "CPU",
     ]
-    body = "\n".join(lines[1:])
-    for job in ("heartbeat", "cleanup", "report", "backup"):
-        assert f".{job}" in body
-    assert "manage" in body and "waiting" in body
+    rows = [line.split() for line in lines[1:]]
+    # Named as declared: the service's entry id and its process entry, never a private name.
+    assert rows[0][:2] == ["{main|0x00001}", "-"] and "service manager" in lines[1]
+    for job, row in zip(("backup", "cleanup", "heartbeat", "report"), rows[1:], strict=True):
+        assert row[1:5] == ["{main|0x00001}", f"app:{job}", "app:processes", f"app:{job}_process"]
+        assert row[5:7] == ["waiting", "events"]
+    assert "actors._" not in out
     code, out, _ = _cli(capsys, "ps", "--socket", str(app.socket), "--sort", "mq", "--limit", "2")
     assert code == 0 and "(2 of 5 processes shown" in out
 
@@ -162,6 +167,20 @@ def test_ps_of_a_worker_group(
     assert {line.split()[0] for line in out.splitlines()[1:4]} == {"w2"}
     code, _, err = _cli(capsys, "info", "1")
     assert code == 1 and "2 nodes are running; pick one with --node NAME" in err
+    code, out, _ = _cli(capsys, "ps", "--node", "w1", "--limit", "5")
+    rows = [line.split() for line in out.splitlines()[1:4]]
+    assert rows[2][1] == "{w1@app:processes|0x00002}"  # a worker's parent: the spawner
+    assert rows[2][4:7] == ["app:worker", "waiting", "ticker"]  # not "waiting worker"
+
+
+def test_info_truncates_long_lists(
+    group: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spawner links to its 15 workers and the manager: the first 5 and the count."""
+    monkeypatch.setenv("ACTORS_RUNTIME_DIR", str(group.runtime))
+    code, out, _ = _cli(capsys, "info", "--node", "w1", "app:spawner", "--limit", "5")
+    links = next(line for line in out.splitlines() if line.startswith("links"))
+    assert code == 0 and links.startswith("links      16 (first 5: {") and links.endswith(", ...)")
 
 
 def test_top_refreshes_with_cpu(app: App, capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,6 +190,31 @@ def test_top_refreshes_with_cpu(app: App, capsys: pytest.CaptureFixture[str]) ->
     assert code == 0
     assert out.count("cpu sampling on") == 2
     assert "ms" in out.split("CPU", 1)[1]
+
+
+def test_tree(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "tree")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1] == "service manager  [services]  {main|0x00001}  running"
+    assert lines[2] == "  app:backup  [service]  {app:processes|0x00002}  running  restarts 0"
+    assert len(lines) == 6
+    code, out, _ = _cli(capsys, "tree", "--limit", "1")
+    assert out.splitlines()[-1] == "(3 more children not shown; --limit N for more)"
+    code, out, _ = _cli(capsys, "tree", "--json")
+    tree = json.loads(out)
+    assert tree["roots"][0]["kind"] == "services"
+    assert [c["name"] for c in tree["roots"][0]["children"]] == [
+        "app:backup", "app:cleanup", "app:heartbeat", "app:report"
+    ]  # fmt: skip
+
+
+def test_json(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "ps", "--json")
+    reply = json.loads(out)
+    assert code == 0 and reply["total"] == 5 and reply["rows"][1]["name"] == "app:backup"
+    code, out, _ = _cli(capsys, "info", "--json", "app:report")
+    assert json.loads(out)["row"]["function"] == "app:report_process"
 
 
 def test_info(app: App, capsys: pytest.CaptureFixture[str]) -> None:
@@ -238,6 +282,6 @@ def test_rows_of_the_services(app: App) -> None:
         reply = conn.ask(PsRequest(limit=10))
     assert isinstance(reply, PsReply) and reply.total == 5
     manager, *services = reply.rows
-    assert manager.function.endswith("manage") and manager.restarts is None
+    assert manager.function == "service manager" and manager.restarts is None
     assert [s.restarts for s in services] == [0, 0, 0, 0]
     assert all(s.host == "app:processes" and s.state.startswith("waiting") for s in services)

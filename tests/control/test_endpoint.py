@@ -95,7 +95,7 @@ async def test_ps_info_stats_over_the_socket(sock_path: Path) -> None:
         str(pid),
         "w",
         3,
-        "waiting inbox,events",
+        "select inbox, events",
     )
     assert info.names == ["w"]
     assert [q.name for q in info.queues] == ["inbox", "events", "listen:side.*"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import actors
-from actors._control import _snapshot
-from actors._control._protocol import PsRequest
+from actors._control import _snapshot, _tree
+from actors._control._protocol import InfoRequest, PsRequest
 from actors.testing import TestNode
 
 NO_DELAY = actors.Backoff(initial=0, jitter=0)
@@ -65,6 +65,89 @@ async def test_state_queues_and_sorting(actors_node: TestNode) -> None:
     (top,) = _rows(tn, sort="mq", limit=1).values()
     assert (top.pid, top.inbox, top.state) == (str(deaf), 5, "waiting events")
     stub = _rows(tn, limit=10)[str(quiet.pid)]
-    assert stub.state == "waiting inbox,events" and stub.received == 3
-    info = _snapshot.info(tn.node, "quiet", None)
+    assert stub.state == "select inbox, events" and stub.received == 3
+    info = _snapshot.info(tn.node, InfoRequest("quiet"), None)
     assert info.row.pid == str(quiet.pid) and any(f.endswith(" in Stub._main") for f in info.stack)
+
+
+async def sleeper(proc: actors.Process) -> None:
+    await actors.sleep(100)
+
+
+async def ticking(proc: actors.Process) -> None:
+    ticks = proc.ticker(1.0)
+    while True:
+        await ticks.receive()
+
+
+async def caller(proc: actors.Process, dest: actors.PID) -> None:
+    await proc.call(dest, "slow.question", None, timeout=100)
+
+
+async def listener(proc: actors.Process) -> None:
+    await proc.listen("orders.*").receive()
+
+
+async def parent_of_many(proc: actors.Process, count: int) -> None:
+    for _ in range(count):
+        proc.spawn_linked(sleeper)
+    await proc.events.receive()
+
+
+class Counter(actors.Server):
+    """A Server: ps names it by its class."""
+
+
+async def test_states_in_the_users_terms(actors_node: TestNode) -> None:
+    """Timer, ticker, a call to a PID and a topic: said as such, not as an inner function."""
+    tn = actors_node
+    deaf = tn.spawn(flaky, [])  # never reads its inbox: the call waits
+    pids = {
+        "timer": tn.spawn(sleeper),
+        "waiting ticker": tn.spawn(ticking),
+        f"call {deaf} slow.question": tn.spawn(caller, deaf),
+        "waiting topic orders.*": tn.spawn(listener),
+    }
+    await tn.settle()
+    rows = _rows(tn, limit=100)
+    assert {state: rows[str(pid)].state for state, pid in pids.items()} == {
+        state: state for state in pids
+    }
+    assert rows[str(pids["timer"])].function == f"{__name__}.sleeper"
+
+
+async def test_parents_labels_and_the_tree(actors_node: TestNode) -> None:
+    """Supervisor -> supervisor -> children; a Server by class; linked children's parent."""
+    tn = actors_node
+    inner = actors.SupervisorSpec([actors.ChildSpec("leaf", flaky, ([1],), backoff=NO_DELAY)])
+    sup = actors.start_supervisor(
+        tn.node,
+        [
+            actors.ChildSpec("counter", actors.serve, (Counter,)),
+            actors.ChildSpec("inner", actors.supervise, (inner,)),
+            actors.ChildSpec("boss", parent_of_many, (3,)),
+        ],
+    )
+    await tn.sleep(1)
+    rows = _rows(tn, limit=100)
+    children = {c.id: c.pid for c in await actors.which_children(tn.node, sup)}
+    counter, boss = rows[str(children["counter"])], rows[str(children["boss"])]
+    assert counter.function == f"server {__name__}.Counter"
+    assert counter.parent == str(sup) and rows[str(children["inner"])].function == "supervisor"
+    linked = [row for row in rows.values() if row.parent == boss.pid]
+    assert len(linked) == 3 and all(row.state == "timer" for row in linked)
+    roots, omitted = _tree.tree(tn.node, _tree._no_names, 100)
+    assert omitted == 0 and len(roots) == 1
+    top = roots[0]
+    assert (top.kind, top.pid) == ("supervisor", str(sup))
+    assert [(c.name, c.kind, c.state) for c in top.children] == [
+        ("counter", "child", "running"),
+        ("inner (supervisor)", "supervisor", "running"),
+        ("boss", "child", "running"),
+    ]
+    leaf = top.children[1].children[0]
+    assert (leaf.name, leaf.kind, leaf.restarts) == ("leaf", "child", 1)
+    _, omitted = _tree.tree(tn.node, _tree._no_names, 2)
+    assert omitted == 2
+    info = _snapshot.info(tn.node, InfoRequest(boss.pid, limit=2), None)
+    assert (len(info.links), info.links_total) == (2, 4)  # 3 children and the supervisor
