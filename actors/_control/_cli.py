@@ -14,17 +14,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from ._client import Connection, choose, choose_one
+from ._client import TIMEOUT, Connection, choose, choose_one
 from ._commands import COMMANDS
 from ._errors import ControlError
-from ._format import format_info, format_ps, format_ps_nodes, format_tree
+from ._format import format_info, format_ps, format_ps_nodes, format_state, format_tree
 from ._protocol import (
     MAX_ROWS,
+    MAX_STATE,
+    MAX_TIMEOUT,
+    CallReply,
+    CallRequest,
     InfoReply,
     InfoRequest,
+    OkReply,
     PsReply,
     PsRequest,
     Reply,
+    SendRequest,
+    StateReply,
+    StateRequest,
     TreeReply,
     TreeRequest,
 )
@@ -100,6 +108,51 @@ def _add_tree(tree: argparse.ArgumentParser) -> None:
         "--limit", type=_limit, default=1000, metavar="N", help="children shown (default 1000)"
     )
     tree.set_defaults(handler=_tree)
+
+
+def _add_send(send: argparse.ArgumentParser) -> None:
+    _where(send)
+    _target(send)
+    send.set_defaults(handler=_send)
+
+
+def _add_call(call: argparse.ArgumentParser) -> None:
+    _where(call)
+    _target(call)
+    call.add_argument("--timeout", type=_timeout, default=5.0, metavar="SECONDS", help="default 5")
+    call.set_defaults(handler=_call)
+
+
+def _add_state(state: argparse.ArgumentParser) -> None:
+    _where(state)
+    _json(state)
+    state.add_argument("dest", metavar="NAME|PID", help="a Server process")
+    state.add_argument(
+        "--size", type=_size, default=4000, metavar="CHARS", help="shown at most (default 4000)"
+    )
+    state.set_defaults(handler=_state)
+
+
+def _target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dest", metavar="NAME|PID", help="a registered name, {host|0x7}, 7 or 0x7")
+    parser.add_argument("topic", metavar="TOPIC")
+    parser.add_argument(
+        "payload", metavar="JSON", nargs="?", default="null", help="the payload (default null)"
+    )
+
+
+def _timeout(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= {MAX_TIMEOUT:g}, got {text}")
+    return value
+
+
+def _size(text: str) -> int:
+    value = int(text)
+    if not 100 <= value <= MAX_STATE:
+        raise argparse.ArgumentTypeError(f"must be between 100 and {MAX_STATE}, got {value}")
+    return value
 
 
 def _emit(args: argparse.Namespace, stream: IO[str], reply: Reply, text: str) -> None:
@@ -219,6 +272,34 @@ def _info(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     return _guarded(args, body, out)
 
 
+def _send(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        reply = connection.ask(SendRequest(args.dest, args.topic, args.payload))
+        assert isinstance(reply, OkReply)
+        stream.write(reply.message + "\n")
+
+    return _guarded(args, body, out)
+
+
+def _call(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        request = CallRequest(args.dest, args.topic, args.payload, args.timeout)
+        reply = connection.ask(request, timeout=args.timeout + TIMEOUT)
+        assert isinstance(reply, CallReply)
+        stream.write(reply.result + "\n")
+
+    return _guarded(args, body, out)
+
+
+def _state(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        reply = connection.ask(StateRequest(args.dest, args.size))
+        assert isinstance(reply, StateReply)
+        _emit(args, stream, reply, format_state(reply))
+
+    return _guarded(args, body, out)
+
+
 def _tree(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     def body(connection: Connection, stream: IO[str]) -> None:
         reply = connection.ask(TreeRequest(limit=args.limit))
@@ -233,4 +314,7 @@ _ADDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "top": _add_top,
     "info": _add_info,
     "tree": _add_tree,
+    "send": _add_send,
+    "call": _add_call,
+    "state": _add_state,
 }

@@ -141,12 +141,15 @@ class Connection:
     def close(self) -> None:
         self._sock.close()
 
-    def ask(self, request: Request) -> Reply:
-        """Send ``request`` and return the node's reply.
+    def ask(self, request: Request, *, timeout: float | None = None) -> Reply:
+        """Send ``request`` and return the node's reply (waiting at most ``timeout`` seconds,
+        by default the connection's).
 
         Raises:
             ControlError: If the node answers with an error, too late, or not at all.
         """
+        if timeout is not None:
+            self._sock.settimeout(timeout)
         try:
             self._sock.sendall(frame(request))
             size = body_size(_recv_exact(self._sock, HEADER_SIZE), MAX_REPLY)

@@ -8,5 +8,8 @@ COMMANDS = {
     "top": "ps, refreshed (Ctrl+C stops)",
     "tree": "the supervision tree: supervisors, services, children, restarts",
     "info": "links, monitors, queues and stack of a process",
+    "state": "the state of a Server process (its format_state hook)",
+    "send": "send TOPIC with a JSON payload to a process",
+    "call": "call a process with TOPIC and a JSON payload; print its reply",
 }
 """Command name -> help line, in the order ``actors --help`` shows them."""

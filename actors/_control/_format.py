@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._protocol import InfoReply, ProcessRow, PsReply, TreeNode, TreeReply
+from ._protocol import InfoReply, ProcessRow, PsReply, StateReply, TreeNode, TreeReply
 from ._runtime import NodeEntry
 
 _COLUMNS = (
@@ -136,3 +136,14 @@ def _age(seconds: float) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def format_state(reply: StateReply) -> str:
+    """The ``state`` report: the server, then ``attribute = repr`` lines."""
+    lines = [f"{reply.pid}  server {reply.server}"]
+    lines.extend(f"  {key} = {text}" if key else f"  {text}" for key, text in reply.state)
+    if not reply.state:
+        lines.append("  (no attributes)")
+    if reply.truncated:
+        lines.append(f"  ({reply.truncated:,} more characters; --size N for more)")
+    return "\n".join(lines) + "\n"

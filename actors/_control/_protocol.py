@@ -16,6 +16,12 @@ import msgspec
 MAX_REQUEST = 64 * 1024
 MAX_REPLY = 32 * 1024 * 1024
 MAX_ROWS = 10_000
+MAX_PAYLOAD = 60 * 1024
+"""Characters of JSON in a send/call payload (the request frame holds at most 64 KiB)."""
+MAX_RESULT = 1024 * 1024
+"""Bytes of JSON in a call's result."""
+MAX_STATE = 1024 * 1024
+MAX_TIMEOUT = 3600.0
 PROTOCOL = 1
 
 _HEADER = struct.Struct(">I")
@@ -56,7 +62,38 @@ class StatsRequest(msgspec.Struct, tag="stats", forbid_unknown_fields=True):
     """Node-wide counters."""
 
 
-Request = PsRequest | InfoRequest | StatsRequest | TreeRequest
+Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+JsonText = Annotated[str, msgspec.Meta(max_length=MAX_PAYLOAD)]
+
+
+class SendRequest(msgspec.Struct, tag="send", forbid_unknown_fields=True):
+    """Send ``topic`` with a JSON payload to a process (refused unless the node allows it)."""
+
+    dest: ProcessRef
+    topic: Topic
+    payload: JsonText = "null"
+    """JSON text, decoded on the node with msgspec into plain values (no code runs)."""
+
+
+class CallRequest(msgspec.Struct, tag="call", forbid_unknown_fields=True):
+    """Call a process and return its reply as JSON (refused unless the node allows it)."""
+
+    dest: ProcessRef
+    topic: Topic
+    payload: JsonText = "null"
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=MAX_TIMEOUT)] = 5.0
+
+
+class StateRequest(msgspec.Struct, tag="state", forbid_unknown_fields=True):
+    """A Server's state, through its ``format_state`` hook, cut to ``size`` characters."""
+
+    dest: ProcessRef
+    size: Annotated[int, msgspec.Meta(ge=100, le=MAX_STATE)] = 4000
+
+
+Request = (
+    PsRequest | InfoRequest | StatsRequest | TreeRequest | SendRequest | CallRequest | StateRequest
+)
 
 
 class ProcessRow(msgspec.Struct):
@@ -161,7 +198,26 @@ class ErrorReply(msgspec.Struct, tag="error"):
     message: str
 
 
-Reply = PsReply | InfoReply | StatsReply | TreeReply | ErrorReply
+class OkReply(msgspec.Struct, tag="ok"):
+    message: str
+
+
+class CallReply(msgspec.Struct, tag="call"):
+    result: str
+    """The reply, as JSON text (a value JSON cannot hold is shown by its ``repr``)."""
+
+
+class StateReply(msgspec.Struct, tag="state"):
+    pid: str
+    server: str
+    """The Server class, ``module.qualname``."""
+    state: list[tuple[str, str]]
+    """(attribute, repr) pairs when ``format_state`` gives a dict, else one ("", repr)."""
+    truncated: int
+    """Characters left out to stay within the request's ``size``."""
+
+
+Reply = PsReply | InfoReply | StatsReply | TreeReply | OkReply | CallReply | StateReply | ErrorReply
 
 _request_decoder = msgspec.msgpack.Decoder(Request)
 _reply_decoder = msgspec.msgpack.Decoder(Reply)

@@ -28,17 +28,20 @@ import trio
 from .._core._exceptions import ProcessNotFound
 from .._core._logging import get_logger
 from .._core._node import Node
-from . import _snapshot, _tree
+from . import _poke, _snapshot, _tree
 from ._errors import ControlError
 from ._protocol import (
     HEADER_SIZE,
     MAX_REQUEST,
+    CallRequest,
     ErrorReply,
     FrameError,
     InfoRequest,
     PsRequest,
     Reply,
     Request,
+    SendRequest,
+    StateRequest,
     TreeReply,
     TreeRequest,
     body_size,
@@ -52,6 +55,10 @@ log = get_logger("actors.control")
 
 MAX_CONNECTIONS = 16
 IDLE_TIMEOUT = 30.0
+"""Seconds a connection may wait between requests."""
+FRAME_TIMEOUT = 5.0
+"""Seconds a request's body may take to arrive once its length prefix has (a client that
+never finishes a frame is cut off, not waited for)."""
 CPU_IDLE_OFF = 60.0
 """CPU sampling stops this many seconds after the last query that asked for it."""
 MAX_PATH = 100  # sun_path is 104-108 bytes depending on the platform
@@ -162,9 +169,15 @@ class ControlServer:
         self._limit = trio.CapacityLimiter(MAX_CONNECTIONS)
         self.served = 0
 
-    def answer(self, request: Request) -> Reply:
+    async def answer(self, request: Request) -> Reply:
         """The reply to one decoded request (never raises for a bad request)."""
         self.served += 1
+        if isinstance(request, SendRequest):
+            return _poke.send(self.node, request, self.allow_send)
+        if isinstance(request, CallRequest):
+            return await _poke.call(self.node, request, self.allow_send)
+        if isinstance(request, StateRequest):
+            return _poke.state(self.node, request, self.describe)
         if isinstance(request, PsRequest):
             if request.cpu or request.sort == "cpu":
                 self._want_cpu()
@@ -217,12 +230,12 @@ class ControlServer:
                     except FrameError as error:
                         await stream.send_all(frame(ErrorReply(str(error))))
                         return
-                    with trio.move_on_after(IDLE_TIMEOUT):
+                    with trio.move_on_after(FRAME_TIMEOUT):
                         body = await _read(stream, size)
                     if body is None or len(body) < size:
                         return
                     try:
-                        reply = self.answer(decode_request(body))
+                        reply = await self.answer(decode_request(body))
                     except FrameError as error:
                         reply = ErrorReply(str(error))
                     await stream.send_all(frame(reply))

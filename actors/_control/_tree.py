@@ -15,7 +15,7 @@ from .._core._node import Node
 from .._core._pid import PID
 from .._core._process import Process
 from .._supervision._manager_loop import _Manager, manage
-from .._supervision._server import serve
+from .._supervision._server import Server, serve
 from .._supervision._supervisor import _Supervisor, supervise
 from ._protocol import TreeNode
 
@@ -94,10 +94,20 @@ def label(proc: Process, declared: Describe = _no_names) -> str:
     if fn is serve:
         for frame in frames(proc):
             if frame.f_code is serve.__code__:
-                server = frame.f_locals.get("server")
+                server = frame.f_locals.get("instance") or frame.f_locals.get("server")
                 kind = server if isinstance(server, type) else type(server)
                 return f"server {declared(kind) or qualified(kind)}"
     return qualified(fn)
+
+
+def server_of(proc: Process) -> Server | None:
+    """The ``Server`` instance that ``proc`` runs (``serve``, directly or awaited by its
+    function), once it has made it."""
+    for frame in frames(proc):
+        if frame.f_code is serve.__code__:
+            instance = frame.f_locals.get("instance")
+            return instance if isinstance(instance, Server) else None
+    return None
 
 
 def qualified(fn: object) -> str:

@@ -94,6 +94,60 @@ def group(base: Path) -> Iterator[App]:
     _stop(running)
 
 
+SHOP_INDEX = """\
+version: "1.0"
+namespace: shop
+entries:
+  - {name: counter_process, kind: process, source: file://shop.py, method: counter}
+  - {name: counter, kind: service, process: counter_process, lifecycle: {auto_start: true}}
+"""
+SHOP = """\
+import actors
+
+
+class Counter(actors.Server):
+    def __init__(self):
+        self.count = 0
+        self.history = list(range(500))
+        self._secret = "kept"
+
+    async def handle_call(self, msg):
+        if msg.topic == "add":
+            self.count += msg.payload["n"]
+            return {"count": self.count}
+        if msg.topic == "slow":
+            import trio
+            await trio.sleep(1)
+            return "late"
+        raise ValueError(f"unknown topic {msg.topic}")
+
+    async def handle_cast(self, msg):
+        if msg.topic == "set":
+            self.count = msg.payload
+
+    def format_state(self):
+        state = super().format_state()
+        del state["_secret"]
+        return state
+
+
+async def counter(proc):
+    await actors.serve(proc, Counter)
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(base: Path) -> Iterator[App]:
+    """A small app with a Server (``shop:counter``): send, call, state, trace."""
+    folder = base / "shop"
+    folder.mkdir()
+    (folder / "_index.yaml").write_text(SHOP_INDEX)
+    (folder / "shop.py").write_text(SHOP)
+    running = _start(base / "shop-rt", app=folder)
+    yield running
+    _stop(running)
+
+
 @pytest.fixture(autouse=True)
 def runtime(app: App, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The CLI looks in the shared app's runtime folder."""
@@ -285,3 +339,39 @@ def test_rows_of_the_services(app: App) -> None:
     assert manager.function == "service manager" and manager.restarts is None
     assert [s.restarts for s in services] == [0, 0, 0, 0]
     assert all(s.host == "app:processes" and s.state.startswith("waiting") for s in services)
+
+
+def test_send_call_state(
+    shop: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACTORS_RUNTIME_DIR", str(shop.runtime))
+    code, out, err = _cli(capsys, "call", "shop:counter", "add", '{"n": 2}')
+    assert (code, out) == (0, '{"count":2}\n'), err
+    code, out, _ = _cli(capsys, "send", "shop:counter", "set", "40")
+    assert (code, out) == (0, "sent 'set' to {main|0x00002}\n")
+    code, out, _ = _cli(capsys, "call", "shop:counter", "add", '{"n": 2}')
+    assert out == '{"count":42}\n'
+    code, out, _ = _cli(capsys, "state", "shop:counter", "--size", "200")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].endswith("server shop.Counter")
+    assert lines[1] == "  count = 42" and lines[2].startswith("  history = [0, 1, 2,")
+    assert "_secret" not in out and lines[-1].endswith("more characters; --size N for more)")
+    code, out, _ = _cli(capsys, "state", "--json", "shop:counter")
+    assert json.loads(out)["state"][0] == ["count", "42"]
+
+
+def test_poke_errors(
+    shop: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each mistake is one line and exit 1: bad JSON, no process, a failed or slow call."""
+    monkeypatch.setenv("ACTORS_RUNTIME_DIR", str(shop.runtime))
+    for argv, needle in (
+        (("send", "shop:counter", "set", "{nope"), "the payload is not valid JSON"),
+        (("send", "nobody", "set"), "no live process 'nobody'"),
+        (("state", "1"), "is not a Server"),
+        (("call", "shop:counter", "slow", "--timeout", "0.2"), "no reply from shop:counter"),
+        (("call", "shop:counter", "what"), "ValueError('unknown topic what')"),  # it crashes
+    ):
+        code, out, err = _cli(capsys, *argv)
+        assert (code, out) == (1, ""), argv
+        assert needle in err and len(err.splitlines()) == 1, err

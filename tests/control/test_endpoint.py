@@ -165,6 +165,103 @@ async def test_bad_requests_are_answered_with_an_error(sock_path: Path) -> None:
             await trio.to_thread.run_sync(missing)
 
 
+async def test_a_slow_client_is_cut_off_and_blocks_nobody(
+    sock_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that sends a length prefix and never the body is dropped after FRAME_TIMEOUT;
+    meanwhile other clients are answered."""
+    from actors._control import _server
+
+    monkeypatch.setattr(_server, "FRAME_TIMEOUT", 0.3)
+    async with (
+        actors.open_node(shutdown_grace=0.1) as node,
+        open_control_endpoint(node, sock_path),
+    ):
+
+        def stall() -> bytes:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(str(sock_path))
+                sock.sendall(struct.pack(">I", 1000) + b"\x81")  # 1 of 1000 bytes
+                with Connection(sock_path) as other:  # answered while this one stalls
+                    assert isinstance(other.ask(PsRequest()), PsReply)
+                return sock.recv(100)  # b"": the node closed the connection
+
+        assert await trio.to_thread.run_sync(stall) == b""
+
+
+async def test_send_and_call_only_when_allowed(sock_path: Path) -> None:
+    """An embedded node is query-only unless it opts in; then JSON payloads are delivered."""
+    from actors._control._protocol import CallReply, CallRequest, OkReply, SendRequest
+
+    async def echo(proc: actors.Process) -> None:
+        while True:
+            msg = await proc.inbox.receive()
+            if msg.reply_to is not None:
+                proc.reply(msg, {"got": msg.payload})
+
+    for allowed in (False, True):
+        async with (
+            actors.open_node(shutdown_grace=0.1) as node,
+            open_control_endpoint(node, sock_path, allow_send=allowed),
+        ):
+            node.spawn(echo, name="echo")
+
+            def poke() -> list[object]:
+                with Connection(sock_path) as conn:
+                    replies = []
+                    for request in (
+                        SendRequest("echo", "note", '{"a": [1, 2]}'),
+                        CallRequest("echo", "ask", '"hi"'),
+                    ):
+                        try:
+                            replies.append(conn.ask(request))
+                        except ControlError as error:
+                            replies.append(str(error))
+                    return replies
+
+            sent, called = await trio.to_thread.run_sync(poke)
+        if allowed:
+            assert isinstance(sent, OkReply) and isinstance(called, CallReply)
+            assert called.result == '{"got":"hi"}'
+        else:
+            assert sent == called and "does not allow send/call" in str(sent)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payload=st.text(max_size=200) | st.recursive(st.none() | st.integers(), st.lists))
+def test_any_payload_is_delivered_or_refused(tmp_path: Path, payload: object) -> None:
+    """Arbitrary text (or deeply nested JSON) as a payload: delivered as plain values, or an
+    error naming the JSON problem; the node and the target live on."""
+    import json
+
+    from actors._control._poke import send
+    from actors._control._protocol import ErrorReply as Error
+    from actors._control._protocol import OkReply, SendRequest
+
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+
+    async def main() -> None:
+        async with actors.open_node(shutdown_grace=0.1) as node:
+            pid = node.spawn(worker, name="w")
+            reply = send(node, SendRequest("w", "t", text), True)
+            try:
+                json.loads(text, parse_constant=_no_constants)  # JSON proper: no NaN
+            except ValueError:
+                assert isinstance(reply, Error) and "not valid JSON" in reply.message
+            else:
+                assert isinstance(reply, OkReply), reply
+            assert node.is_alive(pid)
+
+    trio.run(main)
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(name)
+
+
 async def test_stale_socket_is_replaced_and_a_live_one_refused(sock_path: Path) -> None:
     sock_path.parent.mkdir(mode=0o755)  # too open: the endpoint closes it to 0700
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -151,3 +151,37 @@ async def test_parents_labels_and_the_tree(actors_node: TestNode) -> None:
     assert omitted == 2
     info = _snapshot.info(tn.node, InfoRequest(boss.pid, limit=2), None)
     assert (len(info.links), info.links_total) == (2, 4)  # 3 children and the supervisor
+
+
+class Cart(actors.Server):
+    def __init__(self) -> None:
+        self.items = ["apple"] * 1000
+        self.owner = "ann"
+
+
+class Broken(actors.Server):
+    def format_state(self) -> object:
+        raise RuntimeError("nope")
+
+
+async def test_state_of_a_server(actors_node: TestNode) -> None:
+    """format_state's attributes (proc left out), bounded; a raising hook is an error reply."""
+    from actors._control._poke import state
+    from actors._control._protocol import ErrorReply, StateReply, StateRequest
+
+    tn = actors_node
+    cart = actors.start_server(tn.node, Cart, name="cart")
+    broken = actors.start_server(tn.node, Broken)
+    plain = tn.spawn(sleeper)
+    await tn.settle()
+    reply = state(tn.node, StateRequest("cart", size=100))
+    assert isinstance(reply, StateReply) and reply.server == f"{__name__}.Cart"
+    assert [key for key, _ in reply.state] == ["items", "owner"][: len(reply.state)]
+    assert reply.state[0][1].startswith("['apple', 'apple'") and reply.truncated > 0
+    assert sum(len(k) + len(v) for k, v in reply.state) <= 100 + 1
+    whole = state(tn.node, StateRequest(str(cart), size=10_000))
+    assert isinstance(whole, StateReply) and ("owner", "'ann'") in whole.state
+    assert whole.truncated == 0 and "..." in whole.state[0][1]  # reprlib keeps 50 items
+    for pid, says in ((broken, "format_state() raised RuntimeError('nope')"), (plain, "not a")):
+        error = state(tn.node, StateRequest(str(pid)))
+        assert isinstance(error, ErrorReply) and says in error.message
