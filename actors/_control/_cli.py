@@ -17,11 +17,19 @@ from typing import IO, Any
 from ._client import TIMEOUT, Connection, choose, choose_one
 from ._commands import COMMANDS
 from ._errors import ControlError
-from ._format import format_info, format_ps, format_ps_nodes, format_state, format_tree
+from ._format import (
+    format_info,
+    format_ps,
+    format_ps_nodes,
+    format_state,
+    format_trace,
+    format_tree,
+)
 from ._protocol import (
     MAX_ROWS,
     MAX_STATE,
     MAX_TIMEOUT,
+    MAX_TRACE,
     CallReply,
     CallRequest,
     InfoReply,
@@ -33,6 +41,9 @@ from ._protocol import (
     SendRequest,
     StateReply,
     StateRequest,
+    TraceEnd,
+    TraceEvent,
+    TraceRequest,
     TreeReply,
     TreeRequest,
 )
@@ -131,6 +142,30 @@ def _add_state(state: argparse.ArgumentParser) -> None:
         "--size", type=_size, default=4000, metavar="CHARS", help="shown at most (default 4000)"
     )
     state.set_defaults(handler=_state)
+
+
+def _add_trace(trace: argparse.ArgumentParser) -> None:
+    _where(trace)
+    _json(trace)
+    trace.add_argument("dest", metavar="NAME|PID")
+    trace.add_argument("--topic", default="*", metavar="GLOB", help="messages shown (default *)")
+    trace.add_argument(
+        "--count", type=_count, default=100, metavar="N", help="stop after N events (100)"
+    )
+    trace.add_argument(
+        "--seconds", type=_timeout, default=60.0, metavar="S", help="stop after S seconds (60)"
+    )
+    trace.add_argument(
+        "--rate", type=_count, default=50, metavar="N", help="events a second at most (50)"
+    )
+    trace.set_defaults(handler=_trace)
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_TRACE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_TRACE}, got {value}")
+    return value
 
 
 def _target(parser: argparse.ArgumentParser) -> None:
@@ -300,6 +335,22 @@ def _state(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     return _guarded(args, body, out)
 
 
+def _trace(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        request = TraceRequest(args.dest, args.topic, args.count, args.seconds, args.rate)
+        try:
+            for reply in connection.stream(request, timeout=args.seconds + TIMEOUT):
+                if args.json:
+                    stream.write(json_text(reply) + "\n")
+                elif isinstance(reply, TraceEvent | TraceEnd):
+                    stream.write(format_trace(reply))
+                stream.flush()
+        except KeyboardInterrupt:
+            return
+
+    return _guarded(args, body, out)
+
+
 def _tree(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     def body(connection: Connection, stream: IO[str]) -> None:
         reply = connection.ask(TreeRequest(limit=args.limit))
@@ -317,4 +368,5 @@ _ADDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "send": _add_send,
     "call": _add_call,
     "state": _add_state,
+    "trace": _add_trace,
 }

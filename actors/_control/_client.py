@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 from ._errors import ControlError
@@ -20,6 +21,7 @@ from ._protocol import (
     FrameError,
     Reply,
     Request,
+    TraceEnd,
     body_size,
     decode_reply,
     frame,
@@ -140,6 +142,31 @@ class Connection:
 
     def close(self) -> None:
         self._sock.close()
+
+    def stream(self, request: Request, *, timeout: float) -> Iterator[Reply]:
+        """Send ``request`` and yield the node's frames until it ends the stream (a trace:
+        ``TraceEvent`` frames, then ``TraceEnd``).
+
+        Raises:
+            ControlError: If the node answers with an error or the connection breaks.
+        """
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.sendall(frame(request))
+            while True:
+                size = body_size(_recv_exact(self._sock, HEADER_SIZE), MAX_REPLY)
+                reply = decode_reply(_recv_exact(self._sock, size))
+                if isinstance(reply, ErrorReply):
+                    raise ControlError(reply.message)
+                yield reply
+                if isinstance(reply, TraceEnd):
+                    return
+        except TimeoutError:
+            raise ControlError(f"the node at {self.path} went silent") from None
+        except FrameError as error:
+            raise ControlError(str(error)) from None
+        except OSError as error:
+            raise ControlError(f"lost the connection to {self.path}: {error}") from None
 
     def ask(self, request: Request, *, timeout: float | None = None) -> Reply:
         """Send ``request`` and return the node's reply (waiting at most ``timeout`` seconds,

@@ -11,5 +11,6 @@ COMMANDS = {
     "state": "the state of a Server process (its format_state hook)",
     "send": "send TOPIC with a JSON payload to a process",
     "call": "call a process with TOPIC and a JSON payload; print its reply",
+    "trace": "show what a process receives and sends, live (bounded: --count, --seconds)",
 }
 """Command name -> help line, in the order ``actors --help`` shows them."""

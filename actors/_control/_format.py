@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ._protocol import InfoReply, ProcessRow, PsReply, StateReply, TreeNode, TreeReply
+from ._protocol import (
+    InfoReply,
+    ProcessRow,
+    PsReply,
+    StateReply,
+    TraceEnd,
+    TraceEvent,
+    TreeNode,
+    TreeReply,
+)
 from ._runtime import NodeEntry
 
 _COLUMNS = (
@@ -147,3 +156,22 @@ def format_state(reply: StateReply) -> str:
     if reply.truncated:
         lines.append(f"  ({reply.truncated:,} more characters; --size N for more)")
     return "\n".join(lines) + "\n"
+
+
+_ARROWS = {"in": "<-", "out": "->", "call": "=>", "reply": "->", "reply in": "<="}
+
+
+def format_trace(item: TraceEvent | TraceEnd) -> str:
+    """One line of ``actors trace``: time, direction, topic, peer, payload; or the end."""
+    if isinstance(item, TraceEnd):
+        dropped = f", {item.dropped:,} dropped (rate limit)" if item.dropped else ""
+        return f"-- trace ended ({item.reason}): {item.events:,} events{dropped}\n"
+    if item.kind == "exit":
+        return f"{item.at:9.3f}  exit  {item.topic}\n"
+    if item.kind == "event":
+        return f"{item.at:9.3f}  event {item.topic}  {item.payload}\n"
+    arrow = _ARROWS.get(item.kind, item.kind)
+    where = "from" if item.kind in ("in", "reply in") else "to"
+    peer = f"  {where} {item.peer}" if item.peer else ""
+    label = f"{item.kind} {item.topic}" if item.kind.startswith("reply") else item.topic
+    return f"{item.at:9.3f}  {arrow} {label}{peer}  {item.payload}\n"

@@ -22,6 +22,7 @@ MAX_RESULT = 1024 * 1024
 """Bytes of JSON in a call's result."""
 MAX_STATE = 1024 * 1024
 MAX_TIMEOUT = 3600.0
+MAX_TRACE = 100_000
 PROTOCOL = 1
 
 _HEADER = struct.Struct(">I")
@@ -91,9 +92,22 @@ class StateRequest(msgspec.Struct, tag="state", forbid_unknown_fields=True):
     size: Annotated[int, msgspec.Meta(ge=100, le=MAX_STATE)] = 4000
 
 
-Request = (
-    PsRequest | InfoRequest | StatsRequest | TreeRequest | SendRequest | CallRequest | StateRequest
-)
+class TraceRequest(msgspec.Struct, tag="trace", forbid_unknown_fields=True):
+    """Stream what a process receives, sends and its exit: ``TraceEvent`` frames, then one
+    ``TraceEnd``. Bounded: at most ``count`` events, ``seconds`` long, ``rate`` a second."""
+
+    dest: ProcessRef
+    topic: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = "*"
+    """A glob over message topics (events and the exit are always shown)."""
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_TRACE)] = 100
+    seconds: Annotated[float, msgspec.Meta(gt=0, le=MAX_TIMEOUT)] = 60.0
+    rate: Annotated[int, msgspec.Meta(ge=1, le=MAX_TRACE)] = 50
+    """Events reported per second at most; the others are counted as dropped."""
+
+
+Query = PsRequest | InfoRequest | StatsRequest | TreeRequest
+"""Requests that only read the node."""
+Request = Query | SendRequest | CallRequest | StateRequest | TraceRequest
 
 
 class ProcessRow(msgspec.Struct):
@@ -217,7 +231,30 @@ class StateReply(msgspec.Struct, tag="state"):
     """Characters left out to stay within the request's ``size``."""
 
 
-Reply = PsReply | InfoReply | StatsReply | TreeReply | OkReply | CallReply | StateReply | ErrorReply
+class TraceEvent(msgspec.Struct, tag="trace_event"):
+    at: float
+    """Seconds since the trace began (the node's clock)."""
+    kind: str
+    """``in`` (received), ``out`` (sent), ``call``, ``reply``, ``reply in``, ``event``,
+    ``exit``."""
+    topic: str
+    """The message topic; the event's type; the exit's reason and error."""
+    peer: str
+    """The sender (``in``) or destination (``out``, ``call``), or ``""``."""
+    payload: str
+    """A bounded ``repr`` of the payload (or of the event)."""
+
+
+class TraceEnd(msgspec.Struct, tag="trace_end"):
+    reason: str
+    """``count``, ``time``, ``exit`` (the process ended) or ``closed``."""
+    events: int
+    dropped: int
+    """Events not shown: over the rate limit, or the buffer was full."""
+
+
+QueryReply = PsReply | InfoReply | StatsReply | TreeReply
+Reply = QueryReply | OkReply | CallReply | StateReply | TraceEvent | TraceEnd | ErrorReply
 
 _request_decoder = msgspec.msgpack.Decoder(Request)
 _reply_decoder = msgspec.msgpack.Decoder(Reply)

@@ -28,7 +28,7 @@ import trio
 from .._core._exceptions import ProcessNotFound
 from .._core._logging import get_logger
 from .._core._node import Node
-from . import _poke, _snapshot, _tree
+from . import _poke, _snapshot, _trace, _tree
 from ._errors import ControlError
 from ._protocol import (
     HEADER_SIZE,
@@ -42,6 +42,7 @@ from ._protocol import (
     Request,
     SendRequest,
     StateRequest,
+    TraceRequest,
     TreeReply,
     TreeRequest,
     body_size,
@@ -235,10 +236,40 @@ class ControlServer:
                     if body is None or len(body) < size:
                         return
                     try:
-                        reply = await self.answer(decode_request(body))
+                        request = decode_request(body)
                     except FrameError as error:
-                        reply = ErrorReply(str(error))
-                    await stream.send_all(frame(reply))
+                        await stream.send_all(frame(ErrorReply(str(error))))
+                        continue
+                    if isinstance(request, TraceRequest):
+                        await self._trace(stream, request)
+                        return  # a trace is the connection's last request
+                    await stream.send_all(frame(await self.answer(request)))
+
+    async def _trace(self, stream: trio.SocketStream, request: TraceRequest) -> None:
+        """Stream a trace until it ends by itself or the client goes away."""
+        try:
+            proc = _snapshot.find(self.node, request.dest)
+        except ProcessNotFound:
+            await stream.send_all(frame(ErrorReply(f"no live process {request.dest!r}")))
+            return
+        tracer, stop = _trace.start(self.node, proc, request)
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def until_closed() -> None:
+                    await _read(stream, 1)  # the client sends nothing more: EOF or Ctrl+C
+                    tracer.ended = tracer.ended or "closed"
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(until_closed)
+                while tracer.ended is None or tracer.buffer:
+                    for event in await _trace.next_batch(tracer):
+                        await stream.send_all(frame(event))
+                nursery.cancel_scope.cancel()
+        finally:
+            stop()
+        if tracer.ended != "closed":
+            await stream.send_all(frame(tracer.end("closed")))
 
 
 async def _read(stream: trio.SocketStream, size: int) -> bytes | None:

@@ -375,3 +375,41 @@ def test_poke_errors(
         code, out, err = _cli(capsys, *argv)
         assert (code, out) == (1, ""), argv
         assert needle in err and len(err.splitlines()) == 1, err
+
+
+def test_trace(
+    shop: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live trace of the counter sees the calls made while it runs, then ends by count."""
+    monkeypatch.setenv("ACTORS_RUNTIME_DIR", str(shop.runtime))
+    deadline = time.monotonic() + 30
+    while _cli(capsys, "call", "shop:counter", "add", '{"n": 0}')[0] != 0:
+        assert time.monotonic() < deadline, "the counter did not come back"
+        time.sleep(0.1)  # restarted by its service after test_poke_errors crashed it
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = ["trace", "shop:counter", "--topic", "add", "--count", "2", "--seconds", "30"]
+    tracing = subprocess.Popen(
+        [sys.executable, "-m", "registry._cli", *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        lines: list[str] = []
+        while time.monotonic() < deadline and tracing.poll() is None:
+            _cli(capsys, "send", "shop:counter", "set", "0")  # not shown: --topic add
+            _cli(capsys, "call", "shop:counter", "add", '{"n": 1}')
+            time.sleep(0.2)
+        out, err = tracing.communicate(timeout=30)
+        lines = out.splitlines()
+    finally:
+        tracing.kill()
+    assert tracing.returncode == 0, err
+    assert "<- add" in lines[0] and "{'n': 1}" in lines[0]
+    assert "-> reply add" in lines[1]
+    assert lines[-1] == "-- trace ended (count): 2 events"
+    code, out, _ = _cli(capsys, "ps", "--limit", "5")
+    assert code == 0 and "shop:counter" in out  # the node is fine afterwards

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import trio
+
 import actors
 from actors._control import _snapshot, _tree
 from actors._control._protocol import InfoRequest, PsRequest
@@ -185,3 +187,84 @@ async def test_state_of_a_server(actors_node: TestNode) -> None:
     for pid, says in ((broken, "format_state() raised RuntimeError('nope')"), (plain, "not a")):
         error = state(tn.node, StateRequest(str(pid)))
         assert isinstance(error, ErrorReply) and says in error.message
+
+
+async def chatty(proc: actors.Process, peer: actors.PID) -> None:
+    """Answers calls, forwards casts to ``peer``, and calls ``peer`` on 'ask'."""
+    while True:
+        msg = await proc.inbox.receive()
+        if msg.topic == "ask":
+            await proc.call(peer, "question", msg.payload)
+        elif msg.reply_to is not None:
+            proc.reply(msg, msg.payload * 2)
+        elif msg.topic == "die":
+            raise RuntimeError("asked to")
+        else:
+            proc.send(peer, f"fwd.{msg.topic}", msg.payload)
+
+
+async def test_trace_sees_in_out_calls_and_the_exit(actors_node: TestNode) -> None:
+    """Every kind of event, in order; the process's class is restored when the trace ends."""
+    from actors._control import _trace
+    from actors._control._protocol import TraceRequest
+
+    tn = actors_node
+    peer = tn.stub({"question": lambda msg: "answer"})
+    pid = tn.spawn(chatty, peer.pid)
+    await tn.settle()
+    proc = tn.node._procs[pid.seq]
+    tracer, stop = _trace.start(tn.node, proc, TraceRequest(str(pid)))
+    assert type(proc) is not actors.Process
+    tn.node.send(pid, "note", 1)
+    assert await tn.node.call(pid, "double", 21) == 42
+    tn.node.send(pid, "ask", "why")
+    await tn.settle()
+    tn.node.send(pid, "die")
+    await tn.settle()
+    events = await _trace.next_batch(tracer)
+    stop()
+    assert type(proc) is actors.Process
+    seen = [(e.kind, e.topic, e.payload) for e in events]
+    assert seen == [
+        ("in", "note", "1"),
+        ("in", "double", "21"),  # delivered before the process ran
+        ("out", "fwd.note", "1"),
+        ("reply", "double", "42"),
+        ("in", "ask", "'why'"),
+        ("call", "question", "'why'"),
+        ("reply in", "question", "'answer'"),
+        ("in", "die", "None"),
+        ("exit", "error RuntimeError('asked to')", "None"),
+    ]
+    assert events[2].peer == str(peer.pid) and events[0].peer == ""
+    assert tracer.end("closed").reason == "exit"
+
+
+async def test_trace_filters_limits_and_ends(actors_node: TestNode) -> None:
+    """--topic filters messages; --rate drops the excess (counted); --count and --seconds end
+    it; two traces on one process share the hook until both end."""
+    from actors._control import _trace
+    from actors._control._protocol import TraceRequest
+
+    tn = actors_node
+    pid = tn.spawn(flaky, [])
+    await tn.settle()
+    proc = tn.node._procs[pid.seq]
+    only, stop_only = _trace.start(tn.node, proc, TraceRequest(str(pid), topic="a.*", rate=3))
+    counted, stop_counted = _trace.start(tn.node, proc, TraceRequest(str(pid), count=2))
+    for topic in ("a.1", "b.1", "a.2", "a.3", "a.4", "a.5"):
+        tn.node.send(pid, topic)
+    assert [e.topic for e in await _trace.next_batch(only)] == ["a.1", "a.2", "a.3"]
+    assert (only.events, only.dropped, only.ended) == (3, 2, None)
+    assert [e.topic for e in await _trace.next_batch(counted)] == ["a.1", "b.1"]
+    assert counted.ended == "count"
+    stop_counted()
+    assert type(proc) is not actors.Process  # still traced by the other one
+    await tn.sleep(1)
+    tn.node.send(pid, "a.6")  # a new second: the rate allows it again
+    assert [e.topic for e in await _trace.next_batch(only)] == ["a.6"]
+    started = trio.current_time()
+    assert await _trace.next_batch(only) == []  # nothing more until its 60 s are up
+    assert (only.ended, trio.current_time() - started) == ("time", 59.0)
+    stop_only()
+    assert type(proc) is actors.Process
