@@ -190,6 +190,45 @@ async def test_a_slow_client_is_cut_off_and_blocks_nobody(
         assert await trio.to_thread.run_sync(stall) == b""
 
 
+async def test_peer_of_another_user_is_refused(
+    sock_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SO_PEERCRED says who connects: our own uid is served, another user's is refused."""
+    from actors._control import _server
+
+    seen: list[int | None] = []
+    real = _server.peer_uid
+
+    def spy(sock: object) -> int | None:
+        seen.append(real(sock))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(_server, "peer_uid", spy)
+    async with (
+        actors.open_node(shutdown_grace=0.1) as node,
+        open_control_endpoint(node, sock_path),
+    ):
+        ok = await trio.to_thread.run_sync(_raw, sock_path, _frame(PsRequest()))
+        assert isinstance(decode_reply(ok), PsReply)
+        if hasattr(socket, "SO_PEERCRED"):
+            assert seen == [os.getuid()]
+        monkeypatch.setattr(_server, "peer_uid", lambda sock: os.getuid() + 1)
+        refused = decode_reply(await trio.to_thread.run_sync(_raw, sock_path, _frame(PsRequest())))
+        assert isinstance(refused, ErrorReply) and "may not use this node" in refused.message
+
+
+async def test_huge_length_prefix_is_refused_at_once(sock_path: Path) -> None:
+    """A 4 GiB length prefix is answered with an error; nothing is read or allocated."""
+    async with (
+        actors.open_node(shutdown_grace=0.1) as node,
+        open_control_endpoint(node, sock_path),
+    ):
+        body = await trio.to_thread.run_sync(_raw, sock_path, b"\xff\xff\xff\xff")
+        reply = decode_reply(body)
+        assert isinstance(reply, ErrorReply)
+        assert "frame of 4294967295 bytes is larger than the limit" in reply.message
+
+
 async def test_send_and_call_only_when_allowed(sock_path: Path) -> None:
     """An embedded node is query-only unless it opts in; then JSON payloads are delivered."""
     from actors._control._protocol import CallReply, CallRequest, OkReply, SendRequest
