@@ -188,9 +188,9 @@ class _GaveUp:
         error = exit.error
         if not isinstance(error, actors.ServiceError) or self.error is not None:
             return
-        if self.manager is None or exit.pid == self.manager:
+        if error.service is not None and (self.manager is None or exit.pid == self.manager):
             self.error = error
-            self.service = str(error).split("'")[1] if "'" in str(error) else "?"
+            self.service = error.service
             self.event.set()
 
 

@@ -1,6 +1,8 @@
-"""``actors ps``, ``actors top`` and ``actors info``: look inside a running node.
+"""``actors ps``, ``top``, ``tree``, ``info``, ``state``, ``send``, ``call``, ``trace``.
 
-They connect to the node's control socket (see ``_server.py``), ask, and print. Exit codes:
+They find the node (``_client.choose``: the runtime folder's registrations, or ``--node``,
+``--app``, ``--socket``), connect to its control socket (see ``_server.py``), ask, and print
+(``_format.py``; ``--json`` prints the reply as JSON). Exit codes:
 0 ok, 1 the node is not reachable or has no such process (one line on stderr saying what to
 do), 2 bad options (argparse).
 """

@@ -153,7 +153,8 @@ class _Manager:
                 tries = svc.backoff.failures
                 self._gave_up = ServiceError(
                     f"critical service {name!r} gave up after {tries} "
-                    f"attempt{'' if tries == 1 else 's'}: {svc.error}"
+                    f"attempt{'' if tries == 1 else 's'}: {svc.error}",
+                    service=name,
                 )
             return
         svc.retry_at = trio.current_time() + delay

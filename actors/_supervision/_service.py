@@ -69,7 +69,13 @@ class ServiceState(enum.Enum):
 
 
 class ServiceError(RuntimeError):
-    """A service (or one it requires) failed to start, or a request named no service."""
+    """A service (or one it requires) failed to start, or a request named no service; also the
+    exit error of a manager whose critical service gave up (``service`` names it)."""
+
+    def __init__(self, message: str, *, service: str | None = None) -> None:
+        super().__init__(message)
+        self.service = service
+        """The critical service that gave up, when that is the error; else None."""
 
 
 def _positive(value: object, name: str) -> float:

@@ -344,7 +344,7 @@ class TestFailures:
                 await trio.sleep(1)
                 await poke(node, services, "b", "crash")
         error = exits[0].error
-        assert isinstance(error, ServiceError)
+        assert isinstance(error, ServiceError) and error.service == "b"
         assert str(error) == (
             "critical service 'b' gave up after 2 attempts: RuntimeError('b crashed')"
         )
