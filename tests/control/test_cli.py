@@ -225,6 +225,9 @@ def test_ps_of_a_worker_group(
     rows = [line.split() for line in out.splitlines()[1:4]]
     assert rows[2][1] == "{w1@app:processes|0x00002}"  # a worker's parent: the spawner
     assert rows[2][4:7] == ["app:worker", "waiting", "ticker"]  # not "waiting worker"
+    code, out, _ = _cli(capsys, "tree", "--node", "w2")
+    assert code == 0 and out.splitlines()[0] == "node w2  processes 17"
+    assert out.splitlines()[2].startswith("  app:spawner  [service]  {w2@app:processes|0x00002}")
 
 
 def test_info_truncates_long_lists(

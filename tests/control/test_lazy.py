@@ -54,10 +54,10 @@ def test_version_and_help_import_no_trio(argv: tuple[str, ...]) -> None:
     assert loaded(cli(*argv)) == set()
 
 
-def test_ps_imports_only_the_client() -> None:
-    """``actors ps`` (here: no node running) needs msgspec and nothing of the runtime."""
-    assert loaded(cli("ps")) == {"msgspec"}
-    assert loaded(cli("info", "--help")) == {"msgspec"}
+def test_commands_import_only_the_client() -> None:
+    """``actors ps/tree/info/trace`` (here: no node running) need msgspec, not the runtime."""
+    for argv in (("ps",), ("tree",), ("info", "1"), ("trace", "1"), ("info", "--help")):
+        assert loaded(cli(*argv)) == {"msgspec"}, argv
 
 
 def test_import_actors_is_cheap_until_used() -> None:
