@@ -118,7 +118,8 @@ def entry_id(app: str, node: str, pid: int) -> str:
     key = f"{app}\0{node}" if app else f"\0{node}\0{pid}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     prefix = node or (Path(app).name if app else "node")
-    prefix = "".join(c if c.isalnum() or c in "-_." else "_" for c in prefix)[:24]
+    prefix = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in prefix)
+    prefix = prefix[:24].lstrip(".") or "node"  # never hidden: ``nodes()`` lists *.json
     return f"{prefix}-{digest}"
 
 

@@ -458,3 +458,30 @@ async def test_metrics_without_the_extra_is_a_clear_error(monkeypatch: pytest.Mo
         pytest.importorskip("prometheus_client")
         with pytest.raises(ControlError, match="loopback"):
             await serve_metrics(node, 0, host="0.0.0.0")
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=5000) | st.text(max_size=300).map(str.encode))
+def test_any_entry_file_is_read_or_skipped(data: bytes) -> None:
+    """A registration file with any content is an entry or None, never an exception."""
+    import tempfile
+
+    from actors._control._runtime import NodeEntry, read_entry
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.json"
+        path.write_bytes(data)
+        entry = read_entry(path)
+    assert entry is None or isinstance(entry, NodeEntry)
+
+
+@settings(max_examples=200, deadline=None)
+@given(app=st.text(max_size=300), node=st.text(max_size=300), pid=st.integers(0, 2**31))
+def test_entry_ids_are_safe_file_names(app: str, node: str, pid: int) -> None:
+    """Whatever the app folder and node name, the id is a short plain file name."""
+    from actors._control._runtime import entry_id
+
+    stem = entry_id(app, node, pid)
+    assert 11 <= len(stem) <= 35 and not stem.startswith(".")
+    assert all(c.isascii() and (c.isalnum() or c in "-_.") for c in stem)
+    assert entry_id(app, node, pid) == stem
