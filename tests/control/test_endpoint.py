@@ -460,18 +460,17 @@ async def test_metrics_without_the_extra_is_a_clear_error(monkeypatch: pytest.Mo
             await serve_metrics(node, 0, host="0.0.0.0")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=5000) | st.text(max_size=300).map(str.encode))
-def test_any_entry_file_is_read_or_skipped(data: bytes) -> None:
+def test_any_entry_file_is_read_or_skipped(tmp_path: Path, data: bytes) -> None:
     """A registration file with any content is an entry or None, never an exception."""
-    import tempfile
-
     from actors._control._runtime import NodeEntry, read_entry
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "x.json"
-        path.write_bytes(data)
-        entry = read_entry(path)
+    path = tmp_path / "x.json"
+    path.write_bytes(data)
+    entry = read_entry(path)
     assert entry is None or isinstance(entry, NodeEntry)
 
 
