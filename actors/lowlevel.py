@@ -7,8 +7,8 @@ and the durable cron plan with (misfires, catch-up, jitter). Everything here is 
 once from a private module, like ``actors`` itself.
 """
 
+from ._control._errors import ControlError as ControlError
 from ._control._metrics import serve_metrics as serve_metrics
-from ._control._server import ControlError as ControlError
 from ._control._server import open_control_endpoint as open_control_endpoint
 from ._control._server import socket_path as control_socket_path
 from ._core._mailbox import MessageQueue as MessageQueue

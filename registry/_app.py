@@ -1,10 +1,11 @@
 """``actors run DIR``: boot an app, run it until Ctrl+C or SIGTERM, stop it gracefully.
 
 Exit codes: 0 when the app stopped cleanly (every process returned within the grace period),
-1 when some process had to be terminated (or a second signal forced the stop), 2 when the app
-cannot be loaded (the error names the file and the entry; never a traceback), 130 when
-interrupted while loading. With ``-x ENTRY`` the app runs until that process entry ends and the
-exit code is the program's (``registry/_exec.py``).
+1 when some process had to be terminated (or a second signal forced the stop) or a critical
+service gave up (reached its ``max_attempts``; the app stops by itself), 2 when the app cannot
+be loaded or an option is bad (the error names the file, entry or option; never a traceback),
+130 when interrupted while loading. With ``-x ENTRY`` the app runs until that process entry
+ends and the exit code is the program's (``registry/_exec.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -24,17 +25,13 @@ import trio
 
 import actors
 from actors import PID
-from actors.lowlevel import (
-    ControlError,
-    control_socket_path,
-    open_control_endpoint,
-    serve_metrics,
-)
+from actors.lowlevel import ControlError, open_control_endpoint, serve_metrics
 
 from ._boot import AppPlan, boot_app, load_app
 from ._exceptions import RegistryError
 from ._exec import check_exec_entry
 from ._exec import exec_main as exec_main
+from ._resolve import SOURCE_MODULE_PREFIX
 from ._workers import check_workers, join_group, run_workers_cli
 
 EXIT_OK = 0
@@ -71,6 +68,7 @@ def run_app_cli(
         spread = bool(getattr(args, "workers", 0)) or getattr(args, "cluster", None) is not None
         if getattr(args, "exec", None) is not None and spread:
             raise ValueError("-x runs one program on one node; drop --workers/--cluster")
+        _check_port(getattr(args, "metrics_port", None))
     except ValueError as error:
         print(f"actors run: {error}", file=err)
         return EXIT_BAD_APP
@@ -97,12 +95,9 @@ def run_app_cli(
         services=len(plan.services),
         seconds=f"{time.monotonic() - started:.3f}",
     )
-    # A worker of --workers or --cluster runs without a control socket: they would share a path.
-    control = (
-        control_socket_path(args.dir)
-        if getattr(args, "control", False) and not getattr(args, "node", None)
-        else None
-    )
+    # Every node (a worker of --workers or --cluster too) has its control endpoint, registered
+    # in the per-user runtime folder under its app folder and node name.
+    control = Path(args.dir) if getattr(args, "control", False) else None
     metrics = getattr(args, "metrics_port", None)
     if getattr(args, "workers", 0):
         return run_workers_cli(args, grace, err)
@@ -139,20 +134,31 @@ async def _main(
                     actors.open_node(shutdown_grace=grace, name=node_name) as node,
                     join_group(node, args),
                 ):
-                    app = await boot_app(node, plan)
-                    services = await app.services.statuses() if app.services else []
+                    gave_up = _GaveUp()
+                    node.watch_exits(gave_up.note)
+                    try:
+                        app = await boot_app(node, plan)
+                        gave_up.manager = app.services.pid if app.services else None
+                        services = await app.services.statuses() if app.services else []
+                    except (actors.CallFailed, actors.ServiceError):
+                        if gave_up.error is None:
+                            raise
+                        services = []  # a critical service gave up during the boot
                     log.info("App started", services=len(services), processes=len(node))
                     if control is not None:
-                        await outer.start(_serve_control, node, control)
+                        await outer.start(_serve_control, node, control, _describer(plan))
                     if metrics is not None and (
                         port := await outer.start(_serve_metrics, node, metrics)
                     ):
                         log.info("Metrics", url=f"http://127.0.0.1:{port}/metrics")
-                    async for signum in signals:
+                    signum = await _wait_stop(signals, gave_up)
+                    if signum is None:
+                        log.error("Critical service gave up", error=str(gave_up.error))
+                        log.info("Shutting down", reason="service", grace=_seconds(grace))
+                    else:
                         log.info(
                             "Shutting down", signal=_signal_name(signum), grace=_seconds(grace)
                         )
-                        break
                     # One exit watcher for the node, not a wait_exit task per process.
                     node.watch_exits(partial(_note_terminated, terminated))
                     outer.start_soon(_force_on_signal, signals, forced)
@@ -160,26 +166,103 @@ async def _main(
                     # Leaving the block stops the node: services in reverse dependency order
                     # (Cancel, stop_timeout), then Cancel to the rest, terminate after grace.
             outer.cancel_scope.cancel()
+    failed = {"service": gave_up.service} if gave_up.error is not None else {}
     if forced.cancelled_caught:
-        log.warning("App stopped", clean="false", forced="true")
+        log.warning("App stopped", clean="false", forced="true", **failed)
         return EXIT_UNCLEAN
     if terminated or blocked:
         unclean = sorted({*terminated, *blocked})
         shown = " ".join(str(pid) for pid in unclean[:10])
         more = {"blocked": len(blocked)} if blocked else {}
-        log.warning("App stopped", clean="false", terminated=len(terminated), **more, pids=shown)
+        log.warning(
+            "App stopped",
+            clean="false",
+            **failed,
+            terminated=len(terminated),
+            **more,
+            pids=shown,
+        )
+        return EXIT_UNCLEAN
+    if failed:
+        log.error("App stopped", clean="false", **failed)
         return EXIT_UNCLEAN
     log.info("App stopped", clean="true")
     return EXIT_OK
 
 
+class _GaveUp:
+    """Set when the app's service manager exits because a critical service gave up."""
+
+    def __init__(self) -> None:
+        self.manager: PID | None = None  # None while the app boots
+        self.error: actors.ServiceError | None = None
+        self.service = ""
+        self.event = trio.Event()
+
+    def note(self, exit: actors.Exit) -> None:
+        error = exit.error
+        if not isinstance(error, actors.ServiceError) or self.error is not None:
+            return
+        if error.service is not None and (self.manager is None or exit.pid == self.manager):
+            self.error = error
+            self.service = error.service
+            self.event.set()
+
+
+async def _wait_stop(signals: AsyncIterator[int], gave_up: _GaveUp) -> int | None:
+    """Wait for SIGINT/SIGTERM (its number) or a critical service giving up (None)."""
+    got: list[int] = []
+    async with trio.open_nursery() as nursery:
+
+        async def on_signal() -> None:
+            async for signum in signals:
+                got.append(signum)
+                break
+            nursery.cancel_scope.cancel()
+
+        async def on_give_up() -> None:
+            await gave_up.event.wait()
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on_signal)
+        nursery.start_soon(on_give_up)
+    return got[0] if got else None
+
+
+def _describer(plan: AppPlan) -> Callable[[object], str | None]:
+    """The names the user declared: a process function's entry id (``app:worker``); for a
+    function of a ``file://`` source that no entry names, ``<file stem>.<qualname>`` instead
+    of the generated module name."""
+    by_function: dict[int, str] = {}
+    for entry, fn in plan.callables.items():
+        by_function.setdefault(id(fn), entry.id)
+
+    def describe(fn: object) -> str | None:
+        name = by_function.get(id(fn))
+        if name is not None:
+            return name
+        module = getattr(fn, "__module__", None) or ""
+        if module.startswith(SOURCE_MODULE_PREFIX):
+            stem = module[len(SOURCE_MODULE_PREFIX) :].rsplit("_", 1)[0]
+            return f"{stem}.{getattr(fn, '__qualname__', fn)}"
+        return None
+
+    return describe
+
+
 async def _serve_control(
-    node: actors.Node, path: Path, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    node: actors.Node,
+    app: Path,
+    describe: Callable[[object], str | None],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``actors ps/top/info`` until the app stops; a socket problem is logged, not fatal."""
+    """Serve ``actors ps/tree/send/...`` until the app stops; a problem is logged, not fatal."""
     try:
-        async with open_control_endpoint(node, path):
-            log.info("Control socket", path=path)
+        async with open_control_endpoint(
+            node, app=app, allow_send=True, describe=describe
+        ) as server:
+            log.info("Control socket", path=server.path)
             task_status.started()
             await trio.sleep_forever()
     except ControlError as error:
@@ -248,6 +331,13 @@ async def _force_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope)
         log.warning("Forcing stop", signal=_signal_name(signum))
         scope.cancel()
         return
+
+
+def _check_port(port: object) -> None:
+    if port is None:
+        return
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"--metrics-port must be a TCP port from 0 to 65535, got {port!r}")
 
 
 def _level(value: object) -> int:

@@ -284,6 +284,7 @@ def _service_spec(
             stop_timeout=actors.parse_duration(life["stop_timeout"]),
             backoff=backoff,
             host=data.get("host"),
+            critical=life["critical"],
         )
     except ValueError as error:  # the loader checks these; kept for entries built in code
         problems.append(Problem(str(error), entry.origin, entry=entry.id, field="lifecycle"))

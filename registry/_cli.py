@@ -1,7 +1,12 @@
-"""The ``actors`` command: ``run DIR``, ``cron ...``, ``ps``/``top``/``info``, ``--version``.
+"""The ``actors`` command: ``run DIR``, ``cron ...``, ``ps``/``tree``/``info``/..., ``--version``.
 
 It lives in ``registry`` (the top layer) because ``run`` boots an app from its
-index files; the ``cron`` subcommands come from ``actors.cron._cli``.
+index files; the ``cron`` subcommands come from ``actors.cron._cli``, the commands that talk to
+a running node from ``actors._control._cli``.
+
+Only the chosen command's parser is built, and each command imports what it needs when it
+runs: ``actors --version`` and ``actors --help`` import no trio, ``actors ps`` only the
+control client (msgspec and a socket).
 """
 
 from __future__ import annotations
@@ -11,14 +16,51 @@ import gc
 import sys
 from collections.abc import Sequence
 
+RUN_HELP = "boot the app declared in DIR/_index.yaml (or DIR/src/)"
+CRON_HELP = "manage durable cron jobs in a data folder"
 
-def build_parser() -> argparse.ArgumentParser:
+
+def _control_commands() -> dict[str, str]:
+    from actors._control._commands import COMMANDS
+
+    return COMMANDS
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``actors`` parser; only ``command``'s own parser is built (None: each command is
+    just its name and help line, enough for ``--help`` and ``--version``)."""
     parser = argparse.ArgumentParser(
-        prog="actors", description="Run actor apps and manage durable cron jobs."
+        prog="actors", description="Run actor apps, look inside them, manage durable cron jobs."
     )
     parser.add_argument("--version", action="version", version=f"actors {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="boot the app declared in DIR/_index.yaml (or DIR/src/)")
+    control = _control_commands()
+    wanted = set() if command is None else {command}
+    if "run" in wanted:
+        _add_run(sub)
+    else:
+        sub.add_parser("run", help=RUN_HELP, add_help=False)
+    if "cron" in wanted:
+        try:
+            from actors.cron._cli import add_cron_parser
+        except ImportError:  # the cron CLI is optional while it is being built
+            pass
+        else:
+            add_cron_parser(sub)
+    else:
+        sub.add_parser("cron", help=CRON_HELP, add_help=False)
+    if wanted & set(control):
+        from actors._control._cli import add_control_parsers
+
+        add_control_parsers(sub, only=None if command is None else command)
+    for name, help_text in control.items():
+        if name not in wanted:
+            sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help=RUN_HELP)
     run.add_argument("dir", metavar="DIR", help="the app folder")
     run.add_argument(
         "-x",
@@ -49,20 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--node", default=None, help="this node's name (with --cluster)")
     run.add_argument("--incarnation", type=int, default=0, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
-    try:
-        from actors.cron._cli import add_cron_parser
-    except ImportError:  # the cron CLI is optional while it is being built
-        pass
-    else:
-        add_cron_parser(sub)
-    from actors._control._cli import add_control_parsers
-
-    add_control_parsers(sub)
-    return parser
 
 
 def _version() -> str:
-    import actors
+    import actors  # cheap: its names are imported on first use
 
     return actors.__version__
 
@@ -73,10 +105,23 @@ def _run(args: argparse.Namespace) -> int:
     return run_app_cli(args)
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (the first argument that is not an option), if any."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``actors`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = _command(args_list)
+    known = command in {"run", "cron", *_control_commands()}
+    parser = build_parser(command if known else None)
+    args = parser.parse_args(args_list)
     handler = args.handler
     code: int = handler(args)
     return code

@@ -135,6 +135,7 @@ _SERVICE_LIFECYCLE = obj(
         "stop_timeout": Field(duration(positive=True), "10s"),
         "stable_threshold": Field(duration(), "5s"),
         "restart": Field(_RESTART, {}),
+        "critical": Field(boolean, True),
     }
 )
 _POOL_LIFECYCLE = obj(

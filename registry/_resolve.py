@@ -26,6 +26,9 @@ from typing import Any, cast
 from ._entry import Entry
 from ._exceptions import ResolveError
 
+SOURCE_MODULE_PREFIX = "_registry_source_"
+"""Module names given to ``file://`` sources: prefix, file stem, ``_``, a 12-digit hash."""
+
 CALLABLE_KINDS = ("process", "function")
 
 
@@ -87,7 +90,7 @@ def _load_file(entry: Entry, relative: str) -> ModuleType:
     if not path.is_file():
         raise ResolveError(f"entry {entry.id}: source file {str(path)!r} does not exist")
     digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
-    name = f"_registry_source_{path.stem}_{digest}"
+    name = f"{SOURCE_MODULE_PREFIX}{path.stem}_{digest}"
     cached = sys.modules.get(name)
     if cached is not None:
         return cached

@@ -94,6 +94,8 @@ def run_workers_cli(args: argparse.Namespace, grace: float, err: IO[str]) -> int
         argv = [sys.executable, "-m", "registry._cli", "run", os.fspath(args.dir)]
         argv += ["--node", name, "--socket-dir", socket_dir, "--incarnation", str(incarnation)]
         argv += ["--log-level", str(args.log_level)]
+        if not getattr(args, "control", True):
+            argv.append("--no-control")
         if args.grace is not None:
             argv += ["--grace", str(args.grace)]
         return argv

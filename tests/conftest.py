@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import inspect
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,11 @@ import trio.testing
 
 # Tests import their helpers as a plain module (pytest runs with --import-mode=importlib).
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Nodes started by tests (and their subprocesses) register in a runtime folder of this run
+# only: never the developer's own, never a parallel run's (tests/control makes one per test).
+os.environ["ACTORS_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="actors-run")
+atexit.register(shutil.rmtree, os.environ["ACTORS_RUNTIME_DIR"], ignore_errors=True)
 
 
 def _virtual_run(

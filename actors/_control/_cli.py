@@ -1,6 +1,9 @@
-"""``actors ps``, ``top``, ``info`` and ``metrics``: look inside a running node.
+"""``actors ps``, ``top``, ``tree``, ``info``, ``state``, ``send``, ``call``, ``trace``, ``metrics``
+(the commands that talk to a running node).
 
-They connect to the node's control socket (see ``_server.py``), ask, and print. Exit codes:
+They find the node (``_client.choose``: the runtime folder's registrations, or ``--node``,
+``--app``, ``--socket``), connect to its control socket (see ``_server.py``), ask, and print
+(``_format.py``; ``--json`` prints the reply as JSON). Exit codes:
 0 ok, 1 the node is not reachable or has no such process (one line on stderr saying what to
 do), 2 bad options (argparse).
 """
@@ -11,11 +14,43 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
-from ._client import Connection, find_socket
-from ._protocol import MAX_ROWS, InfoReply, InfoRequest, ProcessRow, PsReply, PsRequest
-from ._server import ControlError
+from ._client import TIMEOUT, Connection, choose, choose_one
+from ._commands import COMMANDS
+from ._errors import ControlError
+from ._format import (
+    format_info,
+    format_ps,
+    format_ps_nodes,
+    format_state,
+    format_trace,
+    format_tree,
+)
+from ._protocol import (
+    MAX_ROWS,
+    MAX_STATE,
+    MAX_TIMEOUT,
+    MAX_TRACE,
+    CallReply,
+    CallRequest,
+    InfoReply,
+    InfoRequest,
+    OkReply,
+    PsReply,
+    PsRequest,
+    Reply,
+    SendRequest,
+    StateReply,
+    StateRequest,
+    TraceEnd,
+    TraceEvent,
+    TraceRequest,
+    TreeReply,
+    TreeRequest,
+)
+from ._runtime import NodeEntry
 from ._usermetrics import MetricsReply, MetricsRequest, format_metrics
 
 __all__ = ["add_control_parsers"]
@@ -30,20 +65,37 @@ def _limit(text: str) -> int:
     return value
 
 
-def _where(parser: argparse.ArgumentParser) -> None:
+def _where(parser: argparse.ArgumentParser, *, every: bool = False) -> None:
+    parser.add_argument("--node", metavar="NAME", help="the node's name (see `actors ps --all`)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--app", metavar="DIR", help="the app folder given to `actors run`")
     group.add_argument("--socket", metavar="PATH", help="the node's control socket")
+    if every:
+        group.add_argument(
+            "--all", action="store_true", help="every node you run (a NODE column first)"
+        )
 
 
-def add_control_parsers(subparsers: Any) -> None:
-    """Add ``ps``, ``top``, ``info`` and ``metrics`` to the ``actors`` parser."""
-    ps = subparsers.add_parser("ps", help="list the processes of a running node")
-    _where(ps)
+def add_control_parsers(subparsers: Any, only: str | None = None) -> None:
+    """Add the commands of ``COMMANDS`` to the ``actors`` parser (just ``only``, if given)."""
+    for name, add in _ADDERS.items():
+        if only is None or only == name:
+            add(subparsers.add_parser(name, help=COMMANDS[name]))
+
+
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the reply as JSON")
+
+
+def _add_ps(ps: argparse.ArgumentParser) -> None:
+    _where(ps, every=True)
+    _json(ps)
     ps.add_argument("--sort", choices=("pid", "mq", "cpu", "age"), default="pid")
     ps.add_argument("--limit", type=_limit, default=50, metavar="N", help="rows (default 50)")
     ps.set_defaults(handler=_ps)
-    top = subparsers.add_parser("top", help="ps, refreshed (Ctrl+C stops)")
+
+
+def _add_top(top: argparse.ArgumentParser) -> None:
     _where(top)
     top.add_argument("--sort", choices=("pid", "mq", "cpu", "age"), default="cpu")
     top.add_argument("--limit", type=_limit, default=20, metavar="N", help="rows (default 20)")
@@ -52,14 +104,108 @@ def add_control_parsers(subparsers: Any) -> None:
         "--iterations", type=int, default=0, metavar="N", help="stop after N (0: never)"
     )
     top.set_defaults(handler=_top)
-    info = subparsers.add_parser("info", help="links, monitors, queues and stack of a process")
+
+
+def _add_info(info: argparse.ArgumentParser) -> None:
     _where(info)
+    _json(info)
     info.add_argument("pid", metavar="PID", help="{host|0x00007}, 7, 0x7 or a registered name")
+    info.add_argument(
+        "--limit", type=_limit, default=20, metavar="N", help="links/monitors listed (default 20)"
+    )
     info.set_defaults(handler=_info)
-    metrics = subparsers.add_parser("metrics", help="the user metrics of a running node")
-    _where(metrics)
-    metrics.add_argument("--prefix", default="", help="only metrics whose name starts so")
-    metrics.set_defaults(handler=_metrics)
+
+
+def _add_tree(tree: argparse.ArgumentParser) -> None:
+    _where(tree)
+    _json(tree)
+    tree.add_argument(
+        "--limit", type=_limit, default=1000, metavar="N", help="children shown (default 1000)"
+    )
+    tree.set_defaults(handler=_tree)
+
+
+def _add_send(send: argparse.ArgumentParser) -> None:
+    _where(send)
+    _target(send)
+    send.set_defaults(handler=_send)
+
+
+def _add_call(call: argparse.ArgumentParser) -> None:
+    _where(call)
+    _target(call)
+    call.add_argument("--timeout", type=_timeout, default=5.0, metavar="SECONDS", help="default 5")
+    call.set_defaults(handler=_call)
+
+
+def _add_state(state: argparse.ArgumentParser) -> None:
+    _where(state)
+    _json(state)
+    state.add_argument("dest", metavar="NAME|PID", help="a Server process")
+    state.add_argument(
+        "--size", type=_size, default=4000, metavar="CHARS", help="shown at most (default 4000)"
+    )
+    state.set_defaults(handler=_state)
+
+
+def _add_trace(trace: argparse.ArgumentParser) -> None:
+    _where(trace)
+    _json(trace)
+    trace.add_argument("dest", metavar="NAME|PID")
+    trace.add_argument("--topic", default="*", metavar="GLOB", help="messages shown (default *)")
+    trace.add_argument(
+        "--count", type=_count, default=100, metavar="N", help="stop after N events (100)"
+    )
+    trace.add_argument(
+        "--seconds", type=_timeout, default=60.0, metavar="S", help="stop after S seconds (60)"
+    )
+    trace.add_argument(
+        "--rate", type=_count, default=50, metavar="N", help="events a second at most (50)"
+    )
+    trace.set_defaults(handler=_trace)
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_TRACE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_TRACE}, got {value}")
+    return value
+
+
+def _target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dest", metavar="NAME|PID", help="a registered name, {host|0x7}, 7 or 0x7")
+    parser.add_argument("topic", metavar="TOPIC")
+    parser.add_argument(
+        "payload", metavar="JSON", nargs="?", default="null", help="the payload (default null)"
+    )
+
+
+def _timeout(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= {MAX_TIMEOUT:g}, got {text}")
+    return value
+
+
+def _size(text: str) -> int:
+    value = int(text)
+    if not 100 <= value <= MAX_STATE:
+        raise argparse.ArgumentTypeError(f"must be between 100 and {MAX_STATE}, got {value}")
+    return value
+
+
+def _emit(args: argparse.Namespace, stream: IO[str], reply: Reply, text: str) -> None:
+    if getattr(args, "json", False):
+        stream.write(json_text(reply) + "\n")
+    else:
+        stream.write(text)
+
+
+def json_text(value: object) -> str:
+    """``value`` (a reply, or a list/dict of them) as JSON text."""
+    import msgspec
+
+    return msgspec.json.encode(value).decode()
 
 
 def _guarded(
@@ -67,7 +213,8 @@ def _guarded(
 ) -> int:
     stream = sys.stdout if out is None else out
     try:
-        with Connection(find_socket(app=args.app, path=args.socket)) as connection:
+        entry = choose_one(app=args.app, node=args.node, path=args.socket)
+        with Connection(Path(entry.socket)) as connection:
             body(connection, stream)
     except ControlError as error:
         print(f"actors {args.command}: {error}", file=sys.stderr)
@@ -76,12 +223,58 @@ def _guarded(
 
 
 def _ps(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    if args.all or (args.node is None and args.app is None and args.socket is None):
+        return _ps_many(args, sys.stdout if out is None else out)
+
     def body(connection: Connection, stream: IO[str]) -> None:
         reply = connection.ask(PsRequest(sort=args.sort, limit=args.limit))
         assert isinstance(reply, PsReply)
-        stream.write(format_ps(reply))
+        _emit(args, stream, reply, format_ps(reply))
 
     return _guarded(args, body, out)
+
+
+def _ps_many(args: argparse.Namespace, stream: IO[str]) -> int:
+    """``ps`` with no choice: the node when one runs; with ``--all`` (or when several run and
+    the user did not pick) every node, a NODE column first."""
+    try:
+        found = choose(app=args.app, node=args.node)
+    except ControlError as error:
+        print(f"actors ps: {error}", file=sys.stderr)
+        return UNREACHABLE
+    if len(found) == 1 and not args.all:
+        try:
+            with Connection(Path(found[0].socket)) as connection:
+                reply = connection.ask(PsRequest(sort=args.sort, limit=args.limit))
+        except ControlError as error:
+            print(f"actors ps: {error}", file=sys.stderr)
+            return UNREACHABLE
+        assert isinstance(reply, PsReply)
+        _emit(args, stream, reply, format_ps(reply))
+        return OK
+    replies: list[tuple[NodeEntry, PsReply]] = []
+    failed = 0
+    for entry in found:
+        try:
+            with Connection(Path(entry.socket)) as connection:
+                reply = connection.ask(PsRequest(sort=args.sort, limit=args.limit))
+        except ControlError as error:
+            print(f"actors ps: node {entry.label}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        assert isinstance(reply, PsReply)
+        replies.append((entry, reply))
+    if not args.all:
+        print(
+            f"actors ps: {len(found)} nodes are running (pick one with --node NAME, "
+            "--app DIR or --socket PATH); showing all of them",
+            file=sys.stderr,
+        )
+    if args.json:
+        stream.write(json_text([{"node": e.label, "reply": r} for e, r in replies]) + "\n")
+    else:
+        stream.write(format_ps_nodes(replies))
+    return UNREACHABLE if failed and not replies else OK
 
 
 def _top(args: argparse.Namespace, out: IO[str] | None = None) -> int:
@@ -111,11 +304,17 @@ def _top(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
 def _info(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     def body(connection: Connection, stream: IO[str]) -> None:
-        reply = connection.ask(InfoRequest(pid=args.pid))
+        reply = connection.ask(InfoRequest(pid=args.pid, limit=args.limit))
         assert isinstance(reply, InfoReply)
-        stream.write(format_info(reply))
+        _emit(args, stream, reply, format_info(reply))
 
     return _guarded(args, body, out)
+
+
+def _add_metrics(metrics: argparse.ArgumentParser) -> None:
+    _where(metrics)
+    metrics.add_argument("--prefix", default="", help="only metrics whose name starts so")
+    metrics.set_defaults(handler=_metrics)
 
 
 def _metrics(args: argparse.Namespace, out: IO[str] | None = None) -> int:
@@ -127,84 +326,67 @@ def _metrics(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     return _guarded(args, body, out)
 
 
-_COLUMNS = ("PID", "NAME", "HOST", "FUNCTION", "STATE", "MQ", "EV", "IN", "RS", "AGE", "CPU")
+def _send(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        reply = connection.ask(SendRequest(args.dest, args.topic, args.payload))
+        assert isinstance(reply, OkReply)
+        stream.write(reply.message + "\n")
+
+    return _guarded(args, body, out)
 
 
-def _cells(row: ProcessRow) -> tuple[str, ...]:
-    cpu = "-" if row.cpu is None else f"{row.cpu * 1000:.1f}ms"
-    return (
-        row.pid,
-        row.name or "-",
-        row.host,
-        _short(row.function, 40),
-        _short(row.state, 28),
-        str(row.inbox + row.listened),
-        str(row.events),
-        str(row.received),
-        "-" if row.restarts is None else str(row.restarts),
-        _age(row.age),
-        cpu,
-    )
+def _call(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        request = CallRequest(args.dest, args.topic, args.payload, args.timeout)
+        reply = connection.ask(request, timeout=args.timeout + TIMEOUT)
+        assert isinstance(reply, CallReply)
+        stream.write(reply.result + "\n")
+
+    return _guarded(args, body, out)
 
 
-def format_ps(reply: PsReply, *, header: bool = False) -> str:
-    """The ``ps`` table (and, for ``top``, a summary line first)."""
-    lines = []
-    if header:
-        cpu = "on" if reply.cpu_sampling else "off"
-        lines.append(
-            f"node {reply.node or '-'} (os pid {reply.pid})  processes {reply.total}  "
-            f"up {_age(reply.uptime)}  cpu sampling {cpu}"
-        )
-    table = [_COLUMNS, *(_cells(row) for row in reply.rows)]
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(_COLUMNS))]
-    lines.extend(
-        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-        for cells in table
-    )
-    if reply.total > len(reply.rows):
-        lines.append(f"({len(reply.rows)} of {reply.total} processes shown; --limit N for more)")
-    return "\n".join(lines) + "\n"
+def _state(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        reply = connection.ask(StateRequest(args.dest, args.size))
+        assert isinstance(reply, StateReply)
+        _emit(args, stream, reply, format_state(reply))
+
+    return _guarded(args, body, out)
 
 
-def format_info(reply: InfoReply) -> str:
-    """The ``info`` report of one process."""
-    row = reply.row
-    lines = [
-        f"pid        {row.pid}",
-        f"names      {', '.join(reply.names) or '-'}",
-        f"host       {row.host}",
-        f"function   {row.function}",
-        f"state      {row.state}",
-        f"age        {_age(row.age)}",
-        f"received   {row.received}",
-        f"restarts   {'-' if row.restarts is None else row.restarts}",
-        f"links      {', '.join(reply.links) or '-'}",
-        f"monitors   {', '.join(reply.monitors) or '-'}",
-        f"trap_links {str(reply.trap_links).lower()}",
-        "queues",
-    ]
-    for q in reply.queues:
-        limit = "unbounded" if q.limit is None else f"limit {q.limit}"
-        waiting = "  (waiting)" if q.waiting else ""
-        lines.append(
-            f"  {q.name:<16} queued {q.queued}  received {q.received}  "
-            f"dropped {q.dropped}  {limit}{waiting}"
-        )
-    if not reply.queues:
-        lines.append("  (none yet)")
-    lines.append("stack (outermost first)")
-    lines.extend(f"  {frame}" for frame in reply.stack)
-    return "\n".join(lines) + "\n"
+def _trace(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        request = TraceRequest(args.dest, args.topic, args.count, args.seconds, args.rate)
+        try:
+            for reply in connection.stream(request, timeout=args.seconds + TIMEOUT):
+                if args.json:
+                    stream.write(json_text(reply) + "\n")
+                elif isinstance(reply, TraceEvent | TraceEnd):
+                    stream.write(format_trace(reply))
+                stream.flush()
+        except KeyboardInterrupt:
+            return
+
+    return _guarded(args, body, out)
 
 
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1) :]
+def _tree(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    def body(connection: Connection, stream: IO[str]) -> None:
+        reply = connection.ask(TreeRequest(limit=args.limit))
+        assert isinstance(reply, TreeReply)
+        _emit(args, stream, reply, format_tree(reply))
+
+    return _guarded(args, body, out)
 
 
-def _age(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+_ADDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "ps": _add_ps,
+    "top": _add_top,
+    "info": _add_info,
+    "tree": _add_tree,
+    "send": _add_send,
+    "call": _add_call,
+    "state": _add_state,
+    "trace": _add_trace,
+    "metrics": _add_metrics,
+}

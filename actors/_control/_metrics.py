@@ -27,7 +27,7 @@ import trio
 
 from .._core._node import Node
 from .._time._service import timer_statistics
-from ._server import ControlError
+from ._errors import ControlError
 from ._usermetrics import PrometheusCollector
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

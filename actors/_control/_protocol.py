@@ -18,6 +18,13 @@ from ._usermetrics import MetricsReply, MetricsRequest
 MAX_REQUEST = 64 * 1024
 MAX_REPLY = 32 * 1024 * 1024
 MAX_ROWS = 10_000
+MAX_PAYLOAD = 60 * 1024
+"""Characters of JSON in a send/call payload (the request frame holds at most 64 KiB)."""
+MAX_RESULT = 1024 * 1024
+"""Bytes of JSON in a call's result."""
+MAX_STATE = 1024 * 1024
+MAX_TIMEOUT = 3600.0
+MAX_TRACE = 100_000
 PROTOCOL = 1
 
 _HEADER = struct.Struct(">I")
@@ -35,18 +42,74 @@ class PsRequest(msgspec.Struct, tag="ps", forbid_unknown_fields=True):
     """Start CPU sampling if it is off (``--sort cpu`` and ``top`` ask for it)."""
 
 
+ProcessRef = Annotated[str, msgspec.Meta(max_length=200)]
+"""A printed PID (``{main|0x00007}``), a bare sequence number (``7``, ``0x7``), or a name."""
+
+
 class InfoRequest(msgspec.Struct, tag="info", forbid_unknown_fields=True):
     """Describe one process: relations, queues, stack."""
 
-    pid: Annotated[str, msgspec.Meta(max_length=200)]
-    """A printed PID (``{main|0x00007}``), a bare sequence number, or a registered name."""
+    pid: ProcessRef
+    limit: Annotated[int, msgspec.Meta(ge=0, le=MAX_ROWS)] = 20
+    """At most this many links and monitors are listed (their totals are always given)."""
+
+
+class TreeRequest(msgspec.Struct, tag="tree", forbid_unknown_fields=True):
+    """The supervision tree: supervisors, service managers, their children and services."""
+
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROWS)] = 1000
+    """At most this many children and services in all."""
 
 
 class StatsRequest(msgspec.Struct, tag="stats", forbid_unknown_fields=True):
     """Node-wide counters."""
 
 
-Request = PsRequest | InfoRequest | StatsRequest | MetricsRequest
+Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+JsonText = Annotated[str, msgspec.Meta(max_length=MAX_PAYLOAD)]
+
+
+class SendRequest(msgspec.Struct, tag="send", forbid_unknown_fields=True):
+    """Send ``topic`` with a JSON payload to a process (refused unless the node allows it)."""
+
+    dest: ProcessRef
+    topic: Topic
+    payload: JsonText = "null"
+    """JSON text, decoded on the node with msgspec into plain values (no code runs)."""
+
+
+class CallRequest(msgspec.Struct, tag="call", forbid_unknown_fields=True):
+    """Call a process and return its reply as JSON (refused unless the node allows it)."""
+
+    dest: ProcessRef
+    topic: Topic
+    payload: JsonText = "null"
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=MAX_TIMEOUT)] = 5.0
+
+
+class StateRequest(msgspec.Struct, tag="state", forbid_unknown_fields=True):
+    """A Server's state, through its ``format_state`` hook, cut to ``size`` characters."""
+
+    dest: ProcessRef
+    size: Annotated[int, msgspec.Meta(ge=100, le=MAX_STATE)] = 4000
+
+
+class TraceRequest(msgspec.Struct, tag="trace", forbid_unknown_fields=True):
+    """Stream what a process receives, sends and its exit: ``TraceEvent`` frames, then one
+    ``TraceEnd``. Bounded: at most ``count`` events, ``seconds`` long, ``rate`` a second."""
+
+    dest: ProcessRef
+    topic: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = "*"
+    """A glob over message topics (events and the exit are always shown)."""
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_TRACE)] = 100
+    seconds: Annotated[float, msgspec.Meta(gt=0, le=MAX_TIMEOUT)] = 60.0
+    rate: Annotated[int, msgspec.Meta(ge=1, le=MAX_TRACE)] = 50
+    """Events reported per second at most; the others are counted as dropped."""
+
+
+Query = PsRequest | InfoRequest | StatsRequest | TreeRequest | MetricsRequest
+"""Requests that only read the node."""
+Request = Query | SendRequest | CallRequest | StateRequest | TraceRequest
 
 
 class ProcessRow(msgspec.Struct):
@@ -70,6 +133,9 @@ class ProcessRow(msgspec.Struct):
     """Restarts of this child/service so far (None: not supervised)."""
     cpu: float | None
     """Seconds in task steps since CPU sampling began (None when it is off)."""
+    parent: str = ""
+    """The supervisor or service manager that owns it, else the process it was spawned linked
+    from; ``""`` when neither is known."""
 
 
 class QueueRow(msgspec.Struct):
@@ -98,12 +164,38 @@ class InfoReply(msgspec.Struct, tag="info"):
     row: ProcessRow
     names: list[str]
     links: list[str]
+    """The first ``limit`` linked processes (``links_total`` in all)."""
     monitors: list[str]
-    """Processes monitoring this one."""
+    """The first ``limit`` processes monitoring this one (``monitors_total`` in all)."""
     trap_links: bool
     queues: list[QueueRow]
     stack: list[str]
     """The current await chain, outermost first (``file:line in function``)."""
+    links_total: int = 0
+    monitors_total: int = 0
+
+
+class TreeNode(msgspec.Struct):
+    """One entry of the supervision tree."""
+
+    kind: str
+    """``supervisor``, ``services`` (a service manager), ``child`` or ``service``."""
+    name: str
+    pid: str
+    """The running process, or ``""``."""
+    state: str
+    """``running``, ``restarting``, ``stopped`` (children); the service states (services)."""
+    restarts: int | None = None
+    children: list[TreeNode] = msgspec.field(default_factory=list)
+
+
+class TreeReply(msgspec.Struct, tag="tree"):
+    node: str
+    roots: list[TreeNode]
+    omitted: int
+    """Children and services left out to keep within the request's ``limit``."""
+    processes: int
+    """Live processes on the node (most are not supervised)."""
 
 
 class StatsReply(msgspec.Struct, tag="stats"):
@@ -122,7 +214,49 @@ class ErrorReply(msgspec.Struct, tag="error"):
     message: str
 
 
-Reply = PsReply | InfoReply | StatsReply | MetricsReply | ErrorReply
+class OkReply(msgspec.Struct, tag="ok"):
+    message: str
+
+
+class CallReply(msgspec.Struct, tag="call"):
+    result: str
+    """The reply, as JSON text (a value JSON cannot hold is shown by its ``repr``)."""
+
+
+class StateReply(msgspec.Struct, tag="state"):
+    pid: str
+    server: str
+    """The Server class, ``module.qualname``."""
+    state: list[tuple[str, str]]
+    """(attribute, repr) pairs when ``format_state`` gives a dict, else one ("", repr)."""
+    truncated: int
+    """Characters left out to stay within the request's ``size``."""
+
+
+class TraceEvent(msgspec.Struct, tag="trace_event"):
+    at: float
+    """Seconds since the trace began (the node's clock)."""
+    kind: str
+    """``in`` (received), ``out`` (sent), ``call``, ``reply``, ``reply in``, ``event``,
+    ``exit``."""
+    topic: str
+    """The message topic; the event's type; the exit's reason and error."""
+    peer: str
+    """The sender (``in``) or destination (``out``, ``call``), or ``""``."""
+    payload: str
+    """A bounded ``repr`` of the payload (or of the event)."""
+
+
+class TraceEnd(msgspec.Struct, tag="trace_end"):
+    reason: str
+    """``count``, ``time``, ``exit`` (the process ended) or ``closed``."""
+    events: int
+    dropped: int
+    """Events not shown: over the rate limit, or the buffer was full."""
+
+
+QueryReply = PsReply | InfoReply | StatsReply | TreeReply | MetricsReply
+Reply = QueryReply | OkReply | CallReply | StateReply | TraceEvent | TraceEnd | ErrorReply
 
 _request_decoder = msgspec.msgpack.Decoder(Request)
 _reply_decoder = msgspec.msgpack.Decoder(Reply)

@@ -1,20 +1,22 @@
 """Serve the control endpoint: a Unix socket, readable and writable by its owner only.
 
-``open_control_endpoint(node, path)`` binds the socket (mode 0600, its folder 0700), answers
-``ps``/``info``/``stats`` requests until the block ends, and removes the socket. A stale socket
-left by a node that died is replaced; a socket another live node serves is an error. Each
-connection may send any number of requests, one frame at a time; a frame too large or not a
-request gets an ``ErrorReply`` (an oversized one also closes the connection). Connections are
-limited in number and idle time, so a client cannot tie the node up.
+``open_control_endpoint(node)`` binds the socket (mode 0600) in the per-user runtime folder
+(0700, see ``_runtime.py``) or at a given path, registers the node there (``<id>.json``),
+answers requests until the block ends, and removes both. A stale socket left by a node that
+died is replaced; a socket another live node serves is an error. A peer whose user id is not
+ours (``SO_PEERCRED``, where the platform has it) is refused. Each connection may send any
+number of requests, one frame at a time; a frame too large or not a request gets an
+``ErrorReply`` (an oversized one also closes the connection). Connections are limited in
+number, and every read has a deadline, so a client cannot tie the node up.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import socket
 import stat
+import struct
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,55 +28,56 @@ import trio
 from .._core._exceptions import ProcessNotFound
 from .._core._logging import get_logger
 from .._core._node import Node
-from . import _snapshot
+from . import _poke, _snapshot, _trace, _tree
+from ._errors import ControlError
 from ._protocol import (
     HEADER_SIZE,
     MAX_REQUEST,
+    CallRequest,
     ErrorReply,
     FrameError,
     InfoRequest,
     PsRequest,
     Reply,
     Request,
+    SendRequest,
+    StateRequest,
+    TraceRequest,
+    TreeReply,
+    TreeRequest,
     body_size,
     decode_request,
     frame,
 )
+from ._runtime import NodeEntry, entry_id, register, runtime_dir
+from ._tree import Describe, _no_names
 from ._usermetrics import MetricsRequest, metrics_reply
 
 log = get_logger("actors.control")
 
 MAX_CONNECTIONS = 16
 IDLE_TIMEOUT = 30.0
+"""Seconds a connection may wait between requests."""
+FRAME_TIMEOUT = 5.0
+"""Seconds a request's body may take to arrive once its length prefix has (a client that
+never finishes a frame is cut off, not waited for)."""
 CPU_IDLE_OFF = 60.0
 """CPU sampling stops this many seconds after the last query that asked for it."""
 MAX_PATH = 100  # sun_path is 104-108 bytes depending on the platform
 
 
-class ControlError(Exception):
-    """The control endpoint cannot be opened or reached; the message says what to do."""
+def socket_path(app_root: str | os.PathLike[str] = "", node: str | None = None) -> Path:
+    """Where the node of the app in ``app_root`` (named ``node``, if given) listens.
 
+    ``<runtime folder>/<app or node name>-<hash>.sock`` (see ``_runtime.py``); the same app
+    and node name always give the same path, so a second node of them is refused at start.
 
-def runtime_dir() -> Path | None:
-    """``$XDG_RUNTIME_DIR/actors`` when ``XDG_RUNTIME_DIR`` names a folder, else None."""
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    if base and Path(base).is_dir():
-        return Path(base) / "actors"
-    return None
-
-
-def socket_path(app_root: str | os.PathLike[str]) -> Path:
-    """Where the node of the app in ``app_root`` listens.
-
-    ``$XDG_RUNTIME_DIR/actors/<app>-<hash>.sock`` when there is a runtime folder, else
-    ``<app_root>/.actors/control.sock``.
+    Raises:
+        ControlError: If the runtime folder is unsafe.
     """
-    root = Path(app_root).resolve()
-    base = runtime_dir()
-    if base is None:
-        return root / ".actors" / "control.sock"
-    digest = hashlib.sha256(str(root).encode()).hexdigest()[:10]
-    return base / f"{root.name[:40] or 'app'}-{digest}.sock"
+    app = os.fspath(Path(app_root).resolve()) if os.fspath(app_root) else ""
+    stem = entry_id(app, node or "", os.getpid())
+    return runtime_dir() / f"{stem}.sock"
 
 
 def _prepare(path: Path) -> None:
@@ -120,39 +123,77 @@ def _bind(path: Path) -> trio.socket.SocketType:
     return trio.socket.from_stdlib_socket(sock)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path, keep: Path | None) -> None:
     path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        path.parent.rmdir()  # only when empty: leave no trace in the app folder
+    if path.parent != keep:
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # only when empty: leave no trace in the app folder
+
+
+def _app_dir(app: str | os.PathLike[str]) -> str:
+    return os.path.realpath(app) if os.fspath(app) else ""
+
+
+def peer_uid(sock: trio.socket.SocketType) -> int | None:
+    """The user id of the peer of a Unix socket (``SO_PEERCRED``), or None where the platform
+    does not say (the socket's mode 0600 still keeps others out)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    creds = struct.Struct("3i")
+    try:
+        _pid, uid, _gid = creds.unpack(sock.getsockopt(socket.SOL_SOCKET, option, creds.size))
+    except OSError:
+        return None
+    return int(uid)
 
 
 @final
 class ControlServer:
     """Answers control requests for one node (made by ``open_control_endpoint``)."""
 
-    def __init__(self, node: Node, path: Path) -> None:
+    def __init__(
+        self,
+        node: Node,
+        path: Path,
+        entry: NodeEntry | None = None,
+        describe: Describe | None = None,
+    ) -> None:
         self.node = node
         self.path = path
+        self.entry = entry
+        """What the node registered in the runtime folder."""
+        self.allow_send = False if entry is None else entry.send
+        self.describe: Describe = describe or _no_names
         self.started = trio.current_time()
         self.cpu: _snapshot.CpuMeter | None = None
         self._cpu_asked = 0.0
         self._limit = trio.CapacityLimiter(MAX_CONNECTIONS)
         self.served = 0
 
-    def answer(self, request: Request) -> Reply:
+    async def answer(self, request: Request) -> Reply:
         """The reply to one decoded request (never raises for a bad request)."""
         self.served += 1
+        if isinstance(request, SendRequest):
+            return _poke.send(self.node, request, self.allow_send)
+        if isinstance(request, CallRequest):
+            return await _poke.call(self.node, request, self.allow_send)
+        if isinstance(request, StateRequest):
+            return _poke.state(self.node, request, self.describe)
         if isinstance(request, PsRequest):
             if request.cpu or request.sort == "cpu":
                 self._want_cpu()
-            return _snapshot.ps(self.node, request, self.cpu, self.started)
+            return _snapshot.ps(self.node, request, self.cpu, self.started, self.describe)
         if isinstance(request, InfoRequest):
             try:
-                return _snapshot.info(self.node, request.pid, self.cpu)
+                return _snapshot.info(self.node, request, self.cpu, self.describe)
             except ProcessNotFound:
                 return ErrorReply(f"no live process {request.pid!r}")
         if isinstance(request, MetricsRequest):
             return metrics_reply(self.node, request)
+        if isinstance(request, TreeRequest):
+            roots, omitted = _tree.tree(self.node, self.describe, request.limit)
+            return TreeReply(self.node.name or "", roots, omitted, len(self.node))
         return _snapshot.stats(self.node, self.started)
 
     def _want_cpu(self) -> None:
@@ -175,6 +216,10 @@ class ControlServer:
     async def handle(self, stream: trio.SocketStream) -> None:
         """Serve one connection until the client closes it, idles or sends an oversized frame."""
         async with stream:
+            uid = peer_uid(stream.socket)
+            if uid is not None and uid != os.getuid():
+                await stream.send_all(frame(ErrorReply(f"user id {uid} may not use this node")))
+                return
             if self._limit.available_tokens == 0:
                 await stream.send_all(frame(ErrorReply("too many control connections")))
                 return
@@ -189,15 +234,45 @@ class ControlServer:
                     except FrameError as error:
                         await stream.send_all(frame(ErrorReply(str(error))))
                         return
-                    with trio.move_on_after(IDLE_TIMEOUT):
+                    with trio.move_on_after(FRAME_TIMEOUT):
                         body = await _read(stream, size)
                     if body is None or len(body) < size:
                         return
                     try:
-                        reply = self.answer(decode_request(body))
+                        request = decode_request(body)
                     except FrameError as error:
-                        reply = ErrorReply(str(error))
-                    await stream.send_all(frame(reply))
+                        await stream.send_all(frame(ErrorReply(str(error))))
+                        continue
+                    if isinstance(request, TraceRequest):
+                        await self._trace(stream, request)
+                        return  # a trace is the connection's last request
+                    await stream.send_all(frame(await self.answer(request)))
+
+    async def _trace(self, stream: trio.SocketStream, request: TraceRequest) -> None:
+        """Stream a trace until it ends by itself or the client goes away."""
+        try:
+            proc = _snapshot.find(self.node, request.dest)
+        except ProcessNotFound:
+            await stream.send_all(frame(ErrorReply(f"no live process {request.dest!r}")))
+            return
+        tracer, stop = _trace.start(self.node, proc, request)
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def until_closed() -> None:
+                    await _read(stream, 1)  # the client sends nothing more: EOF or Ctrl+C
+                    tracer.ended = tracer.ended or "closed"
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(until_closed)
+                while tracer.ended is None or tracer.buffer:
+                    for event in await _trace.next_batch(tracer):
+                        await stream.send_all(frame(event))
+                nursery.cancel_scope.cancel()
+        finally:
+            stop()
+        if tracer.ended != "closed":
+            await stream.send_all(frame(tracer.end("closed")))
 
 
 async def _read(stream: trio.SocketStream, size: int) -> bytes | None:
@@ -226,22 +301,55 @@ async def _serve_one(server: ControlServer, stream: trio.SocketStream) -> None:
 
 @asynccontextmanager
 async def open_control_endpoint(
-    node: Node, path: str | os.PathLike[str]
+    node: Node,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    app: str | os.PathLike[str] = "",
+    allow_send: bool = False,
+    describe: Describe | None = None,
 ) -> AsyncIterator[ControlServer]:
-    """Serve ``node``'s control endpoint on the Unix socket ``path`` for the block.
+    """Serve ``node``'s control endpoint for the block, registered so ``actors ps`` finds it.
 
-    The socket is created with mode 0600 in a folder made with mode 0700, and removed when
-    the block ends. It answers queries only (``actors ps``, ``top``, ``info``); no code runs
-    over it.
+    The socket is created with mode 0600 (in the runtime folder, mode 0700, unless ``path``
+    names another place) and removed, with its registration, when the block ends.
+
+    Args:
+        node: The node to serve.
+        path: The socket's path; by default ``control_socket_path(app, node.name)``.
+        app: The app folder this node runs (shown by ``actors ps --all``, matched by
+            ``--app``).
+        allow_send: Allow ``actors send`` and ``actors call`` (``actors run`` allows them;
+            an embedded node is query-only unless it opts in). Queries, ``state`` and
+            ``trace`` never run code and are always allowed.
+        describe: The app's naming hook: ``describe(fn)`` is the name the user declared for a
+            process function (``actors run`` gives registry entry ids such as
+            ``app:worker``), or None for ``module.qualname``.
 
     Raises:
-        ControlError: If the path is too long, is not a socket, another node serves it, or
-            it cannot be bound.
+        ControlError: If the runtime folder is unsafe, the path is too long, is not a socket,
+            another node serves it, or it cannot be bound.
     """
-    where = Path(path)
+    folder = runtime_dir(create=True)
+    app_dir = _app_dir(app)
+    where = socket_path(app_dir, node.name) if path is None else Path(path)
     _prepare(where)
     sock = _bind(where)
-    server = ControlServer(node, where)
+    entry = NodeEntry(
+        socket=os.fspath(where.absolute()),
+        node=node.name or "",
+        app=app_dir,
+        pid=os.getpid(),
+        started=time.time(),
+        send=allow_send,
+    )
+    stem = where.stem if where.parent == folder else entry_id(app_dir, entry.node, entry.pid)
+    try:
+        registered = register(entry, folder, stem)
+    except OSError as error:
+        sock.close()
+        _remove(where, folder)
+        raise ControlError(f"cannot register the node in {folder}: {error}") from None
+    server = ControlServer(node, where, entry, describe)
     listener = trio.SocketListener(sock)
     body_error: BaseException | None = None
     try:
@@ -259,7 +367,8 @@ async def open_control_endpoint(
         server._stop_cpu()
         with trio.CancelScope(shield=True):
             await listener.aclose()
-        _remove(where)
+        registered.unlink(missing_ok=True)
+        _remove(where, folder)
 
 
 def _handler(server: ControlServer):  # type: ignore[no-untyped-def]

@@ -23,19 +23,17 @@ from .._core._node import Node
 from .._core._pid import PID
 from .._core._process import Process
 from .._core._waiter import is_blocked
-from .._supervision._manager_loop import _Manager, manage
-from .._supervision._supervisor import _Supervisor, supervise
 from .._time._service import timer_statistics
 from ._protocol import (
     InfoReply,
+    InfoRequest,
     ProcessRow,
     PsReply,
     PsRequest,
     QueueRow,
     StatsReply,
 )
-
-_STACK_DEPTH = 64
+from ._tree import Describe, _no_names, frames, label, owners, parents, supervised
 
 
 @final
@@ -70,33 +68,28 @@ def _queues(proc: Process) -> Iterator[MessageQueue[Any]]:
         yield from proc._listeners.queues()
 
 
-def _frames(proc: Process) -> Iterator[Any]:
-    task = proc._task
-    coro: Any = None if task is None else task.coro
-    for _ in range(_STACK_DEPTH):
-        if coro is None:
-            return
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is not None:
-            yield frame
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-
-
 _TRIO = os.path.dirname(trio.__file__)
+_ACTORS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_")
+"""Frames of files under ``actors/_*/`` are the runtime's, not the user's."""
 
 
 def stack(proc: Process) -> list[str]:
     """The process's await chain, outermost first: ``file:line in function`` (trio's own
     frames at the bottom are left out)."""
-    frames = list(_frames(proc))
-    while frames and frames[-1].f_code.co_filename.startswith(_TRIO):
-        frames.pop()
-    return [f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_qualname}" for f in frames]
+    chain = list(frames(proc))
+    while chain and chain[-1].f_code.co_filename.startswith(_TRIO):
+        chain.pop()
+    return [f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_qualname}" for f in chain]
+
+
+_SLEEPS = {"sleep", "sleep_until", "sleep_forever"}
 
 
 def state(proc: Process) -> str:
-    """``starting``, ``running``, ``exiting``, or ``waiting`` and on what (queues, else the
-    innermost call)."""
+    """What the process is doing, in the user's terms: ``starting``, ``running``,
+    ``exiting``, or ``waiting`` and on what: ``inbox``, ``events``, ``topic <pattern>``
+    (several: ``select inbox, events``), ``call <pid> <topic>``, ``timer`` (a sleep), else the
+    innermost call of the user's code."""
     if proc._kill is not None:
         return "exiting"
     task = proc._task
@@ -104,48 +97,75 @@ def state(proc: Process) -> str:
         return "starting"
     if not is_blocked(task):
         return "running"
-    queues = [q.name for q in _queues(proc) if q.statistics().waiting]
+    queues = [_queue_name(q.name) for q in _queues(proc) if q.statistics().waiting]
+    if len(queues) == 1:
+        return f"waiting {queues[0]}"
     if queues:
-        return "waiting " + ",".join(queues)
-    frames = stack(proc)
-    return f"waiting {frames[-1].rsplit(' in ', 1)[-1]}" if frames else "waiting"
+        return "select " + ", ".join(queues)
+    chain = list(frames(proc))
+    for frame in reversed(chain):
+        code = frame.f_code
+        if code.co_name == "call" and "dest" in frame.f_locals and "topic" in frame.f_locals:
+            return f"call {frame.f_locals['dest']} {frame.f_locals['topic']}"
+    kind = type(_source(proc)).__name__
+    if kind in _WAITS:
+        return _WAITS[kind]
+    if any(f.f_code.co_name in _SLEEPS for f in chain):
+        return "timer"
+    user = [f for f in chain if not f.f_code.co_filename.startswith((_TRIO, _ACTORS))]
+    return f"waiting {user[-1].f_code.co_qualname}" if user else "waiting"
+
+
+_WAITS = {
+    "ServiceTicker": "waiting ticker",
+    "ServiceTimer": "waiting timer",
+    "_Sleep": "timer",
+    "Channel": "waiting channel",
+    "ReplySlot": "waiting reply",
+}
+"""The sources a process may park on (the awaited object's ``_source``), in user terms."""
+
+
+def _source(proc: Process) -> object:
+    """What the innermost await parks on (a ticker, timer, channel...), if it says."""
+    task = proc._task
+    awaited: Any = None if task is None else task.coro
+    last: Any = None
+    for _ in range(64):
+        if awaited is None:
+            break
+        last = awaited
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    source = getattr(last, "_source", None)
+    if source is None and getattr(last, "gi_frame", None) is not None:
+        source = last.gi_frame.f_locals.get("source")
+    return source
+
+
+def _queue_name(name: str) -> str:
+    return f"topic {name[7:]}" if name.startswith("listen:") else name
 
 
 def restarts(node: Node) -> dict[PID, int]:
-    """Restarts of each running supervised child and service, by its current PID.
-
-    Read from the state of the supervisors and service managers (found through their
-    processes' suspended frames: no message is sent to them). A child that never restarted
-    is 0; processes outside any supervisor are absent.
-    """
-    found: dict[PID, int] = {}
-    for proc in node._procs.values():
-        if proc._fn is not supervise and proc._fn is not manage:
-            continue
-        for frame in _frames(proc):
-            owner = frame.f_locals.get("self")
-            if isinstance(owner, _Supervisor):
-                found.update((c.pid, c.restarts) for c in owner.children if c.pid is not None)
-                break
-            if isinstance(owner, _Manager):
-                found.update(
-                    (svc.pid, max(svc.starts - 1, 0))
-                    for svc in owner.services.values()
-                    if svc.pid is not None
-                )
-                break
-    return found
+    """Restarts of each running supervised child and service, by its current PID (a child
+    that never restarted is 0; processes outside any supervisor are absent)."""
+    return {pid: count for pid, (_, count) in supervised(owners(node)).items()}
 
 
 def _row(
-    proc: Process, now: float, cpu: CpuMeter | None, restarted: dict[PID, int] | None = None
+    proc: Process,
+    now: float,
+    cpu: CpuMeter | None,
+    restarted: dict[PID, int] | None = None,
+    parent: dict[PID, PID] | None = None,
+    declared: Describe = _no_names,
 ) -> ProcessRow:
     listened = 0 if proc._listeners is None else sum(len(q) for q in proc._listeners.queues())
     return ProcessRow(
         pid=str(proc.pid),
         name=(proc._names or [""])[0],
         host=proc.host.name,
-        function=_function(proc),
+        function=label(proc, declared),
         state=state(proc),
         inbox=len(proc._inbox or ()),
         events=len(proc._events or ()),
@@ -154,15 +174,17 @@ def _row(
         age=now - proc.started_at,
         restarts=None if restarted is None else restarted.get(proc.pid),
         cpu=None if cpu is None or proc._task is None else cpu.by_task.get(proc._task, 0.0),
+        parent=str(parent[proc.pid]) if parent and proc.pid in parent else "",
     )
 
 
-def _function(proc: Process) -> str:
-    fn = proc._fn
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
-
-
-def ps(node: Node, request: PsRequest, cpu: CpuMeter | None, started: float) -> PsReply:
+def ps(
+    node: Node,
+    request: PsRequest,
+    cpu: CpuMeter | None,
+    started: float,
+    declared: Describe = _no_names,
+) -> PsReply:
     """The ``ps`` reply: the first ``limit`` processes in ``sort`` order (largest first)."""
     table = node._procs
     if request.sort == "pid":  # the table is in spawn order: no copy of 100k entries needed
@@ -179,14 +201,16 @@ def ps(node: Node, request: PsRequest, cpu: CpuMeter | None, started: float) -> 
     elif request.sort == "age":
         procs = heapq.nsmallest(request.limit, procs, key=lambda p: p.started_at)
     now = trio.current_time()
-    restarted = restarts(node)
+    sup = supervised(owners(node))
+    restarted = {pid: count for pid, (_, count) in sup.items()}
+    parent = parents(node, sup)
     return PsReply(
         node=node.name or "",
         pid=os.getpid(),
         total=len(table),
         uptime=now - started,
         cpu_sampling=cpu is not None,
-        rows=[_row(p, now, cpu, restarted) for p in procs[: request.limit]],
+        rows=[_row(p, now, cpu, restarted, parent, declared) for p in procs[: request.limit]],
     )
 
 
@@ -210,14 +234,17 @@ def find(node: Node, text: str) -> Process:
         raise ProcessNotFound(text) from None
 
 
-def info(node: Node, text: str, cpu: CpuMeter | None) -> InfoReply:
+def info(
+    node: Node, request: InfoRequest, cpu: CpuMeter | None, declared: Describe = _no_names
+) -> InfoReply:
     """The ``info`` reply for one process.
 
     Raises:
         ProcessNotFound: If ``text`` names no live process.
     """
-    proc = find(node, text)
+    proc = find(node, request.pid)
     described = node.info(proc.pid)
+    limit = request.limit
     queues = []
     for queue in _queues(proc):
         stats = queue.statistics()
@@ -226,14 +253,18 @@ def info(node: Node, text: str, cpu: CpuMeter | None) -> InfoReply:
                 queue.name, stats.queued, stats.received, stats.dropped, stats.limit, stats.waiting
             )
         )
+    sup = supervised(owners(node))
+    restarted = {pid: count for pid, (_, count) in sup.items()}
     return InfoReply(
-        row=_row(proc, trio.current_time(), cpu, restarts(node)),
+        row=_row(proc, trio.current_time(), cpu, restarted, parents(node, sup), declared),
         names=list(described.names),
-        links=[str(p) for p in described.links],
-        monitors=[str(p) for p in described.monitors],
+        links=[str(p) for p in itertools.islice(described.links, limit)],
+        monitors=[str(p) for p in itertools.islice(described.monitors, limit)],
         trap_links=described.trap_links,
         queues=queues,
         stack=stack(proc),
+        links_total=len(described.links),
+        monitors_total=len(described.monitors),
     )
 
 

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
-from .._patterns._metrics import metrics as node_metrics
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -64,6 +62,8 @@ def metrics_reply(node: Node, request: MetricsRequest) -> MetricsReply:
     rows: list[MetricRow] = []
     left = MAX_SERIES_ROWS
     truncated = False
+    from .._patterns._metrics import metrics as node_metrics  # the client never needs it
+
     for snap in node_metrics(node).snapshot():
         if not snap.name.startswith(request.prefix):
             continue
@@ -143,6 +143,8 @@ class PrometheusCollector:
 
     def refresh(self) -> None:
         """Take a new snapshot of the node's metrics."""
+        from .._patterns._metrics import metrics as node_metrics
+
         self._snapshot = node_metrics(self._node).snapshot()
 
     def collect(self) -> Iterator[Any]:

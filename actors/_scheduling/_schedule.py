@@ -27,13 +27,13 @@ spawns it):
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, final
 
 import attrs
 import trio
-import trio.testing
 
 from .._time._duration import DurationLike, parse_duration
 from ._policies import CatchUpPolicy, Overlap
@@ -110,7 +110,9 @@ def resolve_wall_clock(wall_clock: WallClock | None) -> WallClock:
     """
     if wall_clock is not None:
         return wall_clock
-    if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
+    # Not imported here: trio.testing imports pytest. A MockClock exists only if it is loaded.
+    testing = sys.modules.get("trio.testing")
+    if testing is not None and isinstance(trio.lowlevel.current_clock(), testing.MockClock):
         return VirtualWallClock()
     return system_wall_clock
 

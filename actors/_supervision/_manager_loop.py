@@ -73,6 +73,7 @@ class _Manager:
         self.services = {s.name: _Service(s, BackoffState(s.backoff)) for s in specs}
         self.order = [self.services[name] for name in order]  # dependencies first
         self._stash: deque[tuple[bool, Any]] = deque()  # (is_event, value)
+        self._gave_up: ServiceError | None = None  # a critical service reached max_attempts
 
     async def run(self) -> None:
         proc = self.proc
@@ -82,6 +83,7 @@ class _Manager:
         for svc in self.order:
             if svc.spec.auto_start and svc.state not in _ACTIVE:
                 await self._try_start(svc)
+                await self._check_gave_up()
         while True:
             if self._stash:
                 is_event, value = self._stash.popleft()
@@ -93,12 +95,20 @@ class _Manager:
                         got = await select(proc.events, proc.inbox)
                 if got is None:
                     await self._retry_due()
+                    await self._check_gave_up()
                     continue
                 is_event, value = got.source is proc.events, got.value
             if not is_event:
                 await self._handle_message(value)
             elif await self._handle_event(value):
                 return
+            await self._check_gave_up()
+
+    async def _check_gave_up(self) -> None:
+        """A critical service gave up: stop the others, then exit with the error."""
+        if self._gave_up is not None:
+            await self._stop_all()
+            raise self._gave_up
 
     # -- events -------------------------------------------------------------------
 
@@ -140,6 +150,13 @@ class _Manager:
                 svc.backoff.failures,
                 svc.error,
             )
+            if svc.spec.critical and self._gave_up is None:
+                tries = svc.backoff.failures
+                self._gave_up = ServiceError(
+                    f"critical service {name!r} gave up after {tries} "
+                    f"attempt{'' if tries == 1 else 's'}: {svc.error}",
+                    service=name,
+                )
             return
         svc.retry_at = trio.current_time() + delay
         logger.warning(

@@ -106,6 +106,16 @@ class Server:
         """Stop after the current hook returns (``on_stop(None)`` runs; reason normal)."""
         self._stopping = True
 
+    def format_state(self) -> object:
+        """What ``actors state`` shows of this server (Erlang's ``format_status``).
+
+        Called in the server's node, between its hooks, when someone asks. The default is
+        its attributes (``vars(self)`` without ``proc``); override it to hide secrets or to
+        summarize a large state. The result is shown with ``repr``, cut to a bounded size.
+        """
+        attributes = getattr(self, "__dict__", {})
+        return {name: value for name, value in attributes.items() if name != "proc"}
+
 
 ServerFactory = Callable[[], Server]
 

@@ -13,7 +13,11 @@ owns every service:
 - an ``error`` exit is ``failed`` and retried after the service's backoff
   (1, 2, 4 ... s, its state kept across retries) unless ``restart`` is
   ``temporary``; a clean return is ``exited`` and not restarted unless
-  ``restart`` is ``permanent``; reaching ``max_attempts`` leaves it ``failed``;
+  ``restart`` is ``permanent``; reaching ``max_attempts`` leaves it ``failed``,
+  and if the service is ``critical`` (the default) the manager then stops the
+  other services and exits with a ``ServiceError`` naming it (``actors run``
+  stops the app with exit code 1); a ``critical=False`` service just stays
+  ``failed``;
 - stopping a service stops the services that require it first, then sends
   ``Cancel``, waits ``stop_timeout`` and terminates it;
 - on ``Cancel`` (and first thing on node shutdown) it stops every service in
@@ -65,7 +69,13 @@ class ServiceState(enum.Enum):
 
 
 class ServiceError(RuntimeError):
-    """A service (or one it requires) failed to start, or a request named no service."""
+    """A service (or one it requires) failed to start, or a request named no service; also the
+    exit error of a manager whose critical service gave up (``service`` names it)."""
+
+    def __init__(self, message: str, *, service: str | None = None) -> None:
+        super().__init__(message)
+        self.service = service
+        """The critical service that gave up, when that is the error; else None."""
 
 
 def _positive(value: object, name: str) -> float:
@@ -123,6 +133,10 @@ class ServiceSpec:
     """Whether the process must call ``notify_ready(proc)`` to count as running."""
     host: str | None = None
     """Host to spawn on (the node's default if None)."""
+    critical: bool = True
+    """Whether giving up on it (``max_attempts`` reached) stops the manager: it then stops the
+    other services and exits with a ``ServiceError`` naming this one. False: it stays
+    ``failed`` and the others run on."""
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -131,7 +145,7 @@ class ServiceSpec:
             raise ValueError(f"fn must be an async process function, got {self.fn!r}")
         if not isinstance(self.backoff, Backoff):
             raise ValueError(f"backoff must be a Backoff, got {self.backoff!r}")
-        for flag in ("auto_start", "ready"):
+        for flag in ("auto_start", "ready", "critical"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
         if self.name in self.requires:

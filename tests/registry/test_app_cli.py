@@ -37,6 +37,10 @@ async def stubborn(proc):
     import trio
     proc.trap_cancel = True  # a Cancel only queues an event it never reads
     await trio.sleep_forever()
+
+
+async def crash(proc):
+    raise RuntimeError("no database")
 """
 
 
@@ -306,6 +310,85 @@ class TestStop:
         assert out.splitlines()[-1] == "WARNING App stopped        clean=false forced=true"
 
 
+class TestCritical:
+    """A service that gives up stops the app (exit 1) unless it is declared optional."""
+
+    CRASHING = (
+        "{name: p, kind: process, source: file://jobs.py}",
+        "{name: c, kind: process, source: file://jobs.py, method: crash}",
+        "{name: a, kind: service, process: p, input: [a], lifecycle: {auto_start: true}}",
+    )
+
+    def test_give_up_stops_the_app(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """max_attempts reached: the other services stop, exit 1, the last line names it."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                *self.CRASHING,
+                "{name: db, kind: service, process: c, lifecycle: {auto_start: true,"
+                " restart: {initial_delay: 1s, jitter: 0, max_attempts: 3}}}",
+            ),
+        )
+        code, out = run_cli(monkeypatch, index.parent, signals_at=(3600.0,))
+        assert code == 1
+        assert "service gave up name=app:db attempts=3" in out
+        assert (
+            "ERROR Critical service gave up error=\"critical service 'app:db' gave up after 3 "
+            "attempts: RuntimeError('no database')\""
+        ) in out
+        assert "Stopped            name=a" in out  # the other service stopped gracefully
+        assert out.splitlines()[-1] == "ERROR App stopped        clean=false service=app:db"
+
+    def test_give_up_during_boot(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """A ready service that never starts gives up while the app boots: exit 1 too."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                *self.CRASHING,
+                "{name: db, kind: service, process: c, lifecycle: {auto_start: true,"
+                " restart: {max_attempts: 1}}}",
+            ),
+        )
+        code, out = run_cli(monkeypatch, index.parent, signals_at=(3600.0,))
+        assert code == 1
+        assert out.splitlines()[-1] == "ERROR App stopped        clean=false service=app:db"
+
+    def test_optional_service_does_not_stop_the_app(
+        self, monkeypatch: pytest.MonkeyPatch, write: Write
+    ) -> None:
+        """critical: false: it stays failed, the app runs on and stops cleanly on SIGINT."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                *self.CRASHING,
+                "{name: db, kind: service, process: c, lifecycle: {auto_start: true,"
+                " critical: false, restart: {max_attempts: 2, initial_delay: 1s}}}",
+            ),
+        )
+        code, out = run_cli(monkeypatch, index.parent, signals_at=(100.0,))
+        assert code == 0
+        assert "gave up" in out
+        assert "Critical service gave up" not in out
+        assert out.splitlines()[-1] == "INFO  App stopped        clean=true"
+
+    def test_critical_must_be_a_bool(self, monkeypatch: pytest.MonkeyPatch, write: Write) -> None:
+        """A bad critical value is a load error naming the entry and field: exit 2."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                *self.CRASHING[:1],
+                "{name: s, kind: service, process: p, lifecycle: {critical: maybe}}",
+            ),
+        )
+        code, out = run_cli(monkeypatch, index.parent)
+        assert code == 2
+        assert "entry app:s, field lifecycle.critical" in out
+
+
 @pytest.mark.slow
 class TestSubprocess:
     """The installed command line reports a bad app with exit code 2 and no traceback."""
@@ -325,3 +408,41 @@ class TestSubprocess:
         assert done.returncode == 2
         assert "Traceback" not in done.stderr
         assert f"{index}:4, entry app:x" in done.stderr
+
+    def test_bad_metrics_port_before_anything_starts(self, write: Write) -> None:
+        """--metrics-port 99999 is one line and exit 2; the app is not even loaded."""
+        index = write("app/_index.yaml", header("{name: x, kind: function.lua}"))
+        done = _actors("run", str(index.parent), "--metrics-port", "99999")
+        assert done.returncode == 2
+        assert done.stderr == (
+            "actors run: --metrics-port must be a TCP port from 0 to 65535, got 99999\n"
+        )
+
+    def test_critical_service_gives_up(self, write: Write) -> None:
+        """A real `actors run`: the crashing service gives up, the app stops by itself, exit 1."""
+        write("app/jobs.py", GOOD_JOB)
+        index = write(
+            "app/_index.yaml",
+            header(
+                *TestCritical.CRASHING,
+                "{name: db, kind: service, process: c, lifecycle: {auto_start: true,"
+                " restart: {initial_delay: 10ms, jitter: 0, max_attempts: 2}}}",
+            ),
+        )
+        done = _actors("run", str(index.parent), "--no-control")
+        assert done.returncode == 1
+        assert done.stderr.splitlines()[-1] == (
+            "ERROR App stopped        clean=false service=app:db"
+        )
+
+
+def _actors(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "registry._cli", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )

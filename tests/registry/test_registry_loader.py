@@ -104,6 +104,7 @@ class TestLoading:
                     "jitter": 0.0,
                     "max_attempts": 5,
                 },
+                "critical": True,
             },
         }
         function = entries["app:job.cleanup"]
@@ -385,7 +386,8 @@ class TestEntryErrors:
                 "{depends_on: []}",
                 "depends_on",
                 "unknown key 'depends_on'; allowed keys: "
-                "auto_start, requires, restart, stable_threshold, start_timeout, stop_timeout",
+                "auto_start, critical, requires, restart, stable_threshold, start_timeout, "
+                "stop_timeout",
             ),
         ],
     )

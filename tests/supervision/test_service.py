@@ -210,6 +210,7 @@ class TestTimeouts:
             ready=True,
             start_timeout=2,
             backoff=Backoff(initial=1, jitter=0, max_attempts=3),
+            critical=False,
         )
         async with actors.open_node() as node:
             services = await start_services(node, [spec])
@@ -320,6 +321,53 @@ class TestFailures:
             assert (status.state, status.retry_at) == (ServiceState.STOPPED, None)
             await trio.sleep(100)
             assert (await services.status("a")).starts == 1
+
+    async def test_critical_give_up_stops_the_manager(self) -> None:
+        """A critical service at max_attempts: the others stop, the manager exits with the error."""
+        log: list[tuple[str, str]] = []
+        specs = [
+            svc("a", log),
+            svc("b", log, "a", backoff=Backoff(initial=1, jitter=0, max_attempts=2)),
+        ]
+        async with actors.open_node() as node:
+            services = await start_services(node, specs)
+            await trio.testing.wait_all_tasks_blocked()
+            exits: list[actors.Exit] = []
+
+            async def watch() -> None:
+                exits.append(await node.wait_exit(services.pid))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch)
+                await trio.testing.wait_all_tasks_blocked()
+                await poke(node, services, "b", "crash")
+                await trio.sleep(1)
+                await poke(node, services, "b", "crash")
+        error = exits[0].error
+        assert isinstance(error, ServiceError) and error.service == "b"
+        assert str(error) == (
+            "critical service 'b' gave up after 2 attempts: RuntimeError('b crashed')"
+        )
+        assert log[-1] == ("stop", "a")  # the others were stopped first
+
+    async def test_optional_give_up_keeps_the_others(self) -> None:
+        """critical=False: the service stays failed, the manager and the others run on."""
+        log: list[tuple[str, str]] = []
+        once = Backoff(initial=1, jitter=0, max_attempts=1)
+        async with actors.open_node() as node:
+            services = await start_services(
+                node, [svc("a", log), svc("b", log, backoff=once, critical=False)]
+            )
+            await trio.testing.wait_all_tasks_blocked()
+            await poke(node, services, "b", "crash")
+            await trio.sleep(100)
+            statuses = {s.name: s.state for s in await services.statuses()}
+        assert statuses == {"a": ServiceState.RUNNING, "b": ServiceState.FAILED}
+
+    def test_critical_must_be_a_bool(self) -> None:
+        """critical is checked like the other flags."""
+        with pytest.raises(ValueError, match="critical must be a bool, got 'no'"):
+            ServiceSpec("a", service, critical="no")  # type: ignore[arg-type]
 
 
 class TestApi:
