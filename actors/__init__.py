@@ -44,6 +44,7 @@ from ._core._run import open_node as open_node
 from ._core._run import run as run
 from ._core._timing import Ticker as Ticker
 from ._core._timing import Timer as Timer
+from ._core._watchdog import WatchdogPolicy as WatchdogPolicy
 from ._scheduling._cron import CronTrigger as CronTrigger
 from ._scheduling._policies import CatchUpPolicy as CatchUpPolicy
 from ._scheduling._policies import Overlap as Overlap
@@ -171,6 +172,7 @@ __all__ = [
     "Trigger",
     "VirtualWallClock",
     "WallClock",
+    "WatchdogPolicy",
     "after",
     "cluster",
     "configure_logging",

@@ -15,6 +15,7 @@ from ._core._mailbox import MessageQueue as MessageQueue
 from ._core._messages import NodeStatistics as NodeStatistics
 from ._core._messages import QueueLength as QueueLength
 from ._core._messages import QueueStatistics as QueueStatistics
+from ._core._messages import Stall as Stall
 from ._scheduling._policies import CatchUpPlan as CatchUpPlan
 from ._scheduling._policies import is_misfire as is_misfire
 from ._scheduling._policies import plan_catch_up as plan_catch_up
@@ -37,6 +38,7 @@ __all__ = [
     "NodeStatistics",
     "QueueLength",
     "QueueStatistics",
+    "Stall",
     "TimerStatistics",
     "apply_jitter",
     "control_socket_path",

@@ -1,0 +1,378 @@
+"""The loop-stall watchdog: a thread that names whoever holds the event loop too long.
+
+Python cannot preempt a task: a process that calls blocking code (``time.sleep``, a
+synchronous HTTP client, a long computation) stops every other process of its trio run until
+it returns. The watchdog makes that visible: it logs the process that held the loop, with its
+stack, once per stall, and counts stalls in ``node.statistics()``.
+
+How it sees a stall without touching the hot path: one daemon thread per interpreter
+(``actors-watchdog``, started by the first node that opens with a ``WatchdogPolicy``, stopped
+and joined when the last one closes) samples, every quarter of the smallest threshold, the
+stack of every trio run that has such a node open (``sys._current_frames()``). trio steps a
+task inside its run loop, ``unrolled_run``: the task being stepped is that frame's local
+``task``, and every step ends by incrementing the task's ``_schedule_points``. The same task
+with the same count at samples ``threshold`` apart is one step that has held the loop that
+long. A loop waiting for I/O, or between two steps, has no ``task`` local. Nothing runs in the
+loop for this: no instrument, no hook per step or per scheduling round, so the cost on the
+node is nil (the benchmark numbers are in the changelog). It reads two private details of trio
+(``unrolled_run``'s frame and ``Task._schedule_points``), pinned by tests/core/test_watchdog.py;
+if a trio release changes them the watchdog logs one warning and stays off.
+
+What it cannot see: a stall spent inside one C call that holds the GIL throughout (a long
+garbage collection, a huge regular expression): the sampling thread cannot run until it is
+over. Its timing is accurate to a sampling period (a quarter threshold): a stall a little
+longer than the threshold may be missed; one longer than 1.25 thresholds is always seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import threading
+import time
+import traceback
+from datetime import UTC, datetime, timedelta
+from types import CodeType, FrameType
+from typing import TYPE_CHECKING, Any, final
+
+import attrs
+import trio
+
+from . import _lifecycle
+from ._messages import Stall
+
+if TYPE_CHECKING:
+    from ._node import Node
+    from ._process import Process
+
+logger = logging.getLogger("actors.watchdog")
+
+_MAX_FRAMES = 10_000  # deeper than any recursion limit in practice: a bound, not a feature
+_MAX_QUIET_KEYS = 1000  # functions remembered for quiet_period (cleared when exceeded)
+
+
+@final
+@attrs.frozen
+class WatchdogPolicy:
+    """The loop-stall watchdog of a node (``open_node(watchdog=...)``).
+
+    The default, ``WatchdogPolicy()``, reports every time the loop is held for more than
+    100 ms. Pass ``watchdog=None`` to turn it off. See docs/semantics.md.
+    """
+
+    threshold: float = 0.1
+    """Seconds one task step may hold the loop before it is a stall (1 ms to 1 hour)."""
+    quiet_period: float = 10.0
+    """After a stall of a function is logged, more stalls of the same function within this
+    many seconds are counted but not logged (the next line says how many were not); 0 logs
+    every stall."""
+
+    def __attrs_post_init__(self) -> None:
+        threshold = self.threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise ValueError(f"WatchdogPolicy.threshold must be a number, got {threshold!r}")
+        if not 0.001 <= threshold <= 3600:
+            raise ValueError(
+                f"WatchdogPolicy.threshold must be in [0.001, 3600] seconds, got {threshold!r}"
+            )
+        quiet = self.quiet_period
+        if isinstance(quiet, bool) or not isinstance(quiet, int | float):
+            raise ValueError(f"WatchdogPolicy.quiet_period must be a number, got {quiet!r}")
+        if not (math.isfinite(quiet) and quiet >= 0):
+            raise ValueError(f"WatchdogPolicy.quiet_period must be >= 0 seconds, got {quiet!r}")
+
+
+def check_watchdog_option(value: object) -> WatchdogPolicy | None:
+    """Validate ``open_node(watchdog=...)``: a ``WatchdogPolicy`` or None."""
+    if value is None or type(value) is WatchdogPolicy:
+        return value
+    raise ValueError(f"watchdog must be an actors.WatchdogPolicy or None, got {value!r}")
+
+
+@final
+class StallCounters:
+    """A node's stall counters: written by the watchdog thread, read by ``statistics()``.
+
+    One tuple, replaced whole, so a reader never sees a count without its stall.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: tuple[int, float, Stall | None] = (0, 0.0, None)
+
+    def add(self, stall: Stall) -> None:
+        count, longest, _ = self.value
+        self.value = (count + 1, max(longest, stall.duration), stall)
+
+
+def _private_trio() -> CodeType | None:
+    """The code of trio's run loop, or None if this trio is not the one the watchdog knows."""
+    try:
+        from trio._core import _run
+
+        code = _run.unrolled_run.__code__
+        task_type = _run.Task
+    except (ImportError, AttributeError):
+        return None
+    if "task" not in code.co_varnames or not hasattr(task_type, "_schedule_points"):
+        return None
+    return code
+
+
+def frame_locals(frame: FrameType) -> dict[str, Any]:
+    """A copy of ``frame``'s locals; on CPython < 3.13 the frame's own snapshot is emptied
+    again, so it keeps nothing alive (trio drops its references to finished tasks)."""
+    snapshot = frame.f_locals
+    found = dict(snapshot)
+    if type(snapshot) is dict:
+        snapshot.clear()
+    return found
+
+
+@final
+class _Loop:
+    """One trio run with watched nodes, as the sampling thread sees it."""
+
+    def __init__(self, thread_id: int) -> None:
+        self.thread_id = thread_id
+        self.nodes: dict[Node, WatchdogPolicy] = {}
+        self.threshold = math.inf
+        # Sampling state (the watchdog thread only).
+        self.task: object = None
+        self.points = -1
+        self.first_seen = 0.0
+        self.culprit: tuple[Process | None, str, str] | None = None  # set once reported
+        self.began = datetime.now(UTC)
+
+    def sample(self, frame: FrameType | None, now: float, dog: _Watchdog) -> None:
+        task, child = _current_step(frame, dog.run_loop_code)
+        points = -1 if task is None else getattr(task, "_schedule_points", -1)
+        if task is not None and task is self.task and points == self.points:
+            if self.culprit is None and now - self.first_seen >= self.threshold:
+                self.culprit = _describe(child)
+                self.began = datetime.now(UTC) - timedelta(seconds=now - self.first_seen)
+                dog.report(self, now - self.first_seen, frame, child)
+            return
+        if self.culprit is not None:
+            self._ended(now - self.first_seen)
+        self.task, self.points, self.first_seen = task, points, now
+
+    def _ended(self, duration: float) -> None:
+        assert self.culprit is not None
+        proc, name, function = self.culprit
+        self.culprit = None
+        pid = None if proc is None else proc.pid
+        stall = Stall(duration, pid, name or None, function, self.began)
+        for node, policy in list(self.nodes.items()):
+            if duration >= policy.threshold:
+                node._stalls.add(stall)
+        logger.debug(
+            "loop stall over duration=%.3fs pid=%s function=%s", duration, stall.pid, function
+        )
+
+    def settle(self, *, force: bool) -> None:
+        """End a reported stall that the thread has not yet seen end (called from the run:
+        the stalled step is over unless it is the caller; ``force`` ends it anyway)."""
+        if self.culprit is None:
+            return
+        task = trio.lowlevel.current_task()
+        points = getattr(task, "_schedule_points", -1)
+        if not force and task is self.task and points == self.points:
+            return  # the stalled step itself asks: it is not over
+        now = time.monotonic()
+        self._ended(now - self.first_seen)
+        self.task, self.points, self.first_seen = None, -1, now
+
+    def forget(self) -> None:
+        """Drop the sampled task (its node closed): the thread keeps nothing alive."""
+        self.task = None
+        self.culprit = None
+
+
+def _current_step(frame: FrameType | None, run_loop: CodeType | None) -> tuple[object, Any]:
+    """The task trio is stepping in the thread whose innermost frame is ``frame``, and the
+    outermost frame of that task (None, None: waiting for I/O or between steps)."""
+    child = None
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            return None, None
+        if frame.f_code is run_loop:
+            return frame_locals(frame).get("task"), child
+        child, frame = frame, frame.f_back
+    return None, None
+
+
+def _describe(outermost: FrameType | None) -> tuple[Process | None, str, str]:
+    """The process (or task coroutine) whose outermost frame is ``outermost``."""
+    if outermost is not None and outermost.f_code is _lifecycle.run_process.__code__:
+        proc = frame_locals(outermost).get("proc")
+        if proc is not None:
+            return proc, (proc._names or [""])[0], _lifecycle.function_name(proc)
+    if outermost is None:
+        return None, "", "?"
+    code = outermost.f_code
+    return None, "", f"{outermost.f_globals.get('__name__', '?')}.{code.co_qualname}"
+
+
+def _stack(top: FrameType | None, outermost: FrameType | None) -> str:
+    """The frames from ``outermost`` to ``top``, traceback-style (most recent call last);
+    the kernel's ``run_process`` frame is left out: the process function comes first."""
+    frames: list[FrameType] = []
+    frame = top
+    while frame is not None and len(frames) < _MAX_FRAMES:
+        if frame is outermost:
+            if frame.f_code is not _lifecycle.run_process.__code__ or not frames:
+                frames.append(frame)
+            break
+        frames.append(frame)
+        frame = frame.f_back
+    frames.reverse()
+    try:
+        lines = traceback.StackSummary.extract((f, f.f_lineno) for f in frames).format()
+    except Exception as error:  # introspection must never stop the watchdog
+        return f"  (stack unavailable: {error!r})"
+    return "".join(lines).rstrip()
+
+
+@final
+class _Watchdog:
+    """The interpreter's one sampling thread and the trio runs it watches."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loops: dict[object, _Loop] = {}  # by trio token
+        self.thread: threading.Thread | None = None
+        self.stop: threading.Event | None = None
+        self.interval = 0.025
+        self.run_loop_code = _private_trio()
+        self.warned = False
+        self.quiet: dict[str, tuple[float, int]] = {}  # function -> (last logged, not logged)
+        self.samples = 0
+        self.pending: list[tuple[object, ...]] = []  # log lines to write after the lock
+
+    def add(self, node: Node, policy: WatchdogPolicy) -> None:
+        if self.run_loop_code is None:
+            if not self.warned:
+                self.warned = True
+                logger.warning(
+                    "loop-stall watchdog off: this trio (%s) is not one it knows", trio.__version__
+                )
+            return
+        token = trio.lowlevel.current_trio_token()
+        with self.lock:
+            loop = self.loops.get(token)
+            if loop is None:
+                loop = self.loops[token] = _Loop(threading.get_ident())
+            loop.nodes[node] = policy
+            loop.threshold = min(p.threshold for p in loop.nodes.values())
+            self.interval = min(lp.threshold for lp in self.loops.values()) / 4
+            if self.thread is None:
+                self.stop = threading.Event()
+                self.thread = threading.Thread(
+                    target=self.run, args=(self.stop,), name="actors-watchdog", daemon=True
+                )
+                self.thread.start()
+
+    def remove(self, node: Node) -> None:
+        thread = None
+        with self.lock:
+            for token, loop in list(self.loops.items()):
+                if node not in loop.nodes:
+                    continue
+                loop.settle(force=True)  # a stall seen and over: counted before the node goes
+                del loop.nodes[node]
+                if loop.nodes:
+                    loop.threshold = min(p.threshold for p in loop.nodes.values())
+                else:
+                    loop.forget()
+                    del self.loops[token]
+            if self.loops:
+                self.interval = min(lp.threshold for lp in self.loops.values()) / 4
+            elif self.thread is not None:
+                assert self.stop is not None
+                self.stop.set()
+                thread, self.thread, self.stop = self.thread, None, None
+                self.quiet.clear()
+        if thread is not None:
+            thread.join(timeout=5.0)  # it wakes at once: at most one sample in progress
+
+    def settle(self, node: Node) -> None:
+        """Count a stall of ``node``'s run that is over but not sampled since (from the run:
+        a stall seen by the thread has ended once its run does anything else)."""
+        with self.lock:
+            for loop in self.loops.values():
+                if node in loop.nodes:
+                    loop.settle(force=False)
+
+    def run(self, stop: threading.Event) -> None:
+        """The thread: sample every loop each interval until ``stop`` is set."""
+        while not stop.wait(self.interval):
+            with self.lock:
+                frames = sys._current_frames()
+                now = time.monotonic()
+                self.samples += 1
+                for loop in self.loops.values():
+                    try:
+                        loop.sample(frames.get(loop.thread_id), now, self)
+                    except Exception:  # never let one bad sample end the watchdog
+                        logger.exception("loop-stall watchdog sample failed")
+                del frames
+                pending, self.pending = self.pending, []
+            for args in pending:  # logged outside the lock: a slow handler delays no node
+                logger.warning(_REPORT, *args)
+
+    def report(
+        self, loop: _Loop, held: float, top: FrameType | None, outermost: FrameType | None
+    ) -> None:
+        """Queue the log line of a stall that just crossed ``loop``'s threshold (once per
+        stall; a function logged less than ``quiet_period`` ago is only counted)."""
+        assert loop.culprit is not None
+        proc, name, function = loop.culprit
+        now = time.monotonic()
+        last, not_logged = self.quiet.get(function, (-math.inf, 0))
+        if now - last < min(p.quiet_period for p in loop.nodes.values()):
+            self.quiet[function] = (last, not_logged + 1)
+            return
+        if len(self.quiet) >= _MAX_QUIET_KEYS:
+            self.quiet.clear()
+        self.quiet[function] = (now, 0)
+        self.pending.append(
+            (
+                "-" if proc is None else proc.pid,
+                name or "-",
+                function,
+                held,
+                loop.threshold,
+                f" not_logged={not_logged}" if not_logged else "",
+                _stack(top, outermost),
+            )
+        )
+
+
+_REPORT = (
+    "loop stalled pid=%s name=%s function=%s held=%.3fs threshold=%gs%s (a process running "
+    "blocking code stops every process of its node; await actors.run_sync_in_thread(fn, ...) "
+    "runs it in a worker thread)\n%s"
+)
+
+WATCHDOG = _Watchdog()
+"""The interpreter's watchdog (one thread for every trio run with a watched node)."""
+
+
+def watch(node: Node, policy: WatchdogPolicy | None) -> None:
+    """Start watching ``node``'s trio run (no-op for ``None``). Call it from the run."""
+    if policy is not None:
+        WATCHDOG.add(node, policy)
+
+
+def settle(node: Node) -> None:
+    """Count a stall of ``node``'s trio run that has ended (``statistics()`` calls it)."""
+    if node.watchdog is not None:
+        WATCHDOG.settle(node)
+
+
+def unwatch(node: Node) -> None:
+    """Stop watching ``node``; the last watched node stops and joins the thread."""
+    WATCHDOG.remove(node)
