@@ -42,6 +42,7 @@ from ._core._process import Process as Process
 from ._core._run import current_node as current_node
 from ._core._run import open_node as open_node
 from ._core._run import run as run
+from ._core._threads import run_sync_in_thread as run_sync_in_thread
 from ._core._timing import Ticker as Ticker
 from ._core._timing import Timer as Timer
 from ._core._watchdog import WatchdogPolicy as WatchdogPolicy
@@ -191,6 +192,7 @@ __all__ = [
     "retime_schedule",
     "run",
     "run_schedule",
+    "run_sync_in_thread",
     "runner",
     "schedule_info",
     "select",
