@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, TypeVar, final
 import trio
 
 from . import _lifecycle
-from ._watchdog import frame_locals
 
 if TYPE_CHECKING:
     from ._process import Process
@@ -55,7 +54,7 @@ def _caller() -> Process | None:
         return None
     if frame is None or frame.f_code is not _lifecycle.run_process.__code__:
         return None
-    return frame_locals(frame).get("proc")
+    return frame.f_locals.get("proc")  # this thread's own frame: no race
 
 
 async def run_sync_in_thread(

@@ -9,19 +9,22 @@ How it sees a stall without touching the hot path: one daemon thread per interpr
 (``actors-watchdog``, started by the first node that opens with a ``WatchdogPolicy``, stopped
 and joined when the last one closes) samples, every quarter of the smallest threshold, the
 stack of every trio run that has such a node open (``sys._current_frames()``). trio steps a
-task inside its run loop, ``unrolled_run``: the task being stepped is that frame's local
-``task``, and every step ends by incrementing the task's ``_schedule_points``. The same task
-with the same count at samples ``threshold`` apart is one step that has held the loop that
-long. A loop waiting for I/O, or between two steps, has no ``task`` local. Nothing runs in the
-loop for this: no instrument, no hook per step or per scheduling round, so the cost on the
-node is nil (the benchmark numbers are in the changelog). It reads two private details of trio
-(``unrolled_run``'s frame and ``Task._schedule_points``), pinned by tests/core/test_watchdog.py;
-if a trio release changes them the watchdog logs one warning and stays off.
+task from its run loop, ``unrolled_run``: the frame just inside that one is the outermost
+frame of the task being stepped (a loop waiting for I/O has none). When two samples in a row
+show the same task frame, the task is looked up once (a pass over the run's tasks) and its
+``_schedule_points`` read: trio adds one at the end of every step, so the same count
+``threshold`` later is one step that has held the loop that long. Frame locals are never read
+from the thread (on CPython < 3.13 that races with a trace function writing them back).
+Nothing runs in the loop for this: no instrument, no hook per step or per scheduling round.
+It reads three private details of trio (``unrolled_run``'s code, ``Runner.tasks``,
+``Task._schedule_points``), pinned by tests/core/test_watchdog.py; if a trio release changes
+them the watchdog logs one warning and stays off.
 
 What it cannot see: a stall spent inside one C call that holds the GIL throughout (a long
 garbage collection, a huge regular expression): the sampling thread cannot run until it is
-over. Its timing is accurate to a sampling period (a quarter threshold): a stall a little
-longer than the threshold may be missed; one longer than 1.25 thresholds is always seen.
+over. A step is timed from the second sample that saw it, so a stall is reported only when
+it really held the loop for ``threshold`` (never a false alarm), one longer than 1.5
+thresholds is always seen, and durations are short by up to two sampling periods.
 """
 
 from __future__ import annotations
@@ -114,50 +117,67 @@ def _private_trio() -> CodeType | None:
 
         code = _run.unrolled_run.__code__
         task_type = _run.Task
+        _run.GLOBAL_RUN_CONTEXT  # noqa: B018 - it must exist
     except (ImportError, AttributeError):
         return None
-    if "task" not in code.co_varnames or not hasattr(task_type, "_schedule_points"):
+    if not hasattr(task_type, "_schedule_points") or "tasks" not in _run.Runner.__annotations__:
         return None
     return code
 
 
-def frame_locals(frame: FrameType) -> dict[str, Any]:
-    """A copy of ``frame``'s locals; on CPython < 3.13 the frame's own snapshot is emptied
-    again, so it keeps nothing alive (trio drops its references to finished tasks)."""
-    snapshot = frame.f_locals
-    found = dict(snapshot)
-    if type(snapshot) is dict:
-        snapshot.clear()
-    return found
+def _current_runner() -> Any:
+    """trio's runner of the calling thread's run (private: it holds the set of tasks)."""
+    from trio._core import _run
+
+    return _run.GLOBAL_RUN_CONTEXT.runner
+
+
+def _points(task: object) -> int:
+    """Steps ``task`` has finished so far (-2: no task)."""
+    return -2 if task is None else getattr(task, "_schedule_points", -2)
 
 
 @final
 class _Loop:
     """One trio run with watched nodes, as the sampling thread sees it."""
 
-    def __init__(self, thread_id: int) -> None:
+    def __init__(self, thread_id: int, runner: Any) -> None:
         self.thread_id = thread_id
+        self.runner = runner
         self.nodes: dict[Node, WatchdogPolicy] = {}
         self.threshold = math.inf
-        # Sampling state (the watchdog thread only).
-        self.task: object = None
-        self.points = -1
+        # Sampling state (the watchdog thread only). Frame locals are never read from here:
+        # on CPython < 3.13 that can race with a trace function writing them back.
+        self.frame: FrameType | None = None  # the stepped task's outermost frame, last sample
+        self.task: object = None  # its task, looked up once it was seen twice in a row
+        self.points = -2
         self.first_seen = 0.0
         self.culprit: tuple[Process | None, str, str] | None = None  # set once reported
         self.began = datetime.now(UTC)
 
-    def sample(self, frame: FrameType | None, now: float, dog: _Watchdog) -> None:
-        task, child = _current_step(frame, dog.run_loop_code)
-        points = -1 if task is None else getattr(task, "_schedule_points", -1)
-        if task is not None and task is self.task and points == self.points:
-            if self.culprit is None and now - self.first_seen >= self.threshold:
-                self.culprit = _describe(child)
-                self.began = datetime.now(UTC) - timedelta(seconds=now - self.first_seen)
-                dog.report(self, now - self.first_seen, frame, child)
+    def sample(self, top: FrameType | None, now: float, dog: _Watchdog) -> None:
+        """Look at the loop thread's stack (``top``: its innermost frame) at time ``now``."""
+        outer = _outermost(top, dog.run_loop_code)
+        if outer is None or outer is not self.frame:
+            if self.culprit is not None:
+                self._ended(now - self.first_seen)
+            self.frame, self.task, self.points = outer, None, -2
             return
-        if self.culprit is not None:
-            self._ended(now - self.first_seen)
-        self.task, self.points, self.first_seen = task, points, now
+        if self.task is None:
+            # The same task twice in a row (rare in a busy loop of many processes, so the
+            # scan of every task is too): which task, and how many steps it has finished.
+            self.task = _task_of(self.runner, outer) or _UNKNOWN
+            self.points, self.first_seen = _points(self.task), now
+            return
+        points = _points(self.task)
+        if points != self.points:  # the same task in a later step
+            if self.culprit is not None:
+                self._ended(now - self.first_seen)
+            self.points, self.first_seen = points, now
+        elif self.culprit is None and points >= 0 and now - self.first_seen >= self.threshold:
+            self.culprit = _describe(outer, self.task, self.nodes)
+            self.began = datetime.now(UTC) - timedelta(seconds=now - self.first_seen)
+            dog.report(self, now - self.first_seen, top, outer)
 
     def _ended(self, duration: float) -> None:
         assert self.culprit is not None
@@ -178,40 +198,50 @@ class _Loop:
         if self.culprit is None:
             return
         task = trio.lowlevel.current_task()
-        points = getattr(task, "_schedule_points", -1)
-        if not force and task is self.task and points == self.points:
+        if not force and task is self.task and _points(task) == self.points:
             return  # the stalled step itself asks: it is not over
-        now = time.monotonic()
-        self._ended(now - self.first_seen)
-        self.task, self.points, self.first_seen = None, -1, now
+        self._ended(time.monotonic() - self.first_seen)
+        self.frame, self.task, self.points = None, None, -2
 
     def forget(self) -> None:
-        """Drop the sampled task (its node closed): the thread keeps nothing alive."""
-        self.task = None
-        self.culprit = None
+        """Drop the sampled frame and task (its node closed): the thread keeps nothing alive."""
+        self.frame = self.task = self.culprit = self.runner = None
 
 
-def _current_step(frame: FrameType | None, run_loop: CodeType | None) -> tuple[object, Any]:
-    """The task trio is stepping in the thread whose innermost frame is ``frame``, and the
-    outermost frame of that task (None, None: waiting for I/O or between steps)."""
+_UNKNOWN = object()
+"""A task the lookup did not find (it ended meanwhile): never a stall."""
+
+
+def _outermost(frame: FrameType | None, run_loop: CodeType | None) -> FrameType | None:
+    """The outermost frame of the task trio is stepping in the thread whose innermost frame is
+    ``frame`` (None: it waits for I/O or is between steps)."""
     child = None
     for _ in range(_MAX_FRAMES):
         if frame is None:
-            return None, None
+            return None
         if frame.f_code is run_loop:
-            return frame_locals(frame).get("task"), child
+            return child
         child, frame = frame, frame.f_back
-    return None, None
+    return None
 
 
-def _describe(outermost: FrameType | None) -> tuple[Process | None, str, str]:
-    """The process (or task coroutine) whose outermost frame is ``outermost``."""
-    if outermost is not None and outermost.f_code is _lifecycle.run_process.__code__:
-        proc = frame_locals(outermost).get("proc")
-        if proc is not None:
-            return proc, (proc._names or [""])[0], _lifecycle.function_name(proc)
-    if outermost is None:
-        return None, "", "?"
+def _task_of(runner: Any, outermost: FrameType) -> object:
+    """The task whose coroutine's frame is ``outermost`` (one pass over the run's tasks)."""
+    for task in list(runner.tasks):  # copied in one step: the loop may add tasks meanwhile
+        if getattr(task.coro, "cr_frame", None) is outermost:
+            return task
+    return None
+
+
+def _describe(
+    outermost: FrameType, task: object, nodes: dict[Node, WatchdogPolicy]
+) -> tuple[Process | None, str, str]:
+    """The process (or, for plain trio code, the coroutine) of ``task``."""
+    if outermost.f_code is _lifecycle.run_process.__code__:
+        for node in list(nodes):
+            for proc in list(node._procs.values()):
+                if proc._task is task:
+                    return proc, (proc._names or [""])[0], _lifecycle.function_name(proc)
     code = outermost.f_code
     return None, "", f"{outermost.f_globals.get('__name__', '?')}.{code.co_qualname}"
 
@@ -264,7 +294,7 @@ class _Watchdog:
         with self.lock:
             loop = self.loops.get(token)
             if loop is None:
-                loop = self.loops[token] = _Loop(threading.get_ident())
+                loop = self.loops[token] = _Loop(threading.get_ident(), _current_runner())
             loop.nodes[node] = policy
             loop.threshold = min(p.threshold for p in loop.nodes.values())
             self.interval = min(lp.threshold for lp in self.loops.values()) / 4

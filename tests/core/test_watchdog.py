@@ -86,6 +86,24 @@ class TestStalls:
         assert _stall_lines(caplog) == []
         assert (stats.stalls, stats.longest_stall, stats.last_stall) == (0, 0.0, None)
 
+    async def test_a_busy_process_that_yields_often_is_no_stall(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The same process on the loop at every sample, but in 8 ms steps: not a stall."""
+
+        async def busy(proc: actors.Process) -> None:
+            for _ in range(40):
+                until = time.perf_counter() + 0.008
+                while time.perf_counter() < until:
+                    pass
+                await trio.lowlevel.checkpoint()
+
+        with caplog.at_level(logging.WARNING, logger="actors.watchdog"):
+            async with actors.open_node(watchdog=FAST) as node:
+                await node.exec(busy)
+                assert node.statistics().stalls == 0
+        assert _stall_lines(caplog) == []
+
     async def test_a_task_that_is_not_a_process_is_named_by_its_coroutine(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
