@@ -257,9 +257,10 @@ def _describe(
     return None, "", f"{outermost.f_globals.get('__name__', '?')}.{code.co_qualname}"
 
 
-def _stack(top: FrameType | None, outermost: FrameType | None) -> str:
-    """The frames from ``outermost`` to ``top``, traceback-style (most recent call last);
-    the kernel's ``run_process`` frame is left out: the process function comes first."""
+def _stack(top: FrameType | None, outermost: FrameType | None) -> traceback.StackSummary:
+    """The frames from ``outermost`` to ``top`` (most recent call last), taken now; their
+    source lines are read when the summary is formatted. The kernel's ``run_process`` frame is
+    left out: the process function comes first."""
     frames: list[FrameType] = []
     frame = top
     while frame is not None and len(frames) < _MAX_FRAMES:
@@ -270,11 +271,14 @@ def _stack(top: FrameType | None, outermost: FrameType | None) -> str:
         frames.append(frame)
         frame = frame.f_back
     frames.reverse()
+    return traceback.StackSummary.extract(((f, f.f_lineno) for f in frames), lookup_lines=False)
+
+
+def _format(stack: traceback.StackSummary) -> str:
     try:
-        lines = traceback.StackSummary.extract((f, f.f_lineno) for f in frames).format()
+        return "".join(stack.format()).rstrip()
     except Exception as error:  # introspection must never stop the watchdog
         return f"  (stack unavailable: {error!r})"
-    return "".join(lines).rstrip()
 
 
 @final
@@ -291,7 +295,7 @@ class _Watchdog:
         self.warned = False
         self.quiet: dict[str, tuple[float, int]] = {}  # function -> (last logged, not logged)
         self.samples = 0
-        self.pending: list[tuple[object, ...]] = []  # log lines to write after the lock
+        self.pending: list[tuple[Any, ...]] = []  # log lines to write after the lock
 
     def add(self, node: Node, policy: WatchdogPolicy) -> None:
         if self.run_loop_code is None:
@@ -365,8 +369,9 @@ class _Watchdog:
                         logger.exception("loop-stall watchdog sample failed")
                 del frames
                 pending, self.pending = self.pending, []
-            for args in pending:  # logged outside the lock: a slow handler delays no node
-                logger.warning(_REPORT, *args)
+            # Outside the lock: reading source files or a slow handler holds up no node.
+            for *args, stack in pending:
+                logger.warning(_REPORT, *args, _format(stack))
 
     def report(
         self, loop: _Loop, held: float, top: FrameType | None, outermost: FrameType | None
