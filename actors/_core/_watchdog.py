@@ -297,14 +297,15 @@ class _Watchdog:
         self.samples = 0
         self.pending: list[tuple[Any, ...]] = []  # log lines to write after the lock
 
-    def add(self, node: Node, policy: WatchdogPolicy) -> None:
+    def add(self, node: Node, policy: WatchdogPolicy) -> bool:
+        """Watch ``node`` (from its run); False if this trio is not one it can watch."""
         if self.run_loop_code is None:
             if not self.warned:
                 self.warned = True
                 logger.warning(
                     "loop-stall watchdog off: this trio (%s) is not one it knows", trio.__version__
                 )
-            return
+            return False
         token = trio.lowlevel.current_trio_token()
         with self.lock:
             loop = self.loops.get(token)
@@ -320,6 +321,7 @@ class _Watchdog:
                     target=self.run, args=(self.stop,), name="actors-watchdog", daemon=True
                 )
                 self.thread.start()
+        return True
 
     def remove(self, node: Node) -> None:
         thread = None
@@ -413,8 +415,8 @@ WATCHDOG = _Watchdog()
 
 def watch(node: Node, policy: WatchdogPolicy | None) -> None:
     """Start watching ``node``'s trio run (no-op for ``None``). Call it from the run."""
-    if policy is not None:
-        WATCHDOG.add(node, policy)
+    if policy is not None and not WATCHDOG.add(node, policy):
+        node.watchdog = None  # off: statistics() and ps say so
 
 
 def settle(node: Node) -> None:

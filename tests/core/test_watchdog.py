@@ -200,6 +200,20 @@ class TestThread:
             assert await node.exec(block_then_ask) == 0
             assert node.statistics().stalls == 1
 
+    async def test_an_unknown_trio_turns_it_off_with_one_warning(
+        self, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(_watchdog.WATCHDOG, "run_loop_code", None)
+        monkeypatch.setattr(_watchdog.WATCHDOG, "warned", False)
+        with caplog.at_level(logging.WARNING, logger="actors.watchdog"):
+            for _ in range(2):
+                async with actors.open_node() as node:
+                    assert _watchdog_threads() == []
+                    assert node.statistics().stall_threshold is None
+        [line] = [r.getMessage() for r in caplog.records]
+        version = trio.__version__
+        assert line == f"loop-stall watchdog off: this trio ({version}) is not one it knows"
+
     def test_the_trio_internals_it_reads_are_there(self) -> None:
         """Pinned: a trio release that renames them fails here, not silently in production."""
         assert _watchdog._private_trio() is not None
