@@ -41,6 +41,7 @@ ANNOTATION_GROUPS = [
         "actors._core._introspect",
         "actors._core._lifecycle",
         "actors._core._listeners",
+        "actors._core._loopscan",
         "actors._core._mailbox",
         "actors._core._node",
         "actors._core._process",

@@ -34,26 +34,21 @@ import math
 import sys
 import threading
 import time
-import traceback
-from datetime import UTC, datetime, timedelta
-from types import CodeType, FrameType
+from types import FrameType
 from typing import TYPE_CHECKING, Any, final
 
 import attrs
 import trio
 
-from . import _lifecycle
+from ._loopscan import LoopScan, current_runner, format_stack, private_trio, stack_of
 from ._messages import Stall
 
 if TYPE_CHECKING:
     from ._node import Node
-    from ._process import Process
 
 logger = logging.getLogger("actors.watchdog")
 
-_MAX_FRAMES = 10_000  # deeper than any recursion limit in practice: a bound, not a feature
 _MAX_QUIET_KEYS = 1000  # functions remembered for quiet_period (cleared when exceeded)
-_KNOWN_TASKS = 16  # tasks remembered by their outermost frame (cleared when exceeded)
 
 
 @final
@@ -111,187 +106,17 @@ class StallCounters:
         self.value = (count + 1, max(longest, stall.duration), stall)
 
 
-def _private_trio() -> CodeType | None:
-    """The code of trio's run loop, or None if this trio is not the one the watchdog knows."""
-    try:
-        from trio._core import _run
-
-        code = _run.unrolled_run.__code__
-        task_type = _run.Task
-        _run.GLOBAL_RUN_CONTEXT  # noqa: B018 - it must exist
-    except (ImportError, AttributeError):
-        return None
-    if not hasattr(task_type, "_schedule_points") or "tasks" not in _run.Runner.__annotations__:
-        return None
-    return code
-
-
-def _current_runner() -> Any:
-    """trio's runner of the calling thread's run (private: it holds the set of tasks)."""
-    from trio._core import _run
-
-    return _run.GLOBAL_RUN_CONTEXT.runner
-
-
-def _points(task: object) -> int:
-    """Steps ``task`` has finished so far (-2: no task)."""
-    return -2 if task is None else getattr(task, "_schedule_points", -2)
-
-
-@final
-class _Loop:
-    """One trio run with watched nodes, as the sampling thread sees it."""
-
-    def __init__(self, thread_id: int, runner: Any) -> None:
-        self.thread_id = thread_id
-        self.runner = runner
-        self.nodes: dict[Node, WatchdogPolicy] = {}
-        self.threshold = math.inf
-        # Sampling state (the watchdog thread only). Frame locals are never read from here:
-        # on CPython < 3.13 that can race with a trace function writing them back.
-        self.frame: FrameType | None = None  # the stepped task's outermost frame, last sample
-        self.task: object = None  # its task, looked up once it was seen twice in a row
-        self.points = -2
-        self.known: dict[int, Any] = {}  # id(outermost frame) -> task, the last few found
-        self.first_seen = 0.0
-        self.culprit: tuple[Process | None, str, str] | None = None  # set once reported
-        self.began = datetime.now(UTC)
-
-    def sample(self, top: FrameType | None, now: float, dog: _Watchdog) -> None:
-        """Look at the loop thread's stack (``top``: its innermost frame) at time ``now``."""
-        outer = _outermost(top, dog.run_loop_code)
-        if outer is None or outer is not self.frame:
-            if self.culprit is not None:
-                self._ended(now - self.first_seen)
-            self.frame, self.task, self.points = outer, None, -2
-            return
-        if self.task is None:
-            # The same task twice in a row (rare in a busy loop of many processes): which
-            # task, and how many steps it has finished. The few tasks found last are kept, so
-            # two busy processes among 100,000 idle ones do not cost a pass each time.
-            task = self.known.get(id(outer))
-            if task is None or getattr(task.coro, "cr_frame", None) is not outer:
-                task = _task_of(self.runner, outer)
-                if len(self.known) >= _KNOWN_TASKS:
-                    self.known.clear()
-                if task is not None:
-                    self.known[id(outer)] = task
-            self.task = task or _UNKNOWN
-            self.points, self.first_seen = _points(self.task), now
-            return
-        points = _points(self.task)
-        if points != self.points:  # the same task in a later step
-            if self.culprit is not None:
-                self._ended(now - self.first_seen)
-            self.points, self.first_seen = points, now
-        elif self.culprit is None and points >= 0 and now - self.first_seen >= self.threshold:
-            self.culprit = _describe(outer, self.task, self.nodes)
-            self.began = datetime.now(UTC) - timedelta(seconds=now - self.first_seen)
-            dog.report(self, now - self.first_seen, top, outer)
-
-    def _ended(self, duration: float) -> None:
-        assert self.culprit is not None
-        proc, name, function = self.culprit
-        self.culprit = None
-        pid = None if proc is None else proc.pid
-        stall = Stall(duration, pid, name or None, function, self.began)
-        for node, policy in list(self.nodes.items()):
-            if duration >= policy.threshold:
-                node._stalls.add(stall)
-        logger.debug(
-            "loop stall over duration=%.3fs pid=%s function=%s", duration, stall.pid, function
-        )
-
-    def settle(self, *, force: bool) -> None:
-        """End a reported stall that the thread has not yet seen end (called from the run:
-        the stalled step is over unless it is the caller; ``force`` ends it anyway)."""
-        if self.culprit is None:
-            return
-        task = trio.lowlevel.current_task()
-        if not force and task is self.task and _points(task) == self.points:
-            return  # the stalled step itself asks: it is not over
-        self._ended(time.monotonic() - self.first_seen)
-        self.frame, self.task, self.points = None, None, -2
-
-    def forget(self) -> None:
-        """Drop the sampled frame and task (its node closed): the thread keeps nothing alive."""
-        self.frame = self.task = self.culprit = self.runner = None
-        self.known.clear()
-
-
-_UNKNOWN = object()
-"""A task the lookup did not find (it ended meanwhile): never a stall."""
-
-
-def _outermost(frame: FrameType | None, run_loop: CodeType | None) -> FrameType | None:
-    """The outermost frame of the task trio is stepping in the thread whose innermost frame is
-    ``frame`` (None: it waits for I/O or is between steps)."""
-    child = None
-    for _ in range(_MAX_FRAMES):
-        if frame is None:
-            return None
-        if frame.f_code is run_loop:
-            return child
-        child, frame = frame, frame.f_back
-    return None
-
-
-def _task_of(runner: Any, outermost: FrameType) -> object:
-    """The task whose coroutine's frame is ``outermost`` (one pass over the run's tasks)."""
-    for task in list(runner.tasks):  # copied in one step: the loop may add tasks meanwhile
-        if getattr(task.coro, "cr_frame", None) is outermost:
-            return task
-    return None
-
-
-def _describe(
-    outermost: FrameType, task: object, nodes: dict[Node, WatchdogPolicy]
-) -> tuple[Process | None, str, str]:
-    """The process (or, for plain trio code, the coroutine) of ``task``."""
-    if outermost.f_code is _lifecycle.run_process.__code__:
-        for node in list(nodes):
-            for proc in list(node._procs.values()):
-                if proc._task is task:
-                    return proc, (proc._names or [""])[0], _lifecycle.function_name(proc)
-    code = outermost.f_code
-    return None, "", f"{outermost.f_globals.get('__name__', '?')}.{code.co_qualname}"
-
-
-def _stack(top: FrameType | None, outermost: FrameType | None) -> traceback.StackSummary:
-    """The frames from ``outermost`` to ``top`` (most recent call last), taken now; their
-    source lines are read when the summary is formatted. The kernel's ``run_process`` frame is
-    left out: the process function comes first."""
-    frames: list[FrameType] = []
-    frame = top
-    while frame is not None and len(frames) < _MAX_FRAMES:
-        if frame is outermost:
-            if frame.f_code is not _lifecycle.run_process.__code__ or not frames:
-                frames.append(frame)
-            break
-        frames.append(frame)
-        frame = frame.f_back
-    frames.reverse()
-    return traceback.StackSummary.extract(((f, f.f_lineno) for f in frames), lookup_lines=False)
-
-
-def _format(stack: traceback.StackSummary) -> str:
-    try:
-        return "".join(stack.format()).rstrip()
-    except Exception as error:  # introspection must never stop the watchdog
-        return f"  (stack unavailable: {error!r})"
-
-
 @final
 class _Watchdog:
     """The interpreter's one sampling thread and the trio runs it watches."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.loops: dict[object, _Loop] = {}  # by trio token
+        self.loops: dict[object, LoopScan] = {}  # by trio token
         self.thread: threading.Thread | None = None
         self.stop: threading.Lock | None = None
         self.interval = 0.025
-        self.run_loop_code = _private_trio()
+        self.run_loop_code = private_trio()
         self.warned = False
         self.quiet: dict[str, tuple[float, int]] = {}  # function -> (last logged, not logged)
         self.samples = 0
@@ -310,7 +135,7 @@ class _Watchdog:
         with self.lock:
             loop = self.loops.get(token)
             if loop is None:
-                loop = self.loops[token] = _Loop(threading.get_ident(), _current_runner())
+                loop = self.loops[token] = LoopScan(threading.get_ident(), current_runner())
             loop.nodes[node] = policy
             loop.threshold = min(p.threshold for p in loop.nodes.values())
             self.interval = min(lp.threshold for lp in self.loops.values()) / 4
@@ -325,11 +150,14 @@ class _Watchdog:
 
     def remove(self, node: Node) -> None:
         thread = None
+        over: list[Stall] = []
         with self.lock:
             for token, loop in list(self.loops.items()):
                 if node not in loop.nodes:
                     continue
                 loop.settle(force=True)  # a stall seen and over: counted before the node goes
+                over += loop.over
+                loop.over.clear()
                 del loop.nodes[node]
                 if loop.nodes:
                     loop.threshold = min(p.threshold for p in loop.nodes.values())
@@ -343,16 +171,21 @@ class _Watchdog:
                 self.stop.release()
                 thread, self.thread, self.stop = self.thread, None, None
                 self.quiet.clear()
+        _log_over(over)
         if thread is not None:
             thread.join(timeout=5.0)  # it wakes at once: at most one sample in progress
 
     def settle(self, node: Node) -> None:
         """Count a stall of ``node``'s run that is over but not sampled since (from the run:
         a stall seen by the thread has ended once its run does anything else)."""
+        over: list[Stall] = []
         with self.lock:
             for loop in self.loops.values():
                 if node in loop.nodes:
                     loop.settle(force=False)
+                    over += loop.over
+                    loop.over.clear()
+        _log_over(over)
 
     def run(self, stop: threading.Lock) -> None:
         """The thread: sample every loop each interval until ``stop`` is released.
@@ -371,12 +204,17 @@ class _Watchdog:
                         logger.exception("loop-stall watchdog sample failed")
                 del frames
                 pending, self.pending = self.pending, []
+                over: list[Stall] = []
+                for loop in self.loops.values():
+                    over += loop.over
+                    loop.over.clear()
             # Outside the lock: reading source files or a slow handler holds up no node.
             for *args, stack in pending:
-                logger.warning(_REPORT, *args, _format(stack))
+                logger.warning(_REPORT, *args, format_stack(stack))
+            _log_over(over)
 
     def report(
-        self, loop: _Loop, held: float, top: FrameType | None, outermost: FrameType | None
+        self, loop: LoopScan, held: float, top: FrameType | None, outermost: FrameType | None
     ) -> None:
         """Queue the log line of a stall that just crossed ``loop``'s threshold (once per
         stall; a function logged less than ``quiet_period`` ago is only counted)."""
@@ -398,8 +236,18 @@ class _Watchdog:
                 held,
                 loop.threshold,
                 f" not_logged={not_logged}" if not_logged else "",
-                _stack(top, outermost),
+                stack_of(top, outermost),
             )
+        )
+
+
+def _log_over(stalls: list[Stall]) -> None:
+    for stall in stalls:
+        logger.debug(
+            "loop stall over duration=%.3fs pid=%s function=%s",
+            stall.duration,
+            "-" if stall.pid is None else stall.pid,
+            stall.function,
         )
 
 

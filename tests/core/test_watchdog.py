@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import actors
 from actors import WatchdogPolicy
-from actors._core import _watchdog
+from actors._core import _loopscan, _watchdog
 
 FAST = WatchdogPolicy(threshold=0.05)
 BLOCK = 0.3
@@ -216,7 +216,7 @@ class TestThread:
 
     def test_the_trio_internals_it_reads_are_there(self) -> None:
         """Pinned: a trio release that renames them fails here, not silently in production."""
-        assert _watchdog._private_trio() is not None
+        assert _loopscan.private_trio() is not None
 
 
 class TestPolicy:
