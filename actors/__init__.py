@@ -48,8 +48,10 @@ if _TYPE_CHECKING:
     from ._core._run import current_node as current_node
     from ._core._run import open_node as open_node
     from ._core._run import run as run
+    from ._core._threads import run_sync_in_thread as run_sync_in_thread
     from ._core._timing import Ticker as Ticker
     from ._core._timing import Timer as Timer
+    from ._core._watchdog import WatchdogPolicy as WatchdogPolicy
     from ._patterns._bus import BusEvent as BusEvent
     from ._patterns._bus import bus as bus
     from ._patterns._groups import GroupEvent as GroupEvent
@@ -147,8 +149,10 @@ _WHERE: dict[str, str] = {
     "current_node": "._core._run",
     "open_node": "._core._run",
     "run": "._core._run",
+    "run_sync_in_thread": "._core._threads",
     "Ticker": "._core._timing",
     "Timer": "._core._timing",
+    "WatchdogPolicy": "._core._watchdog",
     "BusEvent": "._patterns._bus",
     "bus": "._patterns._bus",
     "GroupEvent": "._patterns._groups",
@@ -296,6 +300,7 @@ __all__ = [
     "Trigger",
     "VirtualWallClock",
     "WallClock",
+    "WatchdogPolicy",
     "after",
     "bus",
     "cluster",
@@ -318,6 +323,7 @@ __all__ = [
     "retime_schedule",
     "run",
     "run_schedule",
+    "run_sync_in_thread",
     "runner",
     "schedule_info",
     "select",

@@ -15,6 +15,7 @@ from ._core._mailbox import MessageQueue as MessageQueue
 from ._core._messages import NodeStatistics as NodeStatistics
 from ._core._messages import QueueLength as QueueLength
 from ._core._messages import QueueStatistics as QueueStatistics
+from ._core._messages import Stall as Stall
 from ._patterns._bus import BusStatistics as BusStatistics
 from ._patterns._bus import EventBus as EventBus
 from ._patterns._groups import ProcessGroups as ProcessGroups
@@ -61,6 +62,7 @@ __all__ = [
     "QueueLength",
     "QueueStatistics",
     "SeriesSnapshot",
+    "Stall",
     "TimerStatistics",
     "apply_jitter",
     "control_socket_path",

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any, final
 
 import attrs
-import trio
+
+from actors import run_sync_in_thread
 
 from ._entry import Entry
 from ._exceptions import FunctionCallError, ResolveError
@@ -19,9 +20,11 @@ async def call(registry: Registry | Snapshot, entry_id: str, *args: Any) -> Any:
     """Run the ``function`` entry ``entry_id`` with ``args`` and return its result.
 
     An async function is awaited in the caller's task, so cancelling the caller cancels it. A
-    sync function is called directly, or in a worker thread (``trio.to_thread.run_sync``) when
-    the entry says ``blocking: true``, so it cannot stall the event loop. The callable is
-    resolved on every call; use :class:`Funcs` to cache it per entry version.
+    sync function is called directly, or in a worker thread (``actors.run_sync_in_thread``)
+    when the entry says ``blocking: true``, so it cannot stall the event loop; if the caller is
+    stopped meanwhile it stops at once and the thread is abandoned (it runs on until the
+    function returns; its result is dropped). The callable is resolved on every call; use
+    :class:`Funcs` to cache it per entry version.
 
     Raises:
         EntryNotFoundError: no entry has this id.
@@ -75,7 +78,7 @@ async def _run(entry: Entry, function: Callable[..., Any], args: tuple[Any, ...]
         )
     try:
         if blocking:
-            return await trio.to_thread.run_sync(function, *args)
+            return await run_sync_in_thread(function, *args)
         result = function(*args)
         if inspect.isawaitable(result):
             result = await result

@@ -42,10 +42,12 @@ ANNOTATION_GROUPS = [
         "actors._core._introspect",
         "actors._core._lifecycle",
         "actors._core._listeners",
+        "actors._core._loopscan",
         "actors._core._mailbox",
         "actors._core._node",
         "actors._core._process",
         "actors._core._shutdown",
+        "actors._core._watchdog",
     },
     {"actors._supervision._spec", "actors._supervision._supervisor"},
     # The node group, the stand-ins it hands the kernel and the frame handlers it calls.

@@ -6,6 +6,7 @@ from ._protocol import (
     InfoReply,
     ProcessRow,
     PsReply,
+    StallSummary,
     StateReply,
     TraceEnd,
     TraceEvent,
@@ -38,13 +39,14 @@ def _cells(row: ProcessRow) -> tuple[str, ...]:
 
 
 def format_ps(reply: PsReply, *, header: bool = False) -> str:
-    """The ``ps`` table (and, for ``top``, a summary line first)."""
+    """The ``ps`` table (and, for ``top``, a summary line first); a line about loop stalls
+    follows the table when the watchdog saw any."""
     lines = []
     if header:
         cpu = "on" if reply.cpu_sampling else "off"
         lines.append(
             f"node {reply.node or '-'} (os pid {reply.pid})  processes {reply.total}  "
-            f"up {_age(reply.uptime)}  cpu sampling {cpu}"
+            f"up {_age(reply.uptime)}  cpu sampling {cpu}  {_stall_counts(reply.stalls)}"
         )
     table = [_COLUMNS, *(_cells(row) for row in reply.rows)]
     widths = [max(len(cells[i]) for cells in table) for i in range(len(_COLUMNS))]
@@ -54,7 +56,24 @@ def format_ps(reply: PsReply, *, header: bool = False) -> str:
     )
     if reply.total > len(reply.rows):
         lines.append(f"({len(reply.rows)} of {reply.total} processes shown; --limit N for more)")
+    if reply.stalls is not None and reply.stalls.count:
+        last = reply.stalls
+        lines.append(
+            f"{_stall_counts(last)}; last {_ms(last.last_duration)} "
+            f"by {last.last_pid} {last.last_function} (the log has its stack)"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _stall_counts(stalls: StallSummary | None) -> str:
+    if stalls is None:
+        return "watchdog off"
+    text = f"loop stalls {stalls.count} over {_ms(stalls.threshold)}"
+    return text + (f", longest {_ms(stalls.longest)}" if stalls.count else "")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms"
 
 
 def format_ps_nodes(replies: list[tuple[NodeEntry, PsReply]]) -> str:

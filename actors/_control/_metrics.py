@@ -14,6 +14,9 @@ thread never touches the node):
   kernel's ``process crashed``/``terminated``/``exited ... reason=linked`` log records);
 - ``actors_gc_pause_seconds``: the garbage collector's pauses (a histogram, from ``gc.callbacks``);
 - every user metric of ``actors.metrics(node)``, under its own name (copied at each refresh).
+- ``actors_loop_stalls_total``, ``actors_loop_stall_longest_seconds``: loop stalls the watchdog
+  saw (a task step that held the event loop longer than its threshold), and the longest
+  (absent when the node runs without a watchdog).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 import trio
 
+from .._core import _watchdog
 from .._core._node import Node
 from .._time._service import timer_statistics
 from ._errors import ControlError
@@ -89,6 +93,12 @@ async def serve_metrics(
     )
     user = PrometheusCollector(prom, node)
     registry.register(user)
+    stalls = stall_longest = None
+    if node.watchdog is not None:
+        stalls = prom.Counter("actors_loop_stalls", "Loop stalls", registry=registry)
+        stall_longest = prom.Gauge(
+            "actors_loop_stall_longest_seconds", "The longest loop stall", registry=registry
+        )
     gc_started = [0.0]
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
@@ -104,7 +114,7 @@ async def serve_metrics(
     counter = _CrashCounter(crashes)
     logging.getLogger("actors").addHandler(counter)
     gc.callbacks.append(on_gc)
-    seen_dropped = 0
+    seen_dropped = seen_stalls = 0
     try:
         task_status.started(server.server_port)
         while True:
@@ -119,6 +129,12 @@ async def serve_metrics(
             dropped.inc(max(timers.dropped_ticks - seen_dropped, 0))
             seen_dropped = timers.dropped_ticks
             user.refresh()
+            if stalls is not None and stall_longest is not None:
+                _watchdog.settle(node)
+                count, longest, _ = node._stalls.value
+                stalls.inc(max(count - seen_stalls, 0))
+                seen_stalls = count
+                stall_longest.set(longest)
             due = trio.current_time() + interval
             await trio.sleep_until(due)
             late.observe(max(trio.current_time() - due, 0.0))

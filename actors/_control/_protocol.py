@@ -158,6 +158,20 @@ class PsReply(msgspec.Struct, tag="ps"):
     uptime: float
     cpu_sampling: bool
     rows: list[ProcessRow]
+    stalls: StallSummary | None = None
+    """The loop-stall watchdog's counters (None: it is off, or the node predates it)."""
+
+
+class StallSummary(msgspec.Struct):
+    """The loop-stall watchdog's counters of a node (``node.statistics()``)."""
+
+    threshold: float
+    count: int
+    longest: float
+    last_pid: str = ""
+    """The process (``-``: a plain trio task) that held the loop in the latest stall."""
+    last_function: str = ""
+    last_duration: float = 0.0
 
 
 class InfoReply(msgspec.Struct, tag="info"):
@@ -208,6 +222,7 @@ class StatsReply(msgspec.Struct, tag="stats"):
     timers_pending: int
     timers_fired: int
     dropped_ticks: int
+    stalls: StallSummary | None = None
 
 
 class ErrorReply(msgspec.Struct, tag="error"):

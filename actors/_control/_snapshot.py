@@ -17,6 +17,7 @@ from typing import Any, final
 
 import trio
 
+from .._core import _watchdog
 from .._core._exceptions import ProcessNotFound
 from .._core._mailbox import MessageQueue
 from .._core._node import Node
@@ -31,6 +32,7 @@ from ._protocol import (
     PsReply,
     PsRequest,
     QueueRow,
+    StallSummary,
     StatsReply,
 )
 from ._tree import Describe, _no_names, frames, label, owners, parents, supervised
@@ -211,7 +213,22 @@ def ps(
         uptime=now - started,
         cpu_sampling=cpu is not None,
         rows=[_row(p, now, cpu, restarted, parent, declared) for p in procs[: request.limit]],
+        stalls=stalls(node),
     )
+
+
+def stalls(node: Node) -> StallSummary | None:
+    """The watchdog's counters of ``node`` (None when it runs without one)."""
+    if node.watchdog is None:
+        return None
+    _watchdog.settle(node)
+    count, longest, last = node._stalls.value
+    summary = StallSummary(node.watchdog.threshold, count, longest)
+    if last is not None:
+        summary.last_pid = "-" if last.pid is None else str(last.pid)
+        summary.last_function = last.function
+        summary.last_duration = last.duration
+    return summary
 
 
 def find(node: Node, text: str) -> Process:
@@ -281,4 +298,5 @@ def stats(node: Node, started: float) -> StatsReply:
         timers_pending=timers.pending,
         timers_fired=timers.fired,
         dropped_ticks=timers.dropped_ticks,
+        stalls=stalls(node),
     )

@@ -6,7 +6,7 @@ import heapq
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import _gc, _lifecycle
+from . import _gc, _lifecycle, _watchdog
 from ._messages import NodeStatistics, ProcessInfo, QueueLength
 from ._waiter import is_blocked
 
@@ -50,7 +50,8 @@ def process_info(proc: Process, wall_anchor: tuple[datetime, float]) -> ProcessI
 
 
 def node_statistics(node: Node, top: int) -> NodeStatistics:
-    """What ``node.statistics`` reports: counts, the ``top`` longest queues, GC counters."""
+    """What ``node.statistics`` reports: counts, the ``top`` longest queues, GC and stall
+    counters."""
     procs = node._procs
     queues = (
         (len(q), seq, q.name)
@@ -59,6 +60,8 @@ def node_statistics(node: Node, top: int) -> NodeStatistics:
         if q is not None and q._items
     )
     longest = heapq.nlargest(top, queues)
+    _watchdog.settle(node)
+    stalls, longest_stall, last = node._stalls.value
     return NodeStatistics(
         processes=len(procs),
         spawned=node._spawned,
@@ -66,4 +69,8 @@ def node_statistics(node: Node, top: int) -> NodeStatistics:
         gc_managed=node.gc is not None,
         gc_freezes=_gc.MANAGER.stats.freezes,
         gc_reclaims=_gc.MANAGER.stats.reclaims,
+        stall_threshold=None if node.watchdog is None else node.watchdog.threshold,
+        stalls=stalls,
+        longest_stall=longest_stall,
+        last_stall=last,
     )

@@ -233,3 +233,31 @@ class NodeStatistics:
     """Full collections whose survivors were frozen (interpreter-wide)."""
     gc_reclaims: int
     """Times the frozen objects were handed back for one full scan (interpreter-wide)."""
+    stall_threshold: float | None = None
+    """The loop-stall watchdog's threshold in seconds (None: the watchdog is off)."""
+    stalls: int = 0
+    """Loop stalls longer than ``stall_threshold`` since the node opened."""
+    longest_stall: float = 0.0
+    """The longest of them, in seconds (0.0: none yet)."""
+    last_stall: Stall | None = None
+    """The most recent one, with the process that held the loop."""
+
+
+@attrs.frozen
+class Stall:
+    """One loop stall the watchdog saw: how long, and who held the loop.
+
+    Durations are measured by sampling every quarter threshold, so they are accurate to
+    about that much.
+    """
+
+    duration: float
+    """Seconds the loop did not come back to wait for I/O."""
+    pid: PID | None
+    """The process that held the loop (None: a trio task that is not a process)."""
+    name: str | None
+    """Its first registered name, if any."""
+    function: str
+    """The process function (``module.qualname``), or the task's coroutine."""
+    began: datetime
+    """When the stall began (aware UTC, the wall clock: real time, also under a MockClock)."""

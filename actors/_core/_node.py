@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import trio
 
-from . import _gc, _introspect, _lifecycle, _shutdown
+from . import _gc, _introspect, _lifecycle, _shutdown, _watchdog
 from ._exceptions import CallTimeout, HostLimitReached, NameTaken, ProcessNotFound
 from ._hosts import Host, check_name, check_node_options
 from ._messages import Cancel, Exit, Message, NodeStatistics, ProcessInfo, ReplySlot
@@ -24,6 +24,7 @@ from ._process import Process, _check_topic
 if TYPE_CHECKING:
     from ._gc import GcPolicy
     from ._mailbox import MailboxPolicy
+    from ._watchdog import WatchdogPolicy
 
 R = TypeVar("R")
 
@@ -49,9 +50,12 @@ class Node:
         shutdown_grace: float = 10.0,
         timer_coalesce: float = 0.001,
         gc: GcPolicy | None = None,
+        watchdog: WatchdogPolicy | None = None,
     ) -> None:
         check_node_options(name, shutdown_grace, timer_coalesce)
         self.gc = _gc.check_gc_option(gc)
+        self.watchdog = _watchdog.check_watchdog_option(watchdog)
+        self._stalls = _watchdog.StallCounters()  # written by the watchdog thread
         self.name = name
         self.shutdown_grace = shutdown_grace
         self._nursery = nursery
@@ -325,7 +329,8 @@ class Node:
         return _introspect.process_info(proc, self._wall_anchor)
 
     def statistics(self, *, top: int = 5) -> NodeStatistics:
-        """Return process counts, the ``top`` longest mailbox queues and collector counters.
+        """Return process counts, the ``top`` longest mailbox queues, collector counters and
+        the loop stalls the watchdog saw.
 
         Finding the longest queues looks at every process (a few ms at 100,000).
         """

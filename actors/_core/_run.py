@@ -19,6 +19,7 @@ from ._logging import get_logger
 from ._messages import Exit
 from ._node import Node
 from ._pid import PID
+from ._watchdog import WatchdogPolicy, check_watchdog_option, unwatch, watch
 
 R = TypeVar("R")
 
@@ -47,6 +48,7 @@ async def open_node(
     shutdown_grace: float = 10.0,
     timer_coalesce: float = 0.001,
     gc: GcPolicy | None = GcPolicy(),  # noqa: B008 - a frozen value
+    watchdog: WatchdogPolicy | None = WatchdogPolicy(),  # noqa: B008 - a frozen value
 ) -> AsyncIterator[Node]:
     """Open an actor node inside the current trio run.
 
@@ -67,6 +69,9 @@ async def open_node(
             collection, so long-lived processes stop being rescanned (no
             multi-100 ms pauses at 100,000 processes); ``None`` leaves the
             collector alone. See ``GcPolicy`` and docs/semantics.md.
+        watchdog (WatchdogPolicy | None): The loop-stall watchdog. The default logs (with
+            its stack) every process that holds the event loop for more than 100 ms and
+            counts it in ``statistics()``; ``None`` turns it off. See ``WatchdogPolicy``.
 
     Example::
 
@@ -76,6 +81,7 @@ async def open_node(
     """
     check_node_options(name, shutdown_grace, timer_coalesce)
     check_gc_option(gc)
+    check_watchdog_option(watchdog)
     body_error: BaseException | None = None
     previous = _CURRENT_NODE.get()
     async with trio.open_nursery() as nursery:
@@ -86,9 +92,11 @@ async def open_node(
             shutdown_grace=shutdown_grace,
             timer_coalesce=timer_coalesce,
             gc=gc,
+            watchdog=watchdog,
         )
         _CURRENT_NODE.set(node)
         manage(node, gc)
+        watch(node, watchdog)
         try:
             yield node
         except BaseException as exc:
@@ -104,6 +112,7 @@ async def open_node(
         finally:
             _CURRENT_NODE.set(previous)
             unmanage(node)
+            unwatch(node)
     if body_error is not None:
         raise body_error
 

@@ -1,0 +1,185 @@
+"""``actors.run_sync_in_thread``: blocking code off the loop, and what a stop does to it.
+
+The worker threads are held with ``threading.Event``s the test releases, so nothing depends
+on how fast a thread runs; real sleeps appear only where the loop must stay free meanwhile.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+
+import pytest
+import trio
+
+import actors
+from actors import WatchdogPolicy
+
+
+def _wait_for(event: threading.Event) -> str:
+    if not event.wait(10):
+        raise AssertionError("the test never released the thread")
+    return "released"
+
+
+class TestRunSyncInThread:
+    async def test_returns_the_result_and_keeps_the_loop_free(self) -> None:
+        """A 0.3 s blocking call in a thread is no stall: the watchdog counts nothing."""
+
+        async def main(proc: actors.Process) -> int:
+            return await actors.run_sync_in_thread(functools.partial(time.sleep, 0.3)) or 7
+
+        async with actors.open_node(watchdog=WatchdogPolicy(threshold=0.05)) as node:
+            assert await node.exec(main) == 7
+            assert node.statistics().stalls == 0
+
+    async def test_the_error_of_the_function_is_raised_in_the_process(self) -> None:
+        def fail(text: str) -> None:
+            raise ValueError(text)
+
+        async def main(proc: actors.Process) -> None:
+            await actors.run_sync_in_thread(fail, "disk full")
+
+        async with actors.open_node() as node:
+            with pytest.raises(ValueError, match="disk full"):
+                await node.exec(main)
+
+    async def test_the_thread_is_named_after_the_process_and_function(self) -> None:
+        names: list[str] = []
+
+        def work() -> None:
+            names.append(threading.current_thread().name)
+
+        async def main(proc: actors.Process) -> None:
+            await actors.run_sync_in_thread(work)
+
+        async with actors.open_node() as node:
+            pid = node.spawn(main)
+            await node.wait_exit(pid)
+            await actors.run_sync_in_thread(work)  # from plain trio code: no pid
+        qualname = f"{__name__}.{work.__qualname__}"
+        assert names == [f"actors {pid} {qualname}", f"actors - {qualname}"]
+
+    async def test_terminate_abandons_the_thread_at_once(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The process exits without waiting; the thread runs on and its end is logged."""
+        release = threading.Event()
+        returned: list[str] = []
+
+        def hold() -> None:
+            returned.append(_wait_for(release))
+
+        async def main(proc: actors.Process) -> None:
+            await actors.run_sync_in_thread(hold)
+
+        function = f"{__name__}.{hold.__qualname__}"
+        with caplog.at_level(logging.INFO, logger="actors.threads"):
+            async with actors.open_node() as node:
+                pid = node.spawn(main)
+                await trio.testing.wait_all_tasks_blocked()
+                node.terminate(pid)
+                exit = await node.wait_exit(pid)
+                assert isinstance(exit.error, actors.Terminated)
+                assert returned == []  # trio cannot kill the thread: abandoned, still running
+                release.set()
+                end = f"abandoned blocking call returned pid={pid} function={function} after="
+                for _ in range(1000):  # until the thread logs its end (off the loop)
+                    if any(r.getMessage().startswith(end) for r in caplog.records):
+                        break
+                    await trio.to_thread.run_sync(time.sleep, 0.01)
+        messages = [
+            (r.levelno, r.getMessage()) for r in caplog.records if r.name == "actors.threads"
+        ]
+        assert len(messages) == 2
+        assert messages[0][0] == logging.WARNING
+        assert messages[0][1].startswith(f"blocking call abandoned pid={pid} function={function}")
+        assert messages[1][0] == logging.INFO
+        assert messages[1][1].startswith(end)
+        assert returned == ["released"]
+
+    async def test_a_cancel_it_does_not_trap_ends_the_wait(self) -> None:
+        release = threading.Event()
+
+        async def main(proc: actors.Process) -> str:
+            proc.trap_cancel = False
+            return await actors.run_sync_in_thread(_wait_for, release)
+
+        async with actors.open_node() as node:
+            pid = node.spawn(main)
+            await trio.testing.wait_all_tasks_blocked()
+            node.cancel(pid, "stop")
+            exit = await node.wait_exit(pid)
+            assert exit.reason is actors.ExitReason.SHUTDOWN
+            release.set()
+
+    async def test_a_trapped_cancel_waits_for_the_call_then_arrives_as_an_event(self) -> None:
+        release = threading.Event()
+
+        async def main(proc: actors.Process) -> tuple[str, str]:
+            proc.trap_cancel = True
+            result = await actors.run_sync_in_thread(_wait_for, release)
+            event = await proc.events.receive()
+            assert isinstance(event, actors.Cancel)
+            return result, event.reason
+
+        async with actors.open_node() as node:
+            pid = node.spawn(main)
+            await trio.testing.wait_all_tasks_blocked()
+            node.cancel(pid, "stop")
+            await trio.testing.wait_all_tasks_blocked()
+            assert node.is_alive(pid)
+            release.set()
+            exit = await node.wait_exit(pid)
+            assert exit.result == ("released", "stop")
+
+    async def test_the_function_can_notice_its_caller_stopped(self) -> None:
+        """``trio.from_thread.check_cancelled()`` raises in the thread once it is abandoned."""
+        started, stopped = threading.Event(), threading.Event()
+
+        def poll() -> None:
+            started.set()
+            try:
+                for _ in range(2000):
+                    trio.from_thread.check_cancelled()
+                    time.sleep(0.005)
+            except BaseException:
+                stopped.set()
+                raise
+
+        async def main(proc: actors.Process) -> None:
+            await actors.run_sync_in_thread(poll)
+
+        async with actors.open_node() as node:
+            pid = node.spawn(main)
+            await trio.to_thread.run_sync(started.wait, 10)
+            node.terminate(pid)
+            await node.wait_exit(pid)
+            assert await trio.to_thread.run_sync(stopped.wait, 10)
+
+    async def test_a_limiter_bounds_the_threads(self) -> None:
+        limiter = trio.CapacityLimiter(1)
+        release = threading.Event()
+        results: list[str] = []
+
+        async def main(proc: actors.Process) -> None:
+            results.append(await actors.run_sync_in_thread(_wait_for, release, limiter=limiter))
+
+        async with actors.open_node() as node:
+            node.spawn(main)
+            node.spawn(main)
+            await trio.testing.wait_all_tasks_blocked()
+            assert limiter.statistics().borrowed_tokens == 1
+            assert limiter.statistics().tasks_waiting == 1
+            release.set()
+            await node.wait_all_exited()
+        assert results == ["released", "released"]
+
+    async def test_an_async_function_is_refused(self) -> None:
+        async def coroutine_function() -> None:
+            pass
+
+        with pytest.raises(TypeError, match=r"coroutine_function is async: await it directly"):
+            await actors.run_sync_in_thread(coroutine_function)  # type: ignore[arg-type]
