@@ -92,6 +92,30 @@ class TestFileStorage:
         storage.set("A", "1")
         assert path.read_text() == "A=1\n"
 
+    def test_fifo_folder_huge_and_binary_files_are_errors_not_hangs(self, tmp_path: Path) -> None:
+        """A FIFO (which would block the read), a folder, an oversized or non-UTF-8 file."""
+        from registry._storages import MAX_ENV_FILE_BYTES
+
+        fifo = tmp_path / "fifo.env"
+        os.mkfifo(fifo)
+        folder = tmp_path / "folder.env"
+        folder.mkdir()
+        huge = tmp_path / "huge.env"
+        huge.write_text("A=" + "x" * MAX_ENV_FILE_BYTES)
+        binary = tmp_path / "binary.env"
+        binary.write_bytes(b"A=\xff\n")
+        for path, message in [
+            (fifo, "is not a regular file"),
+            (folder, "is not a regular file"),
+            (huge, f"over the limit of {MAX_ENV_FILE_BYTES} bytes"),
+            (binary, "is not UTF-8"),
+        ]:
+            with pytest.raises(EnvError, match=message) as caught:
+                FileStorage(path).get("A")
+            assert str(path) in str(caught.value)
+            with pytest.raises(EnvError, match=message):
+                FileStorage(path).set("A", "1")
+
 
 class TestStorages:
     """Router order and writability of the simple storages."""
