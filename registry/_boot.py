@@ -9,6 +9,7 @@ then declares the hosts on the node, makes the :class:`App` reachable from its p
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ import trio
 
 import actors
 from actors import Backoff, Node, Process, ServiceManager, ServiceSpec
+from actors._core._crashlog import set_label
 
 from ._entry import Entry
 from ._env import Env
@@ -106,7 +108,7 @@ class App:
             raise ResolveError(f"entry {entry_id} is a {entry.kind}, not a process")
         fn = self._callables.get(entry)
         if fn is None:
-            fn = self._callables[entry] = _as_process(resolve_callable(entry))
+            fn = self._callables[entry] = _as_process(resolve_callable(entry), entry)
         return fn
 
 
@@ -148,7 +150,7 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
             fn = _resolve(entry, problems)
             if fn is not None:
                 raw[entry.id] = fn
-                callables[entry] = _as_process(fn) if entry.kind == "process" else fn
+                callables[entry] = _as_process(fn, entry) if entry.kind == "process" else fn
     for entry in entries:
         if entry.meta.get("type") == "cron.job":
             _, bad = check_cron_job(entry)
@@ -229,8 +231,17 @@ def _resolve(entry: Entry, problems: list[Problem]) -> Callable[..., Any] | None
     return fn
 
 
-def _as_process(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return server_process(fn) if is_server_class(fn) else fn
+def _as_process(fn: Callable[..., Any], entry: Entry) -> Callable[..., Any]:
+    """The process function of a ``process`` entry, labelled with the entry id.
+
+    Crash reports and ``ps`` then name the entry (``function=app:worker``) rather than the
+    module of a ``file://`` source (``_registry_source_jobs_<hash>.main``). The label is an
+    attribute of the function: two entries naming one function share the last one.
+    """
+    process = server_process(fn) if is_server_class(fn) else fn
+    with contextlib.suppress(AttributeError, TypeError):  # a bound method takes no attribute
+        set_label(process, entry.id)
+    return process
 
 
 def _signature_problem(service: Entry, message: str, process: Entry) -> Problem:

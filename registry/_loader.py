@@ -186,9 +186,7 @@ def _read_file(path: Path, problems: list[Problem]) -> list[_Raw]:
             return []
         loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
-        # before constructing: PyYAML's merge (``<<: *defaults``) flattens the merged keys into
-        # the node, and a key that overrides a merged one would look duplicated afterwards
-        before = len(problems)
+        before = len(problems)  # checked before PyYAML's merge (<<: *a) flattens the keys
         _check_duplicate_keys(node, file, problems)
         if len(problems) > before:
             return []
@@ -287,8 +285,7 @@ def _check_shape(text: str) -> tuple[str, int] | None:
 
 def _check_duplicate_keys(node: yaml.Node | None, file: str, problems: list[Problem]) -> None:
     # PyYAML keeps the last of two equal keys; a silently lost setting is what we refuse.
-    # Iterative, and each node once: _check_shape bounds depth and refuses self-containing
-    # aliases, but a walk of what the parser built must not depend on that to end.
+    # Iterative, each node once: ends even on a structure that contains itself.
     stack = [node]
     visited: set[int] = set()
     while stack:

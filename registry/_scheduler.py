@@ -25,8 +25,11 @@ removed one uninstalled (graceful: its run in flight may finish), an entry whose
 changed is reinstalled; every other job keeps running untouched, so its phase is kept. A change
 of the function alone needs nothing: ``Funcs`` picks up the new entry on the next call.
 
-Each run logs ``TICK entry=<id> run=<n> result=<r>`` (``TICK FAILED ... error=...`` when the
-function raises) on logger ``registry.scheduler``.
+Each run logs ``TICK entry=<id> run=<n> result=<r>`` on logger ``registry.scheduler``. A run
+whose function raises is a crash of its run process, reported by the kernel under the entry id
+(``process crashed function=app:job ...``): the traceback at the first failure, then one line
+with the count now and then, and ``process recovered`` at the next success (see
+``actors._core._crashlog``); ``TICK FAILED`` is logged at DEBUG only.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from actors import PID, Cancel, CronTrigger, Node, Process, get_logger, select
+from actors._core._crashlog import set_label
 from actors.runner import Program, RunContext, Runner, start_runner
 
 from ._entry import Entry
@@ -74,10 +78,14 @@ def cron_job_program(job: CronJob, funcs: Funcs) -> Program:
         try:
             result = await funcs.call(entry_id)
         except Exception as error:
-            log.warning("TICK FAILED", entry=entry_id, run=ctx.fire.run, error=repr(error))
+            # the kernel's crash report names the entry (the label below), with the traceback
+            # once per failure streak: no line of our own per failed tick
+            log.debug("TICK FAILED", entry=entry_id, run=ctx.fire.run, error=repr(error))
             raise
         log.info("TICK", entry=entry_id, run=ctx.fire.run, result=result)
         return result
+
+    set_label(main_fn, entry_id)
 
     trigger = None if job.cron is None else CronTrigger(job.cron, tz=job.tz, hash_id=entry_id)
     return Program(
