@@ -3,7 +3,8 @@
 A process that crashes is reported by the kernel on the ``actors`` logger. A job that fails on
 every tick, or a service in a restart loop, crashes the same way again and again; each report
 used to carry the whole traceback. Reports are grouped into *streaks*, keyed by the process's
-function label (:func:`function_label`), the error's type and the line that raised it:
+function label (:func:`function_label`), the type of the error's root cause (followed through
+``raise ... from``) and the line that raised it:
 
 - the first crash of a streak logs ``process crashed`` at ERROR with the traceback;
 - a repeat logs ``process crashed again`` at ERROR, one line with ``failures=`` (the count so
@@ -78,6 +79,20 @@ class _Streak:
     last_line: float = 0.0
 
 
+def _key(error: BaseException) -> tuple[str, str, int]:
+    """What makes two crashes "the same": the root cause's type and the line that raised it.
+
+    The root cause is followed through ``raise ... from`` (a wrapper such as the registry's
+    ``FunctionCallError`` is raised at one place for every function it wraps).
+    """
+    for _ in range(16):  # bounded: a cause chain can be long, or (by hand) a cycle
+        if error.__cause__ is None:
+            break
+        error = error.__cause__
+    kind = type(error)
+    return (f"{kind.__module__}.{kind.__qualname__}", *_origin(error))
+
+
 def _origin(error: BaseException) -> tuple[str, int]:
     """The file and line the error was raised at (the innermost frame of its traceback)."""
     tb = error.__traceback__
@@ -121,8 +136,7 @@ class CrashLog:
         summary line, or a count."""
         self._crashes += 1
         label = function_label(fn)
-        kind = type(error)
-        key = (f"{kind.__module__}.{kind.__qualname__}", *_origin(error))
+        key = _key(error)
         streaks = self._streaks.get(label)
         streak = None if streaks is None else streaks.get(key)
         now = trio.current_time()

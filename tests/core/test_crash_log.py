@@ -197,3 +197,24 @@ def test_streak_invariants(outcomes: list[str]) -> None:
         if r.getMessage().startswith("process recovered")
     ]
     assert got == recoveries
+
+
+async def test_a_wrapped_error_is_keyed_by_its_root_cause() -> None:
+    """``raise Wrapper(...) from cause`` at one place: each distinct cause is its own streak."""
+
+    class Wrapper(Exception):
+        pass
+
+    async def wrapped(proc: actors.Process, kind: type[Exception]) -> None:
+        try:
+            raise kind("inner")
+        except Exception as error:
+            raise Wrapper("wrapped") from error
+
+    with capture_logs("actors") as logs:
+        async with actors.open_node() as node:
+            for kind in (KeyError, ValueError, KeyError, ValueError):
+                await node.wait_exit(node.spawn(wrapped, kind))
+    firsts = [line for line in logs.lines if line.text.startswith("process crashed pid=")]
+    assert len(firsts) == 2
+    assert len([line for line in logs.lines if line.text.startswith("process crashed again")]) == 2
