@@ -10,7 +10,8 @@ behind (Wippy's example does).
 The entry's ``meta`` says when and how. It is validated strictly: in index files at load
 (``load_app``: a bad value is an :class:`IndexFileError` naming file, entry, field and value, so
 ``actors run`` exits 2 before anything starts); an entry changed later while the scheduler runs
-is logged naming the entry and field, that job is not started, the others run:
+is logged naming the entry and field, that job is not started, the others run (so is a function
+that cannot be called with no arguments, as ``load_app`` checks it):
 
 - ``interval``: a duration (``"5s"``, ``"1h30m"``, or seconds); the first run is one interval
   after the job is installed; or
@@ -42,8 +43,11 @@ from actors._core._crashlog import set_label
 from actors.runner import Program, RunContext, Runner, start_runner
 
 from ._entry import Entry
+from ._exceptions import RegistryError
 from ._funcs import Funcs
 from ._registry import Registry
+from ._resolve import resolve_callable
+from ._signatures import function_problem
 from ._validate import CronJob, CronJobError, check_cron_job, parse_cron_job
 from ._watch import watch
 
@@ -169,7 +173,9 @@ async def _sync(
     for entry in registry.find(filter):
         try:
             wanted[entry.id] = parse_cron_job(entry)
+            _check_callable(entry)
         except CronJobError as error:
+            wanted.pop(entry.id, None)
             if invalid.get(entry.id) != entry:
                 invalid[entry.id] = entry
                 log.error("cron job invalid", entry=entry.id, error=str(error))
@@ -189,6 +195,20 @@ async def _sync(
             f"every {job.interval:g}s" if job.interval is not None else f"cron {job.cron} {job.tz}"
         )
         log.info("cron job retimed" if before else "cron job added", entry=entry_id, schedule=when)
+
+
+def _check_callable(entry: Entry) -> None:
+    """Refuse a job whose function cannot be called with no arguments (as ``load_app`` does).
+
+    A callable that cannot be resolved now is left to the runs (each reports it), so a module
+    that appears later is picked up without a change of the entry.
+    """
+    try:
+        fn = resolve_callable(entry)
+    except RegistryError:
+        return
+    if (problem := function_problem(entry, fn)) is not None:
+        raise CronJobError(f"cron job {entry.id}: field source: {problem}")
 
 
 def start_cron_scheduler(
