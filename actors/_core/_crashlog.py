@@ -15,7 +15,8 @@ function label (:func:`function_label`), the type of the error's root cause (fol
   ``process recovered`` at INFO with the count and the first failure's time (a supervisor or
   service manager reports a long-running process's recovery with :meth:`CrashLog.recovered`).
 
-At most :data:`MAX_STREAKS` streaks are kept (the oldest is forgotten first). Every error exit
+At most :data:`MAX_STREAKS` failing functions, each with at most :data:`MAX_KINDS` distinct
+errors, are remembered (the oldest is forgotten first). Every error exit
 is counted in :meth:`CrashLog.statistics`, whatever was logged, for the metrics.
 """
 
@@ -33,7 +34,9 @@ logger = logging.getLogger("actors")
 REPEAT_INTERVAL: Final = 60.0
 """Seconds after which a failing streak logs its next one-line summary, whatever the count."""
 MAX_STREAKS: Final = 1024
-"""Failure streaks remembered at once per node."""
+"""Failing functions remembered at once per node (the oldest is forgotten first)."""
+MAX_KINDS: Final = 32
+"""Distinct errors (root cause type and line) remembered per failing function."""
 _LABEL: Final = "__actors_label__"
 
 F = TypeVar("F")
@@ -145,6 +148,8 @@ class CrashLog:
                 if len(self._streaks) >= MAX_STREAKS:
                     del self._streaks[next(iter(self._streaks))]
                 streaks = self._streaks[label] = {}
+            elif len(streaks) >= MAX_KINDS:
+                del streaks[next(iter(streaks))]
             streaks[key] = _Streak(self._wall(), last_line=now)
             self._logged += 1
             logger.error(

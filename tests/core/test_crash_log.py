@@ -218,3 +218,27 @@ async def test_a_wrapped_error_is_keyed_by_its_root_cause() -> None:
     firsts = [line for line in logs.lines if line.text.startswith("process crashed pid=")]
     assert len(firsts) == 2
     assert len([line for line in logs.lines if line.text.startswith("process crashed again")]) == 2
+
+
+async def test_memory_is_bounded() -> None:
+    """More failing functions than MAX_STREAKS, more distinct errors than MAX_KINDS: bounded."""
+    from actors._core._crashlog import MAX_KINDS, MAX_STREAKS
+
+    async def numbered(proc: actors.Process, line: int) -> None:
+        # a distinct root-cause line per call: exec'd code raising at line ``line``
+        exec(compile("\n" * line + "raise RuntimeError('x')", "<gen>", "exec"))
+
+    with capture_logs("actors"):
+        async with actors.open_node() as node:
+            for index in range(MAX_STREAKS + 10):
+
+                async def fn(proc: actors.Process) -> None:
+                    raise RuntimeError("x")
+
+                await node.wait_exit(node.spawn(set_label(fn, f"f{index}")))
+            log = crash_log(node)
+            assert log.statistics().streaks == MAX_STREAKS
+            for line in range(MAX_KINDS + 5):
+                await node.wait_exit(node.spawn(set_label(numbered, "many"), line))
+            assert len(log._streaks["many"]) == MAX_KINDS
+            assert log.statistics().logged == MAX_STREAKS + 10 + MAX_KINDS + 5
