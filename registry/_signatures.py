@@ -69,7 +69,12 @@ def is_server_class(fn: object) -> TypeGuard[type[Server]]:
 
 
 def is_async(fn: object) -> bool:
-    """Whether calling ``fn`` returns a coroutine (async def, async ``__call__``, partials)."""
+    """Whether calling ``fn`` returns a coroutine (async def, async ``__call__``, partials).
+
+    A class never does: calling it makes an instance, even when its ``__call__`` is async.
+    """
+    if isinstance(fn, type):
+        return False
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 (async callable objects)
     )

@@ -57,6 +57,7 @@ class AsyncCallable:
         pass
 
 callable_object = AsyncCallable()
+callable_class = AsyncCallable
 partial_proc = functools.partial(needs_two, b=2)
 
 def tick():
@@ -136,6 +137,7 @@ class TestProcessEntries:
         [
             ("sync_proc", "is not an async function"),
             ("agen", "is an async generator function"),
+            ("callable_class", "is not an async function"),  # calling it makes an instance
         ],
     )
     def test_not_a_coroutine_function(self, write: Write, method: str, needle: str) -> None:
