@@ -17,6 +17,7 @@ from typing import Any, final
 
 import trio
 
+from .._core._crashlog import function_label
 from .._core._exceptions import ProcessNotFound
 from .._core._mailbox import MessageQueue
 from .._core._node import Node
@@ -158,8 +159,7 @@ def _row(
 
 
 def _function(proc: Process) -> str:
-    fn = proc._fn
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+    return function_label(proc._fn)  # a job's run shows the user's function or entry id
 
 
 def ps(node: Node, request: PsRequest, cpu: CpuMeter | None, started: float) -> PsReply:

@@ -100,7 +100,7 @@ def test_ps(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     ]
     body = "\n".join(lines[1:])
     for job in ("heartbeat", "cleanup", "report", "backup"):
-        assert f".{job}" in body
+        assert f"app:{job}_process" in body  # the function column: the process entry's label
     assert "manage" in body and "waiting" in body
     code, out, _ = _cli(capsys, "ps", "--socket", str(app.socket), "--sort", "mq", "--limit", "2")
     assert code == 0 and "(2 of 5 processes shown" in out
