@@ -9,7 +9,7 @@ then declares the hosts on the node, makes the :class:`App` reachable from its p
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import os
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
@@ -20,6 +20,7 @@ import trio
 
 import actors
 from actors import Backoff, Node, Process, ServiceManager, ServiceSpec
+from actors._core._crashlog import set_label
 
 from ._entry import Entry
 from ._env import Env
@@ -28,6 +29,7 @@ from ._funcs import Funcs
 from ._loader import INDEX_FILE, load_dir
 from ._registry import Registry
 from ._resolve import resolve_callable
+from ._signatures import function_problem, is_server_class, process_problem, server_process
 from ._validate import check_cron_job
 
 ProcessFn = Callable[..., Coroutine[Any, Any, Any]]
@@ -123,7 +125,7 @@ class App:
             raise ResolveError(f"entry {entry_id} is a {entry.kind}, not a process")
         fn = self._callables.get(entry)
         if fn is None:
-            fn = self._callables[entry] = resolve_callable(entry)
+            fn = self._callables[entry] = _as_process(resolve_callable(entry), entry)
         return fn
 
 
@@ -148,19 +150,24 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
     Raises:
         IndexFileError: any problem, all listed, each naming the file and the entry: bad YAML or
             fields (from :func:`load_dir`), a ``process`` or ``function`` whose callable cannot be
-            imported, a process that is not an ``async def``, a ``cron.job`` entry whose
-            ``meta`` (``interval``, ``cron``, ``tz``, policies) is invalid.
+            imported, a callable that cannot take the arguments it will be called with (a
+            process that is not an ``async def`` or takes no process argument, a service whose
+            ``input`` its process cannot take, a ``cron.job`` function with a required
+            argument: see ``registry._signatures``), a ``cron.job`` entry whose ``meta``
+            (``interval``, ``cron``, ``tz``, policies) is invalid.
     """
     environ = os.environ if environ is None else environ
     root = app_root(path)
     entries = load_dir(root, environ=environ)
     problems: list[Problem] = []
     callables: dict[Entry, Callable[..., Any]] = {}
+    raw: dict[str, Callable[..., Any]] = {}  # entry id -> callable as written (for the checks)
     for entry in entries:
         if entry.kind in ("process", "function"):
             fn = _resolve(entry, problems)
             if fn is not None:
-                callables[entry] = fn
+                raw[entry.id] = fn
+                callables[entry] = _as_process(fn, entry) if entry.kind == "process" else fn
     for entry in entries:
         if entry.meta.get("type") == "cron.job":
             _, bad = check_cron_job(entry)
@@ -169,15 +176,30 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
     services = []
     for entry in entries:
         if entry.kind == "service":
-            fn = callables.get(by_id[entry.data["process"]])
+            process = by_id[entry.data["process"]]
+            fn = callables.get(process)
             if fn is not None:
+                inputs = entry.data["input"]
+                unfit = process_problem(raw[process.id], inputs, name=_describe(process))
+                if unfit is not None:
+                    problems.append(_signature_problem(entry, unfit, process))
+                    continue
                 spec = _service_spec(entry, fn, problems)
                 if spec is not None:
                     services.append(spec)
+    unfit_pools = set()
+    for entry in entries:  # each pool worker is spawned as fn(proc, *input)
+        if entry.kind == "pool" and callables.get(process := by_id[entry.data["process"]]):
+            inputs = entry.data.get("input", [])
+            unfit = process_problem(raw[process.id], inputs, name=_describe(process))
+            if unfit is not None:
+                problems.append(_signature_problem(entry, unfit, process))
+                unfit_pools.add(entry.id)
     pools = tuple(
         plan
         for entry in entries
-        if entry.kind == "pool" and (fn := callables.get(by_id[entry.data["process"]]))
+        if entry.kind == "pool" and entry.id not in unfit_pools
+        if (fn := callables.get(by_id[entry.data["process"]]))
         if (plan := _pool_plan(entry, fn, problems)) is not None
     )
     if problems:
@@ -233,24 +255,33 @@ def _resolve(entry: Entry, problems: list[Problem]) -> Callable[..., Any] | None
         message = str(error).removeprefix(f"entry {entry.id}: ")
         problems.append(Problem(message, entry.origin, entry=entry.id, field="source"))
         return None
-    if entry.kind == "process" and not _is_async(fn):
-        problems.append(
-            Problem(
-                f"{_describe(entry)} is not an async function; a process is "
-                "'async def main(proc, *args)'",
-                entry.origin,
-                entry=entry.id,
-                field="method",
-            )
-        )
+    if entry.kind == "process":
+        bad = process_problem(fn, name=_describe(entry))
+    else:
+        bad = function_problem(entry, fn, name=_describe(entry))
+    if bad is not None:
+        field = "method" if entry.data.get("method") else "source"
+        problems.append(Problem(bad, entry.origin, entry=entry.id, field=field))
         return None
     return fn
 
 
-def _is_async(fn: object) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 (async callable objects)
-    )
+def _as_process(fn: Callable[..., Any], entry: Entry) -> Callable[..., Any]:
+    """The process function of a ``process`` entry, labelled with the entry id.
+
+    Crash reports and ``ps`` then name the entry (``function=app:worker``) rather than the
+    module of a ``file://`` source (``_registry_source_jobs_<hash>.main``). The label is an
+    attribute of the function: two entries naming one function share the last one.
+    """
+    process = server_process(fn) if is_server_class(fn) else fn
+    with contextlib.suppress(AttributeError, TypeError):  # a bound method takes no attribute
+        set_label(process, entry.id)
+    return process
+
+
+def _signature_problem(service: Entry, message: str, process: Entry) -> Problem:
+    where = f" (process entry {process.id})"
+    return Problem(message + where, service.origin, entry=service.id, field="input")
 
 
 def _describe(entry: Entry) -> str:

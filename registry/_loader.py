@@ -9,7 +9,9 @@ all entries. If anything was found, one :class:`IndexFileError` lists it all.
 A file is bounded before it is trusted: a regular file (never a FIFO or device, which would block
 the read) of at most :data:`MAX_INDEX_BYTES`, nesting at most :data:`MAX_YAML_DEPTH` levels, and
 at most :data:`MAX_YAML_VALUES` values counting each use of an alias (``*name``, ``<<: *name``)
-as a full copy, so an alias bomb ("billion laughs") is refused before anything walks it.
+as a full copy, so an alias bomb ("billion laughs") is refused before anything walks it, and no
+alias inside the collection its anchor names (``&e {self: *e}``: a structure that contains itself
+has no end to walk). Each refusal names the file and the line.
 """
 
 from __future__ import annotations
@@ -184,6 +186,10 @@ def _read_file(path: Path, problems: list[Problem]) -> list[_Raw]:
             return []
         loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
+        before = len(problems)  # checked before PyYAML's merge (<<: *a) flattens the keys
+        _check_duplicate_keys(node, file, problems)
+        if len(problems) > before:
+            return []
         document = loader.construct_document(node) if node is not None else None
     except yaml.reader.ReaderError as error:  # a NUL or other control character
         at: int | None = text.count("\n", 0, error.position) + 1
@@ -204,10 +210,6 @@ def _read_file(path: Path, problems: list[Problem]) -> list[_Raw]:
     finally:
         if loader is not None:
             loader.dispose()
-    before = len(problems)
-    _check_duplicate_keys(node, file, problems)
-    if len(problems) > before:
-        return []
     return _read_document(document, node, path, problems)
 
 
@@ -250,6 +252,12 @@ def _check_shape(text: str) -> tuple[str, int] | None:
                     return f"nested deeper than {MAX_YAML_DEPTH} levels", line
                 continue
             if isinstance(event, yaml.AliasEvent):
+                if any(anchor == event.anchor for anchor, _ in stack):
+                    return (
+                        f"alias *{event.anchor} is inside the collection its anchor "
+                        f"&{event.anchor} names: a structure that contains itself is refused",
+                        line,
+                    )
                 count = sizes.get(event.anchor or "", 1)
             elif isinstance(event, yaml.ScalarEvent):
                 count = 1
@@ -277,19 +285,26 @@ def _check_shape(text: str) -> tuple[str, int] | None:
 
 def _check_duplicate_keys(node: yaml.Node | None, file: str, problems: list[Problem]) -> None:
     # PyYAML keeps the last of two equal keys; a silently lost setting is what we refuse.
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
-                if key.value in seen:
-                    problems.append(
-                        Problem(f"duplicate key {key.value!r}", file, key.start_mark.line + 1)
-                    )
-                seen.add(key.value)
-            _check_duplicate_keys(value, file, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_duplicate_keys(item, file, problems)
+    # Iterative, each node once: ends even on a structure that contains itself.
+    stack = [node]
+    visited: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in visited:
+            continue
+        visited.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    if key.value in seen:
+                        problems.append(
+                            Problem(f"duplicate key {key.value!r}", file, key.start_mark.line + 1)
+                        )
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(reversed(current.value))
 
 
 def _read_document(

@@ -10,7 +10,8 @@ behind (Wippy's example does).
 The entry's ``meta`` says when and how. It is validated strictly: in index files at load
 (``load_app``: a bad value is an :class:`IndexFileError` naming file, entry, field and value, so
 ``actors run`` exits 2 before anything starts); an entry changed later while the scheduler runs
-is logged naming the entry and field, that job is not started, the others run:
+is logged naming the entry and field, that job is not started, the others run (so is a function
+that cannot be called with no arguments, as ``load_app`` checks it):
 
 - ``interval``: a duration (``"5s"``, ``"1h30m"``, or seconds); the first run is one interval
   after the job is installed; or
@@ -25,8 +26,11 @@ removed one uninstalled (graceful: its run in flight may finish), an entry whose
 changed is reinstalled; every other job keeps running untouched, so its phase is kept. A change
 of the function alone needs nothing: ``Funcs`` picks up the new entry on the next call.
 
-Each run logs ``TICK entry=<id> run=<n> result=<r>`` (``TICK FAILED ... error=...`` when the
-function raises) on logger ``registry.scheduler``.
+Each run logs ``TICK entry=<id> run=<n> result=<r>`` on logger ``registry.scheduler``. A run
+whose function raises is a crash of its run process, reported by the kernel under the entry id
+(``process crashed function=app:job ...``): the traceback at the first failure, then one line
+with the count now and then, and ``process recovered`` at the next success (see
+``actors._core._crashlog``); ``TICK FAILED`` is logged at DEBUG only.
 """
 
 from __future__ import annotations
@@ -35,11 +39,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from actors import PID, Cancel, CronTrigger, Node, Process, get_logger, select
+from actors._core._crashlog import set_label
 from actors.runner import Program, RunContext, Runner, start_runner
 
 from ._entry import Entry
+from ._exceptions import RegistryError
 from ._funcs import Funcs
 from ._registry import Registry
+from ._resolve import resolve_callable
+from ._signatures import function_problem
 from ._validate import CronJob, CronJobError, check_cron_job, parse_cron_job
 from ._watch import watch
 
@@ -74,10 +82,14 @@ def cron_job_program(job: CronJob, funcs: Funcs) -> Program:
         try:
             result = await funcs.call(entry_id)
         except Exception as error:
-            log.warning("TICK FAILED", entry=entry_id, run=ctx.fire.run, error=repr(error))
+            # the kernel's crash report names the entry (the label below), with the traceback
+            # once per failure streak: no line of our own per failed tick
+            log.debug("TICK FAILED", entry=entry_id, run=ctx.fire.run, error=repr(error))
             raise
         log.info("TICK", entry=entry_id, run=ctx.fire.run, result=result)
         return result
+
+    set_label(main_fn, entry_id)
 
     trigger = None if job.cron is None else CronTrigger(job.cron, tz=job.tz, hash_id=entry_id)
     return Program(
@@ -161,7 +173,9 @@ async def _sync(
     for entry in registry.find(filter):
         try:
             wanted[entry.id] = parse_cron_job(entry)
+            _check_callable(entry)
         except CronJobError as error:
+            wanted.pop(entry.id, None)
             if invalid.get(entry.id) != entry:
                 invalid[entry.id] = entry
                 log.error("cron job invalid", entry=entry.id, error=str(error))
@@ -181,6 +195,20 @@ async def _sync(
             f"every {job.interval:g}s" if job.interval is not None else f"cron {job.cron} {job.tz}"
         )
         log.info("cron job retimed" if before else "cron job added", entry=entry_id, schedule=when)
+
+
+def _check_callable(entry: Entry) -> None:
+    """Refuse a job whose function cannot be called with no arguments (as ``load_app`` does).
+
+    A callable that cannot be resolved now is left to the runs (each reports it), so a module
+    that appears later is picked up without a change of the entry.
+    """
+    try:
+        fn = resolve_callable(entry)
+    except RegistryError:
+        return
+    if (problem := function_problem(entry, fn)) is not None:
+        raise CronJobError(f"cron job {entry.id}: field source: {problem}")
 
 
 def start_cron_scheduler(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -144,7 +145,7 @@ class FileStorage:
                 message names the file and line.
         """
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = _read_env_file(self.path)
         except FileNotFoundError:
             if self.auto_create:
                 return {}
@@ -163,7 +164,7 @@ class FileStorage:
         """Replace the line defining ``key`` (or append one), writing the file atomically."""
         lines = []
         if self.path.exists():
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            lines = _read_env_file(self.path).splitlines()
         elif not self.auto_create:
             raise EnvError(
                 f"env file {str(self.path)!r} does not exist (set auto_create: true to create it)"
@@ -187,6 +188,40 @@ class FileStorage:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+MAX_ENV_FILE_BYTES = 1 << 20
+"""Largest ``.env`` file read (1 MiB)."""
+
+
+def _read_env_file(path: Path) -> str:
+    """Read a regular UTF-8 file of at most ``MAX_ENV_FILE_BYTES``, never blocking on a FIFO.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        EnvError: anything else that stops the read, naming the file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise EnvError(f"env file {str(path)!r}: cannot read it: {error.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise EnvError(f"env file {str(path)!r} is not a regular file")
+        raw = os.read(fd, MAX_ENV_FILE_BYTES + 1) if info.st_size <= MAX_ENV_FILE_BYTES else b""
+        if info.st_size > MAX_ENV_FILE_BYTES or len(raw) > MAX_ENV_FILE_BYTES:
+            limit = MAX_ENV_FILE_BYTES
+            raise EnvError(f"env file {str(path)!r} is over the limit of {limit} bytes")
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EnvError(f"env file {str(path)!r} is not UTF-8: {error}") from None
+    except OSError as error:
+        raise EnvError(f"env file {str(path)!r}: cannot read it: {error.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def _parse_line(line: str, where: str) -> tuple[str, str] | None:

@@ -10,10 +10,11 @@ thread never touches the node):
 - ``actors_timers_pending``, ``actors_dropped_ticks_total``: the timer service's counters;
 - ``actors_tick_lateness_seconds``: how late the refresh timer itself fires (a histogram: the
   event loop's lateness as a timer sees it);
-- ``actors_process_crashes_total``: processes that exited with an error (counted from the
-  kernel's ``process crashed``/``terminated``/``exited ... reason=linked`` log records);
+- ``actors_process_crashes_total``: processes that exited with an error (crashed, terminated,
+  failed through a link), counted by the kernel's crash log whatever was logged (repeats of a
+  failure streak are folded into summary lines, see ``actors._core._crashlog``);
 - ``actors_gc_pause_seconds``: the garbage collector's pauses (a histogram, from ``gc.callbacks``);
-- every user metric of ``actors.metrics(node)``, under its own name (copied at each refresh).
+- every user metric of ``actors.metrics(node)``, under its own name (copied at each refresh);
 - ``actors_loop_stalls_total``, ``actors_loop_stall_longest_seconds``: loop stalls the watchdog
   saw (a task step that held the event loop longer than its threshold), and the longest
   (absent when the node runs without a watchdog).
@@ -22,13 +23,13 @@ thread never touches the node):
 from __future__ import annotations
 
 import gc
-import logging
 import time
 from typing import Any
 
 import trio
 
 from .._core import _watchdog
+from .._core._crashlog import crash_log
 from .._core._node import Node
 from .._time._service import timer_statistics
 from ._errors import ControlError
@@ -45,16 +46,6 @@ def _prometheus() -> Any:
             "metrics need the prometheus_client package: pip install 'actors[metrics]'"
         ) from None
     return prometheus_client
-
-
-class _CrashCounter(logging.Handler):
-    def __init__(self, counter: Any) -> None:
-        super().__init__(logging.WARNING)
-        self.counter = counter
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if str(record.msg).startswith(("process crashed", "process terminated", "process exited")):
-            self.counter.inc()
 
 
 async def serve_metrics(
@@ -111,10 +102,9 @@ async def serve_metrics(
         server, thread = prom.start_http_server(port, addr=host, registry=registry)
     except OSError as error:
         raise ControlError(f"cannot serve metrics on {host}:{port}: {error}") from None
-    counter = _CrashCounter(crashes)
-    logging.getLogger("actors").addHandler(counter)
     gc.callbacks.append(on_gc)
     seen_dropped = seen_stalls = 0
+    seen_crashes = crash_log(node).statistics().crashes
     try:
         task_status.started(server.server_port)
         while True:
@@ -128,6 +118,9 @@ async def serve_metrics(
             pending.set(timers.pending)
             dropped.inc(max(timers.dropped_ticks - seen_dropped, 0))
             seen_dropped = timers.dropped_ticks
+            crashed = crash_log(node).statistics().crashes
+            crashes.inc(max(crashed - seen_crashes, 0))
+            seen_crashes = crashed
             user.refresh()
             if stalls is not None and stall_longest is not None:
                 _watchdog.settle(node)
@@ -140,7 +133,6 @@ async def serve_metrics(
             late.observe(max(trio.current_time() - due, 0.0))
     finally:
         gc.callbacks.remove(on_gc)
-        logging.getLogger("actors").removeHandler(counter)
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from .._core._crashlog import _LABEL
 from .._core._node import Node
 from .._core._pid import PID
 from .._core._process import Process
@@ -87,6 +88,9 @@ def label(proc: Process, declared: Describe = _no_names) -> str:
     name = declared(fn)
     if name is not None:
         return name
+    marked = getattr(fn, _LABEL, None)  # a job's run: the user's function or entry id
+    if isinstance(marked, str):
+        return marked
     if fn is manage:
         return "service manager"
     if fn is supervise:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from trio.lowlevel import current_task
 
+from ._crashlog import crash_log, function_label
 from ._exceptions import Cancelled, LinkedProcessFailed, NoProc, ProcessNotFound, Terminated
 from ._messages import Cancel, Exit, ExitReason, LinkDown
 from ._pid import PID
@@ -108,6 +109,8 @@ def finish(
         reason = ExitReason.NORMAL
     if error is not None or logger.isEnabledFor(logging.DEBUG):
         _log_exit(proc, reason, error)
+    elif reason is ExitReason.NORMAL and (crashes := node.__dict__.get("_crash_log")):
+        crashes.returned(proc.pid, proc._fn)  # a clean return after failures: recovered
     hooks, proc._exit_hooks = proc._exit_hooks, None
     watchers, proc._monitored_by = proc._monitored_by, None
     partners, proc._links = proc._links, None
@@ -155,25 +158,23 @@ def _links_down(proc: Process, partners: Process | set[Process], exit: Exit) -> 
 def _log_exit(proc: Process, reason: ExitReason, error: BaseException | None) -> None:
     if reason is not ExitReason.ERROR or error is None:
         logger.debug("process exited pid=%s reason=%s", proc.pid, reason.value)
+        if reason is ExitReason.NORMAL and (crashes := proc._node.__dict__.get("_crash_log")):
+            crashes.returned(proc.pid, proc._fn)
         return
+    crashes = crash_log(proc._node)
     if isinstance(error, LinkedProcessFailed):
+        crashes.count()
         logger.error("process exited pid=%s reason=linked error=%s", proc.pid, error)
     elif isinstance(error, Terminated):
+        crashes.count()
         logger.warning("process terminated pid=%s", proc.pid)
     else:
-        logger.error(
-            "process crashed pid=%s function=%s error=%r",
-            proc.pid,
-            getattr(proc._fn, "__qualname__", proc._fn),
-            error,
-            exc_info=error,
-        )
+        crashes.crashed(proc.pid, proc._fn, error)  # a traceback once per streak, then summaries
 
 
 def function_name(proc: Process) -> str:
-    """The qualified name of the process function, as logs and errors show it."""
-    fn = proc._fn
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+    """The name of the process function, as logs and errors show it (its label if set)."""
+    return function_label(proc._fn)
 
 
 def link_down(proc: Process, event: LinkDown, function: str | None = None) -> None:

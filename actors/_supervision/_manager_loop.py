@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from .._core._crashlog import crash_log, function_label
 from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message
 from .._time._select import select
 from ._backoff import BackoffState
@@ -54,6 +55,8 @@ class _Service:
     retry_at: float | None = None
     starts: int = 0
     error: str | None = None
+    failing_since: float | None = None
+    """When its current failure streak began (None: not failing); ended by a stable run."""
 
     def status(self) -> ServiceStatus:
         return ServiceStatus(
@@ -88,12 +91,14 @@ class _Manager:
             if self._stash:
                 is_event, value = self._stash.popleft()
             else:
-                due = min((s.retry_at for s in self.order if s.retry_at is not None), default=None)
+                wakes = [s.retry_at for s in self.order] + [self._stable_at(s) for s in self.order]
+                due = min((at for at in wakes if at is not None), default=None)
                 got = None
                 if due is None or due > trio.current_time():
                     with trio.move_on_at(math.inf if due is None else due):
                         got = await select(proc.events, proc.inbox)
                 if got is None:
+                    self._recovered_due()
                     await self._retry_due()
                     await self._check_gave_up()
                     continue
@@ -139,7 +144,32 @@ class _Manager:
             return
         self._schedule_retry(svc, exit.at - svc.started_at, pid)
 
+    def _stable_at(self, svc: _Service) -> float | None:
+        """When a failing service that runs again counts as recovered (None: not pending)."""
+        if svc.failing_since is None or svc.state is not ServiceState.RUNNING:
+            return None
+        return svc.started_at + (svc.spec.backoff.stable_threshold or 0.0)
+
+    def _recovered_due(self) -> None:
+        now = trio.current_time()
+        for svc in self.order:
+            stable_at = self._stable_at(svc)
+            if stable_at is None or stable_at > now:
+                continue
+            assert svc.failing_since is not None
+            logger.info(
+                "service recovered name=%s pid=%s failures=%d failing_for=%.3fs",
+                svc.spec.name,
+                svc.pid,
+                svc.backoff.failures,
+                svc.started_at - svc.failing_since,
+            )
+            svc.failing_since = None
+            crash_log(self.proc.node).recovered(function_label(svc.spec.fn))
+
     def _schedule_retry(self, svc: _Service, ran: float, pid: PID | None) -> None:
+        if svc.failing_since is None:
+            svc.failing_since = trio.current_time()
         delay = svc.backoff.record_failure(max(ran, 0.0))
         name = svc.spec.name
         if delay is None:

@@ -40,7 +40,7 @@ import trio
 
 from ._backoff import Backoff
 from ._restart import Restart, to_restart
-from ._spec import ProcessFn, to_args
+from ._spec import ProcessFn, check_process_args, to_args
 from ._stop import seconds
 
 if TYPE_CHECKING:
@@ -143,6 +143,7 @@ class ServiceSpec:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if not callable(self.fn):
             raise ValueError(f"fn must be an async process function, got {self.fn!r}")
+        check_process_args(self.fn, self.args)
         if not isinstance(self.backoff, Backoff):
             raise ValueError(f"backoff must be a Backoff, got {self.backoff!r}")
         for flag in ("auto_start", "ready", "critical"):

@@ -6,6 +6,7 @@ itself is in ``_supervisor.py``, restart types and strategies in ``_restart.py``
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,30 @@ ProcessFn = Callable[..., Coroutine[Any, Any, Any]]
 def to_args(value: Iterable[object]) -> tuple[object, ...]:
     """A converter: process arguments as a tuple."""
     return tuple(value)
+
+
+def check_process_args(fn: object, args: tuple[object, ...]) -> None:
+    """Refuse a process function that cannot be called as ``fn(proc, *args)``.
+
+    Checked when the spec is made, so a missing ``proc`` parameter or a wrong argument count is
+    a clear error at once instead of a crash loop under a supervisor. A callable without a
+    signature (some builtins) is not checked.
+
+    Raises:
+        ValueError: naming the function, the arguments and the signature found.
+    """
+    try:
+        signature = inspect.signature(fn)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(object(), *args)
+    except TypeError as error:
+        name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+        raise ValueError(
+            f"fn {name} cannot be called as fn(proc, *args) with args {args!r}: {error} "
+            f"(signature: {signature})"
+        ) from None
 
 
 def _to_children(value: Iterable[ChildSpec]) -> tuple[ChildSpec, ...]:
@@ -73,6 +98,7 @@ class ChildSpec:
             raise ValueError(f"id must be a non-empty string, got {self.id!r}")
         if not callable(self.fn):
             raise ValueError(f"fn must be an async process function, got {self.fn!r}")
+        check_process_args(self.fn, self.args)
         if not isinstance(self.backoff, Backoff):
             raise ValueError(f"backoff must be a Backoff, got {self.backoff!r}")
 

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from .._core._messages import Cancel, Exit, LinkDown, Message
+from .._core._crashlog import crash_log, function_label
+from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message
 from .._core._process import Process
 from .._time._select import select
 from ._backoff import BackoffState
@@ -54,6 +55,8 @@ class _Child:
     started_at: float = 0.0
     restart_at: float | None = None
     restarts: int = 0
+    failing_since: float | None = None
+    """When its current failure streak began (None: not failing); ended by a stable run."""
 
     def info(self) -> ChildInfo:
         status = (
@@ -81,19 +84,44 @@ class _Supervisor:
             await self._stop_all()
             raise
         while True:
-            due = min(
-                (c.restart_at for c in self.children if c.restart_at is not None), default=None
-            )
+            wakes = [c.restart_at for c in self.children] + [
+                self._stable_at(c) for c in self.children
+            ]
+            due = min((at for at in wakes if at is not None), default=None)
             got = None
             if due is None or due > trio.current_time():
                 with trio.move_on_at(math.inf if due is None else due):
                     got = await select(proc.events, proc.inbox)
             if got is None:
+                self._recovered_due()
                 await self._restart_due()
             elif got.source is proc.inbox:
                 await self._handle_message(got.value)
             elif await self._handle_event(got.value):
                 return
+
+    def _stable_at(self, child: _Child) -> float | None:
+        """When a failing child that runs again counts as recovered (None: not pending)."""
+        if child.failing_since is None or child.pid is None:
+            return None
+        return child.started_at + (child.spec.backoff.stable_threshold or 0.0)
+
+    def _recovered_due(self) -> None:
+        now = trio.current_time()
+        for child in self.children:
+            stable_at = self._stable_at(child)
+            if stable_at is None or stable_at > now or child.failing_since is None:
+                continue
+            logger.info(
+                "child recovered supervisor=%s id=%s pid=%s failures=%d failing_for=%.3fs",
+                self.proc.pid,
+                child.spec.id,
+                child.pid,
+                child.backoff.failures,
+                child.started_at - child.failing_since,
+            )
+            child.failing_since = None
+            crash_log(self.proc.node).recovered(function_label(child.spec.fn))
 
     def _spawn(self, child: _Child) -> None:
         spec = child.spec
@@ -131,6 +159,8 @@ class _Supervisor:
             logger.debug("child ended id=%s pid=%s reason=%s", spec.id, exit.pid, exit.reason.value)
             return
         now = exit.at
+        if exit.reason is ExitReason.ERROR and child.failing_since is None:
+            child.failing_since = now
         delay = await self._count_restart(child, now, now - child.started_at)
         when = now + delay
         pending = {child: when}

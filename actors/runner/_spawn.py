@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from .._core._crashlog import function_label, set_label
 from .._scheduling._run import run_schedule
 from .._scheduling._schedule import Fire, Schedule, ScheduleEvent, WallClock, every
 from .._supervision._backoff import Backoff, BackoffState
@@ -86,6 +87,8 @@ async def spawn_main(
 
     async def job(run_proc: Process, fire: Fire) -> Any:
         return await main_fn(run_proc, RunContext(spec.id, spawn_id, fire, cell.value))
+
+    set_label(job, function_label(main_fn))  # crash lines and ps name the user's function
 
     def report(event: ScheduleEvent) -> None:
         proc.send(runner, "runner.event", event)

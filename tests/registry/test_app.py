@@ -156,7 +156,8 @@ class TestLoadApp:
         assert f"- {index}, entry app:b, field source: file://procs.py has no attribute 'nope'" in (
             text
         )
-        assert f"- {index}, entry app:c, field method: file://procs.py:not_async is not an" in text
+        needle = "field method: process function file://procs.py:not_async is not an"
+        assert f"- {index}, entry app:c, {needle}" in text
         assert f"- {index}, entry app:d, field source: file://procs.py has no attribute" in text
 
     def test_not_a_directory(self, tmp_path: Path) -> None:

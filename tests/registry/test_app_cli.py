@@ -286,7 +286,7 @@ class TestStop:
         blocked = [line for line in out.splitlines() if "Exit blocked" in line]
         assert len(blocked) == 3  # at 3.1 s, then 4.1 s and 6.1 s (doubling); it ends at 8 s
         assert "Exit blocked       processes=1 pids={main|0x00002} functions=" in blocked[0]
-        assert blocked[0].endswith(".swallow")
+        assert blocked[0].endswith("functions=app:p")  # the process entry's label
         assert "process does not stop pid={main|0x00002} function=" in out
         assert "await trio.sleep(3600)" in out  # the kernel's line shows where it waits
         stopped = 'clean=false terminated=1 blocked=1 pids="{main|0x00001} {main|0x00002}"'

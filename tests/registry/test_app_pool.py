@@ -96,3 +96,13 @@ class TestPoolEntry:
         assert "app:resizers" in text
         assert message in text
         assert "_index.yaml" in text
+
+
+def test_a_pool_input_its_process_cannot_take_is_refused(write: Write) -> None:
+    """The workers are spawned as ``fn(proc, *input)``: checked at load, like a service's."""
+    write("app/workers.py", WORKERS)
+    bad = INDEX.replace("input: [10]", "input: [10, 20]")
+    with pytest.raises(IndexFileError) as info:
+        registry.load_app(write("app/_index.yaml", bad).parent)
+    text = str(info.value)
+    assert "app:resizers" in text and "input" in text and "(proc, scale)" in text

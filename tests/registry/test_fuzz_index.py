@@ -1,9 +1,9 @@
 """Hostile ``_index.yaml`` files: only ``IndexFileError`` naming the file, never a hang.
 
 Seeds are the examples' own index files (``examples/*/src/_index.yaml``), mutated as text
-(control characters, anchors and aliases, brackets, huge numbers, impossible dates, cut lines)
-and as data (an entry's field replaced by an extreme value); plus random bytes, deep nesting and
-alias bombs. ``ACTORS_FUZZ=long`` runs many more examples.
+(control characters, anchors and aliases, self-containing ones too, brackets, huge numbers,
+impossible dates, cut lines) and as data (an entry's field replaced by an extreme value); plus
+random bytes, deep nesting and alias bombs. ``ACTORS_FUZZ=long`` runs many more examples.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ INSERTS = st.sampled_from(
         "\x00", "\x07", "\ufeff", "\t", "[", "{", "]", "}", "&a ", "*a", "<<: *a\n", "- ", ": ",
         "'", '"', "!!python/object/apply:os.system ['true']", "!!binary x", "2024-02-30",
         "9" * 5000, "1e400", "${env:NOPE}", "\n  - name: x\n    kind: process\n", "---\n", "...\n",
-        "? ", "|", ">", "%YAML 1.1\n",
+        "? ", "|", ">", "%YAML 1.1\n", "&e {self: *e}", "&s [*s]", "&m {<<: *m}",
     ]
 )  # fmt: skip
 EXTREMES = st.sampled_from(

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from registry import (
     Env,
@@ -91,6 +93,61 @@ class TestFileStorage:
         assert storage.get("A") is None
         storage.set("A", "1")
         assert path.read_text() == "A=1\n"
+
+    def test_fifo_folder_huge_and_binary_files_are_errors_not_hangs(self, tmp_path: Path) -> None:
+        """A FIFO (which would block the read), a folder, an oversized or non-UTF-8 file."""
+        from registry._storages import MAX_ENV_FILE_BYTES
+
+        fifo = tmp_path / "fifo.env"
+        os.mkfifo(fifo)
+        folder = tmp_path / "folder.env"
+        folder.mkdir()
+        huge = tmp_path / "huge.env"
+        huge.write_text("A=" + "x" * MAX_ENV_FILE_BYTES)
+        binary = tmp_path / "binary.env"
+        binary.write_bytes(b"A=\xff\n")
+        for path, message in [
+            (fifo, "is not a regular file"),
+            (folder, "is not a regular file"),
+            (huge, f"over the limit of {MAX_ENV_FILE_BYTES} bytes"),
+            (binary, "is not UTF-8"),
+        ]:
+            with pytest.raises(EnvError, match=message) as caught:
+                FileStorage(path).get("A")
+            assert str(path) in str(caught.value)
+            with pytest.raises(EnvError, match=message):
+                FileStorage(path).set("A", "1")
+
+
+@settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+@given(
+    raw=st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.one_of(
+                st.text(max_size=40),
+                st.sampled_from(["A=1", "export B='x'", 'C="a\\"b"', "# c", "D=x #c", "=", "E"]),
+            ),
+            max_size=8,
+        ).map(lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass")),
+    )
+)
+def test_any_env_file_reads_or_names_the_file(
+    tmp_path_factory: pytest.TempPathFactory, raw: bytes
+) -> None:
+    """Whatever the bytes, reading gives string pairs or an EnvError naming the file."""
+    path = tmp_path_factory.mktemp("env") / ".env"
+    path.write_bytes(raw)
+    problem = ""
+    values: dict[str, str] = {}
+    try:
+        values = FileStorage(path).read()
+    except EnvError as error:
+        problem = str(error)
+    assert str(path) in problem if problem else True
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
 
 
 class TestStorages:

@@ -153,6 +153,38 @@ class TestLive:
         assert len(errors) == 1 and "app:bad" in errors[0] and "meta.interval" in errors[0]
         assert ticks.times["good"] == [1, 2, 3] and ticks.times["bad"] == [2.6]
 
+    async def test_a_job_needing_arguments_is_refused_live(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A function that cannot be called with no arguments is reported once, not run (as
+        load_app refuses it in index files); fixing the entry starts it."""
+        ticks = Ticks()
+
+        def needs(value: int) -> int:
+            return value
+
+        reg = Registry.from_entries([
+            job_entry("app:good", ticks.job("good"), interval="1s"),
+            job_entry("app:needs", needs, interval="1s"),
+        ])  # fmt: skip
+        async with actors.open_node() as node:
+            pid = start_cron_scheduler(node, reg, wall_clock=VirtualWallClock(T0))
+            await trio.sleep(2.5)
+            assert set(await jobs(node, pid)) == {"app:good"}
+            reg.changes().update(job_entry("app:needs", ticks.job("needs"), interval="1s")).apply()
+            await trio.sleep(1.2)
+            node.cancel(pid)
+            await node.wait_exit(pid)
+        errors = [r.getMessage() for r in caplog.records if "cron job invalid" in r.getMessage()]
+        assert len(errors) == 1
+        assert "cron job app:needs: field source: cron.job function" in errors[0]
+        assert (
+            "missing a required argument: 'value' (signature: (value: 'int') -> 'int')"
+            in (errors[0])
+        )
+        assert not [r for r in caplog.records if r.exc_info]  # it never ran
+        assert ticks.times["good"] == [1, 2, 3] and ticks.times["needs"] == [3.5]
+
     async def test_cron_expression_job(self) -> None:
         """A cron job with seconds fires on its wall-clock slots in its zone."""
         ticks = Ticks()

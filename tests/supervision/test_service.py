@@ -367,7 +367,7 @@ class TestFailures:
     def test_critical_must_be_a_bool(self) -> None:
         """critical is checked like the other flags."""
         with pytest.raises(ValueError, match="critical must be a bool, got 'no'"):
-            ServiceSpec("a", service, critical="no")  # type: ignore[arg-type]
+            ServiceSpec("a", service, args=("a", []), critical="no")  # type: ignore[arg-type]
 
 
 class TestApi:
