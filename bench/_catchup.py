@@ -16,15 +16,25 @@ run, the misfire count and whether that count is exact or a lower bound (printed
 
 Each plan must cost milliseconds, whatever the outage (issue #24); a plan is never allowed to
 walk the missed slots one by one. One JSON line per case with ``--json``.
+
+``--drain N`` measures the trigger-file side instead: N trigger files for one target that is
+down, then two delivery passes (``actors.cron._triggerdrain.drain``): the first reads every file,
+the second finds them all still backing off. For each pass: wall and CPU time, and the longest
+time one trio task step held the loop (thread CPU), which is what other processes wait for.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import trio
 
 from actors import CatchUpPolicy, CronTrigger
 from actors.lowlevel import plan_catch_up
@@ -64,6 +74,59 @@ def measure(expr: str, tz: str, anchor: datetime, coalesce: bool, repeat: int) -
     }
 
 
+class _LongestStep(trio.abc.Instrument):
+    def __init__(self) -> None:
+        self.began: float | None = None
+        self.longest = 0.0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.began = time.thread_time()
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self.began is not None:
+            self.longest = max(self.longest, time.thread_time() - self.began)
+
+
+def measure_drain(count: int) -> list[dict[str, object]]:
+    """Two drain passes over ``count`` files whose target is down; their cost and longest step."""
+    from actors.cron import TriggerFile
+    from actors.cron._triggerdrain import DeliveryLedger, drain
+    from actors.cron._triggerfiles import encode_trigger
+
+    async def down(trigger: object) -> None:
+        raise ConnectionError("target down")
+
+    results: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        data = encode_trigger(TriggerFile(target="inbox", prompt="p", job_id="job", fired_at=NOW))
+        for n in range(count):
+            (folder / f"20260601T120000.000000Z-{n:06d}-job.json").write_bytes(data)
+
+        async def passes() -> None:
+            ledger = DeliveryLedger()
+            for name in ("first pass (reads every file)", "second pass (all backing off)"):
+                meter = _LongestStep()
+                trio.lowlevel.add_instrument(meter)
+                await trio.lowlevel.checkpoint()  # the drain starts a step of its own
+                wall, cpu = time.perf_counter(), time.process_time()
+                await drain(folder, down, ledger=ledger)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                trio.lowlevel.remove_instrument(meter)
+                results.append(
+                    {
+                        "case": f"drain {count} files, {name}",
+                        "wall_s": round(wall, 3),
+                        "cpu_s": round(cpu, 3),
+                        "longest_step_ms": round(meter.longest * 1e3, 2),
+                    }
+                )
+
+        logging.getLogger("actors.cron").setLevel(logging.ERROR)  # one warning per failure
+        trio.run(passes)
+    return results
+
+
 def main() -> None:
     """Run every case and print one line (or one JSON line) each."""
     parser = argparse.ArgumentParser(prog="python -m bench._catchup", description=__doc__)
@@ -73,7 +136,12 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="one JSON line per case")
     parser.add_argument("--skip-slow", action="store_true", help="skip the since-1970 cases")
+    parser.add_argument("--drain", type=int, metavar="N", help="measure a backlog of N files")
     args = parser.parse_args()
+    if args.drain:
+        for result in measure_drain(args.drain):
+            print(json.dumps(result) if args.json else result, flush=True)
+        return
     for name, expr, tz, anchor in CASES:
         if args.skip_slow and anchor == EPOCH:
             continue
