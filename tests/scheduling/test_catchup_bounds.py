@@ -12,11 +12,23 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import trio
 from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors import CatchUpPolicy, CronTrigger, IntervalTrigger
+import actors
+from actors import (
+    CatchUpPolicy,
+    CronTrigger,
+    Fire,
+    IntervalTrigger,
+    Schedule,
+    ScheduleEvent,
+    ScheduleInfo,
+    VirtualWallClock,
+    start_schedule,
+)
 from actors._scheduling._cronmath import FireCounter, fixed_offset, last_fire_until
 from actors._scheduling._triggers import WALK_BUDGET
 from actors.lowlevel import plan_catch_up
@@ -266,3 +278,36 @@ def test_counter_type() -> None:
     trigger = CronTrigger("*/5 * * * *")
     assert isinstance(trigger._fire_counter(), FireCounter)
     assert trigger._fire_counter() is trigger._fire_counter()
+
+
+class TestScheduleReportsLowerBounds:
+    @pytest.mark.parametrize(("zone", "exact"), [("UTC", True), ("Europe/Berlin", False)])
+    async def test_a_schedule_started_in_1970_runs_at_once(
+        self, steps: list[int], zone: str, exact: bool
+    ) -> None:
+        """A schedule whose trigger starts in 1970 plans at once; a lower bound says so."""
+        runs: list[datetime] = []
+        events: list[ScheduleEvent] = []
+
+        async def job(proc: actors.Process, fire: Fire) -> None:
+            runs.append(fire.scheduled)
+
+        trigger = CronTrigger(EVERY_SECOND, zone, start=EPOCH)
+        wall = VirtualWallClock(NOW)
+        async with actors.open_node() as node:
+            pid = start_schedule(
+                node, Schedule(trigger, job), wall_clock=wall, on_event=events.append
+            )
+            await trio.sleep(2.2)
+            node.cancel(pid)
+            info: ScheduleInfo = (await node.wait_exit(pid)).result
+        assert steps[0] < 2_000
+        assert runs[:3] == [NOW.replace(microsecond=0) + timedelta(seconds=n) for n in range(3)]
+        misfire = [e for e in events if e.kind == "skipped" and e.reason == "misfire"]
+        assert len(misfire) == 1 and misfire[0].exact is exact
+        assert info.exact is exact
+        whole = int((NOW - EPOCH).total_seconds())
+        if exact:
+            assert misfire[0].count == whole - 60 + 1  # 1970-01-01T00:00:00 is due too
+        else:
+            assert WALK_BUDGET < misfire[0].count < whole
