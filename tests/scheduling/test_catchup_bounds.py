@@ -203,6 +203,31 @@ class TestArithmeticCount:
         assert counter.count(after, until) == len(full_walk(trigger, after, until))
 
     @pytest.mark.parametrize(
+        "expr",
+        [
+            "0 0 15W * *",
+            "0 0 * * L5",
+            "0 0 * * MON#2",
+            "H H * * *",
+            "0 0 1-7 * MON",
+            "0 12 * JAN-MAR SAT,SUN",
+            "@weekly",
+            "0 0 31 * *",
+            "30 6 1,15 */2 0-2",
+            "0 0 * * 7",
+        ],
+    )
+    def test_any_expression_is_counted_right_or_not_at_all(self, expr: str) -> None:
+        """Whatever croniter accepts: either no counter, or the walk's count over 3 years."""
+        trigger = CronTrigger(expr, "UTC", hash_id="job-7")
+        counter = trigger._fire_counter()
+        if counter is None:
+            assert any(mark in expr for mark in ("W", "L", "#"))
+            return
+        after, until = datetime(2022, 2, 3, 4, 5, tzinfo=UTC), datetime(2025, 3, 4, tzinfo=UTC)
+        assert counter.count(after, until) == len(full_walk(trigger, after, until))
+
+    @pytest.mark.parametrize(
         ("expr", "zone"),
         [("0 0 L * *", "UTC"), ("0 0 * * 5#2", "UTC"), ("* * * * *", "Europe/Berlin")],
     )
