@@ -350,12 +350,12 @@ class CronTrigger:
                 instant = wall - early
                 if wildcard:
                     pending.append(wall - late)
-            elif wildcard:  # gap: no wall time in it occurs; resume at its end, not one by one
-                end = transition(wall - late, wall - early, zone, late) + late
-                walls = self._walls(end - _TICK)
-                continue
-            else:
+            else:  # gap: no wall time in it occurs; resume at its end, not one by one
                 instant = transition(wall - late, wall - early, zone, late)
+                walls = self._walls(instant + late - _TICK)
+                if wildcard:
+                    continue
+                # Fixed-time: the skipped times (and a match at the gap's end) fire once, now.
             while pending and pending[0] <= instant:
                 repeat = pending.popleft()
                 if repeat > last:

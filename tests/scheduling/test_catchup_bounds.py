@@ -281,6 +281,15 @@ class TestDaylightSavingSearchIsBounded:
         assert trigger.next_fire(before_gap) == datetime(2024, 3, 31, 1, tzinfo=UTC)  # 03:00 CEST
         assert steps[0] <= 5
 
+    def test_fixed_time_gap_is_jumped_too(self, steps: list[int]) -> None:
+        """Every second of 02:xx (fixed-time): the gap's 3,600 wall times merge in one step."""
+        trigger = CronTrigger("0-59 2 * * * 0-59", "Europe/Berlin")
+        before_gap = datetime(2024, 3, 31, 0, 59, 59, tzinfo=UTC)
+        gap_end = datetime(2024, 3, 31, 1, tzinfo=UTC)  # 03:00 CEST
+        assert trigger.next_fire(before_gap) == gap_end
+        assert trigger.next_fire(gap_end) == datetime(2024, 4, 1, 0, tzinfo=UTC)  # 02:00 CEST
+        assert steps[0] <= 10
+
     def test_fold_lookback_only_when_the_fold_is_near(self, steps: list[int]) -> None:
         """A day before a fall-back, the next fire costs a step, not an hour of them."""
         trigger = CronTrigger(EVERY_SECOND, "Europe/Berlin")
