@@ -341,6 +341,8 @@ class _RunnerLoop:
         if counter is not None:
             rec.counts[counter] += event.count
             spawn.counts[counter] += event.count
+        if not event.exact:
+            rec.exact = spawn.exact = False
         if event.kind == "succeeded":
             self._merge(rec, event.result)
 

@@ -39,12 +39,14 @@ class SpawnRecord:
     counts: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(_COUNTERS, 0))
     last_fire: datetime | None = None
     """The latest slot its schedule started or skipped: a restart resumes after it."""
+    exact: bool = True  # False once a skipped count was a lower bound
 
     def info(self) -> SpawnInfo:
         status: Literal["running", "stopping", "restarting"] = (
             "stopping" if self.stopping else "restarting" if self.pid is None else "running"
         )
-        return SpawnInfo(self.id, self.pid, status, self.started, Counts(**self.counts))
+        counts = Counts(**self.counts, exact=self.exact)
+        return SpawnInfo(self.id, self.pid, status, self.started, counts)
 
 
 @attrs.define(eq=False)
@@ -58,6 +60,7 @@ class ProgramRecord:
     removed: bool = False
     stopped: int = 0  # spawns stopped by uninstall
     waiters: list[Message] = attrs.field(factory=list)  # uninstall calls awaiting the stop
+    exact: bool = True  # False once a skipped count was a lower bound
 
     def active(self) -> list[SpawnRecord]:
         return [s for s in self.spawns if not s.stopping]
@@ -71,7 +74,7 @@ class ProgramRecord:
             spec.min,
             spec.max,
             spawns,
-            Counts(**self.counts),
+            Counts(**self.counts, exact=self.exact),
             self.triggered,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import trio
 
 import actors
@@ -34,3 +35,24 @@ async def test_a_restarted_spawn_does_not_rerun_its_last_slot() -> None:
         spawn = (await runner.info("p")).spawns[0]
         assert spawn.pid not in (None, first)
     assert slots == [midnight, midnight + MIN, midnight + 2 * MIN]
+
+
+@pytest.mark.parametrize(("zone", "exact"), [("UTC", True), ("Europe/Berlin", False)])
+async def test_counts_say_when_skipped_is_a_lower_bound(zone: str, exact: bool) -> None:
+    """A program whose cron trigger starts in 1970: its counts say whether skipped is exact."""
+
+    async def main(proc: actors.Process, ctx: RunContext) -> None:
+        pass
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    trigger = CronTrigger("* * * * * 0-59", zone, start=epoch)
+    async with actors.open_node() as node:
+        runner = start_runner(node, wall_clock=VirtualWallClock(T))
+        await runner.install(Program("p", main, trigger=trigger, min=1))
+        await trio.sleep(0.5)
+        info = await runner.info("p")
+    counts = info.counts
+    assert (counts.exact, info.spawns[0].counts.exact) == (exact, exact)
+    assert counts.submitted == 1
+    if exact:  # every second since 1970 but the one that ran
+        assert counts.skipped == int((T - epoch).total_seconds())
