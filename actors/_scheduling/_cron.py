@@ -280,17 +280,19 @@ class CronTrigger:
             last_fire = now
         counter = self._fire_counter()
         walk = cap if counter is not None else max(cap, WALK_BUDGET)
-        due: list[datetime] = []
+        due: list[datetime] = []  # at most `cap`: the rest are only counted
         latest: datetime | None = None
-        for fire in self._fires(last_fire):
+        total = -1
+        for total, fire in enumerate(self._fires(last_fire)):  # `total` due fires before it
             if fire > now:
-                return FirePlan(due=tuple(due[:cap]), total=len(due), latest=latest, next_fire=fire)
-            if len(due) == walk:
+                return FirePlan(due=tuple(due), total=total, latest=latest, next_fire=fire)
+            if total == walk:
                 break
-            due.append(fire)
             latest = fire
-        else:
-            return FirePlan(due=tuple(due[:cap]), total=len(due), latest=latest, next_fire=None)
+            if len(due) < cap:
+                due.append(fire)
+        else:  # the trigger has no more fires
+            return FirePlan(due=tuple(due), total=total + 1, latest=latest, next_fire=None)
         # More than `walk` fires are due (`fire` is one more): find the latest by bisection.
         latest = last_fire_until(self.next_fire, now, fire)
         if counter is not None:
@@ -298,11 +300,7 @@ class CronTrigger:
         else:  # `fire` and `latest` are due; nothing is known of what lies between them
             total, exact = walk + 1 + (latest > fire), latest == fire
         return FirePlan(
-            due=tuple(due[:cap]),
-            total=total,
-            latest=latest,
-            next_fire=self.next_fire(now),
-            exact=exact,
+            due=tuple(due), total=total, latest=latest, next_fire=self.next_fire(now), exact=exact
         )
 
     def _fire_counter(self) -> FireCounter | None:
