@@ -11,6 +11,10 @@ job down since 1970 has 1.8 billion). Two pieces make it cost a bounded amount o
 - :func:`last_fire_until` finds the latest fire at or before an instant with O(log(span))
   ``next_fire`` probes (exponential search back from ``until``, then bisection), for any trigger
   whose ``next_fire`` is consistent, daylight-saving rule included.
+
+The daylight-saving helpers the cron walk uses live here too: a zone's offset at a wall time or
+an instant, the instant of a transition (bisection on seconds), and where a wildcard schedule's
+walk must start to see a fall-back's repeated wall times (:func:`fold_lookback`).
 """
 
 from __future__ import annotations
@@ -67,9 +71,10 @@ def _values(field: Sequence[object], low: int, high: int) -> tuple[int, ...] | N
     """A croniter-expanded field as sorted ints; None when it holds ``L`` or other specials."""
     if list(field) == ["*"]:
         return tuple(range(low, high + 1))
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in field):
+    ints = [v for v in field if isinstance(v, int) and not isinstance(v, bool)]
+    if len(ints) != len(field):
         return None
-    return tuple(sorted({int(v) % 7 if high == 6 else int(v) for v in field}))  # type: ignore[call-overload]
+    return tuple(sorted({v % 7 if high == 6 else v for v in ints}))  # weekday 7 is Sunday
 
 
 @attrs.frozen
@@ -79,6 +84,7 @@ class FireCounter:
     offset: timedelta
     """The zone's constant UTC offset."""
     hours: tuple[int, ...]
+    """Matching hours, sorted (likewise ``minutes`` and ``seconds``; 5 fields: second 0)."""
     minutes: tuple[int, ...]
     seconds: tuple[int, ...]
     days: frozenset[int] | None
