@@ -21,6 +21,7 @@ a fall-back day; we never do.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -30,19 +31,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 from croniter import CroniterBadDateError, croniter
 
-from ._triggers import DEFAULT_CAP, FirePlan, as_utc, check_cap, plan_from_fires
+from ._cronmath import FireCounter, fold_lookback, last_fire_until, offset, transition
+from ._triggers import DEFAULT_CAP, WALK_BUDGET, FirePlan, as_utc, check_cap
 
 __all__ = ["CronTrigger"]
 
 _TICK = timedelta(microseconds=1)
-_SECOND = timedelta(seconds=1)
-_EPOCH = datetime(1970, 1, 1)
 _PROBE = datetime(2000, 1, 1)
+"""Where the validity probe starts looking for a first match (any fixed date works)."""
 _FIRST_YEAR, _LAST_YEAR = 2, 9998
 """Instants a trigger is asked about stay a year clear of ``datetime``'s limits (zones, folds)."""
-"""Where the validity probe starts looking for a first match (any fixed date works)."""
-_LOOKAHEAD = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=3), timedelta(hours=26))
-"""Where to look for an imminent fall-back whose repeated wall times lie behind ``after``."""
 
 MAX_EXPR_LENGTH = 256
 """Longest cron expression accepted, in characters."""
@@ -144,8 +142,9 @@ def _fix_single_ranges(field: str) -> str:
     return ",".join(_SINGLE_RANGE.sub(r"\1", part) for part in field.split(","))
 
 
-def _parse(expr: str, hash_id: str | None) -> tuple[str, bool]:
-    """Validate an expression; return it normalised and whether it is a wildcard schedule."""
+def _parse(expr: str, hash_id: str | None) -> tuple[str, bool, croniter]:
+    """Validate an expression; return it normalised, whether it is a wildcard schedule, and
+    its parsed croniter (a prototype to copy: parsing costs as much as 20 steps)."""
     if not isinstance(expr, str):
         raise ValueError(f"cron expression must be a string, got {str(expr)[:80]!r}")
     if len(expr) > MAX_EXPR_LENGTH:
@@ -178,7 +177,7 @@ def _parse(expr: str, hash_id: str | None) -> tuple[str, bool]:
         raise ValueError(f"invalid cron expression {expr!r}: {reason}") from None
     time_fields = [fields[0], fields[1], *fields[5:]]
     wildcard = any(f.startswith("*") or f.upper().startswith("H/") for f in time_fields)
-    return text, wildcard
+    return text, wildcard, probe
 
 
 def _to_zone(value: ZoneInfo | str) -> ZoneInfo:
@@ -194,31 +193,6 @@ def _to_zone(value: ZoneInfo | str) -> ZoneInfo:
 
 def _to_optional_start(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value, "start")
-
-
-def _offset(wall: datetime, zone: ZoneInfo, fold: int) -> timedelta:
-    offset = wall.replace(tzinfo=zone, fold=fold).utcoffset()
-    assert offset is not None  # ZoneInfo always knows its offset
-    return offset
-
-
-def _offset_at(instant: datetime, zone: ZoneInfo) -> timedelta:
-    """Return the zone's UTC offset at a naive UTC instant."""
-    offset = instant.replace(tzinfo=UTC).astimezone(zone).utcoffset()
-    assert offset is not None
-    return offset
-
-
-def _transition(before: datetime, after: datetime, zone: ZoneInfo, new: timedelta) -> datetime:
-    """Find the instant in (before, after] where the offset becomes ``new`` (naive UTC)."""
-    lo, hi = (before - _EPOCH) // _SECOND, (after - _EPOCH) // _SECOND
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _offset_at(_EPOCH + mid * _SECOND, zone) == new:
-            hi = mid
-        else:
-            lo = mid
-    return _EPOCH + hi * _SECOND
 
 
 @attrs.frozen
@@ -246,11 +220,15 @@ class CronTrigger:
     """Seed for ``H`` fields, e.g. the job id, so each job gets its own stable spread."""
     _text: str = attrs.field(init=False, repr=False, eq=False)
     _wildcard: bool = attrs.field(init=False, repr=False, eq=False)
+    _proto: croniter = attrs.field(init=False, repr=False, eq=False)
+    _counter: list[FireCounter | None] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        text, wildcard = _parse(self.expr, self.hash_id)
+        text, wildcard, proto = _parse(self.expr, self.hash_id)
         object.__setattr__(self, "_text", text)
         object.__setattr__(self, "_wildcard", wildcard)
+        object.__setattr__(self, "_proto", proto)
+        object.__setattr__(self, "_counter", [])  # built on the first long backlog
 
     @property
     def wildcard(self) -> bool:
@@ -283,12 +261,15 @@ class CronTrigger:
         """Return the fire times due in ``(last_fire, now]`` and the next one after ``now``.
 
         With ``last_fire=None`` and no ``start`` nothing is due: a schedule has no past before it
-        was first planned.
+        was first planned. The cost is bounded whatever the backlog: at most
+        ``max(cap, WALK_BUDGET)`` due fires are stepped through; past that the latest due fire
+        is found by bisection, and the rest are counted by arithmetic in a fixed-offset zone
+        with plain fields (``exact=True``) or else reported as a lower bound (``exact=False``).
 
         Args:
             last_fire (datetime | None): The last fire time, or None.
             now (datetime): The instant to plan at.
-            cap (int): How many due fire times to list; the rest are counted (one step each).
+            cap (int): How many due fire times to list.
 
         Returns:
             FirePlan: The plan.
@@ -297,7 +278,41 @@ class CronTrigger:
         now = as_utc(now, "now")
         if last_fire is None and self.start is None:
             last_fire = now
-        return plan_from_fires(self._fires(last_fire), now, cap)
+        counter = self._fire_counter()
+        walk = cap if counter is not None else max(cap, WALK_BUDGET)
+        due: list[datetime] = []  # at most `cap`: the rest are only counted
+        latest: datetime | None = None
+        total = -1
+        for total, fire in enumerate(self._fires(last_fire)):  # `total` due fires before it
+            if fire > now:
+                return FirePlan(due=tuple(due), total=total, latest=latest, next_fire=fire)
+            if total == walk:
+                break
+            latest = fire
+            if len(due) < cap:
+                due.append(fire)
+        else:  # the trigger has no more fires
+            return FirePlan(due=tuple(due), total=total + 1, latest=latest, next_fire=None)
+        # More than `walk` fires are due (`fire` is one more): find the latest by bisection.
+        latest = last_fire_until(self.next_fire, now, fire)
+        if counter is not None:
+            total, exact = walk + 1 + counter.count(fire, latest), True
+        else:  # `fire` and `latest` are due; nothing is known of what lies between them
+            total, exact = walk + 1 + (latest > fire), latest == fire
+        return FirePlan(
+            due=tuple(due), total=total, latest=latest, next_fire=self.next_fire(now), exact=exact
+        )
+
+    def _fire_counter(self) -> FireCounter | None:
+        if not self._counter:
+            self._counter.append(FireCounter.build(self._proto, self.tz))
+        return self._counter[0]
+
+    def _walls(self, begin: datetime) -> croniter:
+        """A croniter walking wall times after ``begin`` (a copy: parsing costs 20 steps)."""
+        walls = copy.copy(self._proto)
+        walls.set_current(begin, force=True)
+        return walls
 
     def _fires(self, after: datetime | None) -> Iterator[datetime]:
         """Yield every fire time strictly after ``after``, in increasing order (aware UTC)."""
@@ -318,17 +333,13 @@ class CronTrigger:
         last = after.replace(tzinfo=None)  # naive UTC from here on
         begin = after.astimezone(zone).replace(tzinfo=None)
         if wildcard:
-            # A fall-back just ahead repeats wall times that lie behind `begin`; their second
-            # occurrences are still in the future, so start the wall-clock walk that far back.
-            offset = _offset_at(last, zone)
-            lookback = offset - min(_offset_at(last + ahead, zone) for ahead in _LOOKAHEAD)
-            begin -= max(lookback, timedelta(0))
-        walls = croniter(self._text, begin, hash_id=self.hash_id)
+            begin = fold_lookback(last, begin, zone)
+        walls = self._walls(begin)
         pending: deque[datetime] = deque()  # second occurrences in a fold, not yet yielded
         while True:
             try:
                 wall = walls.get_next(datetime)
-                early, late = _offset(wall, zone, 0), _offset(wall, zone, 1)
+                early, late = offset(wall, zone, 0), offset(wall, zone, 1)
             except (CroniterBadDateError, OverflowError, ValueError):  # past year 9999: no more
                 break
             if early == late:
@@ -337,10 +348,12 @@ class CronTrigger:
                 instant = wall - early
                 if wildcard:
                     pending.append(wall - late)
-            elif wildcard:  # gap: the wall time never occurs
-                continue
-            else:
-                instant = _transition(wall - late, wall - early, zone, late)
+            else:  # gap: no wall time in it occurs; resume at its end, not one by one
+                instant = transition(wall - late, wall - early, zone, late)
+                walls = self._walls(instant + late - _TICK)
+                if wildcard:
+                    continue
+                # Fixed-time: the skipped times (and a match at the gap's end) fire once, now.
             while pending and pending[0] <= instant:
                 repeat = pending.popleft()
                 if repeat > last:

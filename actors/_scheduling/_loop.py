@@ -72,6 +72,7 @@ class ScheduleLoop:
         self.runs = 0
         self.due = self.started = self.succeeded = self.failed = 0
         self.cancelled = self.skipped = 0
+        self.exact = True  # False once a plan's counts were lower bounds
         self.parents: frozenset[PID] = frozenset()
         self.timer: Timer | None = None
         self.timer_target: datetime | None = None
@@ -157,14 +158,16 @@ class ScheduleLoop:
             self.last_fire = now  # a cron schedule has no past before it is first planned
         plan = plan_catch_up(self.trigger, self.last_fire, now, policy)
         self.due += len(plan.fires) + plan.skipped
+        self.exact = self.exact and plan.exact
+        exact = plan.exact  # else the counts are lower bounds (a very long cron backlog)
         if plan.refused:
-            self._skip(plan.last_due, plan.skipped, "refused")
+            self._skip(plan.last_due, plan.skipped, "refused", exact=exact)
         elif plan.skipped:
             grace = policy.misfire_grace
             run_late = sum(1 for f in plan.fires if is_misfire(f, now, grace))
             missed = plan.misfires - run_late
             if missed:
-                self._skip(plan.last_due, missed, "misfire")
+                self._skip(plan.last_due, missed, "misfire", exact=exact)
             if plan.skipped - missed:
                 self._skip(plan.last_due, plan.skipped - missed, "coalesced")
         fixed_delay = self.trigger.waits_for_run
@@ -350,10 +353,15 @@ class ScheduleLoop:
     # -- reporting ------------------------------------------------------------------
 
     def _skip(
-        self, fire: datetime | None, count: int, reason: str, error: BaseException | None = None
+        self,
+        fire: datetime | None,
+        count: int,
+        reason: str,
+        error: BaseException | None = None,
+        exact: bool = True,
     ) -> None:
         self.skipped += count
-        self._emit("skipped", fire=fire, count=count, reason=reason, error=error)
+        self._emit("skipped", fire=fire, count=count, reason=reason, error=error, exact=exact)
 
     def _emit(self, kind: EventKind, **fields: Any) -> None:
         event = ScheduleEvent(kind, self.spec.name, **fields)
@@ -363,7 +371,7 @@ class ScheduleLoop:
                 "schedule skipped",
                 name=self.spec.name,
                 reason=event.reason,
-                count=event.count,
+                count=event.count if event.exact else f">={event.count}",
                 fire=_iso(event.fire),
                 **({} if event.error is None else {"error": repr(event.error)}),
             )
@@ -388,6 +396,7 @@ class ScheduleLoop:
             backlog=len(self.backlog),
             last_fire=self.last_fire,
             next_fire=self.next_fire,
+            exact=self.exact,
         )
 
 

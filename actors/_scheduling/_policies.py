@@ -19,6 +19,11 @@ The rules, with ``due`` = the fire times in ``(last_fire, now]``:
 Nothing is dropped silently: ``skipped`` counts every due fire the plan does not run, and
 ``last_due`` is the latest due fire, which the runtime records as its new ``last_fire`` so that
 skipped fires are never planned again.
+
+A plan costs the same after a day's outage as after fifty years': the trigger lists at most
+``limit + 1`` fires and counts the rest without stepping through them (exact arithmetic for
+interval triggers and for cron in fixed-offset zones), or, when it cannot, reports the counts
+as lower bounds (``exact=False``: ``misfires >= N``). ``last_due`` and the fires run are exact.
 """
 
 from __future__ import annotations
@@ -112,6 +117,11 @@ class CatchUpPlan:
     """True when the plan would have run more than ``limit`` fires and so ran none."""
     last_due: datetime | None = None
     """The latest due fire time, run or not: the runtime's new ``last_fire``."""
+    exact: bool = True
+    """False when ``skipped`` and ``misfires`` are lower bounds (``misfires >= N``): the backlog
+    was too long to step through and the trigger cannot count it by arithmetic (a cron
+    schedule in a zone with daylight saving, or with ``L``, ``W`` or ``#`` fields). Whether
+    the plan refuses, and which fires it runs, never depend on the exact count."""
 
 
 def _latest(*values: datetime | None) -> datetime | None:
@@ -165,6 +175,7 @@ def plan_catch_up(
         misfires=missed.total,
         refused=refused,
         last_due=on_time.latest or missed.latest,
+        exact=missed.exact and on_time.exact,
     )
 
 
@@ -172,22 +183,26 @@ def _split(
     trigger: Trigger, last_fire: datetime | None, now: datetime, policy: CatchUpPolicy
 ) -> tuple[FirePlan, FirePlan]:
     """Plan the due fires as two parts: misfires (later than the grace) and on-time fires."""
-    cap = policy.limit + 1  # a part with more than `limit` fires is refused, so list no more
+    # List only what may run: a part with more than `limit` fires is refused, "once" and "none"
+    # run no listed misfire, and coalescing runs only the latest on-time fire.
+    cap = policy.limit + 1
+    missed_cap = cap if policy.catch_up == "all" else 0
+    on_time_cap = 0 if policy.coalesce else cap
     grace = policy.misfire_grace
     if grace is None:
-        return _EMPTY, trigger.plan(last_fire, now, cap=cap)
+        return _EMPTY, trigger.plan(last_fire, now, cap=on_time_cap)
     cutoff = now - grace - _TICK  # fires at or before cutoff are misfires
     if trigger.waits_for_run:  # at most one fire is ever due: classify it
         whole = trigger.plan(last_fire, now, cap=cap)
         if whole.latest is not None and whole.latest <= cutoff:
             return attrs.evolve(whole, next_fire=None), attrs.evolve(_EMPTY, next_fire=None)
         return _EMPTY, whole
-    missed = trigger.plan(last_fire, cutoff, cap=cap)
+    missed = trigger.plan(last_fire, cutoff, cap=missed_cap)
     if last_fire is None:
         after = now if trigger.start is None else cutoff
     else:
         after = max(as_utc(last_fire, "last_fire"), cutoff)
-    return missed, trigger.plan(after, now, cap=cap)
+    return missed, trigger.plan(after, now, cap=on_time_cap)
 
 
 _EMPTY = FirePlan(due=(), total=0, latest=None, next_fire=None)

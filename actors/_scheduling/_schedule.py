@@ -268,7 +268,7 @@ class ScheduleEvent:
     fire: datetime | None = None
     """The slot concerned (for a count of several skipped slots: the latest)."""
     count: int = 1
-    """How many slots (``skipped`` may report several at once)."""
+    """How many slots (``skipped`` may report several at once); a lower bound when not ``exact``."""
     reason: str = ""
     """Why: a :data:`SkipReason` for ``skipped``, ``replaced``/``stopped`` for ``cancelled``."""
     run: int | None = None
@@ -279,6 +279,9 @@ class ScheduleEvent:
     """The run's return value (``succeeded``)."""
     error: BaseException | None = None
     """The run's error (``failed``), or why a spawn failed."""
+    exact: bool = True
+    """False when ``count`` is a lower bound: the misfires of a cron backlog too long to step
+    through, in a zone with daylight saving (see :class:`CatchUpPlan`)."""
 
 
 @attrs.frozen
@@ -301,6 +304,8 @@ class ScheduleInfo:
     """Fires of one plan (catch-up ``all``, uncoalesced) waiting to run one after another."""
     last_fire: datetime | None
     next_fire: datetime | None
+    exact: bool = True
+    """False when ``due`` and ``skipped`` are lower bounds (a skipped event was not exact)."""
 
 
 EventHook = Callable[[ScheduleEvent], None]

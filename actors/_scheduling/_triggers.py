@@ -4,8 +4,9 @@ A trigger never reads a clock and never sleeps. It answers two questions for the
 drives it:
 
 - ``next_fire(after)``: the first fire time strictly after ``after``.
-- ``plan(last_fire, now)``: which fire times are due in ``(last_fire, now]`` (up to a cap, with an
-  exact count of the rest) and which fire comes next.
+- ``plan(last_fire, now)``: which fire times are due in ``(last_fire, now]`` (up to a cap, with a
+  count of the rest, exact or a lower bound) and which fire comes next. Its cost is bounded by
+  the cap and :data:`WALK_BUDGET`, never by how many fires are due.
 
 Every datetime going in must be aware (any zone); every datetime coming out is aware UTC. Interval
 triggers count real elapsed seconds (plain UTC arithmetic), so daylight-saving changes never
@@ -24,6 +25,7 @@ import attrs
 from .._time._duration import to_timedelta
 
 __all__ = [
+    "WALK_BUDGET",
     "FirePlan",
     "IntervalTrigger",
     "OnceTrigger",
@@ -36,6 +38,13 @@ _TICK = timedelta(microseconds=1)
 
 DEFAULT_CAP = 100
 """How many due fire times ``plan`` lists before it only counts the rest."""
+
+WALK_BUDGET = 200
+"""How many due fire times a plan may step through one by one (listing and counting).
+
+Past it, a trigger counts the rest by arithmetic (interval triggers always; cron triggers in a
+fixed-offset zone with plain fields) or reports ``total`` as a lower bound (``exact=False``).
+So a plan's cost is bounded by ``max(cap, WALK_BUDGET)`` steps, never by the outage."""
 
 
 def as_utc(value: datetime, name: str) -> datetime:
@@ -65,12 +74,16 @@ class FirePlan:
     due: tuple[datetime, ...]
     """The earliest due fire times in ``(last_fire, now]``, in order, at most ``cap`` of them."""
     total: int
-    """How many fire times are due in all; ``total - len(due)`` were counted but not listed."""
+    """How many fire times are due in all; ``total - len(due)`` were counted but not listed.
+    A lower bound when ``exact`` is False."""
     latest: datetime | None
-    """The latest due fire time (listed or not), or None when nothing is due."""
+    """The latest due fire time (listed or not), or None when nothing is due. Always exact."""
     next_fire: datetime | None
     """The first fire time after ``now`` (and after ``last_fire``); None when the trigger is done
     or, for a fixed-delay trigger with a fire due, until that run finishes."""
+    exact: bool = True
+    """False when ``total`` is a lower bound: more fires were due than the trigger would step
+    through (:data:`WALK_BUDGET`) and it cannot count them by arithmetic."""
 
     @property
     def overflow(self) -> int:
@@ -125,6 +138,7 @@ def plan_from_fires(fires: Iterable[datetime], now: datetime, cap: int) -> FireP
 
     Returns:
         FirePlan: The due fire times (listed up to ``cap``, counted beyond) and the next one.
+        It steps through every due fire: for finite streams only (a cron trigger walks its own).
     """
     due: list[datetime] = []
     total = 0

@@ -206,14 +206,11 @@ class _PgScheduler:
         job = claim.job
         policy = CatchUpPolicy(job.catch_up, self.grace, coalesce=False, limit=self.limit)
         plan = plan_catch_up(self._trigger(claim), claim.anchor, claim.now, policy)
+        count = f"{'' if plan.exact else '>='}{plan.skipped}"  # a lower bound: say so
         if plan.refused:
-            _log.warning(
-                "cron catch-up refused job=%s due=%d limit=%d", job.id, plan.skipped, self.limit
-            )
+            _log.warning("cron catch-up refused job=%s due=%s limit=%d", job.id, count, self.limit)
         elif plan.skipped:
-            _log.info(
-                "cron fires skipped job=%s count=%d policy=%s", job.id, plan.skipped, job.catch_up
-            )
+            _log.info("cron fires skipped job=%s count=%s policy=%s", job.id, count, job.catch_up)
         owner = self.store.owner
         for slot in plan.fires:
             run = await self._call(start_run, owner, claim, slot, self.run_lease)

@@ -171,14 +171,11 @@ class _Scheduler:
         anchor = max(a for a in anchors if a is not None)
         policy = CatchUpPolicy(job.catch_up, self.misfire_grace, coalesce=True, limit=self.limit)
         plan = plan_catch_up(trigger, anchor, now, policy)
+        count = f"{'' if plan.exact else '>='}{plan.skipped}"  # a lower bound: say so
         if plan.refused:
-            _log.warning(
-                "cron catch-up refused job=%s due=%d limit=%d", job.id, plan.skipped, self.limit
-            )
+            _log.warning("cron catch-up refused job=%s due=%s limit=%d", job.id, count, self.limit)
         elif plan.skipped:
-            _log.info(
-                "cron fires skipped job=%s count=%d policy=%s", job.id, plan.skipped, job.catch_up
-            )
+            _log.info("cron fires skipped job=%s count=%s policy=%s", job.id, count, job.catch_up)
         for slot in plan.fires:
             try:
                 path = self.store.fire(job.id, slot, now=now, wait=False)

@@ -1,7 +1,12 @@
 """Delivering trigger files: one drain pass, and the watcher that repeats it.
 
 A pass lists ``triggers/`` and goes through the files in name (fire) order:
-parse, deliver, and remove the file only after delivery succeeded. A failed
+parse, deliver, and remove the file only after delivery succeeded. A backlog
+of any size never holds the event loop: the listing reads the folder in
+chunks with a checkpoint between them, the files come off a heap one at a
+time (no sort of the whole backlog), and a checkpoint separates any two
+files. A file held behind a failed one is read once; later passes skip it
+by its remembered target without touching the disk. A failed
 delivery is retried in-process with exponential backoff; while a file waits
 for its retry, later files for the *same target* wait too (so each target
 sees its triggers in order) but other targets are not held up. Malformed
@@ -16,6 +21,7 @@ middle of the startup pass, is delivered by the next one.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import math
 import os
@@ -26,13 +32,12 @@ from pathlib import Path
 import attrs
 import trio
 
-from ._atomicfs import write_atomic
+from ._atomicfs import is_temp_name, write_atomic
 from ._triggerfiles import (
     MalformedTrigger,
     Trigger,
     complete,
     encode_trigger,
-    list_pending,
     parse_trigger,
     quarantine,
 )
@@ -88,12 +93,15 @@ class DeliveryLedger:
     """trio time before which a failed name is not tried again."""
     stuck: set[str] = attrs.field(factory=set)
     """Malformed names that cannot be quarantined (a folder); logged once."""
+    targets: dict[str, str] = attrs.field(factory=dict)
+    """The target of each file read but not delivered yet, so that a later pass skips a file
+    held behind a failed one without reading it again (a blocked backlog costs no I/O)."""
 
     def prune(self, names: set[str]) -> None:
         """Forget names that are no longer pending."""
         self.done &= names
         self.stuck &= names
-        for table in (self.failures, self.retry_at):
+        for table in (self.failures, self.retry_at, self.targets):
             for name in table.keys() - names:
                 del table[name]
 
@@ -151,15 +159,30 @@ async def drain(
         int: Number of triggers delivered.
     """
     ledger = DeliveryLedger() if ledger is None else ledger
-    paths = list_pending(directory)
-    ledger.prune({p.name for p in paths})
+    pending = await scan_pending(directory)
+    present: set[str] = set()
+    for start in range(0, len(pending), _SCAN_CHUNK):
+        present.update(pending[start : start + _SCAN_CHUNK])
+        await trio.lowlevel.checkpoint()
+    ledger.prune(present)
+    await trio.lowlevel.checkpoint()
+    heapq.heapify(pending)  # name order, one file at a time: no sort of the whole backlog
     blocked: set[str] = set()  # targets with an earlier file still undelivered
-    delivered = 0
-    for path in paths:
-        await trio.lowlevel.checkpoint()  # a stop can land between any two files
-        name = path.name
+    delivered = skipped = 0
+    while pending:
+        name = heapq.heappop(pending)
         if name in ledger.in_flight or name in ledger.done:
             continue
+        known = ledger.targets.get(name)
+        if known is not None and _held(name, known, blocked, ledger):
+            skipped += 1  # behind a failed file, or waiting for its own retry: not read again
+            if skipped % _SCAN_CHUNK == 0:
+                await trio.lowlevel.checkpoint()
+            continue
+        await trio.lowlevel.checkpoint()  # a stop can land before any file is read
+        if name in ledger.in_flight or name in ledger.done:
+            continue  # an overlapping drain took it meanwhile
+        path = directory / name
         try:
             trigger = parse_trigger(path)
         except FileNotFoundError:
@@ -167,8 +190,8 @@ async def drain(
         except MalformedTrigger as exc:
             _quarantine(path, exc.reason, malformed_grace, ledger)
             continue
-        if trigger.target in blocked or ledger.retry_at.get(name, -math.inf) > trio.current_time():
-            blocked.add(trigger.target)
+        ledger.targets[name] = trigger.target
+        if _held(name, trigger.target, blocked, ledger):
             continue
         ledger.in_flight.add(name)  # no checkpoint since the checks above
         try:
@@ -181,6 +204,7 @@ async def drain(
             ledger.in_flight.discard(name)
         ledger.failures.pop(name, None)
         ledger.retry_at.pop(name, None)
+        ledger.targets.pop(name, None)
         delivered += 1
         try:
             complete(path)
@@ -190,6 +214,38 @@ async def drain(
         if on_delivered is not None:
             on_delivered(trigger)
     return delivered
+
+
+_SCAN_CHUNK = 1024
+"""Folder entries read between two checkpoints: listing 100,000 files never holds the loop."""
+
+
+async def scan_pending(directory: Path) -> list[str]:
+    """List the names of the pending trigger files, in no order, yielding to trio as it goes.
+
+    The same files as :func:`list_pending` (temp and hidden names skipped), read
+    ``_SCAN_CHUNK`` entries at a time with a checkpoint between chunks. A file created or
+    removed during the scan may or may not be listed; the next pass sees it.
+    """
+    names: list[str] = []
+    with os.scandir(directory) as entries:
+        for count, entry in enumerate(entries, 1):
+            if not is_temp_name(entry.name):
+                names.append(entry.name)
+            if count % _SCAN_CHUNK == 0:
+                await trio.lowlevel.checkpoint()
+    return names
+
+
+def _held(name: str, target: str, blocked: set[str], ledger: DeliveryLedger) -> bool:
+    """Whether a file must wait: an earlier file to its target failed, or its retry is not due.
+
+    A held file blocks the later files to its target too, so each target keeps its order.
+    """
+    if target in blocked or ledger.retry_at.get(name, -math.inf) > trio.current_time():
+        blocked.add(target)
+        return True
+    return False
 
 
 def _quarantine(path: Path, reason: str, grace: float, ledger: DeliveryLedger) -> None:

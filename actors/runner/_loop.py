@@ -245,7 +245,7 @@ class _RunnerLoop:
             rec.spawns.append(spawn)
         spec = rec.spec
         pid = self.proc.spawn(
-            spawn_main, self.proc.pid, spec, spawn.id, rec.cell, self.wall,
+            spawn_main, self.proc.pid, spec, spawn.id, rec.cell, self.wall, spawn.last_fire,
             host=spec.host, link=True, monitor=True,
         )  # fmt: skip
         spawn.pid, spawn.restart_at, spawn.started_mono = pid, None, trio.current_time()
@@ -334,10 +334,16 @@ class _RunnerLoop:
         if found is None or not isinstance(event, ScheduleEvent):
             return
         rec, spawn = found
+        fire = event.fire
+        if fire is not None and event.kind in ("started", "skipped"):
+            # What its schedule has planned past: a restart resumes after it.
+            spawn.last_fire = fire if spawn.last_fire is None else max(spawn.last_fire, fire)
         counter = _EVENT_COUNTERS.get(event.kind)
         if counter is not None:
             rec.counts[counter] += event.count
             spawn.counts[counter] += event.count
+        if not event.exact:
+            rec.exact = spawn.exact = False
         if event.kind == "succeeded":
             self._merge(rec, event.result)
 

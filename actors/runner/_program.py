@@ -197,6 +197,9 @@ class Counts:
     """Ticks not run: overlap, misfire, coalesced, refused catch-up."""
     cancelled: int = 0
     """Runs stopped by ``replace`` or by a stop."""
+    exact: bool = True
+    """False when ``skipped`` is a lower bound: a catch-up counted misfires it could not
+    step through (a cron backlog in a zone with daylight saving, see ``CatchUpPlan.exact``)."""
 
 
 @attrs.frozen

@@ -38,12 +38,16 @@ class SpawnRecord:
     backoff: BackoffState = attrs.field(factory=lambda: BackoffState(Backoff()))
     started_mono: float = 0.0
     counts: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(_COUNTERS, 0))
+    last_fire: datetime | None = None
+    """The latest slot its schedule started or skipped: a restart resumes after it."""
+    exact: bool = True  # False once a skipped count was a lower bound
 
     def info(self) -> SpawnInfo:
         status: Literal["running", "stopping", "restarting"] = (
             "stopping" if self.stopping else "restarting" if self.pid is None else "running"
         )
-        return SpawnInfo(self.id, self.pid, status, self.started, Counts(**self.counts))
+        counts = Counts(**self.counts, exact=self.exact)
+        return SpawnInfo(self.id, self.pid, status, self.started, counts)
 
 
 @attrs.define(eq=False)
@@ -57,6 +61,7 @@ class ProgramRecord:
     removed: bool = False
     stopped: int = 0  # spawns stopped by uninstall
     waiters: list[Message] = attrs.field(factory=list)  # uninstall calls awaiting the stop
+    exact: bool = True  # False once a skipped count was a lower bound
 
     def active(self) -> list[SpawnRecord]:
         return [s for s in self.spawns if not s.stopping]
@@ -70,15 +75,26 @@ class ProgramRecord:
             spec.min,
             spec.max,
             spawns,
-            Counts(**self.counts),
+            Counts(**self.counts, exact=self.exact),
             self.triggered,
         )
 
 
 async def spawn_main(
-    proc: Process, runner: PID, spec: Program, spawn_id: int, cell: Cell, wall: WallClock
+    proc: Process,
+    runner: PID,
+    spec: Program,
+    spawn_id: int,
+    cell: Cell,
+    wall: WallClock,
+    last_fire: datetime | None = None,
 ) -> Any:
-    """One spawn: drive the program's schedule, reporting every event to the runner."""
+    """One spawn: drive the program's schedule, reporting every event to the runner.
+
+    ``last_fire`` is the latest slot an earlier incarnation of this spawn handled: a restarted
+    spawn resumes after it instead of planning its trigger's whole past again (which would
+    run the latest slot a second time under ``catch_up="once"``).
+    """
     trigger: Any = spec.trigger
     if trigger is None:
         assert spec.interval is not None
@@ -103,7 +119,7 @@ async def spawn_main(
         stop_timeout=spec.stop_timeout,
         host=spec.host,
     )
-    return await run_schedule(proc, schedule, wall_clock=wall, on_event=report)
+    return await run_schedule(proc, schedule, wall_clock=wall, on_event=report, last_fire=last_fire)
 
 
 async def trigger_main(proc: Process, spec: Program, ctx: RunContext) -> Any:
