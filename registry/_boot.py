@@ -21,6 +21,7 @@ import trio
 import actors
 from actors import Backoff, Node, Process, ServiceManager, ServiceSpec
 
+from ._cronentry import cron_entry_spec
 from ._entry import Entry
 from ._env import Env
 from ._exceptions import IndexFileError, Problem, RegistryError, ResolveError
@@ -60,7 +61,8 @@ class AppPlan:
     hosts: tuple[tuple[str, int | None], ...]
     """``(host id, max_processes)`` for each ``host`` entry."""
     services: tuple[ServiceSpec, ...]
-    """One spec per ``service`` entry, in id order (the manager orders them by ``requires``)."""
+    """One spec per ``service`` and ``cron.durable`` entry, in id order (the manager orders
+    them by ``requires``)."""
     callables: Mapping[Entry, Callable[..., Any]]
     """The resolved callable of every ``process`` and ``function`` entry."""
     environ: Mapping[str, str]
@@ -157,6 +159,11 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
                 spec = _service_spec(entry, fn, problems)
                 if spec is not None:
                     services.append(spec)
+        elif entry.kind == "cron.durable":
+            try:
+                services.append(cron_entry_spec(entry))
+            except ValueError as error:  # the loader checks these; kept for code-built entries
+                problems.append(Problem(str(error), entry.origin, entry=entry.id))
     if problems:
         raise IndexFileError(problems)
     hosts = tuple(

@@ -42,12 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--node", default=None, help="this node's name (with --cluster)")
     run.add_argument("--incarnation", type=int, default=0, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
-    try:
-        from actors.cron._cli import add_cron_parser
-    except ImportError:  # the cron CLI is optional while it is being built
-        pass
-    else:
-        add_cron_parser(sub)
+    from actors.cron._cli import add_cron_parser
+
+    add_cron_parser(sub, serve=_cron_serve)
     from actors._control._cli import add_control_parsers
 
     add_control_parsers(sub)
@@ -64,6 +61,12 @@ def _run(args: argparse.Namespace) -> int:
     from ._app import run_app_cli
 
     return run_app_cli(args)
+
+
+def _cron_serve(args: argparse.Namespace) -> int:
+    from ._cronserve import serve_cli
+
+    return serve_cli(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

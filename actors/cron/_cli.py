@@ -34,11 +34,15 @@ class _BadInput(ValueError):
     """A command-line value is wrong; the message names the option."""
 
 
-def add_cron_parser(subparsers: Any) -> None:
+def add_cron_parser(
+    subparsers: Any, *, serve: Callable[[argparse.Namespace], int] | None = None
+) -> None:
     """Add the ``cron`` command and its actions to the ``actors`` parser.
 
     Args:
         subparsers: The object returned by ``ArgumentParser.add_subparsers``.
+        serve: The handler of ``actors cron serve`` (it boots a node, so it lives in
+            ``registry``); None leaves the action out.
     """
     cron = subparsers.add_parser(
         "cron",
@@ -64,6 +68,9 @@ def add_cron_parser(subparsers: Any) -> None:
     add.add_argument("--heartbeat-file", metavar="PATH", help="skip unless this file has text")
     add.add_argument("--id", help="explicit id (a-z, 0-9, '-') instead of one from the name")
     add.add_argument("--disabled", action="store_true", help="add the job disabled")
+    add.add_argument(
+        "--init", action="store_true", help="create the data folder if it is not one yet"
+    )
     add.set_defaults(handler=partial(_guarded, "add", _add))
 
     listing = actions.add_parser("list", help="list the jobs")
@@ -76,6 +83,38 @@ def add_cron_parser(subparsers: Any) -> None:
         _dir_option(sub)
         sub.add_argument("id", metavar="ID", help="the job id (see `actors cron list`)")
         sub.set_defaults(handler=partial(_guarded, action, partial(_change, action)))
+
+    if serve is not None:
+        _add_serve(actions, serve)
+
+
+def _add_serve(actions: Any, handler: Callable[[argparse.Namespace], int]) -> None:
+    serve = actions.add_parser(
+        "serve",
+        help="run the scheduler until Ctrl+C (with --app: and that app)",
+        description="Run the durable cron as a node: fire the store's jobs; with --app, boot "
+        "that app too and deliver to its processes, else write trigger files an app delivers.",
+    )
+    serve.add_argument("--store", required=True, metavar="DIR|URL", help="data folder or URL")
+    serve.add_argument("--app", metavar="DIR", help="boot this app and deliver to it")
+    serve.add_argument(
+        "--triggers", metavar="DIR", help="PostgreSQL without --app: data folder for the fires"
+    )
+    serve.add_argument("--init", action="store_true", help="create the data folder if needed")
+    serve.add_argument("--tz", default="UTC", help="zone of jobs without one (default UTC)")
+    serve.add_argument(
+        "--poll-interval", type=float, default=0.5, metavar="S", help="longest sleep (0.5)"
+    )
+    serve.add_argument(
+        "--misfire-grace", type=float, default=60.0, metavar="S", help="late fires allowed (60)"
+    )
+    serve.add_argument("--grace", type=float, default=None, help="seconds to stop gracefully")
+    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    serve.add_argument(
+        "--no-control", dest="control", action="store_false", help="no control socket"
+    )
+    serve.add_argument("--metrics-port", type=int, default=None, metavar="PORT")
+    serve.set_defaults(handler=handler)
 
 
 def _dir_option(parser: argparse.ArgumentParser) -> None:
@@ -107,10 +146,11 @@ def _open(args: argparse.Namespace, *, create: bool) -> JobStore | PgJobStore:
     if is_store_url(where):
         return PgJobStore(where)
     path = Path(where)
-    if not create and not (path / "jobs").is_dir():
-        raise _BadInput(f"{option} {where!r} is not a cron data folder (it has no jobs/)")
     if path.exists() and not path.is_dir():
         raise _BadInput(f"{option} {where!r} is not a folder")
+    if not (create and args.init) and not (path / "jobs").is_dir():
+        hint = "; pass --init to create one" if create else ""
+        raise _BadInput(f"{option} {where!r} is not a cron data folder (it has no jobs/){hint}")
     return JobStore(path)
 
 

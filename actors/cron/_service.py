@@ -24,7 +24,9 @@ import logging
 import math
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -34,59 +36,26 @@ from .._core._messages import Cancel
 from .._core._process import Process
 from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
+from ._event import send_event
 from ._job import Job, JobNotFound, MalformedJob
 from ._pgschema import is_store_url
 from ._pgservice import PgOptions, run_pg_service
 from ._pgstore import PgJobStore
 from ._store import JobStore
-from ._triggerdrain import RetryPolicy, Wakeup, watch_triggers
-from ._triggerfiles import JsonValue, Trigger
+from ._triggerdrain import Deliver, RetryPolicy, Wakeup, watch_triggers
+from ._triggerfiles import Trigger, write_trigger
 
-__all__ = ["CRON_TOPIC", "CronEvent", "cron_service"]
+__all__ = ["Role", "cron_service"]
 
-CRON_TOPIC = "cron.trigger"
-"""Topic of the messages the service delivers."""
+Role = Literal["all", "schedule", "deliver"]
+"""What a service does: fire and deliver (``all``), only fire, or only deliver trigger files."""
+
+ROLES: tuple[Role, ...] = ("all", "schedule", "deliver")
 
 WallClock = Callable[[], dt.datetime]
 """Returns the current wall-clock time as an aware datetime."""
 
 _log = logging.getLogger("actors.cron")
-
-
-@attrs.frozen
-class CronEvent:
-    """The payload of a ``cron.trigger`` message: one delivered trigger file."""
-
-    job_id: str | None
-    """The job that fired, or None for an external trigger."""
-    name: str | None
-    """The job's name, or None."""
-    prompt: str | None
-    """The text (a heartbeat job's file contents are appended)."""
-    payload: JsonValue
-    """Structured JSON data, or None."""
-    scheduled_for: dt.datetime | None
-    """The cron slot fired (UTC); None for external triggers."""
-    fired_at: dt.datetime | None
-    """When the trigger file was written (UTC)."""
-    attempt: int
-    """1 for the first delivery; higher after failed deliveries."""
-    trigger: str
-    """The trigger file name: a key to drop a redelivery after a crash."""
-
-    @classmethod
-    def from_trigger(cls, trigger: Trigger) -> CronEvent:
-        """Build the event for a parsed trigger file."""
-        return cls(
-            job_id=trigger.job_id,
-            name=trigger.job_name,
-            prompt=trigger.prompt,
-            payload=trigger.payload,
-            scheduled_for=trigger.scheduled_for,
-            fired_at=trigger.fired_at,
-            attempt=trigger.attempt,
-            trigger=trigger.source or "",
-        )
 
 
 def _utc_now() -> dt.datetime:
@@ -207,14 +176,17 @@ class _Service:
     retry: RetryPolicy
     ack_timeout: float | None
     malformed_grace: float
+    role: Role = "all"
 
     async def run(self) -> None:
         recovery = self.store.recover()
         if recovery.removed_files or recovery.rolled_forward or recovery.removed_oneshots:
             _log.info("cron recovered dir=%s %s", self.store.path, recovery)
         async with trio.open_nursery() as nursery:
-            await nursery.start(self._watch)
-            nursery.start_soon(self._schedule)
+            if self.role != "schedule":
+                await nursery.start(self._watch)
+            if self.role != "deliver":
+                nursery.start_soon(self._schedule)
             _notify_ready(self.proc)
             while True:
                 event = await self.proc.events.receive()
@@ -244,12 +216,8 @@ class _Service:
             await trio.sleep(delay)
 
     async def _deliver(self, trigger: Trigger) -> None:
-        event = CronEvent.from_trigger(trigger)
-        if self.ack_timeout is None:
-            self.proc.send(trigger.target, CRON_TOPIC, event)
-        else:
-            await self.proc.call(trigger.target, CRON_TOPIC, event, timeout=self.ack_timeout)
-        _log.debug("cron delivered file=%s target=%s", event.trigger, trigger.target)
+        await send_event(self.proc, self.ack_timeout, trigger)
+        _log.debug("cron delivered file=%s target=%s", trigger.source, trigger.target)
 
     def _settle(self, trigger: Trigger) -> None:
         try:
@@ -276,13 +244,10 @@ def _check_seconds(value: float, name: str, *, zero: bool = False) -> float:
     return float(value)
 
 
-async def _send(proc: Process, ack_timeout: float | None, trigger: Trigger) -> None:
-    """Deliver one trigger of a PostgreSQL store (as ``_Service._deliver``)."""
-    event = CronEvent.from_trigger(trigger)
-    if ack_timeout is None:
-        proc.send(trigger.target, CRON_TOPIC, event)
-    else:
-        await proc.call(trigger.target, CRON_TOPIC, event, timeout=ack_timeout)
+async def _to_file(folder: Path, trigger: Trigger) -> None:
+    """Hand a PostgreSQL run over as a trigger file (``role="schedule"``)."""
+    path = await trio.to_thread.run_sync(write_trigger, folder, trigger)
+    _log.info("cron fired job=%s file=%s", trigger.job_id, path.name)
 
 
 async def cron_service(
@@ -300,6 +265,7 @@ async def cron_service(
     lease: float = 30.0,
     listen: bool = True,
     trigger_dir: Path | str | None = None,
+    role: Role = "all",
 ) -> None:
     """Run the durable cron service on ``data_dir`` until a ``Cancel`` event.
 
@@ -343,7 +309,11 @@ async def cron_service(
             this scheduler before others may take it over.
         listen (bool): PostgreSQL only: LISTEN for early wake-ups (False: poll only).
         trigger_dir (Path | str | None): PostgreSQL only: a local folder of trigger
-            files to deliver too (on a data folder they are in ``<data>/triggers``).
+            files to deliver too (on a data folder they are in ``<data>/triggers``); with
+            ``role="schedule"``, the data folder whose ``triggers/`` receives the fires.
+        role (Role): ``all`` fires and delivers; ``schedule`` only fires (into trigger
+            files that another service, or an app, delivers); ``deliver`` only delivers
+            a data folder's trigger files (``actors cron serve`` fires them elsewhere).
 
     Raises:
         ValueError: for a bad option, or a PostgreSQL-only option on a data folder.
@@ -358,13 +328,26 @@ async def cron_service(
     grace = _check_seconds(misfire_grace, "misfire_grace", zero=True)
     if ack_timeout is not None:
         _check_seconds(ack_timeout, "ack_timeout")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if isinstance(data_dir, PgJobStore) or is_store_url(data_dir):
         if wall_clock is not None:
             raise ValueError("wall_clock: a PostgreSQL store plans by the database's clock")
+        deliver: Deliver = partial(send_event, proc, ack_timeout)
+        if role == "deliver":
+            raise ValueError(
+                "role 'deliver' delivers a data folder's trigger files; a PostgreSQL store's "
+                "schedulers deliver their runs themselves (or use role 'schedule' with trigger_dir)"
+            )
+        if role == "schedule":
+            if trigger_dir is None:
+                raise ValueError("role 'schedule' on a PostgreSQL store needs trigger_dir")
+            deliver = partial(_to_file, JobStore(trigger_dir).triggers_dir)
+            trigger_dir = None
         await run_pg_service(
             proc,
             data_dir if isinstance(data_dir, PgJobStore) else PgJobStore(str(data_dir)),
-            deliver=lambda trigger: _send(proc, ack_timeout, trigger),
+            deliver=deliver,
             tz=zone,
             poll_interval=poll,
             misfire_grace=grace,
@@ -395,5 +378,6 @@ async def cron_service(
         RetryPolicy() if retry is None else retry,
         ack_timeout,
         _check_seconds(malformed_grace, "malformed_grace", zero=True),
+        role,
     )
     await service.run()

@@ -28,6 +28,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(name="data")
 def fixture_data(tmp_path: Path) -> str:
+    (tmp_path / "data" / "jobs").mkdir(parents=True)
     return str(tmp_path / "data")
 
 
@@ -196,7 +197,7 @@ class TestSubprocess:
             )
 
         added = actors("cron", "add", "--dir", data, "--name", "Ping", "--cron", "* * * * *",
-                       "--target", "agent", "--prompt", "ping", "--oneshot")  # fmt: skip
+                       "--target", "agent", "--prompt", "ping", "--oneshot", "--init")  # fmt: skip
         assert (added.returncode, added.stdout, added.stderr) == (0, "ping\n", "")
         listed = actors("cron", "list", "--dir", data, "--json")
         assert [j["id"] for j in json.loads(listed.stdout)] == ["ping"]
