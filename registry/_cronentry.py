@@ -23,7 +23,7 @@ from typing import Any
 
 import actors
 from actors import Backoff, ServiceSpec
-from actors.cron import cron_service
+from actors.cron import RetryPolicy, cron_service
 
 from ._entry import Entry
 
@@ -39,6 +39,7 @@ def durable_cron_spec(
     poll_interval: float = 0.5,
     misfire_grace: float = 60.0,
     ack_timeout: float | None = None,
+    max_attempts: int = 20,
     trigger_dir: str | None = None,
     requires: tuple[str, ...] = (),
     auto_start: bool = True,
@@ -58,6 +59,7 @@ def durable_cron_spec(
         "poll_interval": poll_interval,
         "misfire_grace": misfire_grace,
         "ack_timeout": ack_timeout,
+        "retry": RetryPolicy(max_attempts=max_attempts),
     }
     if trigger_dir is not None:
         options["trigger_dir"] = trigger_dir
@@ -92,6 +94,7 @@ def cron_entry_spec(entry: Entry) -> ServiceSpec:
         poll_interval=seconds(data["poll_interval"]),
         misfire_grace=seconds(data["misfire_grace"]),
         ack_timeout=None if ack is None else seconds(ack),
+        max_attempts=data["max_attempts"],
         trigger_dir=data.get("trigger_dir"),
         requires=tuple(life["requires"]),
         auto_start=life["auto_start"],

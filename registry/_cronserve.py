@@ -70,6 +70,7 @@ def serve_cli(args: argparse.Namespace, *, stderr: IO[str] | None = None) -> int
             tz=args.tz,
             poll_interval=args.poll_interval,
             misfire_grace=args.misfire_grace,
+            max_attempts=args.max_attempts,
             trigger_dir=trigger_dir,
             requires=tuple(spec.name for spec in plan.services if spec.auto_start),
         )
@@ -88,6 +89,8 @@ def _check(args: argparse.Namespace) -> tuple[str, str | None, Path]:
         raise ValueError(f"--poll-interval must be in (0, 3600] s, got {args.poll_interval!r}")
     if not 0 <= args.misfire_grace < 10**9:
         raise ValueError(f"--misfire-grace must be >= 0 seconds, got {args.misfire_grace!r}")
+    if not 0 <= args.max_attempts <= 1_000_000:
+        raise ValueError(f"--max-attempts must be in 0..1000000, got {args.max_attempts}")
     if args.app is not None and not Path(args.app).is_dir():
         raise ValueError(f"--app {args.app!r} is not a folder")
     if is_store_url(args.store):

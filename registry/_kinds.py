@@ -236,6 +236,7 @@ SCHEMAS: dict[str, tuple[Mapping[str, Field] | None, Post | None]] = {
             "poll_interval": Field(duration(positive=True), "0.5s"),
             "misfire_grace": Field(duration(), "60s"),
             "ack_timeout": Field(duration(positive=True), OMIT),
+            "max_attempts": Field(integer(0), 20),
             "trigger_dir": Field(_cron_store, OMIT),
             "lifecycle": Field(_CRON_LIFECYCLE, {}),
         },

@@ -11,15 +11,18 @@ Errors go to stderr as one line naming the field and value.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import _ops as ops
 from ._atomicfs import decode_json
-from ._job import InvalidJobId, Job, JobExists, JobNotFound, validate_cron
+from ._job import InvalidJobId, JobExists, JobNotFound, validate_cron
 from ._pgschema import SchemaTooNew, is_store_url
 from ._pgstore import PgJobStore
 from ._store import JobStore
@@ -76,13 +79,41 @@ def add_cron_parser(
     listing = actions.add_parser("list", help="list the jobs")
     _dir_option(listing)
     listing.add_argument("--json", action="store_true", help="print a JSON array of job objects")
+    _tz_option(listing)
     listing.set_defaults(handler=partial(_guarded, "list", _list))
+
+    now = actions.add_parser("run-now", help="fire a job now (recorded like a scheduled fire)")
+    _dir_option(now)
+    now.add_argument("id", metavar="ID", help="the job id (see `actors cron list`)")
+    now.set_defaults(handler=partial(_guarded, "run-now", _run_now))
+
+    hist = actions.add_parser("history", help="the latest deliveries of a job")
+    _dir_option(hist)
+    hist.add_argument("id", metavar="ID", help="the job id (see `actors cron list`)")
+    hist.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (20)")
+    hist.add_argument("--json", action="store_true", help="print a JSON array")
+    hist.set_defaults(handler=partial(_guarded, "history", _history))
+
+    for action, verb in (("pause", "stop firing (delivery goes on)"), ("resume", "fire again")):
+        sub = actions.add_parser(action, help=f"every service of the store: {verb}")
+        _dir_option(sub)
+        sub.set_defaults(handler=partial(_guarded, action, partial(_pause, action == "pause")))
 
     for action, verb in (("remove", "delete"), ("enable", "enable"), ("disable", "disable")):
         sub = actions.add_parser(action, help=f"{verb} the job with this id")
         _dir_option(sub)
         sub.add_argument("id", metavar="ID", help="the job id (see `actors cron list`)")
         sub.set_defaults(handler=partial(_guarded, action, partial(_change, action)))
+
+    dead = actions.add_parser(
+        "dead-letters", help="list the triggers given up after the retry limit, or replay them"
+    )
+    _dir_option(dead)
+    dead.add_argument("--json", action="store_true", help="print a JSON array")
+    replay = dead.add_mutually_exclusive_group()
+    replay.add_argument("--replay", metavar="NAME", action="append", help="deliver NAME again")
+    replay.add_argument("--replay-all", action="store_true", help="deliver them all again")
+    dead.set_defaults(handler=partial(_guarded, "dead-letters", _dead_letters))
 
     if serve is not None:
         _add_serve(actions, serve)
@@ -107,6 +138,13 @@ def _add_serve(actions: Any, handler: Callable[[argparse.Namespace], int]) -> No
     )
     serve.add_argument(
         "--misfire-grace", type=float, default=60.0, metavar="S", help="late fires allowed (60)"
+    )
+    serve.add_argument(
+        "--max-attempts",
+        type=int,
+        default=20,
+        metavar="N",
+        help="failed deliveries before a trigger is a dead letter (20; 0: retry forever)",
     )
     serve.add_argument("--grace", type=float, default=None, help="seconds to stop gracefully")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -191,28 +229,116 @@ def _add(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     store = _open(args, create=False)
-    jobs = store.list()
+    zone = _zone(args.tz)
     problems = store.load_problems() if isinstance(store, JobStore) else []
     for path, reason in problems:
-        print(f"actors cron list: warning: skipped {str(path)!r}: {reason}", file=sys.stderr)
+        _warn("list", f"skipped {str(path)!r}: {reason}")
+    jobs = ops.statuses(store, tz=zone)
+    paused = ops.paused_at(store)
     if args.json:
         print(json.dumps([job.to_json() for job in jobs], indent=2))
-    else:
-        for job in jobs:
-            print(_describe(job))
+        return OK
+    if paused is not None:
+        print(f"# paused since {format_time(paused)}: nothing fires (actors cron resume)")
+    for status in jobs:
+        print(_describe(status))
     return OK
 
 
-def _describe(job: Job) -> str:
+def _dead_letters(args: argparse.Namespace) -> int:
+    store = _open(args, create=False)
+    letters, problems = ops.dead_letters(store)
+    for path, reason in problems:
+        _warn("dead-letters", f"skipped {str(path)!r}: {reason}")
+    if args.replay or args.replay_all:
+        for name in [d["name"] for d in letters] if args.replay_all else args.replay:
+            print(f"{name} -> {ops.replay(store, name)}")
+        return OK
+    if args.json:
+        print(json.dumps(letters, indent=2, default=_json_time))
+        return OK
+    for d in letters:
+        slot = "-" if d["slot"] is None else format_time(d["slot"])
+        print(
+            f"{d['name']}: job={d['job_id'] or '-'} target={d['target']} slot={slot} "
+            f"attempts={d['attempts']} failed_at={format_time(d['failed_at'])} "
+            f"reason={d['reason']}"
+        )
+    return OK
+
+
+def _json_time(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return format_time(value)
+    raise TypeError(f"not JSON: {value!r}")
+
+
+def _warn(action: str, message: str) -> None:
+    print(f"actors cron {action}: warning: {message}", file=sys.stderr)
+
+
+def _run_now(args: argparse.Namespace) -> int:
+    print(ops.run_now(_open(args, create=False), args.id))
+    return OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 10_000:
+        raise _BadInput(f"--limit must be in 1..10000, got {args.limit}")
+    lines = ops.history(_open(args, create=False), args.id, limit=args.limit)
+    if args.json:
+        print(json.dumps(lines, indent=2))
+        return OK
+    for line in lines:
+        extra = f" reason={line['reason']}" if line.get("reason") else ""
+        when = line.get("at") or line.get("finished_at") or line.get("fired_at") or "-"
+        print(
+            f"{line.get('slot') or '-'} {line.get('result')} attempt={line.get('attempt')} "
+            f"at={when}{extra}"
+        )
+    return OK
+
+
+def _pause(paused: bool, args: argparse.Namespace) -> int:
+    ops.pause(_open(args, create=False), paused)
+    print("paused" if paused else "resumed")
+    return OK
+
+
+def _describe(status: ops.JobStatus) -> str:
+    job = status.job
     flags = [flag for flag, on in (("oneshot", job.oneshot), ("disabled", not job.enabled)) if on]
     if job.catch_up != "none":
         flags.append(f"catch-up={job.catch_up}")
     if job.heartbeat_file:
         flags.append(f"heartbeat={job.heartbeat_file}")
-    if job.last_fired_at is not None:
-        flags.append(f"last={format_time(job.last_fired_at)}")
     extra = f" [{', '.join(flags)}]" if flags else ""
-    return f"{job.id}: {job.name!r} ({job.cron}) -> {job.target}{extra}"
+    facts = []
+    if (nxt := status.next_fire) is not None:
+        zoned = nxt.astimezone(status.zone).isoformat()
+        utc = "" if status.zone.key == "UTC" else f" ({format_time(nxt)})"
+        facts.append(f"next={zoned}{utc}")
+    if status.last_fire is not None:
+        facts.append(f"last={format_time(status.last_fire)}")
+    if status.last_result is not None:
+        facts.append(f"result={status.last_result}")
+    if status.failures:
+        facts.append(f"failures={status.failures}")
+    tail = "".join(f" {fact}" for fact in facts)
+    return f"{job.id}: {job.name!r} ({job.cron}) -> {job.target}{extra}{tail}"
+
+
+def _tz_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tz", default="UTC", help="zone the service reads cron expressions in (default UTC)"
+    )
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _BadInput(f"--tz: unknown time zone {name!r}") from None
 
 
 def _change(action: str, args: argparse.Namespace) -> int:

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Iterable
+from pathlib import Path
 
 import attrs
+import trio
 
+from .._core._exceptions import ProcessNotFound
+from .._core._pid import PID
 from .._core._process import Process
-from ._triggerfiles import JsonValue, Trigger
+from ._job import Job
+from ._triggerfiles import JsonValue, Trigger, write_trigger
 
-__all__ = ["CRON_TOPIC", "CronEvent", "send_event"]
+__all__ = [
+    "CRON_TOPIC",
+    "CronEvent",
+    "missing_target",
+    "notify_ready_if_service",
+    "send_event",
+    "warn_missing_targets",
+    "write_trigger_file",
+]
+
+_log = logging.getLogger("actors.cron")
 
 CRON_TOPIC = "cron.trigger"
 """Topic of the messages the service delivers."""
@@ -60,3 +77,62 @@ async def send_event(proc: Process, ack_timeout: float | None, trigger: Trigger)
         proc.send(trigger.target, CRON_TOPIC, event)
     else:
         await proc.call(trigger.target, CRON_TOPIC, event, timeout=ack_timeout)
+
+
+def missing_target(proc: Process, target: str) -> str | None:
+    """Why ``target`` names no process reachable from ``proc``'s node, or None if it does
+    (or cannot be told: a PID of another node)."""
+    if target.startswith("{"):
+        try:
+            pid = PID.parse(target)
+        except ValueError:
+            return "it is not a valid PID"
+        if pid.node != proc.pid.node:
+            return None
+        try:
+            proc.node.info(pid)
+        except ProcessNotFound:
+            return "no process has this PID"
+        return None
+    if proc.lookup(target) is None:
+        return "no process is registered under this name"
+    return None
+
+
+def warn_missing_targets(
+    proc: Process, jobs: Iterable[Job], warned: set[tuple[str, str]], max_attempts: int
+) -> None:
+    """Log a warning naming each enabled job whose target is missing (once per job and
+    target, kept in ``warned``)."""
+    for job in jobs:
+        key = (job.id, job.target)
+        if not job.enabled or key in warned:
+            continue
+        problem = missing_target(proc, job.target)
+        if problem is not None:
+            warned.add(key)
+            then = f"dead letters after {max_attempts} attempts" if max_attempts else "retried"
+            _log.warning(
+                "cron job target not found job=%s target=%s: %s (a typo, or not started yet); "
+                "its triggers will fail and become %s",
+                job.id,
+                job.target,
+                problem,
+                then,
+            )
+
+
+def notify_ready_if_service(proc: Process) -> None:
+    """Tell a service manager that waits for readiness that we are running."""
+    try:
+        from .._supervision._service import notify_ready, owners
+    except ImportError:  # pragma: no cover - services are optional
+        return
+    if proc.pid in owners():
+        notify_ready(proc)
+
+
+async def write_trigger_file(folder: Path, trigger: Trigger) -> None:
+    """Hand a PostgreSQL run over as a trigger file (``role="schedule"``)."""
+    path = await trio.to_thread.run_sync(write_trigger, folder, trigger)
+    _log.info("cron fired job=%s file=%s", trigger.job_id, path.name)

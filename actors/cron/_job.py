@@ -117,6 +117,7 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "metadata": dict,
     "catch_up": str,
     "heartbeat_file": (str, type(None)),
+    "failures": int,
 }
 
 
@@ -166,6 +167,8 @@ class Job:
     """Policy for slots missed while down: ``none``, ``once`` or ``all``."""
     heartbeat_file: str | None = None
     """File (relative to the data folder) appended to the prompt; empty or missing skips."""
+    failures: int = 0
+    """Triggers of this job given up as dead letters (after the retry limit), ever."""
 
     def to_json(self) -> dict[str, JsonValue]:
         """Return the JSON object stored in the job file."""
@@ -202,6 +205,9 @@ class Job:
         catch_up = data.get("catch_up", "none")
         if catch_up not in get_args(CatchUp):
             raise ValueError(f"field 'catch_up' must be none, once or all, got {catch_up!r}")
+        failures = data.get("failures", 0)
+        if type(failures) is not int or not 0 <= failures < 2**53:
+            raise ValueError(f"field 'failures' must be an integer >= 0, got {failures!r}")
         last = data.get("last_fired_at")
         return cls(
             id=data["id"],
@@ -217,6 +223,7 @@ class Job:
             metadata=data.get("metadata", {}),
             catch_up=catch_up,
             heartbeat_file=check_heartbeat_file(data.get("heartbeat_file")),
+            failures=failures,
         )
 
 

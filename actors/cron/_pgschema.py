@@ -16,6 +16,10 @@ Tables (version 1):
   fired slot with what to deliver (a copy of the job's name, target, prompt, payload and
   catch-up policy at fire time), its owner, attempts, state (``claimed``, ``delivered``,
   ``missed``) and the run lease.
+
+Version 2 adds dead letters (run state ``dead`` with its ``reason``), the jobs' ``failures``
+count and ``actors_cron_pause`` (a row there pauses every scheduler of the store). An older
+database is migrated when a store opens it.
 """
 
 from __future__ import annotations
@@ -96,6 +100,17 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX actors_cron_runs_pending ON actors_cron_runs (lease_until)
         WHERE state = 'claimed';
+    """,
+    # 2: dead letters, failure counts, pausing the whole store
+    """
+    ALTER TABLE actors_cron_runs DROP CONSTRAINT actors_cron_runs_state_check;
+    ALTER TABLE actors_cron_runs ADD CONSTRAINT actors_cron_runs_state_check
+        CHECK (state IN ('claimed', 'delivered', 'missed', 'dead'));
+    ALTER TABLE actors_cron_runs ADD COLUMN reason text;
+    CREATE INDEX actors_cron_runs_dead ON actors_cron_runs (scheduled_for)
+        WHERE state = 'dead';
+    ALTER TABLE actors_cron_jobs ADD COLUMN failures integer NOT NULL DEFAULT 0;
+    CREATE TABLE actors_cron_pause (paused_at timestamptz NOT NULL DEFAULT now());
     """,
 )
 

@@ -37,6 +37,7 @@ from ._pgruns import (
     Claim,
     Run,
     claim_due,
+    dead_run,
     finish_run,
     next_wake,
     release_job,
@@ -243,6 +244,16 @@ class _PgScheduler:
         try:
             await self.deliver(trigger)
         except Exception as exc:
+            if self.retry.max_attempts and run.attempt >= self.retry.max_attempts:
+                _log.error(
+                    "cron run dead-lettered job=%s slot=%s attempts=%d error=%r",
+                    run.job_id,
+                    run.scheduled_for.isoformat(),
+                    run.attempt,
+                    exc,
+                )
+                await self._call(dead_run, self.store.owner, run, repr(exc))
+                return
             delay = self.retry.delay(run.attempt)
             _log.warning(
                 "cron delivery failed job=%s slot=%s attempt=%d retry_in=%.3gs error=%r",

@@ -19,6 +19,7 @@ crash left (``JobStore.recover``), then runs two tasks until a ``Cancel``:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -36,14 +37,21 @@ from .._core._messages import Cancel
 from .._core._process import Process
 from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
-from ._event import send_event
+from ._deadletters import append_history
+from ._event import (
+    notify_ready_if_service,
+    send_event,
+    warn_missing_targets,
+    write_trigger_file,
+)
 from ._job import Job, JobNotFound, MalformedJob
+from ._ops import PAUSE_FILE
 from ._pgschema import is_store_url
 from ._pgservice import PgOptions, run_pg_service
 from ._pgstore import PgJobStore
 from ._store import JobStore
 from ._triggerdrain import Deliver, RetryPolicy, Wakeup, watch_triggers
-from ._triggerfiles import Trigger, write_trigger
+from ._triggerfiles import Trigger
 
 __all__ = ["Role", "cron_service"]
 
@@ -56,6 +64,7 @@ WallClock = Callable[[], dt.datetime]
 """Returns the current wall-clock time as an aware datetime."""
 
 _log = logging.getLogger("actors.cron")
+_TARGET_CHECK = 30.0
 
 
 def _utc_now() -> dt.datetime:
@@ -91,6 +100,12 @@ class _Scheduler:
     _next: dict[str, dt.datetime | None] = attrs.field(factory=dict)
     _cursor: dict[str, dt.datetime] = attrs.field(factory=dict)
     _triggers: dict[tuple[str, str], CronTrigger] = attrs.field(factory=dict)
+    _paused: bool = False
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The jobs as of the latest tick."""
+        return self._jobs
 
     def tick(self, now: dt.datetime) -> dt.datetime | None:
         """Fire every due slot at ``now``; return the earliest next slot (None: nothing).
@@ -99,6 +114,14 @@ class _Scheduler:
         logged with its id and left alone until its file changes; the others
         keep firing. A folder that cannot be listed is logged and retried.
         """
+        if (self.store.path / PAUSE_FILE).exists():
+            if not self._paused:
+                _log.warning("cron paused dir=%s (actors cron resume)", self.store.path)
+            self._paused = True
+            return now + self.retry_in
+        if self._paused:
+            _log.info("cron resumed dir=%s", self.store.path)
+            self._paused = False
         try:
             signature = _signature(self.store.jobs_dir)
         except OSError as exc:
@@ -185,9 +208,10 @@ class _Service:
         async with trio.open_nursery() as nursery:
             if self.role != "schedule":
                 await nursery.start(self._watch)
+                nursery.start_soon(self._check_targets)
             if self.role != "deliver":
                 nursery.start_soon(self._schedule)
-            _notify_ready(self.proc)
+            notify_ready_if_service(self.proc)
             while True:
                 event = await self.proc.events.receive()
                 if isinstance(event, Cancel):
@@ -203,6 +227,7 @@ class _Service:
             on_delivered=self._settle,
             malformed_grace=self.malformed_grace,
             wakeup=self.scheduler.wakeup,
+            on_dead=self._dead,
             task_status=task_status,
         )
 
@@ -220,20 +245,29 @@ class _Service:
         _log.debug("cron delivered file=%s target=%s", trigger.source, trigger.target)
 
     def _settle(self, trigger: Trigger) -> None:
+        append_history(self.store.path, trigger, "delivered", now=self.scheduler.clock())
         try:
             self.store.settle(trigger)
         except OSError as exc:  # the next start's recover() deletes the oneshot job
             _log.error("cron settle failed job=%s error=%r", trigger.job_id, exc)
 
+    def _dead(self, trigger: Trigger, reason: str) -> None:
+        now = self.scheduler.clock()
+        append_history(self.store.path, trigger, "dead", now=now, reason=reason)
+        if trigger.job_id is not None:
+            with contextlib.suppress(JobNotFound, MalformedJob, ValueError, OSError):
+                self.store.record_failure(trigger.job_id)
 
-def _notify_ready(proc: Process) -> None:
-    """Tell a service manager that waits for readiness that we are running."""
-    try:
-        from .._supervision._service import notify_ready, owners
-    except ImportError:  # pragma: no cover - services are optional
-        return
-    if proc.pid in owners():
-        notify_ready(proc)
+    async def _check_targets(self) -> None:
+        """Warn once per job and target that names no process here (a typo, or not started)."""
+        await trio.sleep(self.poll_interval)  # let the app's processes register their names
+        warned: set[tuple[str, str]] = set()
+        while True:
+            jobs = self.scheduler.jobs if self.role == "all" else self.store.list()
+            warn_missing_targets(self.proc, jobs, warned, self.retry.max_attempts)
+            if self.role != "all":
+                return
+            await trio.sleep(max(self.poll_interval, _TARGET_CHECK))
 
 
 def _check_seconds(value: float, name: str, *, zero: bool = False) -> float:
@@ -242,12 +276,6 @@ def _check_seconds(value: float, name: str, *, zero: bool = False) -> float:
     if value == 0 and not zero:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return float(value)
-
-
-async def _to_file(folder: Path, trigger: Trigger) -> None:
-    """Hand a PostgreSQL run over as a trigger file (``role="schedule"``)."""
-    path = await trio.to_thread.run_sync(write_trigger, folder, trigger)
-    _log.info("cron fired job=%s file=%s", trigger.job_id, path.name)
 
 
 async def cron_service(
@@ -342,7 +370,7 @@ async def cron_service(
         if role == "schedule":
             if trigger_dir is None:
                 raise ValueError("role 'schedule' on a PostgreSQL store needs trigger_dir")
-            deliver = partial(_to_file, JobStore(trigger_dir).triggers_dir)
+            deliver = partial(write_trigger_file, JobStore(trigger_dir).triggers_dir)
             trigger_dir = None
         await run_pg_service(
             proc,
@@ -360,7 +388,7 @@ async def cron_service(
                 listen,
                 None if trigger_dir is None else Path(trigger_dir),
             ),
-            on_ready=lambda: _notify_ready(proc),
+            on_ready=lambda: notify_ready_if_service(proc),
         )
         return
     if trigger_dir is not None:
