@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import _ops as ops
 from ._atomicfs import decode_json
-from ._job import InvalidJobId, JobExists, JobNotFound, validate_cron
+from ._job import InvalidJobId, JobExists, JobNotFound
 from ._pgschema import SchemaTooNew, is_store_url
 from ._pgstore import PgJobStore
+from ._schedule import format_schedule
 from ._store import JobStore
 from ._triggerfiles import check_target, format_time
 
@@ -57,7 +58,14 @@ def add_cron_parser(
     add = actions.add_parser("add", help="add a job and print its id")
     _dir_option(add)
     add.add_argument("--name", required=True, help="human name; the id is derived from it")
-    add.add_argument("--cron", required=True, metavar="EXPR", help="5 or 6 fields (seconds last)")
+    when = add.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", metavar="EXPR", help="5 or 6 fields (seconds last)")
+    when.add_argument("--every", metavar="DURATION", help="an interval such as 90s or 1h30m")
+    add.add_argument("--tz", metavar="ZONE", help="with --cron: read it in this IANA zone")
+    add.add_argument("--start", metavar="ISO", help="with --every: the first slot (default now)")
+    add.add_argument(
+        "--jitter", metavar="DURATION", help="with --every: a fixed per-job delay up to this"
+    )
     add.add_argument("--target", required=True, help="process name or PID string to deliver to")
     add.add_argument("--prompt", required=True, metavar="TEXT", help="text of each event")
     add.add_argument("--oneshot", action="store_true", help="fire once, then delete the job")
@@ -197,11 +205,18 @@ def _add(args: argparse.Namespace) -> int:
         raise _BadInput("--name must not be empty")
     if not args.target.strip():
         raise _BadInput("--target must not be empty")
-    for option, check in (("--target", check_target), ("--cron", validate_cron)):
-        try:
-            check(getattr(args, option[2:]))
-        except ValueError as exc:
-            raise _BadInput(f"{option}: {exc}") from None
+    try:
+        check_target(args.target)
+    except ValueError as exc:
+        raise _BadInput(f"--target: {exc}") from None
+    option = "--cron" if args.cron is not None else "--every"
+    try:
+        schedule = format_schedule(
+            args.cron, tz=args.tz, every=args.every, start=args.start, jitter=args.jitter
+        )
+    except ValueError as exc:
+        message = str(exc)
+        raise _BadInput(message if message.startswith("--") else f"{option}: {message}") from None
     payload = None
     if args.payload is not None:
         try:
@@ -213,7 +228,7 @@ def _add(args: argparse.Namespace) -> int:
             ) from None
     job = _open(args, create=True).add(
         args.name,
-        args.cron,
+        schedule,
         args.target,
         prompt=args.prompt,
         payload=payload,

@@ -14,11 +14,12 @@ import re
 import unicodedata
 from pathlib import Path
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo
 
 import attrs
 
-from .._scheduling._cron import CronTrigger
 from ._atomicfs import decode_json, json_depth_error, read_bounded
+from ._schedule import schedule_trigger
 from ._triggerfiles import JsonValue, check_target, format_time, parse_time
 
 CatchUp = Literal["none", "once", "all"]
@@ -33,6 +34,7 @@ MAX_ID_LENGTH = 64
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _log = logging.getLogger("actors.cron")
 _SLUG_LENGTH = 48
+_UTC = ZoneInfo("UTC")
 
 
 class JobNotFound(KeyError):
@@ -89,7 +91,9 @@ def slugify(name: str) -> str:
 
 
 def validate_cron(expr: object) -> str:
-    """Return ``expr`` if it is a cron expression that fires (``CronTrigger`` syntax).
+    """Return ``expr`` if it is a schedule that fires: a cron expression (``CronTrigger``
+    syntax), ``CRON_TZ=ZONE EXPR`` or ``@every DURATION [start=ISO] [jitter=DURATION]``
+    (see ``_schedule.py``).
 
     Raises:
         ValueError: naming the expression and the problem, e.g. for
@@ -97,7 +101,7 @@ def validate_cron(expr: object) -> str:
     """
     if not isinstance(expr, str):
         raise ValueError(f"invalid cron expression {str(expr)[:80]!r}: not a string")
-    CronTrigger(expr, hash_id="validate")
+    schedule_trigger(expr, _UTC, hash_id="validate", created_at=dt.datetime.now(dt.UTC))
     return expr
 
 
@@ -146,7 +150,9 @@ class Job:
     name: str
     """Human name."""
     cron: str
-    """Cron expression (5 fields, or 6 with seconds last), read in the service's zone."""
+    """The schedule: a cron expression (5 fields, or 6 with seconds last) read in the
+    service's zone, ``CRON_TZ=ZONE EXPR`` for a zone of its own, or ``@every DURATION``
+    (see ``_schedule.py``)."""
     target: str
     """Process name or PID string the trigger is delivered to."""
     prompt: str

@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from .._scheduling._cron import CronTrigger
 from ._atomicfs import decode_json, fsync_dir, read_bounded, write_atomic
 from ._deadletters import append_history, list_dead, read_history, replay_dead
 from ._job import Job, JobNotFound, validate_job_id
 from ._pgops import dead_runs, job_stats, paused_since, replay_run, run_history, set_paused
 from ._pgops import run_now as pg_run_now
 from ._pgstore import PgJobStore
+from ._schedule import job_zone, schedule_trigger
 from ._store import JobStore
 from ._triggerfiles import format_time, parse_time, parse_trigger
 
@@ -98,7 +98,8 @@ def statuses(store: Store, *, tz: ZoneInfo, now: dt.datetime | None = None) -> l
             failures, last = job.failures, job.last_fired_at
             lines = read_history(store.path, job.id, limit=1)
             outcome = _file_result(lines[-1]) if lines else None
-        result.append(JobStatus(job, _next(job, tz, now), tz, last, outcome, failures))
+        zone = job_zone(job.cron, tz)
+        result.append(JobStatus(job, _next(job, tz, now), zone, last, outcome, failures))
     return result
 
 
@@ -106,7 +107,8 @@ def _next(job: Job, tz: ZoneInfo, now: dt.datetime) -> dt.datetime | None:
     if not job.enabled or (job.oneshot and job.last_fired_at is not None):
         return None
     anchor = max(t for t in (now, job.created_at, job.last_fired_at) if t is not None)
-    return CronTrigger(job.cron, tz, hash_id=job.id).next_fire(anchor)
+    trigger = schedule_trigger(job.cron, tz, hash_id=job.id, created_at=job.created_at)
+    return trigger.next_fire(anchor)
 
 
 def _file_result(line: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ from .._core._messages import Cancel
 from .._core._process import Process
 from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
+from .._scheduling._triggers import IntervalTrigger
 from ._pglisten import listen_for_wakeups
 from ._pgruns import (
     Claim,
@@ -47,6 +48,7 @@ from ._pgruns import (
 )
 from ._pgschema import StoreUnavailable
 from ._pgstore import PgJobStore
+from ._schedule import schedule_trigger
 from ._triggerdrain import Deliver, RetryPolicy, Wakeup, watch_triggers
 from ._triggerfiles import Trigger
 
@@ -139,7 +141,7 @@ class _PgScheduler:
     run_lease: float
     job_lease: float
     _unfinished: list[Run] = attrs.field(factory=list)
-    _triggers: dict[tuple[str, str], CronTrigger] = attrs.field(factory=dict)
+    _triggers: dict[tuple[str, str], CronTrigger | IntervalTrigger] = attrs.field(factory=dict)
     _failures: int = 0
 
     async def _call(self, fn: Callable[..., object], *args: object) -> object:
@@ -196,11 +198,13 @@ class _PgScheduler:
         assert wake is None or isinstance(wake, float)
         return wake
 
-    def _trigger(self, claim: Claim) -> CronTrigger:
+    def _trigger(self, claim: Claim) -> CronTrigger | IntervalTrigger:
         key = (claim.job.id, claim.job.cron)
         trigger = self._triggers.get(key)
         if trigger is None:
-            trigger = self._triggers[key] = CronTrigger(claim.job.cron, self.tz, hash_id=key[0])
+            trigger = self._triggers[key] = schedule_trigger(
+                claim.job.cron, self.tz, hash_id=key[0], created_at=claim.job.created_at
+            )
         return trigger
 
     async def _fire(self, claim: Claim) -> None:

@@ -37,6 +37,7 @@ from .._core._messages import Cancel
 from .._core._process import Process
 from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
+from .._scheduling._triggers import IntervalTrigger
 from ._deadletters import append_history
 from ._event import (
     notify_ready_if_service,
@@ -49,6 +50,7 @@ from ._ops import PAUSE_FILE
 from ._pgschema import is_store_url
 from ._pgservice import PgOptions, run_pg_service
 from ._pgstore import PgJobStore
+from ._schedule import schedule_trigger
 from ._store import JobStore
 from ._triggerdrain import Deliver, RetryPolicy, Wakeup, watch_triggers
 from ._triggerfiles import Trigger
@@ -99,7 +101,7 @@ class _Scheduler:
     _signature: frozenset[tuple[str, int, int, int]] | None = None
     _next: dict[str, dt.datetime | None] = attrs.field(factory=dict)
     _cursor: dict[str, dt.datetime] = attrs.field(factory=dict)
-    _triggers: dict[tuple[str, str], CronTrigger] = attrs.field(factory=dict)
+    _triggers: dict[tuple[str, str], CronTrigger | IntervalTrigger] = attrs.field(factory=dict)
     _paused: bool = False
 
     @property
@@ -158,7 +160,9 @@ class _Scheduler:
         key = (job.id, job.cron)
         trigger = self._triggers.get(key)
         if trigger is None:
-            trigger = self._triggers[key] = CronTrigger(job.cron, self.tz, hash_id=job.id)
+            trigger = self._triggers[key] = schedule_trigger(
+                job.cron, self.tz, hash_id=job.id, created_at=job.created_at
+            )
         anchors = (job.created_at, job.last_fired_at, self._cursor.get(job.id))
         anchor = max(a for a in anchors if a is not None)
         policy = CatchUpPolicy(job.catch_up, self.misfire_grace, coalesce=True, limit=self.limit)

@@ -131,10 +131,10 @@ class TestErrors:
     def test_missing_fields_are_usage_errors(
         self, capsys: pytest.CaptureFixture[str], data: str
     ) -> None:
-        """add without --cron, --target or --prompt exits 2 listing them."""
+        """add without --target or --prompt exits 2 listing them (and --cron/--every)."""
         code, _, err = run(capsys, "cron", "add", "--dir", data, "--name", "x")
         assert code == 2
-        assert "the following arguments are required: --cron, --target, --prompt" in err
+        assert "the following arguments are required: --target, --prompt" in err
 
     def test_duplicate_explicit_id_exits_2(
         self, capsys: pytest.CaptureFixture[str], data: str

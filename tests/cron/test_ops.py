@@ -46,9 +46,13 @@ class Wall:
 
 
 async def collect(proc: actors.Process, got: list[CronEvent]) -> None:
+    """Collect cron events until Cancel."""
     proc.register("sink")
-    async for msg in proc.inbox:
-        got.append(msg.payload)
+    while True:
+        selected = await actors.select(proc.events, proc.inbox)
+        if selected.source is proc.events:
+            return
+        got.append(selected.value.payload)
 
 
 @asynccontextmanager
