@@ -227,7 +227,8 @@ def _wait_for(predicate: object, timeout: float = 20.0) -> None:
 
 @pytest.mark.slow
 def test_serve_survives_kill_9(tmp_path: Path) -> None:
-    """serve --app delivers every second; after kill -9 and a restart no slot is lost."""
+    """serve --app delivers every second; after kill -9 and a restart no slot is lost, and
+    run-now through the CLI is delivered once."""
     out = tmp_path / "out"
     app = write_app(tmp_path / "app", out=out)
     data = str(tmp_path / "data")
@@ -242,6 +243,9 @@ def test_serve_survives_kill_9(tmp_path: Path) -> None:
     added = actors_run("cron", "add", "--dir", data, "--init", "--name", "tick",
                        "--cron", "* * * * * *", "--target", "agent", "--prompt", "t")  # fmt: skip
     assert added.returncode == 0, added.stderr
+    added = actors_run("cron", "add", "--dir", data, "--name", "nightly", "--cron", "0 3 * * *",
+                       "--target", "agent", "--prompt", "n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
     serve = [*actors_cmd, "cron", "serve", "--store", data, "--app", str(app), "--no-control"]
     first = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
     try:
@@ -253,6 +257,9 @@ def test_serve_survives_kill_9(tmp_path: Path) -> None:
     second = subprocess.Popen(serve, env=env, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: len(_lines(out)) >= before + 2)
+        ran = actors_run("cron", "run-now", "--dir", data, "nightly")
+        assert ran.returncode == 0, ran.stderr
+        _wait_for(lambda: any(line.startswith("nightly ") for line in _lines(out)))
         second.send_signal(signal.SIGINT)
         _, log = second.communicate(timeout=20)
     finally:
@@ -260,7 +267,11 @@ def test_serve_survives_kill_9(tmp_path: Path) -> None:
             second.kill()
             second.wait()
     assert second.returncode == 0, log
-    slots = sorted({dt.datetime.fromisoformat(line.split()[1]) for line in _lines(out)})
+    assert [line.split()[2] for line in _lines(out) if line.startswith("nightly ")] == [
+        ran.stdout.strip()
+    ]  # run-now: delivered once
+    ticks = [line for line in _lines(out) if line.startswith("tick ")]
+    slots = sorted({dt.datetime.fromisoformat(line.split()[1]) for line in ticks})
     seconds = [(s - slots[0]).total_seconds() for s in slots]
     assert seconds == list(range(len(slots)))  # every second once, none missing
     assert "App stopped" in log
