@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import attrs
@@ -19,6 +19,7 @@ from ._triggerfiles import JsonValue, Trigger, write_trigger
 __all__ = [
     "CRON_TOPIC",
     "CronEvent",
+    "check_targets_later",
     "missing_target",
     "notify_ready_if_service",
     "send_event",
@@ -136,3 +137,16 @@ async def write_trigger_file(folder: Path, trigger: Trigger) -> None:
     """Hand a PostgreSQL run over as a trigger file (``role="schedule"``)."""
     path = await trio.to_thread.run_sync(write_trigger, folder, trigger)
     _log.info("cron fired job=%s file=%s", trigger.job_id, path.name)
+
+
+async def check_targets_later(
+    proc: Process, list_jobs: Callable[[], list[Job]], delay: float, max_attempts: int
+) -> None:
+    """After ``delay`` seconds (the app's processes register their names meanwhile), warn
+    about each enabled job whose target is missing (a PostgreSQL store: once, at start)."""
+    await trio.sleep(delay)
+    try:
+        jobs = await trio.to_thread.run_sync(list_jobs)
+    except OSError:  # the store is unreachable: the scheduler logs that
+        return
+    warn_missing_targets(proc, jobs, set(), max_attempts)

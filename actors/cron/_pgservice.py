@@ -20,7 +20,7 @@ it is down. Trigger files in ``trigger_dir`` (if given) are delivered as on a fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -85,6 +85,7 @@ async def run_pg_service(
     malformed_grace: float,
     options: PgOptions,
     on_ready: Callable[[], None],
+    background: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Run one scheduler on ``store`` until a ``Cancel`` event (see the module docs).
 
@@ -120,6 +121,8 @@ async def run_pg_service(
                 )
                 await nursery.start(watch)
             nursery.start_soon(scheduler.loop, wakeup, poll_interval)
+            if background is not None:  # the missing-target check of cron_service
+                nursery.start_soon(background)
             on_ready()
             while True:
                 event = await proc.events.receive()

@@ -40,6 +40,7 @@ from .._scheduling._policies import CatchUpPolicy, plan_catch_up
 from .._scheduling._triggers import IntervalTrigger
 from ._deadletters import append_history
 from ._event import (
+    check_targets_later,
     notify_ready_if_service,
     send_event,
     warn_missing_targets,
@@ -367,24 +368,24 @@ async def cron_service(
             raise ValueError("wall_clock: a PostgreSQL store plans by the database's clock")
         deliver: Deliver = partial(send_event, proc, ack_timeout)
         if role == "deliver":
-            raise ValueError(
-                "role 'deliver' delivers a data folder's trigger files; a PostgreSQL store's "
-                "schedulers deliver their runs themselves (or use role 'schedule' with trigger_dir)"
-            )
+            raise ValueError("role 'deliver' is for a data folder's trigger files, not PostgreSQL")
         if role == "schedule":
             if trigger_dir is None:
                 raise ValueError("role 'schedule' on a PostgreSQL store needs trigger_dir")
             deliver = partial(write_trigger_file, JobStore(trigger_dir).triggers_dir)
             trigger_dir = None
+        pg = data_dir if isinstance(data_dir, PgJobStore) else PgJobStore(str(data_dir))
+        retry = RetryPolicy() if retry is None else retry
+        check = partial(check_targets_later, proc, pg.list, poll, retry.max_attempts)
         await run_pg_service(
             proc,
-            data_dir if isinstance(data_dir, PgJobStore) else PgJobStore(str(data_dir)),
+            pg,
             deliver=deliver,
             tz=zone,
             poll_interval=poll,
             misfire_grace=grace,
             catch_up_limit=catch_up_limit,
-            retry=RetryPolicy() if retry is None else retry,
+            retry=retry,
             ack_timeout=ack_timeout,
             malformed_grace=_check_seconds(malformed_grace, "malformed_grace", zero=True),
             options=PgOptions(
@@ -393,6 +394,7 @@ async def cron_service(
                 None if trigger_dir is None else Path(trigger_dir),
             ),
             on_ready=lambda: notify_ready_if_service(proc),
+            background=check if role == "all" else None,
         )
         return
     if trigger_dir is not None:

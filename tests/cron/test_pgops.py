@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -200,3 +201,20 @@ async def test_schedule_role_hands_runs_over_as_trigger_files(pg_url: str, tmp_p
         rows = store.call(run_history, "beat", 100)
     assert {row["result"] for row in rows} == {"delivered"}
     assert len(rows) >= len(triggers)
+
+
+async def test_missing_target_is_a_warning_naming_the_job(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job whose target names no process is a warning naming it, soon after start."""
+    with PgJobStore(pg_url) as store:
+        store.add("typo", "0 3 * * *", "agnet", prompt="p")
+        store.add("fine", "0 3 * * *", "sink", prompt="p")
+    with caplog.at_level(logging.WARNING, "actors.cron"):
+        async with schedulers(pg_url) as node:
+            node.spawn(sink, [], name="sink")
+            await until(lambda: "target not found" in caplog.text)
+            await trio.sleep(0.3)
+    warned = [r.getMessage() for r in caplog.records if "target not found" in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].startswith("cron job target not found job=typo target=agnet: ")
