@@ -9,8 +9,8 @@ the dead letter happens before removing the trigger, so a crash in between leave
 the trigger is given up again under the same name (one dead letter, never none).
 
 The **history** of a job (``history/<job id>.jsonl``) is one JSON line per outcome:
-``delivered``, ``dead``, ``replayed`` or ``run-now``, with the slot, the attempt and, for a
-dead letter, the reason. It is kept short (the newest :data:`HISTORY_KEEP` lines once it
+``delivered``, ``dead`` or ``replayed``, with the slot, the attempt and, for a dead letter,
+the reason. It is kept short (the newest :data:`HISTORY_KEEP` lines once it
 passes :data:`HISTORY_MAX_BYTES`), so it never grows without bound.
 """
 
