@@ -60,6 +60,13 @@ def serve_cli(args: argparse.Namespace, *, stderr: IO[str] | None = None) -> int
             plan = load_app(args.app)
         else:
             plan = AppPlan(Path(control_root), (), (), (), {}, os.environ)
+        for entry in plan.entries:
+            if entry.kind == "cron.durable" and _same_store(entry.data["store"], args.store):
+                problem = (
+                    f"already runs a durable cron on {args.store!r}; two would fire each "
+                    "slot twice: run the app with `actors run` instead"
+                )
+                raise IndexFileError([Problem(problem, entry.origin, entry=entry.id)])
         if any(spec.name == SERVE_SERVICE for spec in plan.services):
             problem = f"the entry id {SERVE_SERVICE} is taken by actors cron serve; rename it"
             raise IndexFileError([Problem(problem, str(plan.root), entry=SERVE_SERVICE)])
@@ -77,6 +84,12 @@ def serve_cli(args: argparse.Namespace, *, stderr: IO[str] | None = None) -> int
         return attrs.evolve(plan, services=(*plan.services, spec))
 
     return run_app_cli(run_args, stderr=err, load=load, command="actors cron serve")
+
+
+def _same_store(one: str, other: str) -> bool:
+    if is_store_url(one) or is_store_url(other):
+        return one == other
+    return Path(one).resolve() == Path(other).resolve()
 
 
 def _check(args: argparse.Namespace) -> tuple[str, str | None, Path]:

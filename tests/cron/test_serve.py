@@ -8,6 +8,7 @@ import io
 import itertools
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -330,3 +331,44 @@ def test_serve_without_app_only_fires(
     assert "App stopped" in err
     assert len(list_pending(data / "triggers")) == 1  # fired, not delivered (no app)
     assert store.get("late").last_fired_at is not None
+
+
+EXAMPLE_APP = ROOT / "examples" / "durable_cron" / "app"
+
+
+async def test_example_app_runs_the_durable_cron(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """examples/durable_cron/app: `actors run` boots the agent and the cron on ../data, which
+    delivers a job's fire and a dropped trigger to the agent."""
+    app = tmp_path / "durable_cron" / "app"
+    shutil.copytree(EXAMPLE_APP, app)
+    added = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)  # the service's clock is real
+    store = JobStore(tmp_path / "durable_cron" / "data", clock=lambda: added)
+    store.add("hello", "* * * * *", "agent", prompt="hello", catch_up="once")
+    plan = registry.load_app(app)
+    assert [spec.name for spec in plan.services] == ["app:agent-svc", "app:cron"]
+    async with actors.open_node() as node:
+        await registry.boot_app(node, plan)
+        write_trigger(store.triggers_dir, Trigger(target="agent", prompt="wake up"))
+        await trio.sleep(1)
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(lines) == [
+        "cron event job=external attempt=1 prompt=wake up",
+        "cron event job=hello attempt=1 prompt=hello",
+    ]
+
+
+def test_serve_refuses_a_store_the_app_already_serves(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """serve --app on the store the app's own cron.durable entry runs would fire each slot
+    twice: exit 2 naming the entry."""
+    app = tmp_path / "durable_cron" / "app"
+    shutil.copytree(EXAMPLE_APP, app)
+    data = tmp_path / "durable_cron" / "data"
+    JobStore(data)
+    code, err = run(capsys, "cron", "serve", "--store", str(data), "--app", str(app))
+    assert code == 2
+    assert "entry app:cron" in err
+    assert "already runs a durable cron on" in err
