@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import io
 import itertools
+import json
 import logging
 import os
 import shutil
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import actors
 import registry
@@ -372,3 +375,49 @@ def test_serve_refuses_a_store_the_app_already_serves(
     assert code == 2
     assert "entry app:cron" in err
     assert "already runs a durable cron on" in err
+
+
+_FIELD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.sampled_from(["data", "postgresql://h/db", "1s", "-1s", "0s", "Europe/Berlin", "Mars/X"]),
+    st.sampled_from(["all", "schedule", "deliver", "90 years", "../../etc"]),
+    st.lists(st.text(max_size=5), max_size=2),
+    st.dictionaries(st.sampled_from(["requires", "auto_start", "restart"]), st.text(max_size=5)),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(
+            ["store", "role", "tz", "poll_interval", "misfire_grace", "ack_timeout",
+             "max_attempts", "trigger_dir", "lifecycle", "colour"]
+        ),
+        _FIELD_VALUES,
+        max_size=6,
+    )
+)  # fmt: skip
+def test_generated_cron_entries_load_or_name_the_entry(
+    tmp_path: Path, fields: dict[str, object]
+) -> None:
+    """Any cron.durable entry loads as a service spec or is an IndexFileError naming the
+    entry: never another exception."""
+    folder = tmp_path / f"app{abs(hash(repr(fields)))}"
+    folder.mkdir(exist_ok=True)
+    entry = {"name": "cron", "kind": "cron.durable", **fields}
+    index = {"version": "1.0", "namespace": "app", "entries": [entry]}
+    (folder / "_index.yaml").write_text(json.dumps(index))  # JSON is YAML
+    try:
+        plan = registry.load_app(folder)
+    except registry.IndexFileError as error:
+        message = str(error)
+        assert "entry app:cron" in message, message
+        return
+    [spec] = plan.services
+    assert spec.name == "app:cron"
