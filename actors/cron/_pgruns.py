@@ -99,7 +99,7 @@ def claim_due(conn: psycopg.Connection[Any], owner: int, lease: float, limit: in
         {"owner": owner, "token": token, "lease": lease, "limit": limit},
     ).fetchall()
     return [
-        Claim(job_from_row(row), token, row[12].astimezone(dt.UTC), row[13].astimezone(dt.UTC))
+        Claim(job_from_row(row), token, row[-2].astimezone(dt.UTC), row[-1].astimezone(dt.UTC))
         for row in rows
     ]
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JOB_COLUMNS",
+    "JOB_WIDTH",
     "LOCK_NAMESPACE",
     "NOTIFY_CHANNEL",
     "SCHEMA_VERSION",
@@ -123,9 +124,12 @@ _PASSWORD_RE = re.compile(r"(://[^:/@?#]*:)[^/?#]*@")
 
 JOB_COLUMNS = (
     "id, name, cron, target, prompt, payload, oneshot, enabled, metadata, catch_up, "
-    "created_at, last_fired_at"
+    "created_at, last_fired_at, failures"
 )
 """The job columns, in :func:`job_from_row` order."""
+
+JOB_WIDTH = JOB_COLUMNS.count(",") + 1
+"""How many columns :data:`JOB_COLUMNS` are (a query's extra columns follow them)."""
 
 
 def job_from_row(row: tuple[Any, ...]) -> Job:
@@ -143,7 +147,8 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
         catch_up,
         created_at,
         last_fired_at,
-    ) = row[:12]
+        failures,
+    ) = row[:JOB_WIDTH]
     return Job(
         id=job_id,
         name=name,
@@ -157,6 +162,7 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
         last_fired_at=None if last_fired_at is None else last_fired_at.astimezone(dt.UTC),
         metadata=metadata,
         catch_up=catch_up,
+        failures=failures,
     )
 
 

@@ -142,6 +142,7 @@ async def test_dead_after_max_attempts_then_replayed(
             assert "ProcessNotFound" in first["reason"]
             [status] = ops.statuses(store, tz=ZoneInfo("UTC"))
             assert status.failures >= 1
+            assert store.get("tick").failures == status.failures
             code, out, _ = cli(capsys, "list", "--store", pg_url)
             assert out.startswith("# paused since ")
             node.spawn(sink, got, name="late")
