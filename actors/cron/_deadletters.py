@@ -6,7 +6,9 @@ the reason (the last error), the attempts and when it was given up (``failed_at`
 never retried by itself; ``actors cron dead-letters --replay NAME`` writes it back as a
 fresh trigger (attempt 1, same job, slot and prompt) and deletes the dead letter. Writing
 the dead letter happens before removing the trigger, so a crash in between leaves both and
-the trigger is given up again under the same name (one dead letter, never none).
+the trigger is given up again under the same name (one dead letter, never none). Each job
+keeps its newest :data:`MAX_DEAD_PER_JOB` dead letters; older ones are deleted (logged), so a
+job whose target never comes does not fill the disk.
 
 The **history** of a job (``history/<job id>.jsonl``) is one JSON line per outcome:
 ``delivered``, ``dead`` or ``replayed``, with the slot, the attempt and, for a dead letter,
@@ -32,6 +34,7 @@ from ._triggerfiles import (
     Trigger,
     complete,
     format_time,
+    job_id_of,
     parse_time,
     write_trigger,
 )
@@ -56,6 +59,9 @@ HISTORY_MAX_BYTES = 64 * 1024
 """A history file longer than this is cut to its newest :data:`HISTORY_KEEP` lines."""
 
 HISTORY_KEEP = 200
+
+MAX_DEAD_PER_JOB = 100
+"""Dead letters kept per job (and for external triggers); older ones are deleted."""
 
 _MAX_REASON = 2000
 _log = logging.getLogger("actors.cron")
@@ -108,7 +114,28 @@ def dead_letter(path: Path, trigger: Trigger, reason: str, *, now: dt.datetime) 
     write_atomic(target, (json.dumps(letter.to_json(), indent=2) + "\n").encode())
     with contextlib.suppress(FileNotFoundError):
         complete(path)
+    _drop_oldest(folder, job_id_of(path))
     return target
+
+
+def _drop_oldest(folder: Path, job_id: str | None) -> None:
+    """Keep the newest :data:`MAX_DEAD_PER_JOB` dead letters of a job (or of external
+    triggers): a job whose target never exists must not fill the disk."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and n[0] != ".")
+    except OSError:
+        return
+    mine = [n for n in names if job_id_of(folder / n) == job_id]
+    for name in mine[:-MAX_DEAD_PER_JOB]:
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).unlink()
+    if len(mine) > MAX_DEAD_PER_JOB:
+        _log.warning(
+            "cron dead letters dropped job=%s count=%d (keeping the newest %d)",
+            job_id or "external",
+            len(mine) - MAX_DEAD_PER_JOB,
+            MAX_DEAD_PER_JOB,
+        )
 
 
 def list_dead(triggers_dir: Path) -> tuple[list[DeadLetter], list[tuple[Path, str]]]:

@@ -23,12 +23,14 @@ from actors.cron import _ops as ops
 from actors.cron._deadletters import (
     HISTORY_KEEP,
     HISTORY_MAX_BYTES,
+    MAX_DEAD_PER_JOB,
     DeadLetter,
     append_history,
+    dead_letter,
     list_dead,
     read_history,
 )
-from actors.cron._triggerfiles import Trigger, list_pending
+from actors.cron._triggerfiles import Trigger, list_pending, write_trigger
 from registry._cli import main
 
 T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -119,6 +121,22 @@ class TestDeadLetters:
         ]
         results = [line["result"] for line in read_history(store.path, "tick")]
         assert results == ["dead"] * 4 + ["replayed", "delivered"]
+
+    def test_dead_letters_are_bounded_per_job(self, store: JobStore) -> None:
+        """Each job keeps its newest 100 dead letters; other jobs' are untouched."""
+        for job_id, count in (("k", 2), ("j", MAX_DEAD_PER_JOB + 5)):
+            for n in range(count):
+                slot = T0 + n * MIN
+                trigger = Trigger("sink", "p", job_id=job_id, scheduled_for=slot, fired_at=slot)
+                path = write_trigger(store.triggers_dir, trigger)
+                dead_letter(path, trigger, "boom", now=slot)
+        letters, problems = list_dead(store.triggers_dir)
+        assert problems == []
+        slots = {job: [d.trigger.scheduled_for for d in letters if d.trigger.job_id == job]
+                 for job in ("j", "k")}  # fmt: skip
+        assert slots["k"] == [T0, T0 + MIN]
+        assert slots["j"] == [T0 + n * MIN for n in range(5, MAX_DEAD_PER_JOB + 5)]
+        assert list_pending(store.triggers_dir) == []
 
     def test_unknown_dead_letter_exits_1_and_bad_name_2(
         self, store: JobStore, capsys: pytest.CaptureFixture[str]
