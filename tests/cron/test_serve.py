@@ -303,8 +303,8 @@ def test_serve_survives_kill_9(tmp_path: Path) -> None:
 def test_serve_without_app_only_fires(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """serve without --app fires due jobs into trigger files, delivers nothing, and stops
-    cleanly (exit 0) on SIGINT, logging like actors run."""
+    """serve without --app fires due jobs into trigger files, delivers nothing, serves the
+    control socket and stops cleanly (exit 0) on SIGINT, logging like actors run."""
     from registry import _app
 
     data = tmp_path / "data"
@@ -327,9 +327,10 @@ def test_serve_without_app_only_fires(
         return code
 
     monkeypatch.setattr(_app, "_main", main_then_sigint)
-    code, err = run(capsys, "cron", "serve", "--store", str(data), "--no-control")
+    code, err = run(capsys, "cron", "serve", "--store", str(data))
     assert code == 0, err
     assert "service started name=cron:serve" in err
+    assert "Control socket" in err  # actors ps DATA
     assert "cron fired job=late" in err
     assert "App stopped" in err
     assert len(list_pending(data / "triggers")) == 1  # fired, not delivered (no app)
