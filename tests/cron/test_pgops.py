@@ -166,7 +166,7 @@ async def test_paused_store_fires_nothing(pg_url: str, capsys: pytest.CaptureFix
     got: list[CronEvent] = []
     async with schedulers(pg_url) as node:
         node.spawn(sink, got, name="sink")
-        await trio.sleep(2.5)
+        await trio.sleep(1.5)  # an every-second job would have fired at least once
         assert got == []
         assert cli(capsys, "resume", "--store", pg_url)[0] == 0
         await until(lambda: len(got) >= 1)
@@ -182,7 +182,7 @@ async def test_interval_job_fires_on_postgres(
     got: list[CronEvent] = []
     async with schedulers(pg_url) as node:
         node.spawn(sink, got, name="sink")
-        await until(lambda: len(got) >= 3)
+        await until(lambda: len(got) >= 2)
     slots = [e.scheduled_for for e in got if e.scheduled_for is not None]
     assert all((b - a) % SECOND == dt.timedelta(0) for a, b in itertools.pairwise(slots))
 

@@ -18,7 +18,6 @@ async def main(proc: actors.Process) -> None:
         event: CronEvent = got.value.payload
         prompt = " ".join((event.prompt or "").split())
         print(
-            f"cron event job={event.job_id or 'external'} attempt={event.attempt} "
-            f"prompt={prompt}",
+            f"cron event job={event.job_id or 'external'} attempt={event.attempt} prompt={prompt}",
             flush=True,
         )
