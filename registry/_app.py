@@ -48,6 +48,8 @@ def run_app_cli(
     *,
     stderr: IO[str] | None = None,
     clock: trio.abc.Clock | None = None,
+    load: Callable[[], AppPlan] | None = None,
+    command: str = "actors run",
 ) -> int:
     """Run the app in ``args.dir`` until SIGINT/SIGTERM; return the exit code.
 
@@ -57,6 +59,9 @@ def run_app_cli(
         args: ``dir``, ``grace`` (seconds, None for the default 10) and ``log_level``.
         stderr: Where logs and errors go (``sys.stderr`` by default).
         clock: The trio clock (tests pass a virtual one).
+        load: Builds the plan instead of ``load_app(args.dir)`` (``actors cron serve`` adds
+            its service); ``args.dir`` still names the control socket.
+        command: The command named in error lines.
     """
     err = sys.stderr if stderr is None else stderr
     try:
@@ -70,14 +75,14 @@ def run_app_cli(
             raise ValueError("-x runs one program on one node; drop --workers/--cluster")
         _check_port(getattr(args, "metrics_port", None))
     except ValueError as error:
-        print(f"actors run: {error}", file=err)
+        print(f"{command}: {error}", file=err)
         return EXIT_BAD_APP
     actors.configure_logging(level, stream=err)
     started = time.monotonic()
     try:
-        plan = load_app(args.dir)
+        plan = load_app(args.dir) if load is None else load()
     except RegistryError as error:
-        print(f"actors run: cannot load the app in {args.dir}:\n{error}", file=err)
+        print(f"{command}: cannot load the app in {args.dir}:\n{error}", file=err)
         return EXIT_BAD_APP
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

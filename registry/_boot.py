@@ -22,6 +22,7 @@ import actors
 from actors import Backoff, Node, Process, ServiceManager, ServiceSpec
 from actors._core._crashlog import set_label
 
+from ._cronentry import cron_entry_spec
 from ._entry import Entry
 from ._env import Env
 from ._exceptions import IndexFileError, Problem, RegistryError, ResolveError
@@ -62,7 +63,8 @@ class AppPlan:
     hosts: tuple[tuple[str, int | None], ...]
     """``(host id, max_processes)`` for each ``host`` entry."""
     services: tuple[ServiceSpec, ...]
-    """One spec per ``service`` entry, in id order (the manager orders them by ``requires``)."""
+    """One spec per ``service`` and ``cron.durable`` entry, in id order (the manager orders
+    them by ``requires``)."""
     callables: Mapping[Entry, Callable[..., Any]]
     """The resolved callable of every ``process`` and ``function`` entry."""
     environ: Mapping[str, str]
@@ -187,6 +189,11 @@ def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None 
                 spec = _service_spec(entry, fn, problems)
                 if spec is not None:
                     services.append(spec)
+        elif entry.kind == "cron.durable":
+            try:
+                services.append(cron_entry_spec(entry))
+            except ValueError as error:  # the loader checks these; kept for code-built entries
+                problems.append(Problem(str(error), entry.origin, entry=entry.id))
     unfit_pools = set()
     for entry in entries:  # each pool worker is spawned as fn(proc, *input)
         if entry.kind == "pool" and callables.get(process := by_id[entry.data["process"]]):

@@ -46,7 +46,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         except ImportError:  # the cron CLI is optional while it is being built
             pass
         else:
-            add_cron_parser(sub)
+            add_cron_parser(sub, serve=_cron_serve)
     else:
         sub.add_parser("cron", help=CRON_HELP, add_help=False)
     if wanted & set(control):
@@ -113,6 +113,12 @@ def _command(argv: Sequence[str]) -> str | None:
         if not arg.startswith("-"):
             return arg
     return None
+
+
+def _cron_serve(args: argparse.Namespace) -> int:
+    from ._cronserve import serve_cli
+
+    return serve_cli(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from actors import parse_duration as _parse_duration
 
@@ -165,6 +166,46 @@ _HOST = obj(
     }
 )
 
+_CRON_LIFECYCLE = obj(
+    {
+        "auto_start": Field(boolean, True),
+        "requires": Field(list_of(reference), []),
+        "start_timeout": Field(duration(positive=True), "10s"),
+        "stop_timeout": Field(duration(positive=True), "10s"),
+        "stable_threshold": Field(duration(), "5s"),
+        "restart": Field(_RESTART, {}),
+    }
+)
+CRON_ROLES = ("all", "schedule", "deliver")
+
+
+def _cron_store(value: Any, ctx: Ctx, path: str) -> str:
+    """A ``postgresql://`` URL as written, or a folder made absolute from the index file's."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise Bad(f"expected a data folder or a postgresql:// URL, got {value!r}")
+    if value.startswith(("postgresql://", "postgres://")) or ctx.base_dir is None:
+        return value
+    return str(ctx.base_dir / value)
+
+
+def _cron_durable_post(data: dict[str, Any], ctx: Ctx) -> None:
+    _restart_post(data, ctx)
+    tz = data.get("tz")
+    if isinstance(tz, str):
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            ctx.add("tz", f"unknown time zone {tz!r}; use an IANA name such as 'Europe/Berlin'")
+    store = data.get("store", "")
+    url = isinstance(store, str) and store.startswith(("postgresql://", "postgres://"))
+    if data.get("role") == "deliver" and url:
+        ctx.add("role", "'deliver' reads a data folder's trigger files, not a PostgreSQL store")
+    if "trigger_dir" in data and not (url and data.get("role") == "schedule"):
+        ctx.add("trigger_dir", "only for role 'schedule' on a postgresql:// store")
+    if url and data.get("role") == "schedule" and "trigger_dir" not in data:
+        ctx.add("trigger_dir", "required for role 'schedule' on a postgresql:// store")
+
+
 Post = Callable[[dict[str, Any], Ctx], None]
 SCHEMAS: dict[str, tuple[Mapping[str, Field] | None, Post | None]] = {
     "process": (_CALLABLE_FIELDS, _callable_post),
@@ -215,6 +256,20 @@ SCHEMAS: dict[str, tuple[Mapping[str, Field] | None, Post | None]] = {
     "env.storage.static": ({"values": Field(mapping_of(scalar_text), {})}, None),
     "env.storage.router": ({"storages": Field(list_of(reference, min_items=1))}, None),
     "registry.entry": (None, None),
+    "cron.durable": (
+        {
+            "store": Field(_cron_store),
+            "role": Field(choice(*CRON_ROLES), "all"),
+            "tz": Field(string(what="an IANA time zone such as 'Europe/Berlin'"), "UTC"),
+            "poll_interval": Field(duration(positive=True), "0.5s"),
+            "misfire_grace": Field(duration(), "60s"),
+            "ack_timeout": Field(duration(positive=True), OMIT),
+            "max_attempts": Field(integer(0), 20),
+            "trigger_dir": Field(_cron_store, OMIT),
+            "lifecycle": Field(_CRON_LIFECYCLE, {}),
+        },
+        _cron_durable_post,
+    ),
 }
 """kind -> (fields, post-check); ``None`` fields means free data (any keys, any values)."""
 
@@ -283,7 +338,10 @@ def references(entry: Entry) -> list[Reference]:
     """
     data = entry.data
     refs: list[Reference] = []
-    if entry.kind == "service":
+    if entry.kind == "cron.durable":
+        for i, target in enumerate(data.get("lifecycle", {}).get("requires", ())):
+            refs.append((f"lifecycle.requires[{i}]", target, ("service", "cron.durable")))
+    elif entry.kind == "service":
         if "process" in data:
             refs.append(("process", data["process"], ("process",)))
         if "host" in data:

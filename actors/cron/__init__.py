@@ -12,11 +12,11 @@ not ``actors.runner``. Every public name is defined in a private module here and
 once from this package.
 """
 
+from ._event import CRON_TOPIC as CRON_TOPIC
+from ._event import CronEvent as CronEvent
 from ._pgschema import SchemaTooNew as SchemaTooNew
 from ._pgschema import StoreUnavailable as StoreUnavailable
 from ._pgstore import PgJobStore as PgJobStore
-from ._service import CRON_TOPIC as CRON_TOPIC
-from ._service import CronEvent as CronEvent
 from ._service import cron_service as cron_service
 from ._store import InvalidJobId as InvalidJobId
 from ._store import Job as Job

@@ -14,11 +14,12 @@ import re
 import unicodedata
 from pathlib import Path
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo
 
 import attrs
 
-from .._scheduling._cron import CronTrigger
 from ._atomicfs import decode_json, json_depth_error, read_bounded
+from ._schedule import schedule_trigger
 from ._triggerfiles import JsonValue, check_target, format_time, parse_time
 
 CatchUp = Literal["none", "once", "all"]
@@ -33,6 +34,7 @@ MAX_ID_LENGTH = 64
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _log = logging.getLogger("actors.cron")
 _SLUG_LENGTH = 48
+_UTC = ZoneInfo("UTC")
 
 
 class JobNotFound(KeyError):
@@ -89,7 +91,9 @@ def slugify(name: str) -> str:
 
 
 def validate_cron(expr: object) -> str:
-    """Return ``expr`` if it is a cron expression that fires (``CronTrigger`` syntax).
+    """Return ``expr`` if it is a schedule that fires: a cron expression (``CronTrigger``
+    syntax), ``CRON_TZ=ZONE EXPR`` or ``@every DURATION [start=ISO] [jitter=DURATION]``
+    (see ``_schedule.py``).
 
     Raises:
         ValueError: naming the expression and the problem, e.g. for
@@ -97,7 +101,7 @@ def validate_cron(expr: object) -> str:
     """
     if not isinstance(expr, str):
         raise ValueError(f"invalid cron expression {str(expr)[:80]!r}: not a string")
-    CronTrigger(expr, hash_id="validate")
+    schedule_trigger(expr, _UTC, hash_id="validate", created_at=dt.datetime.now(dt.UTC))
     return expr
 
 
@@ -117,6 +121,7 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "metadata": dict,
     "catch_up": str,
     "heartbeat_file": (str, type(None)),
+    "failures": int,
 }
 
 
@@ -145,7 +150,9 @@ class Job:
     name: str
     """Human name."""
     cron: str
-    """Cron expression (5 fields, or 6 with seconds last), read in the service's zone."""
+    """The schedule: a cron expression (5 fields, or 6 with seconds last) read in the
+    service's zone, ``CRON_TZ=ZONE EXPR`` for a zone of its own, or ``@every DURATION``
+    (see ``_schedule.py``)."""
     target: str
     """Process name or PID string the trigger is delivered to."""
     prompt: str
@@ -166,6 +173,8 @@ class Job:
     """Policy for slots missed while down: ``none``, ``once`` or ``all``."""
     heartbeat_file: str | None = None
     """File (relative to the data folder) appended to the prompt; empty or missing skips."""
+    failures: int = 0
+    """Triggers of this job given up as dead letters (after the retry limit), ever."""
 
     def to_json(self) -> dict[str, JsonValue]:
         """Return the JSON object stored in the job file."""
@@ -202,6 +211,9 @@ class Job:
         catch_up = data.get("catch_up", "none")
         if catch_up not in get_args(CatchUp):
             raise ValueError(f"field 'catch_up' must be none, once or all, got {catch_up!r}")
+        failures = data.get("failures", 0)
+        if type(failures) is not int or not 0 <= failures < 2**53:
+            raise ValueError(f"field 'failures' must be an integer >= 0, got {failures!r}")
         last = data.get("last_fired_at")
         return cls(
             id=data["id"],
@@ -217,6 +229,7 @@ class Job:
             metadata=data.get("metadata", {}),
             catch_up=catch_up,
             heartbeat_file=check_heartbeat_file(data.get("heartbeat_file")),
+            failures=failures,
         )
 
 

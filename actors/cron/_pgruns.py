@@ -35,6 +35,7 @@ __all__ = [
     "Claim",
     "Run",
     "claim_due",
+    "dead_run",
     "finish_run",
     "next_wake",
     "release_job",
@@ -89,6 +90,7 @@ def claim_due(conn: psycopg.Connection[Any], owner: int, lease: float, limit: in
         WHERE j.id IN (
             SELECT id FROM actors_cron_jobs
             WHERE enabled AND next_due <= now()
+              AND NOT EXISTS (SELECT 1 FROM actors_cron_pause)
               AND (lease_until IS NULL OR lease_until <= now() OR NOT {_alive("lease_owner")})
             ORDER BY next_due LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED)
@@ -97,7 +99,7 @@ def claim_due(conn: psycopg.Connection[Any], owner: int, lease: float, limit: in
         {"owner": owner, "token": token, "lease": lease, "limit": limit},
     ).fetchall()
     return [
-        Claim(job_from_row(row), token, row[12].astimezone(dt.UTC), row[13].astimezone(dt.UTC))
+        Claim(job_from_row(row), token, row[-2].astimezone(dt.UTC), row[-1].astimezone(dt.UTC))
         for row in rows
     ]
 
@@ -178,6 +180,23 @@ def finish_run(conn: psycopg.Connection[Any], owner: int, run: Run) -> bool:
     return row is not None
 
 
+def dead_run(conn: psycopg.Connection[Any], owner: int, run: Run, reason: str) -> None:
+    """Give a run up after its last failed delivery: state ``dead`` with ``reason``, and
+    count it in its job's ``failures``."""
+    with conn.transaction():
+        row = conn.execute(
+            """
+            UPDATE actors_cron_runs SET state = 'dead', reason = %s, finished_at = now()
+            WHERE job_id = %s AND scheduled_for = %s AND owner = %s AND state = 'claimed'
+            RETURNING 1""",
+            (reason[:2000], run.job_id, run.scheduled_for, owner),
+        ).fetchone()
+        if row is not None:
+            conn.execute(
+                "UPDATE actors_cron_jobs SET failures = failures + 1 WHERE id = %s", (run.job_id,)
+            )
+
+
 def retry_run(conn: psycopg.Connection[Any], owner: int, run: Run, delay: float) -> None:
     """A delivery failed: keep the run claimed by this owner, due again in ``delay`` s."""
     conn.execute(
@@ -240,7 +259,8 @@ def next_wake(conn: psycopg.Connection[Any]) -> float | None:
         """
         SELECT extract(epoch FROM least(
             (SELECT min(greatest(next_due, lease_until)) FROM actors_cron_jobs
-             WHERE enabled AND next_due IS NOT NULL),
+             WHERE enabled AND next_due IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM actors_cron_pause)),
             (SELECT min(lease_until) FROM actors_cron_runs WHERE state = 'claimed')
         ) - now())"""
     ).fetchone()

@@ -16,6 +16,10 @@ Tables (version 1):
   fired slot with what to deliver (a copy of the job's name, target, prompt, payload and
   catch-up policy at fire time), its owner, attempts, state (``claimed``, ``delivered``,
   ``missed``) and the run lease.
+
+Version 2 adds dead letters (run state ``dead`` with its ``reason``), the jobs' ``failures``
+count and ``actors_cron_pause`` (a row there pauses every scheduler of the store). An older
+database is migrated when a store opens it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JOB_COLUMNS",
+    "JOB_WIDTH",
     "LOCK_NAMESPACE",
     "NOTIFY_CHANNEL",
     "SCHEMA_VERSION",
@@ -97,6 +102,17 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX actors_cron_runs_pending ON actors_cron_runs (lease_until)
         WHERE state = 'claimed';
     """,
+    # 2: dead letters, failure counts, pausing the whole store
+    """
+    ALTER TABLE actors_cron_runs DROP CONSTRAINT actors_cron_runs_state_check;
+    ALTER TABLE actors_cron_runs ADD CONSTRAINT actors_cron_runs_state_check
+        CHECK (state IN ('claimed', 'delivered', 'missed', 'dead'));
+    ALTER TABLE actors_cron_runs ADD COLUMN reason text;
+    CREATE INDEX actors_cron_runs_dead ON actors_cron_runs (scheduled_for)
+        WHERE state = 'dead';
+    ALTER TABLE actors_cron_jobs ADD COLUMN failures integer NOT NULL DEFAULT 0;
+    CREATE TABLE actors_cron_pause (paused_at timestamptz NOT NULL DEFAULT now());
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -108,9 +124,12 @@ _PASSWORD_RE = re.compile(r"(://[^:/@?#]*:)[^/?#]*@")
 
 JOB_COLUMNS = (
     "id, name, cron, target, prompt, payload, oneshot, enabled, metadata, catch_up, "
-    "created_at, last_fired_at"
+    "created_at, last_fired_at, failures"
 )
 """The job columns, in :func:`job_from_row` order."""
+
+JOB_WIDTH = JOB_COLUMNS.count(",") + 1
+"""How many columns :data:`JOB_COLUMNS` are (a query's extra columns follow them)."""
 
 
 def job_from_row(row: tuple[Any, ...]) -> Job:
@@ -128,7 +147,8 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
         catch_up,
         created_at,
         last_fired_at,
-    ) = row[:12]
+        failures,
+    ) = row[:JOB_WIDTH]
     return Job(
         id=job_id,
         name=name,
@@ -142,6 +162,7 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
         last_fired_at=None if last_fired_at is None else last_fired_at.astimezone(dt.UTC),
         metadata=metadata,
         catch_up=catch_up,
+        failures=failures,
     )
 
 

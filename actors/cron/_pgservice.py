@@ -20,7 +20,7 @@ it is down. Trigger files in ``trigger_dir`` (if given) are delivered as on a fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,11 +32,13 @@ from .._core._messages import Cancel
 from .._core._process import Process
 from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
+from .._scheduling._triggers import IntervalTrigger
 from ._pglisten import listen_for_wakeups
 from ._pgruns import (
     Claim,
     Run,
     claim_due,
+    dead_run,
     finish_run,
     next_wake,
     release_job,
@@ -46,6 +48,7 @@ from ._pgruns import (
 )
 from ._pgschema import StoreUnavailable
 from ._pgstore import PgJobStore
+from ._schedule import schedule_trigger
 from ._triggerdrain import Deliver, RetryPolicy, Wakeup, watch_triggers
 from ._triggerfiles import Trigger
 
@@ -82,6 +85,7 @@ async def run_pg_service(
     malformed_grace: float,
     options: PgOptions,
     on_ready: Callable[[], None],
+    background: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Run one scheduler on ``store`` until a ``Cancel`` event (see the module docs).
 
@@ -117,6 +121,8 @@ async def run_pg_service(
                 )
                 await nursery.start(watch)
             nursery.start_soon(scheduler.loop, wakeup, poll_interval)
+            if background is not None:  # the missing-target check of cron_service
+                nursery.start_soon(background)
             on_ready()
             while True:
                 event = await proc.events.receive()
@@ -138,7 +144,7 @@ class _PgScheduler:
     run_lease: float
     job_lease: float
     _unfinished: list[Run] = attrs.field(factory=list)
-    _triggers: dict[tuple[str, str], CronTrigger] = attrs.field(factory=dict)
+    _triggers: dict[tuple[str, str], CronTrigger | IntervalTrigger] = attrs.field(factory=dict)
     _failures: int = 0
 
     async def _call(self, fn: Callable[..., object], *args: object) -> object:
@@ -195,11 +201,13 @@ class _PgScheduler:
         assert wake is None or isinstance(wake, float)
         return wake
 
-    def _trigger(self, claim: Claim) -> CronTrigger:
+    def _trigger(self, claim: Claim) -> CronTrigger | IntervalTrigger:
         key = (claim.job.id, claim.job.cron)
         trigger = self._triggers.get(key)
         if trigger is None:
-            trigger = self._triggers[key] = CronTrigger(claim.job.cron, self.tz, hash_id=key[0])
+            trigger = self._triggers[key] = schedule_trigger(
+                claim.job.cron, self.tz, hash_id=key[0], created_at=claim.job.created_at
+            )
         return trigger
 
     async def _fire(self, claim: Claim) -> None:
@@ -240,6 +248,16 @@ class _PgScheduler:
         try:
             await self.deliver(trigger)
         except Exception as exc:
+            if self.retry.max_attempts and run.attempt >= self.retry.max_attempts:
+                _log.error(
+                    "cron run dead-lettered job=%s slot=%s attempts=%d error=%r",
+                    run.job_id,
+                    run.scheduled_for.isoformat(),
+                    run.attempt,
+                    exc,
+                )
+                await self._call(dead_run, self.store.owner, run, repr(exc))
+                return
             delay = self.retry.delay(run.attempt)
             _log.warning(
                 "cron delivery failed job=%s slot=%s attempt=%d retry_in=%.3gs error=%r",

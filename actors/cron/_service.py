@@ -19,12 +19,15 @@ crash left (``JobStore.recover``), then runs two tasks until a ``Cancel``:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -34,59 +37,37 @@ from .._core._messages import Cancel
 from .._core._process import Process
 from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
+from .._scheduling._triggers import IntervalTrigger
+from ._deadletters import append_history
+from ._event import (
+    check_targets_later,
+    notify_ready_if_service,
+    send_event,
+    warn_missing_targets,
+    write_trigger_file,
+)
 from ._job import Job, JobNotFound, MalformedJob
+from ._ops import PAUSE_FILE
 from ._pgschema import is_store_url
 from ._pgservice import PgOptions, run_pg_service
 from ._pgstore import PgJobStore
+from ._schedule import schedule_trigger
 from ._store import JobStore
-from ._triggerdrain import RetryPolicy, Wakeup, watch_triggers
-from ._triggerfiles import JsonValue, Trigger
+from ._triggerdrain import Deliver, RetryPolicy, Wakeup, watch_triggers
+from ._triggerfiles import Trigger
 
-__all__ = ["CRON_TOPIC", "CronEvent", "cron_service"]
+__all__ = ["Role", "cron_service"]
 
-CRON_TOPIC = "cron.trigger"
-"""Topic of the messages the service delivers."""
+Role = Literal["all", "schedule", "deliver"]
+"""What a service does: fire and deliver (``all``), only fire, or only deliver trigger files."""
+
+ROLES: tuple[Role, ...] = ("all", "schedule", "deliver")
 
 WallClock = Callable[[], dt.datetime]
 """Returns the current wall-clock time as an aware datetime."""
 
 _log = logging.getLogger("actors.cron")
-
-
-@attrs.frozen
-class CronEvent:
-    """The payload of a ``cron.trigger`` message: one delivered trigger file."""
-
-    job_id: str | None
-    """The job that fired, or None for an external trigger."""
-    name: str | None
-    """The job's name, or None."""
-    prompt: str | None
-    """The text (a heartbeat job's file contents are appended)."""
-    payload: JsonValue
-    """Structured JSON data, or None."""
-    scheduled_for: dt.datetime | None
-    """The cron slot fired (UTC); None for external triggers."""
-    fired_at: dt.datetime | None
-    """When the trigger file was written (UTC)."""
-    attempt: int
-    """1 for the first delivery; higher after failed deliveries."""
-    trigger: str
-    """The trigger file name: a key to drop a redelivery after a crash."""
-
-    @classmethod
-    def from_trigger(cls, trigger: Trigger) -> CronEvent:
-        """Build the event for a parsed trigger file."""
-        return cls(
-            job_id=trigger.job_id,
-            name=trigger.job_name,
-            prompt=trigger.prompt,
-            payload=trigger.payload,
-            scheduled_for=trigger.scheduled_for,
-            fired_at=trigger.fired_at,
-            attempt=trigger.attempt,
-            trigger=trigger.source or "",
-        )
+_TARGET_CHECK = 30.0
 
 
 def _utc_now() -> dt.datetime:
@@ -121,7 +102,13 @@ class _Scheduler:
     _signature: frozenset[tuple[str, int, int, int]] | None = None
     _next: dict[str, dt.datetime | None] = attrs.field(factory=dict)
     _cursor: dict[str, dt.datetime] = attrs.field(factory=dict)
-    _triggers: dict[tuple[str, str], CronTrigger] = attrs.field(factory=dict)
+    _triggers: dict[tuple[str, str], CronTrigger | IntervalTrigger] = attrs.field(factory=dict)
+    _paused: bool = False
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The jobs as of the latest tick."""
+        return self._jobs
 
     def tick(self, now: dt.datetime) -> dt.datetime | None:
         """Fire every due slot at ``now``; return the earliest next slot (None: nothing).
@@ -130,6 +117,14 @@ class _Scheduler:
         logged with its id and left alone until its file changes; the others
         keep firing. A folder that cannot be listed is logged and retried.
         """
+        if (self.store.path / PAUSE_FILE).exists():
+            if not self._paused:
+                _log.warning("cron paused dir=%s (actors cron resume)", self.store.path)
+            self._paused = True
+            return now + self.retry_in
+        if self._paused:
+            _log.info("cron resumed dir=%s", self.store.path)
+            self._paused = False
         try:
             signature = _signature(self.store.jobs_dir)
         except OSError as exc:
@@ -166,7 +161,9 @@ class _Scheduler:
         key = (job.id, job.cron)
         trigger = self._triggers.get(key)
         if trigger is None:
-            trigger = self._triggers[key] = CronTrigger(job.cron, self.tz, hash_id=job.id)
+            trigger = self._triggers[key] = schedule_trigger(
+                job.cron, self.tz, hash_id=job.id, created_at=job.created_at
+            )
         anchors = (job.created_at, job.last_fired_at, self._cursor.get(job.id))
         anchor = max(a for a in anchors if a is not None)
         policy = CatchUpPolicy(job.catch_up, self.misfire_grace, coalesce=True, limit=self.limit)
@@ -204,15 +201,19 @@ class _Service:
     retry: RetryPolicy
     ack_timeout: float | None
     malformed_grace: float
+    role: Role = "all"
 
     async def run(self) -> None:
         recovery = self.store.recover()
         if recovery.removed_files or recovery.rolled_forward or recovery.removed_oneshots:
             _log.info("cron recovered dir=%s %s", self.store.path, recovery)
         async with trio.open_nursery() as nursery:
-            await nursery.start(self._watch)
-            nursery.start_soon(self._schedule)
-            _notify_ready(self.proc)
+            if self.role != "schedule":
+                await nursery.start(self._watch)
+                nursery.start_soon(self._check_targets)
+            if self.role != "deliver":
+                nursery.start_soon(self._schedule)
+            notify_ready_if_service(self.proc)
             while True:
                 event = await self.proc.events.receive()
                 if isinstance(event, Cancel):
@@ -228,6 +229,7 @@ class _Service:
             on_delivered=self._settle,
             malformed_grace=self.malformed_grace,
             wakeup=self.scheduler.wakeup,
+            on_dead=self._dead,
             task_status=task_status,
         )
 
@@ -241,28 +243,33 @@ class _Service:
             await trio.sleep(delay)
 
     async def _deliver(self, trigger: Trigger) -> None:
-        event = CronEvent.from_trigger(trigger)
-        if self.ack_timeout is None:
-            self.proc.send(trigger.target, CRON_TOPIC, event)
-        else:
-            await self.proc.call(trigger.target, CRON_TOPIC, event, timeout=self.ack_timeout)
-        _log.debug("cron delivered file=%s target=%s", event.trigger, trigger.target)
+        await send_event(self.proc, self.ack_timeout, trigger)
+        _log.debug("cron delivered file=%s target=%s", trigger.source, trigger.target)
 
     def _settle(self, trigger: Trigger) -> None:
+        append_history(self.store.path, trigger, "delivered", now=self.scheduler.clock())
         try:
             self.store.settle(trigger)
         except OSError as exc:  # the next start's recover() deletes the oneshot job
             _log.error("cron settle failed job=%s error=%r", trigger.job_id, exc)
 
+    def _dead(self, trigger: Trigger, reason: str) -> None:
+        now = self.scheduler.clock()
+        append_history(self.store.path, trigger, "dead", now=now, reason=reason)
+        if trigger.job_id is not None:
+            with contextlib.suppress(JobNotFound, MalformedJob, ValueError, OSError):
+                self.store.record_failure(trigger.job_id)
 
-def _notify_ready(proc: Process) -> None:
-    """Tell a service manager that waits for readiness that we are running."""
-    try:
-        from .._supervision._service import notify_ready, owners
-    except ImportError:  # pragma: no cover - services are optional
-        return
-    if proc.pid in owners():
-        notify_ready(proc)
+    async def _check_targets(self) -> None:
+        """Warn once per job and target that names no process here (a typo, or not started)."""
+        await trio.sleep(self.poll_interval)  # let the app's processes register their names
+        warned: set[tuple[str, str]] = set()
+        while True:
+            jobs = self.scheduler.jobs if self.role == "all" else self.store.list()
+            warn_missing_targets(self.proc, jobs, warned, self.retry.max_attempts)
+            if self.role != "all":
+                return
+            await trio.sleep(max(self.poll_interval, _TARGET_CHECK))
 
 
 def _check_seconds(value: float, name: str, *, zero: bool = False) -> float:
@@ -271,15 +278,6 @@ def _check_seconds(value: float, name: str, *, zero: bool = False) -> float:
     if value == 0 and not zero:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return float(value)
-
-
-async def _send(proc: Process, ack_timeout: float | None, trigger: Trigger) -> None:
-    """Deliver one trigger of a PostgreSQL store (as ``_Service._deliver``)."""
-    event = CronEvent.from_trigger(trigger)
-    if ack_timeout is None:
-        proc.send(trigger.target, CRON_TOPIC, event)
-    else:
-        await proc.call(trigger.target, CRON_TOPIC, event, timeout=ack_timeout)
 
 
 async def cron_service(
@@ -297,6 +295,7 @@ async def cron_service(
     lease: float = 30.0,
     listen: bool = True,
     trigger_dir: Path | str | None = None,
+    role: Role = "all",
 ) -> None:
     """Run the durable cron service on ``data_dir`` until a ``Cancel`` event.
 
@@ -340,7 +339,11 @@ async def cron_service(
             this scheduler before others may take it over.
         listen (bool): PostgreSQL only: LISTEN for early wake-ups (False: poll only).
         trigger_dir (Path | str | None): PostgreSQL only: a local folder of trigger
-            files to deliver too (on a data folder they are in ``<data>/triggers``).
+            files to deliver too (on a data folder they are in ``<data>/triggers``); with
+            ``role="schedule"``, the data folder whose ``triggers/`` receives the fires.
+        role (Role): ``all`` fires and delivers; ``schedule`` only fires (into trigger
+            files that another service, or an app, delivers); ``deliver`` only delivers
+            a data folder's trigger files (``actors cron serve`` fires them elsewhere).
 
     Raises:
         ValueError: for a bad option, or a PostgreSQL-only option on a data folder.
@@ -355,18 +358,31 @@ async def cron_service(
     grace = _check_seconds(misfire_grace, "misfire_grace", zero=True)
     if ack_timeout is not None:
         _check_seconds(ack_timeout, "ack_timeout")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if isinstance(data_dir, PgJobStore) or is_store_url(data_dir):
         if wall_clock is not None:
             raise ValueError("wall_clock: a PostgreSQL store plans by the database's clock")
+        deliver: Deliver = partial(send_event, proc, ack_timeout)
+        if role == "deliver":
+            raise ValueError("role 'deliver' is for a data folder's trigger files, not PostgreSQL")
+        if role == "schedule":
+            if trigger_dir is None:
+                raise ValueError("role 'schedule' on a PostgreSQL store needs trigger_dir")
+            deliver = partial(write_trigger_file, JobStore(trigger_dir).triggers_dir)
+            trigger_dir = None
+        pg = data_dir if isinstance(data_dir, PgJobStore) else PgJobStore(str(data_dir))
+        retry = RetryPolicy() if retry is None else retry
+        check = partial(check_targets_later, proc, pg.list, poll, retry.max_attempts)
         await run_pg_service(
             proc,
-            data_dir if isinstance(data_dir, PgJobStore) else PgJobStore(str(data_dir)),
-            deliver=lambda trigger: _send(proc, ack_timeout, trigger),
+            pg,
+            deliver=deliver,
             tz=zone,
             poll_interval=poll,
             misfire_grace=grace,
             catch_up_limit=catch_up_limit,
-            retry=RetryPolicy() if retry is None else retry,
+            retry=retry,
             ack_timeout=ack_timeout,
             malformed_grace=_check_seconds(malformed_grace, "malformed_grace", zero=True),
             options=PgOptions(
@@ -374,7 +390,8 @@ async def cron_service(
                 listen,
                 None if trigger_dir is None else Path(trigger_dir),
             ),
-            on_ready=lambda: _notify_ready(proc),
+            on_ready=lambda: notify_ready_if_service(proc),
+            background=check if role == "all" else None,
         )
         return
     if trigger_dir is not None:
@@ -392,5 +409,6 @@ async def cron_service(
         RetryPolicy() if retry is None else retry,
         ack_timeout,
         _check_seconds(malformed_grace, "malformed_grace", zero=True),
+        role,
     )
     await service.run()

@@ -243,6 +243,12 @@ class JobStore:
         with self._lock(validate_job_id(job_id)):
             return self._write(attrs.evolve(self._read(job_id), enabled=False))
 
+    def record_failure(self, job_id: str) -> Job:
+        """Count one more dead-lettered trigger of a job (shown by ``actors cron list``)."""
+        with self._lock(validate_job_id(job_id)):
+            job = self._read(job_id)
+            return self._write(attrs.evolve(job, failures=job.failures + 1))
+
     def mark_fired(self, job_id: str, at: dt.datetime) -> Job:
         """Record ``at`` as the latest fired slot; a oneshot job is also disabled."""
         with self._lock(validate_job_id(job_id)):

@@ -21,6 +21,7 @@ middle of the startup pass, is delivered by the next one.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import heapq
 import logging
 import math
@@ -33,6 +34,7 @@ import attrs
 import trio
 
 from ._atomicfs import is_temp_name, write_atomic
+from ._deadletters import dead_letter
 from ._triggerfiles import (
     MalformedTrigger,
     Trigger,
@@ -52,7 +54,8 @@ _log = logging.getLogger("actors.cron")
 
 @attrs.frozen
 class RetryPolicy:
-    """In-process retry of failed deliveries: exponential backoff, no limit on attempts."""
+    """Retry of failed deliveries: exponential backoff, then a dead letter after
+    ``max_attempts`` attempts (0: retry forever)."""
 
     initial_delay: float = 0.5
     """Seconds before the second attempt."""
@@ -60,8 +63,15 @@ class RetryPolicy:
     """Multiplier applied to the delay after each failure."""
     max_delay: float = 10.0
     """Upper bound on one delay, in seconds."""
+    max_attempts: int = 20
+    """Attempts before the trigger becomes a dead letter (about 3 minutes with the
+    defaults); 0 retries forever."""
 
     def __attrs_post_init__(self) -> None:
+        if type(self.max_attempts) is not int or not 0 <= self.max_attempts <= 1_000_000:
+            raise ValueError(
+                f"retry max_attempts must be an integer in 0..1000000, got {self.max_attempts!r}"
+            )
         if not (0 < self.initial_delay <= self.max_delay) or not self.factor >= 1:
             raise ValueError(
                 "retry needs 0 < initial_delay <= max_delay and factor >= 1, got "
@@ -135,6 +145,7 @@ async def drain(
     ledger: DeliveryLedger | None = None,
     on_delivered: Callable[[Trigger], object] | None = None,
     malformed_grace: float = 1.0,
+    on_dead: Callable[[Trigger, str], object] | None = None,
 ) -> int:
     """Make one delivery pass over ``directory``, in filename order.
 
@@ -154,6 +165,8 @@ async def drain(
         malformed_grace (float): Seconds a malformed file may be younger
             than before it is quarantined, since it may still be being
             written by a program that skipped the temp-and-rename step.
+        on_dead (Callable | None): Sync callback ``(trigger, reason)`` after a file
+            became a dead letter (``retry.max_attempts`` failed attempts).
 
     Returns:
         int: Number of triggers delivered.
@@ -198,7 +211,7 @@ async def drain(
             await deliver(trigger)
         except Exception as exc:
             blocked.add(trigger.target)
-            _failed(path, trigger, exc, retry, ledger)
+            _failed(path, trigger, exc, retry, ledger, on_dead)
             continue
         finally:
             ledger.in_flight.discard(name)
@@ -263,8 +276,33 @@ def _quarantine(path: Path, reason: str, grace: float, ledger: DeliveryLedger) -
 
 
 def _failed(
-    path: Path, trigger: Trigger, exc: Exception, retry: RetryPolicy, ledger: DeliveryLedger
+    path: Path,
+    trigger: Trigger,
+    exc: Exception,
+    retry: RetryPolicy,
+    ledger: DeliveryLedger,
+    on_dead: Callable[[Trigger, str], object] | None = None,
 ) -> None:
+    if retry.max_attempts and trigger.attempt >= retry.max_attempts:
+        reason = repr(exc)
+        try:
+            dead = dead_letter(path, trigger, reason, now=dt.datetime.now(dt.UTC))
+        except OSError as error:  # disk full, permissions: keep retrying it
+            _log.error("trigger dead letter failed file=%s error=%r", path, error)
+        else:
+            ledger.failures.pop(path.name, None)
+            ledger.retry_at.pop(path.name, None)
+            _log.error(
+                "trigger dead-lettered job=%s target=%s attempts=%d file=%s error=%s",
+                trigger.job_id,
+                trigger.target,
+                trigger.attempt,
+                dead,
+                reason,
+            )
+            if on_dead is not None:
+                on_dead(trigger, reason)
+            return
     failures = ledger.failures[path.name] = ledger.failures.get(path.name, 0) + 1
     delay = retry.delay(failures)
     ledger.retry_at[path.name] = trio.current_time() + delay
@@ -293,6 +331,7 @@ async def watch_triggers(
     on_delivered: Callable[[Trigger], object] | None = None,
     malformed_grace: float = 1.0,
     wakeup: Wakeup | None = None,
+    on_dead: Callable[[Trigger, str], object] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Drain ``directory`` now, then again and again until cancelled.
@@ -317,6 +356,7 @@ async def watch_triggers(
                 ledger=ledger,
                 on_delivered=on_delivered,
                 malformed_grace=malformed_grace,
+                on_dead=on_dead,
             )
         except OSError as exc:  # folder removed, permissions, disk: try again next poll
             _log.error("trigger pass failed dir=%s error=%r", directory, exc)

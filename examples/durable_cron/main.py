@@ -7,6 +7,9 @@ runs until Ctrl+C (or --seconds). Other programs can manage jobs with
 
 Run: python examples/durable_cron/main.py [--dir DIR] [--seconds N]
      [--heartbeat-cron EXPR] [--oneshot-cron EXPR]
+
+The same without a program: ``actors run examples/durable_cron/app`` (an ``_index.yaml`` with
+the agent and a ``cron.durable`` entry), or ``actors cron serve --store DIR --app APP``.
 """
 
 from __future__ import annotations

@@ -116,6 +116,19 @@ SCALARS = st.one_of(
     st.text(max_size=30),
     EXTREME_TIMES,
     st.sampled_from(["{bad", "{main|0x00003}", "* * * * * *", "*/10 * * * * *", "61 * * * *"]),
+    st.sampled_from(
+        [
+            "CRON_TZ=Europe/Berlin 30 2 * * *",
+            "CRON_TZ=../../etc/passwd * * * * *",
+            "CRON_TZ= * * * * *",
+            "@every 90s",
+            "@every 0s",
+            "@every 1m jitter=2m",
+            "@every 1m start=0001-01-01T00:00:00+01:00",
+            "@every 1m color=red",
+            "@every 99999999999999h",
+        ]
+    ),
 )
 VALUES = st.one_of(
     SCALARS,

@@ -217,7 +217,8 @@ class TestOneshot:
         """A oneshot job fires at its first slot only, stays while undelivered, then goes."""
         store.add("once", "* * * * *", "inbox", prompt="p", oneshot=True)
         got: list[CronEvent] = []
-        async with running(store, wall, None, retry=RetryPolicy(max_delay=5)) as node:
+        retry = RetryPolicy(max_delay=5, max_attempts=0)  # retried forever
+        async with running(store, wall, None, retry=retry) as node:
             await trio.sleep(300)  # the target is down: five slots pass
             pending = list_pending(store.triggers_dir)
             assert len(pending) == 1

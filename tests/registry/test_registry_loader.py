@@ -266,7 +266,7 @@ class TestEntryErrors:
             (
                 "  - {name: a, kind: terminal.host}\n",
                 "entry app:a, field kind: unknown kind "
-                "'terminal.host'; known kinds: env.storage.file, env.storage.memory, "
+                "'terminal.host'; known kinds: cron.durable, env.storage.file, env.storage.memory, "
                 "env.storage.os, env.storage.router, env.storage.static, env.variable, function, "
                 "host, pool, process, registry.entry, service",
             ),
