@@ -23,6 +23,7 @@ import trio
 
 import actors
 from actors import PID
+from actors.cluster._parent import PARENT_SIGNAL, ParentLink
 from actors.lowlevel import (
     ControlError,
     control_socket_path,
@@ -65,10 +66,14 @@ def run_app_cli(
         if not (grace >= 0 and math.isfinite(grace)):
             raise ValueError(f"--grace must be a finite number of seconds >= 0, got {args.grace}")
         check_workers(args)
+        parent = ParentLink.from_environ() if getattr(args, "node", None) else None
     except ValueError as error:
         print(f"actors run: {error}", file=err)
         return EXIT_BAD_APP
     actors.configure_logging(level, stream=err)
+    if parent is not None and not parent.arm():
+        log.warning("Parent gone", pid=parent.pid)
+        return EXIT_INTERRUPTED
     started = time.monotonic()
     try:
         plan = load_app(args.dir)
@@ -94,7 +99,7 @@ def run_app_cli(
     if getattr(args, "workers", 0):
         return run_workers_cli(args, grace, err)
     try:
-        return trio.run(_main, plan, grace, args, control, metrics, clock=clock)
+        return trio.run(_main, plan, grace, args, control, metrics, parent, clock=clock)
     except KeyboardInterrupt:  # a signal before the receiver was open
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug or a failed boot: say what, once, with the traceback
@@ -113,10 +118,12 @@ async def _main(
     args: argparse.Namespace,
     control: Path | None = None,
     metrics: int | None = None,
+    parent: ParentLink | None = None,
 ) -> int:
     terminated: list[PID] = []
     blocked: set[PID] = set()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    stops = (signal.SIGINT, signal.SIGTERM) + (() if parent is None else (PARENT_SIGNAL,))
+    with trio.open_signal_receiver(*stops) as signals:
         async with trio.open_nursery() as outer:
             with trio.CancelScope() as forced:
                 node_name = getattr(args, "node", None)  # a worker of --workers
@@ -133,11 +140,8 @@ async def _main(
                         port := await outer.start(_serve_metrics, node, metrics)
                     ):
                         log.info("Metrics", url=f"http://127.0.0.1:{port}/metrics")
-                    async for signum in signals:
-                        log.info(
-                            "Shutting down", signal=_signal_name(signum), grace=_seconds(grace)
-                        )
-                        break
+                    why = await _stop_requested(signals, parent)
+                    log.info("Shutting down", **why, grace=_seconds(grace))
                     # One exit watcher for the node, not a wait_exit task per process.
                     node.watch_exits(partial(_note_terminated, terminated))
                     outer.start_soon(_force_on_signal, signals, forced)
@@ -228,8 +232,35 @@ def _function(node: actors.Node, pid: PID) -> str:
         return "?"
 
 
+async def _stop_requested(signals: AsyncIterator[int], parent: ParentLink | None) -> dict[str, str]:
+    """Wait for the first stop request: a signal, or (a worker) the death of its parent."""
+    why: dict[str, str] = {}
+    async with trio.open_nursery() as nursery:
+
+        async def on_signal() -> None:
+            async for signum in signals:
+                if parent is not None and signum == PARENT_SIGNAL and parent.gone():
+                    why["reason"] = "parent-gone"
+                else:
+                    why["signal"] = _signal_name(signum)
+                nursery.cancel_scope.cancel()
+                return
+
+        async def on_parent_gone(parent: ParentLink) -> None:
+            await parent.wait_gone()
+            why["reason"] = "parent-gone"
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on_signal)
+        if parent is not None:
+            nursery.start_soon(on_parent_gone, parent)
+    return why
+
+
 async def _force_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
     async for signum in signals:
+        if signum == PARENT_SIGNAL:  # a worker's parent died: a stop, never a forced one
+            continue
         log.warning("Forcing stop", signal=_signal_name(signum))
         scope.cancel()
         return
