@@ -142,19 +142,101 @@ async def test_leaving_and_expiry_are_seen(redis: RedisServer) -> None:
 
             g1.node.spawn(monitor)
             await trio.sleep(0.3)
-        await until(lambda: exits)
+        await until(lambda: exits, timeout=15)
         assert exits[0].reason is actors.ExitReason.NOCONNECTION
-        await until(lambda: any(type(e).__name__ == "NodeDown" for e in seen))
-        # a node that stops refreshing its key is lost after the expiry
+        await until(lambda: any(type(e).__name__ == "NodeDown" for e in seen), timeout=15)
+        # a node that stops refreshing its key is lost after the expiry. The key lives until
+        # the ghost was seen (a scan may come late on a loaded machine), then expires.
         import coredis
 
         async with coredis.Redis.from_url(redis.url) as client:
-            await client.set("actors:node:ghost", "1", px=400)
-        await until(lambda: "ghost" in g1.nodes())
-        await until(lambda: "ghost" not in g1.nodes(), timeout=3)
+            await client.set("actors:node:ghost", "1")
+            await until(lambda: "ghost" in g1.nodes(), timeout=15)
+            await client.pexpire("actors:node:ghost", 100)
+        await until(lambda: "ghost" not in g1.nodes(), timeout=15)
         downs = [e for e in seen if type(e).__name__ == "NodeDown"]
         assert [d.node for d in downs] == ["r2", "ghost"]
         assert "left" in downs[0].why and "heartbeat" in downs[1].why
+
+
+async def test_a_full_inbox_refuses_frames_and_signals_every_loss(redis: RedisServer) -> None:
+    """A peer that does not read: frames beyond ``max_inbox`` are refused, never trimmed unread.
+
+    The ghost node has a liveness key and an inbox but no reader. The first frames fill its
+    inbox; the next are refused by the script, and the loss is signalled: its monitors get
+    ``noconnection``, node monitors ``NodeDown``, a reset notice goes to the ghost; then it is
+    up again and ``send`` refuses at once while the inbox is full; once read, sends flow again.
+    """
+    import coredis
+
+    transport = RedisTransport(redis.url, "r1", heartbeat=0.2, timeout=1.0, max_inbox=5)
+    events: list[Any] = []
+    async with (
+        coredis.Redis.from_url(redis.url) as client,
+        actors.open_node(name="r1", shutdown_grace=0.1) as node,
+        open_node_group(node, transport) as group,
+    ):
+        await client.set("actors:node:ghost", "1")
+        await until(lambda: group.nodes() == ["ghost"], timeout=15)
+        ghost = actors.PID("h", 7, "ghost")
+
+        async def watcher(proc: actors.Process) -> None:
+            group.monitor_nodes(proc)
+            proc.monitor(ghost)  # one frame
+            while True:
+                events.append(await proc.events.receive())
+
+        node.spawn(watcher)
+        await until(lambda: transport._backlog.get("ghost") == 1, timeout=15)
+        for i in range(6):  # accepted at once (the backlog seen is 1): 4 fit, 2 are refused
+            node.send(ghost, "n", i)
+        await until(lambda: len(events) >= 2, timeout=15)
+        exit, down = events[0], events[1]
+        assert exit.reason is actors.ExitReason.NOCONNECTION and exit.pid == ghost
+        assert type(down).__name__ == "NodeDown" and "2 frames refused" in down.why
+        assert transport.frames_refused == 2
+        entries = await client.xrange("actors:inbox:ghost")
+        assert len(entries) == 5  # nothing trimmed unread: the watch, then frames 0..3 in order
+        from actors.cluster import _wire
+
+        frames = [_wire.decode(e.field_values[b"f"]) for e in entries]
+        assert [getattr(f, "payload", None) for f in frames[1:]] == [0, 1, 2, 3]
+        assert transport._backlog["ghost"] == 5
+        assert await client.xlen("actors:inbox:ghost") == 5  # nothing trimmed unread
+        notices = await client.xrange("actors:events")
+        assert any(e.field_values.get(b"reset") == b"r1" for e in notices)
+        await until(lambda: "ghost" in group.nodes(), timeout=15)  # its key lives: up again
+        with pytest.raises(actors.cluster.NoConnection, match="inbox full"):
+            node.send(ghost, "n", "still full")
+        await client.delete(["actors:inbox:ghost"])  # the ghost read everything
+        await until(lambda: transport._backlog.get("ghost") == 0, timeout=15)
+        node.send(ghost, "n", "flows again")
+        await until(lambda: transport._backlog.get("ghost") == 1, timeout=15)
+        await client.delete(["actors:node:ghost"])
+
+
+async def test_a_reset_notice_is_a_loss_on_the_receiving_side(redis: RedisServer) -> None:
+    """The sender whose frames were refused resets the link: the receiver reports it down too."""
+    import coredis
+
+    async with _node(redis.url, "r1") as g1, _node(redis.url, "r2") as g2:
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=15)
+        target = g1.node.spawn(echo)
+        exits: list[Any] = []
+
+        async def monitor(proc: actors.Process) -> None:
+            proc.monitor(target)
+            exits.append(await proc.events.receive())
+
+        g2.node.spawn(monitor)
+        await until(lambda: g1.statistics().served_watches == 1, timeout=15)
+        async with coredis.Redis.from_url(redis.url) as client:
+            await client.xadd("actors:events", {"reset": "r1", "peer": "r2"})
+        await until(lambda: exits, timeout=15)
+        assert exits[0].reason is actors.ExitReason.NOCONNECTION
+        assert "link reset by r1" in str(exits[0].error)
+        await until(lambda: g2.nodes() == ["r1"], timeout=15)  # up again at the next scan
+        assert await g2.node.call(target, "q", "again") == "again"
 
 
 async def test_a_redis_restart_loses_peers_then_finds_them_again(redis: RedisServer) -> None:
