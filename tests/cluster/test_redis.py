@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import trio
@@ -199,7 +199,7 @@ async def test_a_full_inbox_refuses_frames_and_signals_every_loss(redis: RedisSe
         assert len(entries) == 5  # nothing trimmed unread: the watch, then frames 0..3 in order
         from actors.cluster import _wire
 
-        frames = [_wire.decode(e.field_values[b"f"]) for e in entries]
+        frames = [_wire.decode(cast("bytes", e.field_values[b"f"])) for e in entries]
         assert [getattr(f, "payload", None) for f in frames[1:]] == [0, 1, 2, 3]
         assert transport._backlog["ghost"] == 5
         assert await client.xlen("actors:inbox:ghost") == 5  # nothing trimmed unread
