@@ -33,7 +33,7 @@ from actors.lowlevel import (
 
 from ._boot import AppPlan, boot_app, load_app
 from ._exceptions import RegistryError
-from ._workers import check_workers, join_group, run_workers_cli
+from ._workers import check_workers, export_app, join_group, run_workers_cli
 
 EXIT_OK = 0
 EXIT_UNCLEAN = 1
@@ -132,6 +132,7 @@ async def _main(
                     join_group(node, args),
                 ):
                     app = await boot_app(node, plan)
+                    export_app(node, app)
                     services = await app.services.statuses() if app.services else []
                     log.info("App started", services=len(services), processes=len(node))
                     if control is not None:

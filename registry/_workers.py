@@ -26,13 +26,23 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import IO
+from functools import partial
+from typing import IO, Any
 
 import trio
 
 import actors
-from actors.cluster import RedisTransport, Transport, UnixTransport, open_node_group
+from actors.cluster import (
+    RedisTransport,
+    Transport,
+    UnixTransport,
+    current_group,
+    open_node_group,
+)
 from actors.cluster._workers import WorkerExit, supervise_workers
+
+from ._boot import App
+from ._exceptions import RegistryError
 
 log = actors.get_logger("actors.app")
 
@@ -84,6 +94,24 @@ async def join_group(node: actors.Node, args: argparse.Namespace) -> AsyncIterat
     async with open_node_group(node, transport, incarnation=args.incarnation) as group:
         log.info("Node joined", node=args.node, peers=len(group.nodes()))
         yield
+
+
+def export_app(node: actors.Node, app: App) -> None:
+    """In a node group: let peers spawn the app's ``process`` entries by id (nothing else).
+
+    ``group.spawn("w2", "app:worker", *args)`` starts the entry's function on ``w2``; the entry
+    is looked up when the request arrives, so entries added or removed later count.
+    """
+    if node._remote is not None:
+        current_group(node).exports.add_resolver(partial(_app_process, app))
+
+
+def _app_process(app: App, name: str) -> Any:
+    try:
+        entry = app.registry.get(name)
+    except (RegistryError, ValueError):
+        return None
+    return app.process(name) if entry.kind == "process" else None
 
 
 def run_workers_cli(args: argparse.Namespace, grace: float, err: IO[str]) -> int:

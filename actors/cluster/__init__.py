@@ -14,6 +14,7 @@ May import: the kernel (``actors._core``) and the folders below ``actors.runner`
 re-exported once from this package.
 """
 
+from ._exports import Exports as Exports
 from ._group import GroupStatistics as GroupStatistics
 from ._group import NodeGroup as NodeGroup
 from ._memory import MemoryNetwork as MemoryNetwork
@@ -31,6 +32,7 @@ from ._unix import UnixTransport as UnixTransport
 from ._wire import PayloadError as PayloadError
 
 __all__ = [
+    "Exports",
     "FrameHandler",
     "GroupStatistics",
     "MemoryNetwork",

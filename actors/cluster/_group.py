@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from typing import Any, cast
 
@@ -24,6 +24,7 @@ from .._core._node import Node
 from .._core._pid import PID
 from .._core._process import Process
 from . import _serve, _wire
+from ._exports import Exports, ProcessFn
 from ._remote import RemoteError, RemoteProcess, describe
 from ._transport import NoConnection, NodeDown, NodeUp, Transport
 
@@ -63,7 +64,9 @@ class GroupStatistics:
 class NodeGroup:
     """This node's view of its peers. Made by :func:`open_node_group`."""
 
-    def __init__(self, node: Node, transport: Transport) -> None:
+    def __init__(
+        self, node: Node, transport: Transport, exports: Iterable[str | ProcessFn] = ()
+    ) -> None:
         if node.name is None or node.name != transport.node:
             raise ValueError(
                 f"the node's name ({node.name!r}) must be the transport's ({transport.node!r})"
@@ -71,6 +74,8 @@ class NodeGroup:
         self.node = node
         self.name: str = node.name
         self.transport = transport
+        self.exports = Exports(node.name, exports)
+        """What peers may spawn here (``exports.add``, ``exports.add_resolver``)."""
         self._refs = itertools.count(1)
         self._calls: dict[int, tuple[str, ReplySlot]] = {}
         self._watches: dict[int, _Watch] = {}
@@ -116,13 +121,14 @@ class NodeGroup:
         """Start the async function ``"module:qualname"`` on ``node`` and return its PID.
 
         ``link``/``monitor`` are set up on the other node before the child runs,
-        so no exit is missed. Peers are trusted: any importable async function
-        can be spawned.
+        so no exit is missed. ``function`` must be exported by ``node`` (its
+        ``group.exports``: e.g. a registry ``process`` entry id under ``actors
+        run``); on this node's own name any importable async function may be named.
 
         Raises:
             NoConnection: If ``node`` is not connected (or is lost meanwhile).
             PayloadError: If an argument cannot be encoded.
-            RemoteError: If the other node could not start it (bad path, limit...).
+            RemoteError: If the other node could not start it (not exported, bad args...).
             CallTimeout: If no answer came within ``timeout`` seconds.
         """
         if node == self.name:

@@ -63,3 +63,7 @@ async def os_pid(proc: actors.Process) -> None:
 
     async for msg in proc.inbox:
         proc.reply(msg, os.getpid())
+
+
+EXPORTS = ["distapp:echo", "distapp:returns", "distapp:crashes", "distapp:named", "distapp:os_pid"]
+"""What the test nodes let peers spawn (``open_node_group(..., exports=EXPORTS)``)."""

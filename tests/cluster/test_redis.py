@@ -16,7 +16,7 @@ from typing import Any, cast
 import pytest
 import trio
 from conftest import popen, until
-from distapp import echo
+from distapp import EXPORTS, echo
 
 import actors
 from actors.cluster import NodeGroup, RedisTransport, open_node_group
@@ -86,7 +86,7 @@ async def _node(url: str, name: str) -> AsyncIterator[NodeGroup]:
     transport = RedisTransport(url, name, heartbeat=0.2, timeout=1.0)
     async with (
         actors.open_node(name=name, shutdown_grace=0.1) as node,
-        open_node_group(node, transport) as group,
+        open_node_group(node, transport, exports=EXPORTS) as group,
     ):
         yield group
 
@@ -258,7 +258,10 @@ async def test_actors_run_cluster_joins_the_group(redis: RedisServer, tmp_path: 
 
     app = tmp_path / "app"
     app.mkdir()
-    (app / "_index.yaml").write_text('version: "1.0"\nnamespace: app\nentries: []\n')
+    (app / "_index.yaml").write_text(
+        'version: "1.0"\nnamespace: app\nentries:\n'
+        '  - {name: echo, kind: process, source: "distapp:echo"}\n'
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parents[1])]))
     argv = [sys.executable, "-m", "registry._cli", "run", str(app), "--cluster", redis.url]
     argv += ["--node", "c1", "--grace", "1"]
@@ -266,7 +269,7 @@ async def test_actors_run_cluster_joins_the_group(redis: RedisServer, tmp_path: 
     try:
         async with _node(redis.url, "t0") as group:
             await until(lambda: group.nodes() == ["c1"], timeout=15)
-            pid = await group.spawn("c1", "distapp:echo")
+            pid = await group.spawn("c1", "app:echo")
             assert await group.node.call(pid, "q", "via redis") == "via redis"
     finally:
         child.send_signal(signal.SIGTERM)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import trio
 from conftest import until
-from distapp import echo
+from distapp import EXPORTS, echo
 
 import actors
 from actors.cluster import NodeGroup, UnixTransport, open_node_group
@@ -25,7 +25,7 @@ async def _node(directory: Path, name: str, **options: Any) -> AsyncIterator[Nod
     transport = UnixTransport(directory, name, heartbeat=0.1, timeout=0.5, **options)
     async with (
         actors.open_node(name=name, shutdown_grace=0.1) as node,
-        open_node_group(node, transport) as group,
+        open_node_group(node, transport, exports=EXPORTS) as group,
     ):
         yield group
 
