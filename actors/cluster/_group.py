@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from typing import Any, cast
 
-import attrs
 import trio
 
 from .._core._exceptions import ProcessNotFound
@@ -25,40 +24,13 @@ from .._core._pid import PID
 from .._core._process import Process
 from . import _serve, _wire
 from ._exports import Exports, ProcessFn
-from ._remote import RemoteError, RemoteProcess, describe
-from ._transport import NoConnection, NodeDown, NodeUp, Transport
+from ._members import NodeWatchers
+from ._remote import GroupStatistics, RemoteError, RemoteProcess, _Watch, describe
+from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp, Transport
 
-__all__ = ["GroupStatistics", "NodeGroup"]
+__all__ = ["NodeGroup"]
 
 logger = logging.getLogger("actors.cluster")
-
-
-@attrs.define(eq=False)
-class _Watch:
-    """One monitor (or exit hook) of a remote process, kept until its ``Down``."""
-
-    peer: str
-    target: Any
-    watcher: Process | None
-    hook: Callable[[Exit], None] | None
-    node_only: bool = False
-
-
-@attrs.frozen
-class GroupStatistics:
-    """A snapshot of a node group (``NodeGroup.statistics()``)."""
-
-    peers: tuple[str, ...]
-    frames_sent: int
-    frames_received: int
-    frames_dropped: int
-    """Frames that did not decode (logged and dropped)."""
-    watches: int
-    """Monitors (and exit hooks) this node holds on other nodes' processes."""
-    served_watches: int
-    """Monitors other nodes hold on this node's processes."""
-    remote_links: int
-    pending_calls: int
 
 
 class NodeGroup:
@@ -87,7 +59,7 @@ class NodeGroup:
         self._links: dict[Process, set[PID]] = {}
         self._requests: dict[int, tuple[str, trio.Event, list[Any]]] = {}
         self._spawning: dict[int, tuple[Process | None, Process | None]] = {}
-        self._node_watchers: set[Process] = set()
+        self._node_watchers = NodeWatchers()
         self._sent = 0
         self._received = 0
         self._dropped = 0
@@ -101,11 +73,31 @@ class NodeGroup:
         """The connected peer nodes, sorted."""
         return sorted(self.transport.peers())
 
+    def members(self) -> list[str]:
+        """The live members of the group as this node sees them: itself and its peers, sorted."""
+        return sorted({self.name, *self.transport.peers()})
+
     def monitor_nodes(self, proc: Process) -> None:
-        """Post ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits)."""
-        if proc not in self._node_watchers:
-            self._node_watchers.add(proc)
-            proc.on_exit(lambda: self._node_watchers.discard(proc))
+        """Post every ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits)."""
+        self._node_watchers.monitor_nodes(proc)
+
+    def demonitor_nodes(self, proc: Process) -> None:
+        """Undo ``monitor_nodes``."""
+        self._node_watchers.demonitor_nodes(proc)
+
+    def monitor_node(self, proc: Process, node: str) -> None:
+        """Post one ``NodeDown`` on ``proc.events`` when ``node`` goes down.
+
+        At once (reason ``connection_lost``, why ``not connected``) if it is not connected
+        now; never for this node's own name. Ends with ``proc``, or ``demonitor_node``.
+        """
+        if node != self.name:
+            connected = node in self.transport.peers()
+            self._node_watchers.monitor_node(proc, node, connected, trio.current_time())
+
+    def demonitor_node(self, proc: Process, node: str) -> None:
+        """Undo ``monitor_node`` (no ``NodeDown`` for it will be posted)."""
+        self._node_watchers.demonitor_node(proc, node)
 
     async def spawn(
         self,
@@ -393,8 +385,10 @@ class NodeGroup:
     def peer_up(self, peer: str) -> None:
         _serve.peer_up(self, peer)
 
-    def peer_down(self, peer: str, why: str) -> None:
-        _serve.peer_down(self, peer, why)
+    def peer_down(
+        self, peer: str, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
+    ) -> None:
+        _serve.peer_down(self, peer, why, reason)
 
     def _reply(
         self, peer: str, call: int, ok: bool, value: Any, why: str, cause: BaseException | None
@@ -402,5 +396,4 @@ class NodeGroup:
         return _serve.reply(self, peer, call, ok, value, why, cause)
 
     def _notify_nodes(self, event: NodeUp | NodeDown) -> None:
-        for proc in list(self._node_watchers):
-            proc.events._put(cast("Any", event))
+        self._node_watchers.notify(event)

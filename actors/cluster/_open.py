@@ -75,6 +75,10 @@ async def open_node_group(
                 failed = error
             finally:
                 node._remote = None
+                leave = getattr(transport, "leave", None)  # say goodbye: peers see "left"
+                if leave is not None:
+                    with trio.CancelScope(shield=True):
+                        await leave()
                 nursery.cancel_scope.cancel()
     if failed is not None:
         raise failed

@@ -33,7 +33,7 @@ from typing import Any
 import trio
 
 from .._core._pid import PID
-from ._transport import FrameHandler, NoConnection
+from ._transport import FrameHandler, NoConnection, NodeDownReason
 from ._unix import check_node_name
 
 __all__ = ["RedisTransport"]
@@ -202,7 +202,7 @@ class RedisTransport:
     def _lose_all(self, why: str) -> None:
         self._out.clear()
         for peer in sorted(self._peers):
-            self._down(peer, why)
+            self._down(peer, why, NodeDownReason.CONNECTION_LOST)
 
     def _up(self, peer: str) -> None:
         if peer != self._node and peer not in self._peers:
@@ -210,12 +210,12 @@ class RedisTransport:
             assert self._handler is not None
             self._handler.peer_up(peer)
 
-    def _down(self, peer: str, why: str) -> None:
+    def _down(self, peer: str, why: str, reason: NodeDownReason) -> None:
         if peer in self._peers:
             self._peers.discard(peer)
             self._out = deque(item for item in self._out if item[0] != peer)
             assert self._handler is not None
-            self._handler.peer_down(peer, why)
+            self._handler.peer_down(peer, why, reason)
 
     async def _liveness(self) -> None:
         """Refresh our key; bring up nodes whose key exists, lose those whose key expired."""
@@ -235,7 +235,8 @@ class RedisTransport:
                 for peer in sorted(alive - self._peers - {self._node}):
                     self._up(peer)
                 for peer in sorted(self._peers - alive):
-                    self._down(peer, f"no heartbeat for {self.timeout:g}s")
+                    why = f"lease expired (no renewal for {self.timeout:g}s)"
+                    self._down(peer, why, NodeDownReason.LEASE_EXPIRED)
             await trio.sleep(self.heartbeat)
 
     async def _server_ms(self) -> int:
@@ -277,10 +278,11 @@ class RedisTransport:
             if b"up" in fields:
                 self._up(fields[b"up"].decode())
             elif b"down" in fields:
-                self._down(fields[b"down"].decode(), "left the group")
+                self._down(fields[b"down"].decode(), "left the group", NodeDownReason.LEFT)
             elif fields.get(b"peer", b"").decode() == self._node and b"reset" in fields:
                 sender = fields[b"reset"].decode()
-                self._down(sender, f"link reset by {sender}: frames to it were refused")
+                why = f"link reset by {sender}: frames to it were refused"
+                self._down(sender, why, NodeDownReason.CONNECTION_LOST)
             return
         sender = fields.get(b"s", b"").decode(errors="replace")
         frame = fields.get(b"f")
@@ -337,7 +339,8 @@ class RedisTransport:
             count,
             self.max_inbox,
         )
-        self._down(peer, f"{count} frames refused: inbox full (max_inbox={self.max_inbox})")
+        why = f"{count} frames refused: inbox full (max_inbox={self.max_inbox})"
+        self._down(peer, why, NodeDownReason.CONNECTION_LOST)
         try:
             fields = {"reset": self._node, "peer": peer}
             await self._client.xadd(self._key("events"), fields, **self._trim(1000))

@@ -24,7 +24,7 @@ from .._core._pid import PID
 from . import _wire
 from ._exports import import_function
 from ._remote import RemoteError, RemoteReplySlot, describe
-from ._transport import NoConnection, NodeDown, NodeUp
+from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp
 
 if TYPE_CHECKING:
     from .._core._process import Process
@@ -55,9 +55,12 @@ def peer_up(group: NodeGroup, peer: str) -> None:
     group._notify_nodes(NodeUp(peer, trio.current_time()))
 
 
-def peer_down(group: NodeGroup, peer: str, why: str) -> None:
+def peer_down(group: NodeGroup, peer: str, why: str, reason: NodeDownReason) -> None:
     """Everything that depended on ``peer`` ends now, with reason ``noconnection``."""
-    logger.warning("node down node=%s peer=%s why=%s", group.name, peer, why)
+    level = logging.INFO if reason is NodeDownReason.LEFT else logging.WARNING
+    logger.log(
+        level, "node down node=%s peer=%s reason=%s why=%s", group.name, peer, reason.value, why
+    )
     now = trio.current_time()
     for ref, watch in list(group._watches.items()):
         if watch.peer == peer and watch.target is not None:
@@ -79,7 +82,7 @@ def peer_down(group: NodeGroup, peer: str, why: str) -> None:
             if local(group, proc.pid) is proc:
                 error = NoConnection(peer, why)
                 _lifecycle.link_down(proc, LinkDown(pid, ExitReason.NOCONNECTION, error, now))
-    group._notify_nodes(NodeDown(peer, why, now))
+    group._notify_nodes(NodeDown(peer, why, now, reason))
 
 
 def frame_received(group: NodeGroup, peer: str, data: bytes) -> None:

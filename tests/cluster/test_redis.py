@@ -156,7 +156,8 @@ async def test_leaving_and_expiry_are_seen(redis: RedisServer) -> None:
         await until(lambda: "ghost" not in g1.nodes(), timeout=15)
         downs = [e for e in seen if type(e).__name__ == "NodeDown"]
         assert [d.node for d in downs] == ["r2", "ghost"]
-        assert "left" in downs[0].why and "heartbeat" in downs[1].why
+        assert "left" in downs[0].why and "lease expired" in downs[1].why
+        assert [d.reason.value for d in downs] == ["left", "lease_expired"]
 
 
 async def test_a_full_inbox_refuses_frames_and_signals_every_loss(redis: RedisServer) -> None:
