@@ -64,6 +64,9 @@ class _Conn:
     wake: trio.Event | None = None
     why: str = "connection closed"
     reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
+    fd: int = -1
+    direct: bool = False
+    """Whether ``send`` may write at once (the writer is idle and nothing is queued)."""
     bye: trio.Event | None = None
     """Set once the goodbye is written (``leave``)."""
 
@@ -145,6 +148,19 @@ class UnixTransport:
         if conn.queued > self.max_queued:
             raise NoConnection(peer, f"{conn.queued} bytes already queued (max {self.max_queued})")
         data = _frame(_DATA, frame)
+        if conn.direct and not conn.out:
+            # The writer is idle: write now, without waiting for its turn (one task hop and
+            # one loop turn less per message). What follows queues for the writer, which
+            # sends a burst in one write; a frame received, or the writer going idle,
+            # re-arms this path.
+            conn.direct = False
+            try:
+                written = os.write(conn.fd, data)
+            except OSError:  # would block, or broken: the writer retries and reports
+                written = 0
+            if written == len(data):
+                return
+            data = data[written:]
         conn.out.append(data)
         conn.queued += len(data)
         wake = conn.wake
@@ -238,7 +254,7 @@ class UnixTransport:
                     raise _Lost(f"expected node {expected!r}, it says {peer!r}")
                 if peer in self._conns:
                     raise _Lost(f"node {peer!r} is already connected")
-                conn = self._conns[peer] = _Conn(peer, stream)
+                conn = self._conns[peer] = _Conn(peer, stream, fd=stream.socket.fileno())
                 assert self._handler is not None
                 self._handler.peer_up(peer)
                 async with trio.open_nursery() as nursery:
@@ -301,6 +317,8 @@ class UnixTransport:
                 elif kind != _PING:
                     logger.warning("unknown frame kind dropped peer=%s kind=%d", conn.peer, kind)
                 frame = self._take(buffer)
+            if conn.wake is not None and not conn.out and conn.bye is None:
+                conn.direct = True  # the writer is idle: the answer may go at once
             with trio.move_on_after(self.timeout) as scope:
                 data = await conn.stream.receive_some(65536)
             if scope.cancelled_caught:
@@ -313,8 +331,10 @@ class UnixTransport:
         while True:
             if not conn.out:
                 wake = conn.wake = trio.Event()
+                conn.direct = conn.bye is None
                 with trio.move_on_after(self.heartbeat):
                     await wake.wait()
+                conn.direct = False
                 if not conn.out:
                     conn.out.append(_PING_FRAME)
             chunks = b"".join(conn.out)
