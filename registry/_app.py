@@ -25,6 +25,7 @@ import trio
 
 import actors
 from actors import PID
+from actors.cluster._parent import PARENT_SIGNAL, ParentLink
 from actors.lowlevel import ControlError, open_control_endpoint, serve_metrics
 
 from ._boot import AppPlan, boot_app, load_app
@@ -32,7 +33,7 @@ from ._exceptions import RegistryError
 from ._exec import check_exec_entry
 from ._exec import exec_main as exec_main
 from ._resolve import SOURCE_MODULE_PREFIX
-from ._workers import check_workers, join_group, run_workers_cli
+from ._workers import check_workers, export_app, join_group, run_workers_cli
 
 EXIT_OK = 0
 EXIT_UNCLEAN = 1
@@ -74,10 +75,14 @@ def run_app_cli(
         if getattr(args, "exec", None) is not None and spread:
             raise ValueError("-x runs one program on one node; drop --workers/--cluster")
         _check_port(getattr(args, "metrics_port", None))
+        parent = ParentLink.from_environ() if getattr(args, "node", None) else None
     except ValueError as error:
         print(f"{command}: {error}", file=err)
         return EXIT_BAD_APP
     actors.configure_logging(level, stream=err)
+    if parent is not None and not parent.arm():
+        log.warning("Parent gone", pid=parent.pid)
+        return EXIT_INTERRUPTED
     started = time.monotonic()
     try:
         plan = load_app(args.dir) if load is None else load()
@@ -109,7 +114,7 @@ def run_app_cli(
     try:
         if entry is not None:
             return trio.run(exec_main, plan, entry, grace, clock=clock)
-        return trio.run(_main, plan, grace, args, control, metrics, clock=clock)
+        return trio.run(_main, plan, grace, args, control, metrics, parent, clock=clock)
     except KeyboardInterrupt:  # a signal before the receiver was open
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug or a failed boot: say what, once, with the traceback
@@ -128,10 +133,12 @@ async def _main(
     args: argparse.Namespace,
     control: Path | None = None,
     metrics: int | None = None,
+    parent: ParentLink | None = None,
 ) -> int:
     terminated: list[PID] = []
     blocked: set[PID] = set()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    stops = (signal.SIGINT, signal.SIGTERM) + (() if parent is None else (PARENT_SIGNAL,))
+    with trio.open_signal_receiver(*stops) as signals:
         async with trio.open_nursery() as outer:
             with trio.CancelScope() as forced:
                 node_name = getattr(args, "node", None)  # a worker of --workers
@@ -144,6 +151,7 @@ async def _main(
                     try:
                         app = await boot_app(node, plan)
                         gave_up.manager = app.services.pid if app.services else None
+                        export_app(node, app)
                         services = await app.services.statuses() if app.services else []
                     except (actors.CallFailed, actors.ServiceError):
                         if gave_up.error is None:
@@ -156,14 +164,10 @@ async def _main(
                         port := await outer.start(_serve_metrics, node, metrics)
                     ):
                         log.info("Metrics", url=f"http://127.0.0.1:{port}/metrics")
-                    signum = await _wait_stop(signals, gave_up)
-                    if signum is None:
+                    why = await _stop_requested(signals, parent, gave_up)
+                    if why.get("reason") == "service":
                         log.error("Critical service gave up", error=str(gave_up.error))
-                        log.info("Shutting down", reason="service", grace=_seconds(grace))
-                    else:
-                        log.info(
-                            "Shutting down", signal=_signal_name(signum), grace=_seconds(grace)
-                        )
+                    log.info("Shutting down", **why, grace=_seconds(grace))
                     # One exit watcher for the node, not a wait_exit task per process.
                     node.watch_exits(partial(_note_terminated, terminated))
                     outer.start_soon(_force_on_signal, signals, forced)
@@ -212,26 +216,6 @@ class _GaveUp:
             self.error = error
             self.service = error.service
             self.event.set()
-
-
-async def _wait_stop(signals: AsyncIterator[int], gave_up: _GaveUp) -> int | None:
-    """Wait for SIGINT/SIGTERM (its number) or a critical service giving up (None)."""
-    got: list[int] = []
-    async with trio.open_nursery() as nursery:
-
-        async def on_signal() -> None:
-            async for signum in signals:
-                got.append(signum)
-                break
-            nursery.cancel_scope.cancel()
-
-        async def on_give_up() -> None:
-            await gave_up.event.wait()
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(on_signal)
-        nursery.start_soon(on_give_up)
-    return got[0] if got else None
 
 
 def _describer(plan: AppPlan) -> Callable[[object], str | None]:
@@ -331,8 +315,44 @@ def _function(node: actors.Node, pid: PID) -> str:
         return "?"
 
 
+async def _stop_requested(
+    signals: AsyncIterator[int], parent: ParentLink | None, gave_up: _GaveUp
+) -> dict[str, str]:
+    """Wait for the first stop request: a signal, a critical service giving up
+    (``reason=service``), or (a worker) the death of its parent (``reason=parent-gone``)."""
+    why: dict[str, str] = {}
+    async with trio.open_nursery() as nursery:
+
+        async def on_give_up() -> None:
+            await gave_up.event.wait()
+            why["reason"] = "service"
+            nursery.cancel_scope.cancel()
+
+        async def on_signal() -> None:
+            async for signum in signals:
+                if parent is not None and signum == PARENT_SIGNAL and parent.gone():
+                    why["reason"] = "parent-gone"
+                else:
+                    why["signal"] = _signal_name(signum)
+                nursery.cancel_scope.cancel()
+                return
+
+        async def on_parent_gone(parent: ParentLink) -> None:
+            await parent.wait_gone()
+            why["reason"] = "parent-gone"
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on_signal)
+        nursery.start_soon(on_give_up)
+        if parent is not None:
+            nursery.start_soon(on_parent_gone, parent)
+    return why
+
+
 async def _force_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
     async for signum in signals:
+        if signum == PARENT_SIGNAL:  # a worker's parent died: a stop, never a forced one
+            continue
         log.warning("Forcing stop", signal=_signal_name(signum))
         scope.cancel()
         return

@@ -7,8 +7,11 @@ over Unix sockets in that directory (``--socket-dir`` picks it, so other nodes
 can join). Each worker's environment has ``ACTORS_NODES=w1,...,wN``, so an
 app can share its work among the nodes (``examples/mass_spawn`` does). A
 worker that dies is restarted with backoff (``actors.cluster``); SIGINT/SIGTERM
-stop every worker (SIGTERM, then SIGKILL after ``--grace`` plus 5 seconds) and
-the parent exits 0 when every worker stopped cleanly. ``actors run DIR --cluster
+stop every worker (one SIGTERM, then SIGKILL after ``--grace`` plus 5 seconds;
+a second signal passes a second SIGTERM on: each worker forces its stop) and
+the parent exits 0 when every worker stopped cleanly. Workers run in their own
+process groups (a terminal's Ctrl+C reaches the parent alone) and stop when the
+parent dies, however it dies (``actors.cluster._parent``). ``actors run DIR --cluster
 redis://... --node NAME`` runs one node that joins the group of every node using
 the same Redis server (any machine).
 """
@@ -23,13 +26,23 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import IO
+from functools import partial
+from typing import IO, Any
 
 import trio
 
 import actors
-from actors.cluster import RedisTransport, Transport, UnixTransport, open_node_group
+from actors.cluster import (
+    RedisTransport,
+    Transport,
+    UnixTransport,
+    current_group,
+    open_node_group,
+)
 from actors.cluster._workers import WorkerExit, supervise_workers
+
+from ._boot import App
+from ._exceptions import RegistryError
 
 log = actors.get_logger("actors.app")
 
@@ -83,6 +96,24 @@ async def join_group(node: actors.Node, args: argparse.Namespace) -> AsyncIterat
         yield
 
 
+def export_app(node: actors.Node, app: App) -> None:
+    """In a node group: let peers spawn the app's ``process`` entries by id (nothing else).
+
+    ``group.spawn("w2", "app:worker", *args)`` starts the entry's function on ``w2``; the entry
+    is looked up when the request arrives, so entries added or removed later count.
+    """
+    if node._remote is not None:
+        current_group(node).exports.add_resolver(partial(_app_process, app))
+
+
+def _app_process(app: App, name: str) -> Any:
+    try:
+        entry = app.registry.get(name)
+    except (RegistryError, ValueError):
+        return None
+    return app.process(name) if entry.kind == "process" else None
+
+
 def run_workers_cli(args: argparse.Namespace, grace: float, err: IO[str]) -> int:
     """Run ``args.workers`` worker processes until SIGINT/SIGTERM; return the exit code."""
     own_dir = args.socket_dir is None
@@ -105,22 +136,30 @@ def run_workers_cli(args: argparse.Namespace, grace: float, err: IO[str]) -> int
             log.warning("Worker exited", node=exit.name, code=exit.returncode)
 
     async def main() -> int:
-        stop = trio.Event()
+        stop, force = trio.Event(), trio.Event()
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 names = worker_names(args.workers)
                 log.info("Workers starting", workers=len(names), sockets=socket_dir)
 
                 async def watch_signals() -> None:
+                    # The workers run in their own process groups: a terminal's Ctrl+C reaches
+                    # this process alone, which passes one SIGTERM to each worker; a second
+                    # signal here is a second SIGTERM there (each worker forces its stop).
                     async for signum in signals:
-                        log.info("Shutting down", signal=signal.Signals(signum).name)
-                        stop.set()
-                        return
+                        name = signal.Signals(signum).name
+                        if not stop.is_set():
+                            log.info("Shutting down", signal=name)
+                            stop.set()
+                        else:
+                            log.warning("Forcing stop", signal=name)
+                            force.set()
+                            return
 
                 nursery.start_soon(watch_signals)
                 env = dict(os.environ, ACTORS_NODES=",".join(names))
                 code = await supervise_workers(
-                    names, command, stop, grace=grace + 5.0, on_exit=on_exit, env=env
+                    names, command, stop, grace=grace + 5.0, on_exit=on_exit, env=env, force=force
                 )
                 nursery.cancel_scope.cancel()
         log.info("Workers stopped", clean=str(code == 0).lower())

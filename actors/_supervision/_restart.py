@@ -21,7 +21,7 @@ class Restart(enum.Enum):
     PERMANENT = "permanent"
     """Always, however it ended."""
     TRANSIENT = "transient"
-    """Only when it failed (exit reason ``error``)."""
+    """Only when it failed (exit reason ``error``, or ``noconnection``: its node was lost)."""
     TEMPORARY = "temporary"
     """Never."""
 
@@ -29,7 +29,12 @@ class Restart(enum.Enum):
         """Whether a child that ended with ``reason`` should be restarted."""
         if self is Restart.PERMANENT:
             return True
-        return self is Restart.TRANSIENT and reason is ExitReason.ERROR
+        return self is Restart.TRANSIENT and reason in _FAILURES
+
+
+_FAILURES = frozenset({ExitReason.ERROR, ExitReason.NOCONNECTION})
+"""The exit reasons a ``transient`` child is restarted after (as in OTP, anything but
+normal and shutdown: a lost node is a failure the supervisor must not take for a stop)."""
 
 
 class Strategy(enum.Enum):

@@ -14,29 +14,33 @@ May import: the kernel (``actors._core``) and the folders below ``actors.runner`
 re-exported once from this package.
 """
 
-from ._group import GroupStatistics as GroupStatistics
+from ._exports import Exports as Exports
 from ._group import NodeGroup as NodeGroup
 from ._memory import MemoryNetwork as MemoryNetwork
 from ._memory import MemoryTransport as MemoryTransport
 from ._open import current_group as current_group
 from ._open import open_node_group as open_node_group
 from ._redis import RedisTransport as RedisTransport
+from ._remote import GroupStatistics as GroupStatistics
 from ._remote import RemoteError as RemoteError
 from ._transport import FrameHandler as FrameHandler
 from ._transport import NoConnection as NoConnection
 from ._transport import NodeDown as NodeDown
+from ._transport import NodeDownReason as NodeDownReason
 from ._transport import NodeUp as NodeUp
 from ._transport import Transport as Transport
 from ._unix import UnixTransport as UnixTransport
 from ._wire import PayloadError as PayloadError
 
 __all__ = [
+    "Exports",
     "FrameHandler",
     "GroupStatistics",
     "MemoryNetwork",
     "MemoryTransport",
     "NoConnection",
     "NodeDown",
+    "NodeDownReason",
     "NodeGroup",
     "NodeUp",
     "PayloadError",

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from typing import Any, cast
 
-import attrs
 import trio
 
 from .._core._exceptions import ProcessNotFound
@@ -24,46 +23,22 @@ from .._core._node import Node
 from .._core._pid import PID
 from .._core._process import Process
 from . import _serve, _wire
-from ._remote import RemoteError, RemoteProcess, describe
-from ._transport import NoConnection, NodeDown, NodeUp, Transport
+from ._exports import Exports, ProcessFn
+from ._members import NodeWatchers
+from ._remote import GroupStatistics, RemoteError, RemoteProcess, _Watch, describe
+from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp, Transport
 
-__all__ = ["GroupStatistics", "NodeGroup"]
+__all__ = ["NodeGroup"]
 
 logger = logging.getLogger("actors.cluster")
-
-
-@attrs.define(eq=False)
-class _Watch:
-    """One monitor (or exit hook) of a remote process, kept until its ``Down``."""
-
-    peer: str
-    target: Any
-    watcher: Process | None
-    hook: Callable[[Exit], None] | None
-    node_only: bool = False
-
-
-@attrs.frozen
-class GroupStatistics:
-    """A snapshot of a node group (``NodeGroup.statistics()``)."""
-
-    peers: tuple[str, ...]
-    frames_sent: int
-    frames_received: int
-    frames_dropped: int
-    """Frames that did not decode (logged and dropped)."""
-    watches: int
-    """Monitors (and exit hooks) this node holds on other nodes' processes."""
-    served_watches: int
-    """Monitors other nodes hold on this node's processes."""
-    remote_links: int
-    pending_calls: int
 
 
 class NodeGroup:
     """This node's view of its peers. Made by :func:`open_node_group`."""
 
-    def __init__(self, node: Node, transport: Transport) -> None:
+    def __init__(
+        self, node: Node, transport: Transport, exports: Iterable[str | ProcessFn] = ()
+    ) -> None:
         if node.name is None or node.name != transport.node:
             raise ValueError(
                 f"the node's name ({node.name!r}) must be the transport's ({transport.node!r})"
@@ -71,6 +46,8 @@ class NodeGroup:
         self.node = node
         self.name: str = node.name
         self.transport = transport
+        self.exports = Exports(node.name, exports)
+        """What peers may spawn here (``exports.add``, ``exports.add_resolver``)."""
         self._refs = itertools.count(1)
         self._calls: dict[int, tuple[str, ReplySlot]] = {}
         self._watches: dict[int, _Watch] = {}
@@ -82,7 +59,7 @@ class NodeGroup:
         self._links: dict[Process, set[PID]] = {}
         self._requests: dict[int, tuple[str, trio.Event, list[Any]]] = {}
         self._spawning: dict[int, tuple[Process | None, Process | None]] = {}
-        self._node_watchers: set[Process] = set()
+        self._node_watchers = NodeWatchers()
         self._sent = 0
         self._received = 0
         self._dropped = 0
@@ -96,11 +73,31 @@ class NodeGroup:
         """The connected peer nodes, sorted."""
         return sorted(self.transport.peers())
 
+    def members(self) -> list[str]:
+        """The live members of the group as this node sees them: itself and its peers, sorted."""
+        return sorted({self.name, *self.transport.peers()})
+
     def monitor_nodes(self, proc: Process) -> None:
-        """Post ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits)."""
-        if proc not in self._node_watchers:
-            self._node_watchers.add(proc)
-            proc.on_exit(lambda: self._node_watchers.discard(proc))
+        """Post every ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits)."""
+        self._node_watchers.monitor_nodes(proc)
+
+    def demonitor_nodes(self, proc: Process) -> None:
+        """Undo ``monitor_nodes``."""
+        self._node_watchers.demonitor_nodes(proc)
+
+    def monitor_node(self, proc: Process, node: str) -> None:
+        """Post one ``NodeDown`` on ``proc.events`` when ``node`` goes down.
+
+        At once (reason ``connection_lost``, why ``not connected``) if it is not connected
+        now; never for this node's own name. Ends with ``proc``, or ``demonitor_node``.
+        """
+        if node != self.name:
+            connected = node in self.transport.peers()
+            self._node_watchers.monitor_node(proc, node, connected, trio.current_time())
+
+    def demonitor_node(self, proc: Process, node: str) -> None:
+        """Undo ``monitor_node`` (no ``NodeDown`` for it will be posted)."""
+        self._node_watchers.demonitor_node(proc, node)
 
     async def spawn(
         self,
@@ -116,13 +113,14 @@ class NodeGroup:
         """Start the async function ``"module:qualname"`` on ``node`` and return its PID.
 
         ``link``/``monitor`` are set up on the other node before the child runs,
-        so no exit is missed. Peers are trusted: any importable async function
-        can be spawned.
+        so no exit is missed. ``function`` must be exported by ``node`` (its
+        ``group.exports``: e.g. a registry ``process`` entry id under ``actors
+        run``); on this node's own name any importable async function may be named.
 
         Raises:
             NoConnection: If ``node`` is not connected (or is lost meanwhile).
             PayloadError: If an argument cannot be encoded.
-            RemoteError: If the other node could not start it (bad path, limit...).
+            RemoteError: If the other node could not start it (not exported, bad args...).
             CallTimeout: If no answer came within ``timeout`` seconds.
         """
         if node == self.name:
@@ -387,8 +385,10 @@ class NodeGroup:
     def peer_up(self, peer: str) -> None:
         _serve.peer_up(self, peer)
 
-    def peer_down(self, peer: str, why: str) -> None:
-        _serve.peer_down(self, peer, why)
+    def peer_down(
+        self, peer: str, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
+    ) -> None:
+        _serve.peer_down(self, peer, why, reason)
 
     def _reply(
         self, peer: str, call: int, ok: bool, value: Any, why: str, cause: BaseException | None
@@ -396,5 +396,4 @@ class NodeGroup:
         return _serve.reply(self, peer, call, ok, value, why, cause)
 
     def _notify_nodes(self, event: NodeUp | NodeDown) -> None:
-        for proc in list(self._node_watchers):
-            proc.events._put(cast("Any", event))
+        self._node_watchers.notify(event)

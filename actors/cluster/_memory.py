@@ -14,7 +14,7 @@ from collections import deque
 
 import trio
 
-from ._transport import FrameHandler, NoConnection
+from ._transport import FrameHandler, NoConnection, NodeDownReason
 
 __all__ = ["MemoryNetwork", "MemoryTransport"]
 
@@ -33,16 +33,24 @@ class MemoryNetwork:
         """A transport for the node named ``node`` on this network."""
         return MemoryTransport(self, node)
 
-    def cut(self, name: str, why: str = "cut") -> None:
-        """Lose node ``name``: it and its peers see each other go down.
+    def cut(
+        self,
+        name: str,
+        why: str = "cut",
+        reason: NodeDownReason = NodeDownReason.CONNECTION_LOST,
+    ) -> None:
+        """Lose node ``name``: it and its peers see each other go down (with ``reason``).
+
+        A node whose group closes leaves (``NodeDownReason.LEFT``); ``cut`` is a lost
+        connection by default.
 
         Raises:
             KeyError: If no node of that name is serving on this network.
         """
         gone = self.transports.pop(name)
         for peer, transport in list(self.transports.items()):
-            transport._peer_down(name, why)
-            gone._peer_down(peer, why)
+            transport._peer_down(name, why, reason)
+            gone._peer_down(peer, why, reason)
 
 
 class MemoryTransport:
@@ -88,11 +96,11 @@ class MemoryTransport:
         other._inbox.append((self._node, frame))
         other._wake.set()
 
-    def _peer_down(self, peer: str, why: str) -> None:
+    def _peer_down(self, peer: str, why: str, reason: NodeDownReason) -> None:
         if peer in self._connected:
             self._connected.discard(peer)
             if self._handler is not None:
-                self._handler.peer_down(peer, why)
+                self._handler.peer_down(peer, why, reason)
 
     async def serve(
         self,
@@ -128,4 +136,4 @@ class MemoryTransport:
                     await self._wake.wait()
         finally:
             if self.network.transports.get(self._node) is self:
-                self.network.cut(self._node, "closed")
+                self.network.cut(self._node, "left the group", NodeDownReason.LEFT)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import cast
 
@@ -11,6 +11,7 @@ import trio
 
 from .._core._node import Node
 from .._core._run import current_node
+from ._exports import ProcessFn
 from ._group import NodeGroup
 from ._transport import Transport
 
@@ -31,7 +32,11 @@ def current_group(node: Node | None = None) -> NodeGroup:
 
 @asynccontextmanager
 async def open_node_group(
-    node: Node, transport: Transport, *, incarnation: int = 0
+    node: Node,
+    transport: Transport,
+    *,
+    incarnation: int = 0,
+    exports: Iterable[str | ProcessFn] = (),
 ) -> AsyncIterator[NodeGroup]:
     """Connect ``node`` to its peers through ``transport`` until the block ends.
 
@@ -41,14 +46,17 @@ async def open_node_group(
         incarnation (int): How many times this node was restarted under this
             name; PIDs of an earlier incarnation then never name a new process
             (sequence numbers start at ``incarnation * 2**24 + 1``).
+        exports: The async functions (or ``"module:qualname"`` paths) peers may spawn
+            here; add more, or a resolver, with ``group.exports`` (nothing else is spawnable).
 
     Raises:
         ValueError: If the names differ or ``incarnation`` is negative.
+        TypeError, ImportError: If an export is not an async function or cannot be imported.
         RuntimeError: If the node is already in a group.
     """
     if not isinstance(incarnation, int) or incarnation < 0:
         raise ValueError(f"incarnation must be an int >= 0, got {incarnation!r}")
-    group = NodeGroup(node, transport)
+    group = NodeGroup(node, transport, exports)
     if node._remote is not None:
         raise RuntimeError(f"node {node.name!r} is already in a node group")
     if incarnation:
@@ -67,6 +75,10 @@ async def open_node_group(
                 failed = error
             finally:
                 node._remote = None
+                leave = getattr(transport, "leave", None)  # say goodbye: peers see "left"
+                if leave is not None:
+                    with trio.CancelScope(shield=True):
+                        await leave()
                 nursery.cancel_scope.cancel()
     if failed is not None:
         raise failed

@@ -3,16 +3,24 @@
 Needs the ``actors[redis]`` extra. Keys, under ``prefix`` (default ``actors:``):
 
 * ``inbox:<node>``: the node's inbox stream; every frame to it is one ``XADD`` (fields ``s``
-  the sender node, ``f`` the frame) trimmed to about ``max_inbox`` entries;
+  the sender node, ``f`` the frame), made by a script that refuses it when ``max_inbox``
+  frames are unread (the reader deletes what it has read); a frame is never trimmed unread;
 * ``node:<node>``: the liveness key, set every ``heartbeat`` seconds with an expiry of
   ``timeout`` seconds; a node whose key is gone is lost;
-* ``events``: a stream of ``up``/``down`` announcements (a node leaving says so at once);
+* ``events``: a stream of ``up``/``down`` announcements (a node leaving says so at once) and
+  of ``reset`` notices (a sender whose frames were refused resets its link with the receiver);
 * ``names``: the hash of global names (``register_name``/``whereis_name``).
 
 One writer task sends every queued frame in order (a pipeline per batch), so frames between two
 nodes stay ordered. If Redis cannot be reached, every peer is reported down (frames in flight
 are lost: at most once) and the transport retries every ``heartbeat`` seconds; when it is back,
 the peers come up again.
+
+No frame is lost silently. ``send`` refuses (``NoConnection``) a frame to a peer whose inbox was
+last seen full; a frame that still finds it full is refused by the script, counted
+(``frames_refused``), logged, and its loss signalled: the link with that peer is reset on both
+sides (each reports the other down: monitors get ``noconnection``, calls fail), and the peer
+comes up again at the next liveness scan.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from typing import Any
 import trio
 
 from .._core._pid import PID
-from ._transport import FrameHandler, NoConnection
+from ._transport import FrameHandler, NoConnection, NodeDownReason
 from ._unix import check_node_name
 
 __all__ = ["RedisTransport"]
@@ -55,7 +63,8 @@ class RedisTransport:
         heartbeat (float): Seconds between liveness refreshes and peer scans.
         timeout (float): The expiry of the liveness key (> heartbeat).
         max_frame (int): The largest frame in bytes.
-        max_inbox (int): About how many frames an inbox stream keeps (older ones are trimmed).
+        max_inbox (int): How many unread frames a node's inbox holds; a frame beyond that is
+            refused at the sender (``send`` raises ``NoConnection``, or the link is reset).
     """
 
     def __init__(
@@ -70,6 +79,8 @@ class RedisTransport:
         max_inbox: int = 100_000,
     ) -> None:
         check_node_name(node)
+        if not isinstance(max_inbox, int) or not 0 < max_inbox <= 1 << 30:
+            raise ValueError(f"max_inbox must be an int in 1..2**30, got {max_inbox!r}")
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"not a Redis URL: {url!r} (redis://host:port or rediss://...)")
         if not 0 < heartbeat < timeout:
@@ -87,6 +98,9 @@ class RedisTransport:
         self._wake = trio.Event()
         self._handler: FrameHandler | None = None
         self._client: Any = None
+        self._backlog: dict[str, int] = {}  # unread frames in a peer's inbox, as last seen
+        self.frames_refused = 0
+        """Frames a full inbox refused after ``send`` accepted them (each loss was signalled)."""
 
     @property
     def node(self) -> str:
@@ -105,6 +119,8 @@ class RedisTransport:
             raise ValueError(
                 f"frame of {len(frame)} bytes to node {peer!r} exceeds max_frame={self.max_frame}"
             )
+        if self._backlog.get(peer, 0) >= self.max_inbox:
+            raise NoConnection(peer, f"inbox full ({self._backlog[peer]} frames unread)")
         self._out.append((peer, frame))
         self._wake.set()
 
@@ -161,14 +177,17 @@ class RedisTransport:
         if await self._client.exists([live]):
             raise RuntimeError(f"node {self._node!r} is already running (key {live} is set)")
         await self._client.set(live, "1", px=int(self.timeout * 1000))
+        # Frames left for an earlier run of this node went with it (its peers saw it down).
+        await self._client.delete([self._key("inbox", self._node)])
         await self._client.xadd(self._key("events"), {"up": self._node}, **self._trim(1000))
 
     async def _leave(self) -> None:
         """Say goodbye on a fresh connection (a cancelled read may have broken the pooled ones)."""
         try:
             async with self._make_client() as client:
-                await client.delete([self._key("node", self._node)])
+                # Announce first: a peer must not see the key gone and call it an expiry.
                 await client.xadd(self._key("events"), {"down": self._node}, **self._trim(1000))
+                await client.delete([self._key("node", self._node), self._key("inbox", self._node)])
         except Exception as error:  # Redis is gone: the key expires by itself
             logger.warning("redis goodbye failed node=%s error=%r", self._node, error)
 
@@ -183,7 +202,7 @@ class RedisTransport:
     def _lose_all(self, why: str) -> None:
         self._out.clear()
         for peer in sorted(self._peers):
-            self._down(peer, why)
+            self._down(peer, why, NodeDownReason.CONNECTION_LOST)
 
     def _up(self, peer: str) -> None:
         if peer != self._node and peer not in self._peers:
@@ -191,12 +210,12 @@ class RedisTransport:
             assert self._handler is not None
             self._handler.peer_up(peer)
 
-    def _down(self, peer: str, why: str) -> None:
+    def _down(self, peer: str, why: str, reason: NodeDownReason) -> None:
         if peer in self._peers:
             self._peers.discard(peer)
             self._out = deque(item for item in self._out if item[0] != peer)
             assert self._handler is not None
-            self._handler.peer_down(peer, why)
+            self._handler.peer_down(peer, why, reason)
 
     async def _liveness(self) -> None:
         """Refresh our key; bring up nodes whose key exists, lose those whose key expired."""
@@ -207,6 +226,8 @@ class RedisTransport:
             try:
                 await self._client.set(live, "1", px=int(self.timeout * 1000))
                 alive = {key.decode()[start:] async for key in self._client.scan_iter(pattern)}
+                for peer in [p for p, n in self._backlog.items() if n >= self.max_inbox]:
+                    self._backlog[peer] = await self._client.xlen(self._key("inbox", peer))
             except Exception as error:
                 logger.warning("redis unreachable node=%s error=%r", self._node, error)
                 self._lose_all(f"redis unreachable: {error!r}")
@@ -214,7 +235,8 @@ class RedisTransport:
                 for peer in sorted(alive - self._peers - {self._node}):
                     self._up(peer)
                 for peer in sorted(self._peers - alive):
-                    self._down(peer, f"no heartbeat for {self.timeout:g}s")
+                    why = f"lease expired (no renewal for {self.timeout:g}s)"
+                    self._down(peer, why, NodeDownReason.LEASE_EXPIRED)
             await trio.sleep(self.heartbeat)
 
     async def _server_ms(self) -> int:
@@ -228,11 +250,16 @@ class RedisTransport:
         while True:
             try:
                 if position is None:
-                    start = f"{await self._server_ms()}-0"
-                    position = {inbox: start, events: start}
+                    now = await self._server_ms()
+                    # Frames older than now were sent before a loss every peer was told of.
+                    await self._client.xtrim(inbox, self._coredis.PureToken.MINID, now)
+                    position = {inbox: f"{now}-0", events: f"{now}-0"}
                 answer = await self._client.xread(
                     position, count=512, block=int(self.heartbeat * 1000)
                 )
+                read = [e.identifier for s, es in (answer or {}).items() if s == inbox for e in es]
+                if read:  # delete before handling: the bound counts unread frames only
+                    await self._client.xdel(inbox, read)
             except Exception as error:
                 logger.warning("redis read failed node=%s error=%r", self._node, error)
                 self._lose_all(f"redis unreachable: {error!r}")
@@ -240,7 +267,7 @@ class RedisTransport:
                 await trio.sleep(self.heartbeat)
                 continue
             for stream, entries in (answer or {}).items():
-                name = stream.decode()
+                name = stream.decode() if isinstance(stream, bytes) else stream
                 for entry in entries:
                     position[name] = entry.identifier.decode()
                     self._entry(name == inbox, entry.field_values)
@@ -251,7 +278,11 @@ class RedisTransport:
             if b"up" in fields:
                 self._up(fields[b"up"].decode())
             elif b"down" in fields:
-                self._down(fields[b"down"].decode(), "left the group")
+                self._down(fields[b"down"].decode(), "left the group", NodeDownReason.LEFT)
+            elif fields.get(b"peer", b"").decode() == self._node and b"reset" in fields:
+                sender = fields[b"reset"].decode()
+                why = f"link reset by {sender}: frames to it were refused"
+                self._down(sender, why, NodeDownReason.CONNECTION_LOST)
             return
         sender = fields.get(b"s", b"").decode(errors="replace")
         frame = fields.get(b"f")
@@ -265,18 +296,69 @@ class RedisTransport:
             logger.exception("frame handler failed peer=%s", sender)
 
     async def _writer(self) -> None:
-        trim = self._trim(self.max_inbox)
         while True:
             if not self._out:
                 self._wake = trio.Event()
                 await self._wake.wait()
-            batch = list(self._out)
-            self._out.clear()
+            # One script call per peer and round, so a refusal ends that peer's frames: the
+            # order is kept per peer (the only order promised) and no frame follows a lost one.
+            per_peer: dict[str, list[bytes]] = {}
+            later: deque[tuple[str, bytes]] = deque()
+            for peer, frame in self._out:
+                frames = per_peer.setdefault(peer, [])
+                if len(frames) < _SCRIPT_FRAMES:
+                    frames.append(frame)
+                else:
+                    later.append((peer, frame))
+            self._out = later
             try:
+                answers = []
                 async with self._client.pipeline(transaction=False) as pipe:
-                    for peer, frame in batch:
-                        pipe.xadd(self._key("inbox", peer), {"s": self._node, "f": frame}, **trim)
+                    for peer, frames in per_peer.items():
+                        args = [self.max_inbox, self._node, *frames]
+                        request = pipe.eval(_ADD, [self._key("inbox", peer)], args)
+                        answers.append((peer, len(frames), request))
+                results = [(peer, sent, await answer) for peer, sent, answer in answers]
             except Exception as error:
                 logger.warning("redis write failed node=%s error=%r", self._node, error)
                 self._lose_all(f"redis unreachable: {error!r}")
                 await trio.sleep(self.heartbeat)
+                continue
+            for peer, sent, (added, length) in results:
+                self._backlog[peer] = int(length)
+                if int(added) < sent:
+                    await self._reset(peer, sent - int(added))
+
+    async def _reset(self, peer: str, count: int) -> None:
+        """Frames to ``peer`` were refused (its inbox is full): signal the loss on both sides."""
+        self.frames_refused += count
+        logger.warning(
+            "frames refused node=%s peer=%s frames=%d max_inbox=%d: link reset",
+            self._node,
+            peer,
+            count,
+            self.max_inbox,
+        )
+        why = f"{count} frames refused: inbox full (max_inbox={self.max_inbox})"
+        self._down(peer, why, NodeDownReason.CONNECTION_LOST)
+        try:
+            fields = {"reset": self._node, "peer": peer}
+            await self._client.xadd(self._key("events"), fields, **self._trim(1000))
+        except Exception as error:  # Redis is gone: every peer is lost anyway
+            logger.warning("redis reset notice failed node=%s error=%r", self._node, error)
+
+
+_SCRIPT_FRAMES = 256
+"""Frames one script call adds at most (a script blocks the server while it runs)."""
+
+_ADD = """
+local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
+local added = 0
+for i = 3, #ARGV do
+  if added >= room then break end
+  redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'f', ARGV[i])
+  added = added + 1
+end
+return {added, redis.call('XLEN', KEYS[1])}
+"""
+"""Add the frames ``ARGV[3:]`` to inbox ``KEYS[1]`` while fewer than ``ARGV[1]`` are unread."""

@@ -1,4 +1,5 @@
-"""Stand-ins for other nodes' processes, and the reply slot of a call that came from another node.
+"""Stand-ins for other nodes' processes, the reply slot of a call from another node, the
+records the node group keeps of them (watches, statistics).
 
 ``node._resolve`` hands a :class:`RemoteProcess` to the kernel when a PID (or a
 ``"name@node"``) is not local; it quacks like a ``Process`` on the paths the
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from outcome import Error, Outcome
 
 from .._core._messages import Cancel, Exit, Message, ReplySlot
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from .._core._process import Process
     from ._group import NodeGroup
 
-__all__ = ["RemoteError", "RemoteProcess", "RemoteReplySlot"]
+__all__ = ["GroupStatistics", "RemoteError", "RemoteProcess", "RemoteReplySlot"]
 
 
 class RemoteError(Exception):
@@ -35,6 +37,34 @@ class RemoteError(Exception):
         super().__init__(f"on node {node!r}: {text}")
         self.node = node
         self.text = text
+
+
+@attrs.define(eq=False)
+class _Watch:
+    """One monitor (or exit hook) of a remote process, kept until its ``Down``."""
+
+    peer: str
+    target: Any
+    watcher: Process | None
+    hook: Callable[[Exit], None] | None
+    node_only: bool = False
+
+
+@attrs.frozen
+class GroupStatistics:
+    """A snapshot of a node group (``NodeGroup.statistics()``)."""
+
+    peers: tuple[str, ...]
+    frames_sent: int
+    frames_received: int
+    frames_dropped: int
+    """Frames that did not decode (logged and dropped)."""
+    watches: int
+    """Monitors (and exit hooks) this node holds on other nodes' processes."""
+    served_watches: int
+    """Monitors other nodes hold on this node's processes."""
+    remote_links: int
+    pending_calls: int
 
 
 def describe(error: BaseException | None) -> str:

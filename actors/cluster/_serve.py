@@ -9,10 +9,8 @@ operation would be (``noproc``) or dropped (a plain send: at most once).
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -24,8 +22,9 @@ from .._core._exceptions import CallFailed, NoProc, ProcessNotFound
 from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message
 from .._core._pid import PID
 from . import _wire
+from ._exports import import_function
 from ._remote import RemoteError, RemoteReplySlot, describe
-from ._transport import NoConnection, NodeDown, NodeUp
+from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp
 
 if TYPE_CHECKING:
     from .._core._process import Process
@@ -34,18 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["frame_received", "peer_down", "peer_up", "spawn_here"]
 
 logger = logging.getLogger("actors.cluster")
-
-
-def _import_function(path: str) -> Callable[..., Coroutine[Any, Any, Any]]:
-    module_name, colon, qualname = path.partition(":")
-    if not colon or not module_name or not qualname:
-        raise ValueError(f"function must be 'module:qualname', got {path!r}")
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    if not inspect.iscoroutinefunction(target):
-        raise TypeError(f"{path} is not an async function")
-    return target  # type: ignore[no-any-return]
 
 
 def local(group: NodeGroup, pid: PID) -> Process | None:
@@ -68,9 +55,12 @@ def peer_up(group: NodeGroup, peer: str) -> None:
     group._notify_nodes(NodeUp(peer, trio.current_time()))
 
 
-def peer_down(group: NodeGroup, peer: str, why: str) -> None:
+def peer_down(group: NodeGroup, peer: str, why: str, reason: NodeDownReason) -> None:
     """Everything that depended on ``peer`` ends now, with reason ``noconnection``."""
-    logger.warning("node down node=%s peer=%s why=%s", group.name, peer, why)
+    level = logging.INFO if reason is NodeDownReason.LEFT else logging.WARNING
+    logger.log(
+        level, "node down node=%s peer=%s reason=%s why=%s", group.name, peer, reason.value, why
+    )
     now = trio.current_time()
     for ref, watch in list(group._watches.items()):
         if watch.peer == peer and watch.target is not None:
@@ -92,7 +82,7 @@ def peer_down(group: NodeGroup, peer: str, why: str) -> None:
             if local(group, proc.pid) is proc:
                 error = NoConnection(peer, why)
                 _lifecycle.link_down(proc, LinkDown(pid, ExitReason.NOCONNECTION, error, now))
-    group._notify_nodes(NodeDown(peer, why, now))
+    group._notify_nodes(NodeDown(peer, why, now, reason))
 
 
 def frame_received(group: NodeGroup, peer: str, data: bytes) -> None:
@@ -282,8 +272,17 @@ def spawn_here(
     name: str | None,
     link: Process | None,
     monitor: Process | None,
+    *,
+    remote: bool = False,
 ) -> PID:
-    fn = _import_function(function)
+    """Spawn ``function`` here: an export, or (not ``remote``) any importable async function."""
+    if remote:
+        fn = group.exports.resolve(function)
+    else:  # this node's own code: exported, or any importable async function
+        try:
+            fn = group.exports.resolve(function)
+        except PermissionError:
+            fn = import_function(function)
     parent = link if link is not None else monitor
     if parent is None:
         return group.node._spawn(fn, tuple(args), None, host, name, None, False, False)
@@ -294,8 +293,12 @@ def spawn_here(
 
 def on_spawn(group: NodeGroup, peer: str, frame: _wire.Spawn) -> None:
     try:
-        pid = spawn_here(group, frame.function, frame.args, frame.host, frame.name, None, None)
+        pid = spawn_here(
+            group, frame.function, frame.args, frame.host, frame.name, None, None, remote=True
+        )
     except Exception as error:
+        if isinstance(error, PermissionError):
+            logger.warning("remote spawn refused peer=%s error=%s", peer, error)
         try_send(group, peer, _wire.Spawned(frame.ref, None, describe(error)))
         return
     proc = local(group, pid)

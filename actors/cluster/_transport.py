@@ -13,12 +13,13 @@ reported down); ``send`` never blocks and never retries.
 
 from __future__ import annotations
 
+import enum
 from typing import Protocol
 
 import attrs
 import trio
 
-__all__ = ["FrameHandler", "NoConnection", "NodeDown", "NodeUp", "Transport"]
+__all__ = ["FrameHandler", "NoConnection", "NodeDown", "NodeDownReason", "NodeUp", "Transport"]
 
 
 class NoConnection(ConnectionError):
@@ -42,13 +43,26 @@ class NodeUp:
     at: float = 0.0
 
 
+class NodeDownReason(enum.Enum):
+    """Why a peer node is down (``NodeDown.reason``)."""
+
+    LEFT = "left"
+    """It left the group: it said goodbye (its node or group closed)."""
+    LEASE_EXPIRED = "lease_expired"
+    """It stopped renewing its lease: no heartbeat (Unix) or liveness key (Redis) in time."""
+    CONNECTION_LOST = "connection_lost"
+    """The connection to it (or to the Redis server) failed or was reset; it may still run."""
+
+
 @attrs.frozen
 class NodeDown:
-    """A peer node was lost (closed connection or missed heartbeats)."""
+    """A peer node was lost: it left, its lease expired, or the connection to it was lost."""
 
     node: str
     why: str = ""
     at: float = 0.0
+    reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
+    """Left, lease expired or connection lost; ``why`` says more."""
 
 
 class FrameHandler(Protocol):
@@ -60,7 +74,9 @@ class FrameHandler(Protocol):
     def peer_up(self, peer: str) -> None:
         """``peer`` is connected; frames to it may be sent."""
 
-    def peer_down(self, peer: str, why: str) -> None:
+    def peer_down(
+        self, peer: str, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
+    ) -> None:
         """``peer`` is gone; frames queued for it are lost."""
 
 
@@ -90,5 +106,6 @@ class Transport(Protocol):
     ) -> None:
         """Run until cancelled: accept and make connections, report frames and peers.
 
-        ``task_status.started()`` once this node is reachable by its peers.
+        ``task_status.started()`` once this node is reachable by its peers. When
+        cancelled, it tells its peers it is leaving if it can (``NodeDownReason.LEFT``).
         """

@@ -15,6 +15,8 @@ from actors.cluster import MemoryNetwork, MemoryTransport, NodeGroup, open_node_
 
 sys.path.insert(0, str(Path(__file__).parent))  # distapp: functions spawned by path
 
+from distapp import EXPORTS
+
 
 async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
     """Poll ``predicate`` (state owned by another node or process: no event to wait on)."""
@@ -42,8 +44,8 @@ class Pair:
 async def pair(network: MemoryNetwork) -> AsyncIterator[Pair]:
     async with (
         actors.open_node(name="a", shutdown_grace=1) as a,
-        open_node_group(a, MemoryTransport(network, "a")) as ga,
+        open_node_group(a, MemoryTransport(network, "a"), exports=EXPORTS) as ga,
         actors.open_node(name="b", shutdown_grace=1) as b,
-        open_node_group(b, MemoryTransport(network, "b")) as gb,
+        open_node_group(b, MemoryTransport(network, "b"), exports=EXPORTS) as gb,
     ):
         yield Pair(a, b, ga, gb)

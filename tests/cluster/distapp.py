@@ -63,3 +63,23 @@ async def os_pid(proc: actors.Process) -> None:
 
     async for msg in proc.inbox:
         proc.reply(msg, os.getpid())
+
+
+EXPORTS = ["distapp:echo", "distapp:returns", "distapp:crashes", "distapp:named", "distapp:os_pid"]
+"""What the test nodes let peers spawn (``open_node_group(..., exports=EXPORTS)``)."""
+
+
+async def record(proc: actors.Process) -> None:
+    """Keep the payloads of 'n' messages in order; answer a 'get' call with them."""
+    got: list[Any] = []
+    while True:
+        selected = await actors.select(proc.events, proc.inbox)
+        if selected.source is proc.events:
+            if isinstance(selected.value, actors.Cancel):
+                return
+            continue
+        msg = selected.value
+        if msg.topic == "n":
+            got.append(msg.payload)
+        elif msg.reply_to is not None:
+            proc.reply(msg, got)

@@ -280,10 +280,26 @@ async def test_spawn_on_a_named_node(pair: Pair) -> None:
     pid = await pair.ga.spawn("b", "distapp:echo", name="spawned")
     assert pid.node == "b"
     assert await pair.a.call("spawned@b", "q", 5) == 5
-    with pytest.raises(RemoteError, match="No module named"):
+    # Only exports: nothing is imported on a peer's say-so, and the refusal names it.
+    with pytest.raises(RemoteError, match="node 'b' does not export 'no_such_module:f'"):
         await pair.ga.spawn("b", "no_such_module:f")
-    with pytest.raises(RemoteError, match="not an async function"):
+    with pytest.raises(RemoteError, match=r"does not export 'distapp:Any'.*distapp:echo"):
         await pair.ga.spawn("b", "distapp:Any")
+    with pytest.raises(RemoteError, match="does not export 'distapp:collector'"):
+        await pair.ga.spawn("b", "distapp:collector", 1)  # importable, async, not exported
+    pair.gb.exports.add("distapp:collector", name="collect")
+    collector = await pair.ga.spawn("b", "collect", 1)
+    pair.a.send(collector, "m", "x")
+    assert (await pair.a.wait_exit(collector)).result == ["x"]
+    assert pair.gb.exports.remove("collect")
+    with pytest.raises(RemoteError, match="does not export 'collect'"):
+        await pair.ga.spawn("b", "collect", 1)
+    pair.gb.exports.add_resolver(lambda name: echo if name == "svc:echo" else None)
+    assert (await pair.ga.spawn("b", "svc:echo")).node == "b"
+    with pytest.raises(RemoteError, match=r"does not export 'svc:other'.*resolved names"):
+        await pair.ga.spawn("b", "svc:other")
+    # On its own name a node spawns any importable async function (its own code)
+    assert (await pair.ga.spawn("a", "distapp:collector", 0)).node == "a"
     with pytest.raises(NoConnection):
         await pair.ga.spawn("zz", "distapp:echo")
     local = await pair.ga.spawn("a", "distapp:returns", 3)

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import trio
 from conftest import until
-from distapp import echo
+from distapp import EXPORTS, echo
 
 import actors
-from actors.cluster import NodeGroup, UnixTransport, open_node_group
+from actors.cluster import NodeDown, NodeDownReason, NodeGroup, UnixTransport, open_node_group
 
 pytestmark = [pytest.mark.real_time, pytest.mark.slow]
 
@@ -25,7 +25,7 @@ async def _node(directory: Path, name: str, **options: Any) -> AsyncIterator[Nod
     transport = UnixTransport(directory, name, heartbeat=0.1, timeout=0.5, **options)
     async with (
         actors.open_node(name=name, shutdown_grace=0.1) as node,
-        open_node_group(node, transport) as group,
+        open_node_group(node, transport, exports=EXPORTS) as group,
     ):
         yield group
 
@@ -137,4 +137,31 @@ async def test_a_silent_peer_is_lost_after_the_heartbeat_timeout(tmp_path: Path)
             await until(lambda: len(seen) >= 2, timeout=3)
         assert [type(e).__name__ for e in seen] == ["NodeUp", "NodeDown"]
         assert "heartbeat" in seen[1].why
+        assert seen[1].reason is NodeDownReason.LEASE_EXPIRED
         assert 0.3 < seen[1].at - opened < 1.5
+
+
+async def test_down_reasons_left_and_connection_lost(tmp_path: Path) -> None:
+    """A node that closes its group says goodbye (``left``); a dropped connection is lost."""
+    async with _node(tmp_path, "n1") as g1:
+        seen: list[Any] = []
+
+        async def watcher(proc: actors.Process) -> None:
+            g1.monitor_nodes(proc)
+            while not isinstance(event := await proc.events.receive(), actors.Cancel):
+                seen.append(event)
+
+        g1.node.spawn(watcher)
+        async with _node(tmp_path, "n2") as g2:
+            await _connected(g1, "n2")
+            assert g1.members() == ["n1", "n2"] and g2.members() == ["n1", "n2"]
+        await until(lambda: len(seen) >= 2, timeout=3)
+        assert seen[1] == NodeDown("n2", "left the group", seen[1].at, NodeDownReason.LEFT)
+        stream = await trio.open_unix_socket(os.fspath(tmp_path / "n1.sock"))
+        hello = b"\x02zz"
+        await stream.send_all(len(hello).to_bytes(4, "big") + hello)
+        await _connected(g1, "zz")
+        await stream.aclose()  # no goodbye: a killed process
+        await until(lambda: len(seen) >= 4, timeout=3)
+        assert seen[3].node == "zz" and seen[3].reason is NodeDownReason.CONNECTION_LOST
+        assert g1.members() == ["n1"]

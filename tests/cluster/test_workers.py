@@ -25,7 +25,13 @@ from actors.cluster import NodeGroup, UnixTransport, open_node_group
 pytestmark = [pytest.mark.real_time, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = 'version: "1.0"\nnamespace: app\nentries: []\n'
+APP = """\
+version: "1.0"
+namespace: app
+entries:
+  - {name: echo, kind: process, source: "distapp:echo"}
+  - {name: os_pid, kind: process, source: "distapp:os_pid"}
+"""
 
 
 async def _wait_for(group: NodeGroup, *peers: str, timeout: float = 15) -> None:
@@ -49,8 +55,11 @@ async def test_workers_talk_fail_and_are_restarted(tmp_path: Path) -> None:
         ):
             await _wait_for(group, "w1", "w2")
             # send / call / spawn across OS processes, and worker to worker
-            echo1 = await group.spawn("w1", "distapp:echo")
-            echo2 = await group.spawn("w2", "distapp:echo", name="echo")
+            # peers spawn the app's process entries by id, nothing else
+            echo1 = await group.spawn("w1", "app:echo")
+            echo2 = await group.spawn("w2", "app:echo", name="echo")
+            with pytest.raises(actors.cluster.RemoteError, match="does not export 'distapp:echo'"):
+                await group.spawn("w1", "distapp:echo")
             assert await node.call(echo1, "q", [1, echo2]) == [1, echo2]
             assert await node.call("echo@w2", "q", "by name") == "by name"
 
@@ -59,7 +68,7 @@ async def test_workers_talk_fail_and_are_restarted(tmp_path: Path) -> None:
                 return (await proc.inbox.receive()).payload
 
             assert await node.exec(relay) == "from w1"
-            pids = await group.spawn("w1", "distapp:os_pid")
+            pids = await group.spawn("w1", "app:os_pid")
             victim = await node.call(pids, "q")
             assert victim != parent.pid
 
@@ -85,7 +94,7 @@ async def test_workers_talk_fail_and_are_restarted(tmp_path: Path) -> None:
             assert by_type["NodeDown"].node == "w1"
             assert by_type["NodeUp"].node == "w1"
             assert by_type["Exit"].at - killed < 1.0
-            fresh = await group.spawn("w1", "distapp:echo")
+            fresh = await group.spawn("w1", "app:echo")
             assert fresh.seq > 1 << 24  # a new incarnation: old PIDs never name it
             assert await node.call(fresh, "q", "again") == "again"
             with pytest.raises(actors.ProcessNotFound):

@@ -152,6 +152,32 @@ class TestVirtualTime:
             by_node["b"][-2]["total_ticks"]
         )
 
+    async def test_the_merge_follows_membership(self, caplog: pytest.LogCaptureFixture) -> None:
+        """No ACTORS_NODES: the first live member merges; when it is lost, the next one does."""
+        env = {"NUM_WORKERS": "10", "TICK_MIN": "1s", "TICK_MAX": "1s", "STATS_INTERVAL": "2s"}
+        network = MemoryNetwork()
+        with caplog.at_level(logging.INFO, logger="app.mass_spawn"):
+            async with (
+                actors.open_node(name="a") as a,
+                open_node_group(a, network.transport("a")),
+                actors.open_node(name="b") as b,
+                open_node_group(b, network.transport("b")),
+                actors.open_node(name="c") as c,
+                open_node_group(c, network.transport("c")),
+            ):
+                for node in (a, b, c):
+                    await boot_app(node, APP, environ=env)
+                await trio.sleep(6.5)
+                network.cut("a", "test cut")  # a now sees itself alone; b and c see b first
+                await trio.sleep(6)
+        lines = [r.getMessage() for r in caplog.records if r.name == "app.mass_spawn"]
+        merged = [_fields(x) for x in lines if x.startswith("cluster stats")]
+        of_three = [m for m in merged if m["nodes"].endswith("/3")]  # a merges a, b, c
+        of_two = [m for m in merged if m["nodes"].endswith("/2")]  # then b merges b, c
+        assert of_three[-1]["nodes"] == "3/3" and of_three[-1]["alive"] == "30"
+        assert of_two[-1]["nodes"] == "2/2" and of_two[-1]["alive"] == "20"
+        assert merged.index(of_three[-1]) < merged.index(of_two[0])
+
     def test_group_share(self) -> None:
         """Workers are split as evenly as possible; a node outside the list runs them all."""
         share = _load_app_module().group_share

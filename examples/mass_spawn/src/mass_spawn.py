@@ -23,9 +23,12 @@ ticker (`all workers running`).
 
 In a node group (``actors run DIR --workers N`` sets ``ACTORS_NODES=w1,...,wN``)
 each node's spawner runs its share of NUM_WORKERS and counts its own workers'
-ticks (no tick crosses a process boundary); every stats line names its node,
-the other nodes send theirs to the first node's spawner (``app:spawner@w1``),
-and that one logs a ``cluster stats`` line merging the latest line of each.
+ticks (no tick crosses a process boundary); every stats line names its node.
+The nodes come from the group's membership (``group.members()``, so ``--cluster``
+nodes need no ``ACTORS_NODES`` for it): the others send their lines to the first
+live member's spawner (``app:spawner@w1``), and that one logs a ``cluster stats``
+line merging the latest line of each live member (``nodes=heard/members``); if
+it goes down, the next member takes over.
 """
 
 from __future__ import annotations
@@ -227,19 +230,23 @@ class _Stats:
 class _GroupStats:
     """The first node's merge of every node's latest stats line."""
 
-    def __init__(self, nodes: list[str], every: float) -> None:
-        self.nodes, self.every = nodes, every
+    def __init__(self, members: Callable[[], list[str]], every: float) -> None:
+        self.members, self.every = members, every
         self.latest: dict[str, tuple[float, dict[str, int | str]]] = {}
 
     def report(self, fields: object) -> None:
         """Keep a node's stats line (a dict from ``_Stats.line``); ignore anything else."""
-        if isinstance(fields, dict) and fields.get("node") in self.nodes:
-            self.latest[str(fields["node"])] = (trio.current_time(), fields)
+        if isinstance(fields, dict) and isinstance(node := fields.get("node"), str):
+            self.latest[node] = (trio.current_time(), fields)
 
     def line(self) -> None:
-        """Log the merged line of the nodes heard from within two stats intervals."""
-        now = trio.current_time()
-        fresh = [f for at, f in self.latest.values() if now - at <= 2 * self.every]
+        """Log the merged line of the live members heard from within two stats intervals."""
+        now, members = trio.current_time(), self.members()
+        fresh = [
+            f
+            for node, (at, f) in self.latest.items()
+            if node in members and now - at <= 2 * self.every
+        ]
 
         def values(key: str) -> list[int]:
             return [v for f in fresh if isinstance(v := f.get(key), int)]
@@ -250,7 +257,7 @@ class _GroupStats:
         rate, expected = total("tick_rate"), total("expected_rate")
         log.info(
             "cluster stats",
-            nodes=f"{len(fresh)}/{len(self.nodes)}",
+            nodes=f"{len(fresh)}/{len(members)}",
             alive=total("alive"),
             total_ticks=total("total_ticks"),
             tick_rate=rate,
@@ -279,11 +286,11 @@ async def spawner(proc: Process) -> None:
         **({"node": proc.node.name, "group": ",".join(nodes)} if nodes else {}),
     )
     st = _Stats(workers, tick_min, tick_max, stats_every)
-    if nodes:
+    members = _members(proc)
+    if members is not None:
         st.node = proc.node.name
-        if proc.node.name == nodes[0]:
-            st.group = _GroupStats(nodes, stats_every)
-    report = _reporter(proc, st, nodes)
+        st.group = _GroupStats(members, stats_every)
+    report = _reporter(proc, st, members)
     stats = proc.ticker(stats_every)  # first, so stats lines come during the spawn too
     events, inbox = proc.events, proc.inbox
     rng = random.Random()
@@ -331,20 +338,32 @@ async def spawner(proc: Process) -> None:
             return
 
 
-def _reporter(proc: Process, st: _Stats, nodes: list[str]) -> Callable[[], None]:
+def _members(proc: Process) -> Callable[[], list[str]] | None:
+    """The live members of this node's group (a function: they change), or None."""
+    from actors.cluster import current_group
+
+    try:
+        return current_group(proc.node).members
+    except RuntimeError:  # not in a node group
+        return None
+
+
+def _reporter(
+    proc: Process, st: _Stats, members: Callable[[], list[str]] | None
+) -> Callable[[], None]:
     """What the spawner does at each stats tick: its line, then the group's share of it."""
-    leader = f"app:spawner@{nodes[0]}" if nodes else ""
 
     def report() -> None:
         fields = st.line()
-        if not nodes:
+        if members is None or st.group is None:
             return
-        if st.group is not None:
-            st.group.report(fields)
+        st.group.report(fields)
+        leader = members()[0]  # the first live member merges
+        if leader == proc.node.name:
             st.group.line()
         else:
-            with contextlib.suppress(ConnectionError):  # the first node is not (yet) connected
-                proc.send(leader, "node_stats", fields)
+            with contextlib.suppress(ConnectionError):  # it went down meanwhile
+                proc.send(f"app:spawner@{leader}", "node_stats", fields)
 
     return report
 
