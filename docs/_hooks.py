@@ -48,9 +48,13 @@ def cli_reference() -> str:
         for _, sub in _subcommands(parser):
             walk(sub, depth + 1)
 
-    parser = build_parser()
-    parser.prog = "actors"
-    walk(parser, 2)
+    top = build_parser()  # each command only by name: the parser builds what runs
+    top.prog = "actors"
+    out.append("## `actors`\n")
+    out.append("```text\n" + top.format_help().rstrip() + "\n```\n")
+    for name, _ in _subcommands(top):
+        full = dict(_subcommands(build_parser(name)))[name]
+        walk(full, 3)
     return "\n".join(out)
 
 

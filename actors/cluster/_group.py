@@ -185,12 +185,22 @@ class NodeGroup:
     # -- called by the kernel (through RemoteProcess) ---------------------------------
 
     def resolve(self, pid: PID) -> RemoteProcess:
+        """The remote process ``pid`` names (the kernel asks after a local lookup fails).
+
+        Raises:
+            ProcessNotFound: If ``pid`` is local or of no node of the group.
+        """
         node = pid.node
         if node is None or node == self.name:
             raise ProcessNotFound(pid)
         return RemoteProcess(self, pid, node)
 
     def resolve_name(self, dest: str) -> RemoteProcess:
+        """The remote process ``"name@node"`` names (resolved by that node at send time).
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not ``name@node`` of another node.
+        """
         name, at, node = dest.rpartition("@")
         if not at or not name or not node or node == self.name:
             raise ProcessNotFound(dest)
@@ -380,14 +390,19 @@ class NodeGroup:
     # -- the transport's callbacks (FrameHandler), served by _serve.py ---------------------
 
     def frame_received(self, peer: str, data: bytes) -> None:
+        """Handle a frame from ``peer`` (called by the transport; undecodable ones are dropped
+        and counted)."""
         _serve.frame_received(self, peer, data)
 
     def peer_up(self, peer: str) -> None:
+        """``peer`` is connected (called by the transport): ``NodeUp`` to subscribers."""
         _serve.peer_up(self, peer)
 
     def peer_down(
         self, peer: str, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
     ) -> None:
+        """``peer`` is lost (called by the transport): ``noconnection`` to every monitor and
+        link of its processes, failed calls, ``NodeDown`` with ``reason`` to subscribers."""
         _serve.peer_down(self, peer, why, reason)
 
     def _reply(

@@ -104,15 +104,18 @@ class RedisTransport:
 
     @property
     def node(self) -> str:
+        """This node's name (the transport protocol's ``node``)."""
         return self._node
 
     def peers(self) -> frozenset[str]:
+        """The nodes connected now."""
         return frozenset(self._peers)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
     def send(self, peer: str, frame: bytes) -> None:
+        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``)."""
         if peer not in self._peers:
             raise NoConnection(peer)
         if len(frame) > self.max_frame:
@@ -158,6 +161,7 @@ class RedisTransport:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        """Run until cancelled: connect, report frames and peers to ``handler``."""
         self._handler = handler
         client = self._client = self._make_client()
         async with client:

@@ -127,6 +127,7 @@ class UnixTransport:
 
     @property
     def node(self) -> str:
+        """This node's name (the transport protocol's ``node``)."""
         return self._node
 
     @property
@@ -135,9 +136,11 @@ class UnixTransport:
         return self._path
 
     def peers(self) -> frozenset[str]:
+        """The nodes connected now."""
         return frozenset(self._conns)
 
     def send(self, peer: str, frame: bytes) -> None:
+        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``)."""
         conn = self._conns.get(peer)
         if conn is None:
             raise NoConnection(peer)
@@ -174,6 +177,7 @@ class UnixTransport:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        """Run until cancelled: connect, report frames and peers to ``handler``."""
         self._handler = handler
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         await self._claim_path()
