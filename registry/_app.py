@@ -138,6 +138,10 @@ async def _main(
     terminated: list[PID] = []
     blocked: set[PID] = set()
     stops = (signal.SIGINT, signal.SIGTERM) + (() if parent is None else (PARENT_SIGNAL,))
+    if parent is not None:
+        # The parent-death signal may come again after the receiver below is closed (it
+        # restores the disposition it found): then it must not kill the worker mid-report.
+        signal.signal(PARENT_SIGNAL, signal.SIG_IGN)
     with trio.open_signal_receiver(*stops) as signals:
         async with trio.open_nursery() as outer:
             with trio.CancelScope() as forced:
