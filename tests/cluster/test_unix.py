@@ -154,6 +154,7 @@ async def test_down_reasons_left_and_connection_lost(tmp_path: Path) -> None:
         g1.node.spawn(watcher)
         async with _node(tmp_path, "n2") as g2:
             await _connected(g1, "n2")
+            await _connected(g2, "n1")  # each side sees the other in its own time
             assert g1.members() == ["n1", "n2"] and g2.members() == ["n1", "n2"]
         await until(lambda: len(seen) >= 2, timeout=3)
         assert seen[1] == NodeDown("n2", "left the group", seen[1].at, NodeDownReason.LEFT)
