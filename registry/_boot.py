@@ -297,20 +297,26 @@ def _describe(entry: Entry) -> str:
     return f"{source}:{method}" if method else str(source)
 
 
+def _backoff(restart: Mapping[str, Any], **extra: Any) -> Backoff:
+    """The ``Backoff`` of a checked ``lifecycle.restart`` block (service and pool entries)."""
+    return Backoff(
+        initial=actors.parse_duration(restart["initial_delay"]),
+        factor=float(restart["backoff_factor"]),
+        max_delay=actors.parse_duration(restart["max_delay"]),
+        jitter=float(restart["jitter"]),
+        max_attempts=restart["max_attempts"],
+        **extra,
+    )
+
+
 def _service_spec(
     entry: Entry, fn: Callable[..., Any], problems: list[Problem]
 ) -> ServiceSpec | None:
     data = entry.data
     life = data["lifecycle"]
-    restart = life["restart"]
     try:
-        backoff = Backoff(
-            initial=actors.parse_duration(restart["initial_delay"]),
-            factor=float(restart["backoff_factor"]),
-            max_delay=actors.parse_duration(restart["max_delay"]),
-            jitter=float(restart["jitter"]),
-            max_attempts=restart["max_attempts"],
-            stable_threshold=actors.parse_duration(life["stable_threshold"]),
+        backoff = _backoff(
+            life["restart"], stable_threshold=actors.parse_duration(life["stable_threshold"])
         )
         return ServiceSpec(
             entry.id,
@@ -332,15 +338,8 @@ def _service_spec(
 def _pool_plan(entry: Entry, fn: Callable[..., Any], problems: list[Problem]) -> PoolPlan | None:
     data = entry.data
     life = data["lifecycle"]
-    restart = life["restart"]
     try:
-        backoff = Backoff(
-            initial=actors.parse_duration(restart["initial_delay"]),
-            factor=float(restart["backoff_factor"]),
-            max_delay=actors.parse_duration(restart["max_delay"]),
-            jitter=float(restart["jitter"]),
-            max_attempts=restart["max_attempts"],
-        )
+        backoff = _backoff(life["restart"])
         options = {
             "size": data["size"],
             "routing": data["routing"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import inspect
+import logging
 import os
 import shutil
 import signal
@@ -64,3 +65,16 @@ def _default_signal_dispositions() -> Iterator[None]:
         for sig, handler in saved.items():
             if handler is not None:
                 signal.signal(sig, handler)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo what ``actors run`` (run in process by a test) did to logging: its handler on the
+    root logger (writing to a stream the test closes) and the root level."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "_actors_handler", False):
+            root.removeHandler(handler)
+    root.setLevel(level)

@@ -116,3 +116,35 @@ def walk_tasks(task: trio.lowlevel.Task | None = None) -> Iterator[trio.lowlevel
 def count_tasks(task: trio.lowlevel.Task | None = None) -> int:
     """Count ``task`` (default: the root task) and every task below it."""
     return sum(1 for _ in walk_tasks(task))
+
+
+def run_app_cli_virtual(
+    monkeypatch: Any, args: Any, *, signals_at: tuple[float, ...] = ()
+) -> tuple[int, str]:
+    """Run ``actors run`` (``registry._app.run_app_cli``) in process on virtual time, raising
+    SIGINT at the given times; return the exit code and what it logged."""
+    import io
+
+    import trio.testing
+
+    from registry import _app
+
+    name = "exec_main" if getattr(args, "exec", None) is not None else "_main"
+    real_main = getattr(_app, name)
+
+    async def main(*main_args: Any) -> int:
+        async def later() -> None:
+            for at in signals_at:
+                await trio.sleep_until(at)
+                signal.raise_signal(signal.SIGINT)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(later)
+            code: int = await real_main(*main_args)
+            nursery.cancel_scope.cancel()
+        return code
+
+    monkeypatch.setattr(_app, name, main)
+    out = io.StringIO()
+    code = _app.run_app_cli(args, stderr=out, clock=trio.testing.MockClock(autojump_threshold=0))
+    return code, out.getvalue()

@@ -109,7 +109,7 @@ def finish(
         reason = ExitReason.NORMAL
     if error is not None or logger.isEnabledFor(logging.DEBUG):
         _log_exit(proc, reason, error)
-    elif reason is ExitReason.NORMAL and (crashes := node.__dict__.get("_crash_log")):
+    if reason is ExitReason.NORMAL and (crashes := node.__dict__.get("_crash_log")):
         crashes.returned(proc.pid, proc._fn)  # a clean return after failures: recovered
     hooks, proc._exit_hooks = proc._exit_hooks, None
     watchers, proc._monitored_by = proc._monitored_by, None
@@ -158,8 +158,6 @@ def _links_down(proc: Process, partners: Process | set[Process], exit: Exit) -> 
 def _log_exit(proc: Process, reason: ExitReason, error: BaseException | None) -> None:
     if reason is not ExitReason.ERROR or error is None:
         logger.debug("process exited pid=%s reason=%s", proc.pid, reason.value)
-        if reason is ExitReason.NORMAL and (crashes := proc._node.__dict__.get("_crash_log")):
-            crashes.returned(proc.pid, proc._fn)
         return
     crashes = crash_log(proc._node)
     if isinstance(error, LinkedProcessFailed):

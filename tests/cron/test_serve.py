@@ -7,14 +7,12 @@ import datetime as dt
 import io
 import itertools
 import json
-import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -49,18 +47,6 @@ async def main(proc, out):
                 slot = event.scheduled_for and event.scheduled_for.isoformat()
                 f.write(f"{event.job_id} {slot} {event.trigger}\\n")
 """
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Serving configures logging on a stream the test closes: undo it (as test_app_cli)."""
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for handler in list(root.handlers):
-        if getattr(handler, "_actors_handler", False):
-            root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def write_app(folder: Path, *extra: str, out: Path | None = None) -> Path:

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import trio
-import trio.testing
 
+import helpers
 from registry import _app
 
 Write = Callable[..., Path]
@@ -50,17 +46,6 @@ def header(*entries: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for handler in list(root.handlers):
-        if getattr(handler, "_actors_handler", False):
-            root.removeHandler(handler)
-    root.setLevel(level)
-
-
 def run_cli(
     monkeypatch: pytest.MonkeyPatch,
     folder: Path | str,
@@ -70,25 +55,8 @@ def run_cli(
     log_level: str = "INFO",
 ) -> tuple[int, str]:
     """Run ``actors run`` in process on virtual time, raising SIGINT at the given times."""
-    real_main = _app._main
-
-    async def main(*args: Any) -> int:
-        async def later() -> None:
-            for at in signals_at:
-                await trio.sleep_until(at)
-                signal.raise_signal(signal.SIGINT)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(later)
-            code = await real_main(*args)
-            nursery.cancel_scope.cancel()
-        return code
-
-    monkeypatch.setattr(_app, "_main", main)
-    out = io.StringIO()
     args = argparse.Namespace(dir=str(folder), grace=grace, log_level=log_level)
-    code = _app.run_app_cli(args, stderr=out, clock=trio.testing.MockClock(autojump_threshold=0))
-    return code, out.getvalue()
+    return helpers.run_app_cli_virtual(monkeypatch, args, signals_at=signals_at)
 
 
 class TestBadInput:

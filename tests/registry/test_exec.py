@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import io
-import logging
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
-import trio.testing
 
 import actors
-from registry import _app
+import helpers
 
 Write = Callable[..., Path]
 
@@ -106,17 +101,6 @@ def program(name: str) -> str:
     return f"{{name: {name}, kind: process, source: file://programs.py, method: {name}}}"
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for handler in list(root.handlers):
-        if getattr(handler, "_actors_handler", False):
-            root.removeHandler(handler)
-    root.setLevel(level)
-
-
 @pytest.fixture
 def app(write: Write) -> Path:
     write("app/programs.py", PROGRAMS)
@@ -146,25 +130,8 @@ def run_exec(
     **options: Any,
 ) -> tuple[int, str]:
     """Run ``actors run FOLDER -x ENTRY`` in process on virtual time, SIGINT at the given times."""
-    real_main = _app.exec_main
-
-    async def main(*args: Any) -> int:
-        async def later() -> None:
-            for at in signals_at:
-                await trio.sleep_until(at)
-                signal.raise_signal(signal.SIGINT)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(later)
-            code = await real_main(*args)
-            nursery.cancel_scope.cancel()
-        return code
-
-    monkeypatch.setattr(_app, "exec_main", main)
-    out = io.StringIO()
     args = argparse.Namespace(dir=str(folder), grace=grace, log_level="INFO", exec=entry, **options)
-    code = _app.run_app_cli(args, stderr=out, clock=trio.testing.MockClock(autojump_threshold=0))
-    return code, out.getvalue()
+    return helpers.run_app_cli_virtual(monkeypatch, args, signals_at=signals_at)
 
 
 class TestStatus:
