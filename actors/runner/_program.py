@@ -31,7 +31,11 @@ Victim = Literal["first", "last"]
 
 
 class ProgramNotFound(LookupError):
-    """No program with this id is installed in the runner."""
+    """No program with this id is installed in the runner.
+
+    Args:
+        program (str): The id asked for (kept as ``program``).
+    """
 
     def __init__(self, program: str) -> None:
         super().__init__(f"no program {program!r} is installed")
@@ -56,7 +60,16 @@ MainFn = Callable[["Process", RunContext], Coroutine[Any, Any, Any]]
 
 
 def default_merge(state: Any, result: Any) -> Any:
-    """std.scheduler's default ``merge``: mappings merge key by key, anything else is replaced."""
+    """std.scheduler's default ``merge``: mappings merge key by key, anything else is replaced.
+
+    Args:
+        state (Any): The program state so far.
+        result (Any): A run's result.
+
+    Returns:
+        Any: A new dict of ``state`` updated by ``result`` when both are mappings (neither is
+        changed); otherwise ``result``.
+    """
     if isinstance(state, Mapping) and isinstance(result, Mapping):
         return {**state, **result}
     return result
