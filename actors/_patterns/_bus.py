@@ -184,6 +184,11 @@ class EventBus:
 
     Get it with :func:`actors.bus`. Delivery is best-effort and ordinary: each matching
     subscription gets one message on its topic whose payload is a :class:`BusEvent`.
+
+    Args:
+        node (Node): The node whose bus this is.
+        me (Process | None): The process it acts as (the sender of what it publishes, the
+            default subscriber); None when taken from a node.
     """
 
     __slots__ = ("_bus", "_me", "_node")
@@ -198,6 +203,12 @@ class EventBus:
 
     def publish(self, system: str, kind: str, path: str, data: object = None) -> int:
         """Put a ``BusEvent`` in the mailbox of every matching subscriber; never blocks.
+
+        Args:
+            system (str): The publishing subsystem, e.g. ``"users"``.
+            kind (str): What happened, e.g. ``"created"``.
+            path (str): What it happened to, e.g. ``"/users/42"``.
+            data (object): The value, passed by reference (publish immutable values).
 
         Returns:
             int: How many messages were delivered (refusals by full mailboxes not counted).
@@ -231,9 +242,22 @@ class EventBus:
         overlapping patterns gets one message per matching subscription. The subscription
         ends with ``unsubscribe`` or when the subscriber exits. Return False if it existed.
 
+        Args:
+            system (str): Glob for the event's system; ``"*"`` matches all.
+            kind (str): Glob for the event's kind.
+            path (str): Glob for the event's path.
+            topic (str): The topic of the messages delivered (not starting with ``@``).
+            pid (PID | str | None): The subscriber, a PID or registered name on this node;
+                None for the process this bus was taken from.
+
+        Returns:
+            bool: True if the subscription is new, False if it existed.
+
         Raises:
-            ValueError: If a pattern is empty, not a string or longer than 80 characters, or
-                ``topic`` is not a valid topic.
+            ValueError: If a pattern is empty, not a string or longer than 80 characters,
+                ``topic`` is not a valid topic, or ``pid`` is on another node.
+            TypeError: If ``pid`` is None and this bus was taken from a node.
+            ProcessNotFound: If ``pid`` names no live process.
         """
         return self._bus.subscribe(_key(system, kind, path), _check_topic(topic), self._proc(pid))
 
@@ -246,7 +270,21 @@ class EventBus:
         topic: str = "event",
         pid: PID | str | None = None,
     ) -> bool:
-        """End the subscription with these patterns and topic; False if there was none."""
+        """End the subscription with these patterns and topic; False if there was none.
+
+        Args:
+            system (str): The system glob it was made with.
+            kind (str): The kind glob it was made with.
+            path (str): The path glob it was made with.
+            topic (str): The topic it was made with.
+            pid (PID | str | None): The subscriber; None for the process this bus was taken
+                from.
+
+        Raises:
+            ValueError: As for :meth:`subscribe`.
+            TypeError: If ``pid`` is None and this bus was taken from a node.
+            ProcessNotFound: If ``pid`` names no live process.
+        """
         return self._bus.unsubscribe(_key(system, kind, path), _check_topic(topic), self._proc(pid))
 
     def statistics(self) -> BusStatistics:
@@ -287,6 +325,10 @@ def bus(where: Process | Node | None = None) -> EventBus:
     Args:
         where (Process | Node | None): A process handle, a node (events published from it
             have no sender), or None for the current node.
+
+    Raises:
+        TypeError: If ``where`` is not a process handle, a node or None.
+        RuntimeError: If ``where`` is None outside a running node.
     """
     node = node_of(where)
     return EventBus(node, process_of(where))

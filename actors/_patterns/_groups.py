@@ -217,6 +217,10 @@ class ProcessGroups:
     Get it with :func:`actors.groups`. A process may be in any number of groups; joining twice
     is joining once. A member leaves every group when it exits, before its monitors get its
     ``Exit``. Watchers (``monitor``) receive a ``GroupEvent`` message for every join and leave.
+
+    Args:
+        node (Node): The node whose groups these are.
+        me (Process | None): The process ``pid`` defaults to; None when taken from a node.
     """
 
     __slots__ = ("_me", "_node", "_table")
@@ -242,22 +246,58 @@ class ProcessGroups:
     def join(self, group: str, pid: PID | str | None = None) -> bool:
         """Add ``pid`` (default: this process) to ``group``; False if it was in it already.
 
+        Args:
+            group (str): The group name.
+            pid (PID | str | None): A PID or registered name on this node; None for the
+                process these groups were taken from.
+
+        Returns:
+            bool: True if it joined, False if it was a member already.
+
         Raises:
-            ProcessNotFound: If ``pid`` is not a live process.
-            ValueError: If ``group`` is not a valid group name.
+            ValueError: If ``group`` is not a valid group name (a non-empty string of at most
+                255 characters), or ``pid`` is on another node.
+            TypeError: If ``pid`` is None and these groups were taken from a node.
+            ProcessNotFound: If ``pid`` names no live process.
         """
         return self._table.join(check_group(group), self._proc(pid))
 
     def leave(self, group: str, pid: PID | str | None = None) -> bool:
-        """Remove ``pid`` (default: this process) from ``group``; False if it was not in it."""
+        """Remove ``pid`` (default: this process) from ``group``; False if it was not in it.
+
+        Args:
+            group (str): The group name.
+            pid (PID | str | None): A PID or registered name on this node; None for the
+                process these groups were taken from.
+
+        Raises:
+            ValueError: If ``group`` is not a valid group name (a non-empty string of at most
+                255 characters), or ``pid`` is on another node.
+            TypeError: If ``pid`` is None and these groups were taken from a node.
+            ProcessNotFound: If ``pid`` names no live process.
+        """
         return self._table.leave(check_group(group), self._proc(pid))
 
     def members(self, group: str) -> tuple[PID, ...]:
-        """The PIDs in ``group``, in join order (empty for an unknown group)."""
+        """The PIDs in ``group``, in join order (empty for an unknown group).
+
+        Args:
+            group (str): The group name.
+
+        Raises:
+            ValueError: If ``group`` is not a valid group name.
+        """
         return tuple(proc.pid for proc in self._table.members(check_group(group)))
 
     def member_count(self, group: str) -> int:
-        """How many processes are in ``group`` (O(1))."""
+        """How many processes are in ``group`` (O(1)).
+
+        Args:
+            group (str): The group name.
+
+        Raises:
+            ValueError: If ``group`` is not a valid group name.
+        """
         return self._table.member_count(check_group(group))
 
     def which_groups(self) -> tuple[str, ...]:
@@ -265,7 +305,17 @@ class ProcessGroups:
         return tuple(self._table._members)
 
     def groups_of(self, pid: PID | str | None = None) -> tuple[str, ...]:
-        """The groups ``pid`` (default: this process) is in."""
+        """The groups ``pid`` (default: this process) is in, in the order it joined them.
+
+        Args:
+            pid (PID | str | None): A PID or registered name on this node; None for the
+                process these groups were taken from.
+
+        Raises:
+            ValueError: If ``pid`` is on another node.
+            TypeError: If ``pid`` is None and these groups were taken from a node.
+            ProcessNotFound: If ``pid`` names no live process.
+        """
         return self._table.groups_of(self._proc(pid))
 
     def monitor(
@@ -277,6 +327,21 @@ class ProcessGroups:
         Watching again changes the topic. A watch ends with ``demonitor`` or when the watcher
         exits. Events go through the watcher's mailbox policy: a full ``overflow="raise"``
         mailbox drops them (counted in ``statistics().events_dropped``).
+
+        Args:
+            group (str): The group name.
+            topic (str): The topic of the ``GroupEvent`` messages (not starting with ``@``).
+            pid (PID | str | None): A PID or registered name on this node; None for the
+                process these groups were taken from (the watcher).
+
+        Returns:
+            tuple[PID, ...]: The members now, in join order.
+
+        Raises:
+            ValueError: If ``topic`` is empty, not a string or starts with ``@``, ``group``
+                is not a valid group name, or ``pid`` is on another node.
+            TypeError: If ``pid`` is None and these groups were taken from a node.
+            ProcessNotFound: If ``pid`` names no live process.
         """
         if type(topic) is not str or not topic or topic.startswith("@"):
             raise ValueError(f"topic must be a non-empty string not starting with '@': {topic!r}")
@@ -285,7 +350,19 @@ class ProcessGroups:
         return self.members(name)
 
     def demonitor(self, group: str, pid: PID | str | None = None) -> bool:
-        """Stop watching ``group``; False if ``pid`` (default: this process) was not watching."""
+        """Stop watching ``group``; False if ``pid`` (default: this process) was not watching.
+
+        Args:
+            group (str): The group name.
+            pid (PID | str | None): A PID or registered name on this node; None for the
+                process these groups were taken from.
+
+        Raises:
+            ValueError: If ``group`` is not a valid group name (a non-empty string of at most
+                255 characters), or ``pid`` is on another node.
+            TypeError: If ``pid`` is None and these groups were taken from a node.
+            ProcessNotFound: If ``pid`` names no live process.
+        """
         return self._table.unwatch(check_group(group), self._proc(pid))
 
     def statistics(self) -> ProcessGroupStatistics:
@@ -299,6 +376,10 @@ def groups(where: Process | Node | None = None) -> ProcessGroups:
     Args:
         where (Process | Node | None): A process handle (its node, with ``pid``
             defaulting to it), a node, or None for the current node.
+
+    Raises:
+        TypeError: If ``where`` is not a process handle, a node or None.
+        RuntimeError: If ``where`` is None outside a running node.
     """
     node = node_of(where)
     return ProcessGroups(node, process_of(where))

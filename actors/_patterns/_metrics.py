@@ -65,6 +65,9 @@ class Metrics:
 
     Get it with :func:`actors.metrics`. Asking again for a name returns the same metric when
     the kind and labels agree (so each process may declare what it records).
+
+    Args:
+        table (MetricTable): The node's metric table.
     """
 
     __slots__ = ("_table",)
@@ -108,16 +111,41 @@ class Metrics:
     ) -> Counter:
         """The counter ``name`` (created on first use).
 
+        Args:
+            name (str): The metric name (Prometheus rules: ``[a-zA-Z_:][a-zA-Z0-9_:]*``, at
+                most 128 characters, not starting with ``__``).
+            help (str): What it measures, at most 1000 characters (read at creation only).
+            labels (Sequence[str]): Label names (at most 10, distinct, ``[a-zA-Z_][a-zA-Z0-9_]*``);
+                with labels, record on ``.labels(...)`` series.
+            max_series (int): The cap (>= 1) on label sets; past it, new label sets are counted
+                in one ``__overflow__`` series (read at creation only).
+
         Raises:
-            ValueError: If the name or labels are invalid, the name is another kind of metric
-                or has other labels, or the node holds 1000 metrics already.
+            ValueError: If the name, labels, ``help`` or ``max_series`` is invalid, the name
+                is another kind of metric or has other labels, or the node holds 1000 metrics
+                already.
         """
         return self._get(Counter, name, help, labels, max_series)  # type: ignore[return-value]
 
     def gauge(
         self, name: str, help: str = "", labels: Sequence[str] = (), *, max_series: int = MAX_SERIES
     ) -> Gauge:
-        """The gauge ``name`` (created on first use)."""
+        """The gauge ``name`` (created on first use).
+
+        Args:
+            name (str): The metric name (Prometheus rules: ``[a-zA-Z_:][a-zA-Z0-9_:]*``, at
+                most 128 characters, not starting with ``__``).
+            help (str): What it measures, at most 1000 characters (read at creation only).
+            labels (Sequence[str]): Label names (at most 10, distinct, ``[a-zA-Z_][a-zA-Z0-9_]*``);
+                with labels, record on ``.labels(...)`` series.
+            max_series (int): The cap (>= 1) on label sets; past it, new label sets are counted
+                in one ``__overflow__`` series (read at creation only).
+
+        Raises:
+            ValueError: If the name, labels, ``help`` or ``max_series`` is invalid, the name
+                is another kind of metric or has other labels, or the node holds 1000 metrics
+                already.
+        """
         return self._get(Gauge, name, help, labels, max_series)  # type: ignore[return-value]
 
     def histogram(
@@ -130,6 +158,17 @@ class Metrics:
         max_series: int = MAX_SERIES,
     ) -> Histogram:
         """The histogram ``name`` with these bucket upper bounds (created on first use).
+
+        Args:
+            name (str): The metric name (Prometheus rules: ``[a-zA-Z_:][a-zA-Z0-9_:]*``, at
+                most 128 characters, not starting with ``__``).
+            help (str): What it measures, at most 1000 characters (read at creation only).
+            labels (Sequence[str]): Label names (at most 10, distinct, ``[a-zA-Z_][a-zA-Z0-9_]*``);
+                with labels, record on ``.labels(...)`` series.
+            max_series (int): The cap (>= 1) on label sets; past it, new label sets are counted
+                in one ``__overflow__`` series (read at creation only).
+            buckets (Sequence[float]): The bucket upper bounds: 1 to 100 finite numbers,
+                strictly ascending (+Inf is implied); Prometheus's defaults, in seconds.
 
         Raises:
             ValueError: As ``counter``; also if ``buckets`` is empty, not ascending or not
@@ -151,5 +190,14 @@ class Metrics:
 
 
 def metrics(where: Process | Node | None = None) -> Metrics:
-    """The user metrics of a node (a process's node, a node, or the current node)."""
+    """The user metrics of a node (a process's node, a node, or the current node).
+
+    Args:
+        where (Process | Node | None): A process handle (its node), a node, or None for the
+            current node.
+
+    Raises:
+        TypeError: If ``where`` is not a process handle, a node or None.
+        RuntimeError: If ``where`` is None outside a running node.
+    """
     return Metrics(_table(node_of(where)))

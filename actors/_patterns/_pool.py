@@ -166,6 +166,12 @@ class Pool:
     pick one live worker by the pool's routing: ``round_robin``, ``smallest_mailbox`` (the
     fewest queued messages) or ``consistent_hash`` (by ``key``: the same key goes to the same
     slot while it lives, and about 1/size of the keys move when the pool is resized).
+
+    Args:
+        node (Node): The pool's node.
+        state (PoolState): The pool's state (kept in the node, shared by every handle).
+        me (Process | None): The process the handle acts as (the sender of ``send`` and
+            ``call``, the caller of ``resize``); None when taken from a node.
     """
 
     __slots__ = ("_me", "_node", "_state")
@@ -208,6 +214,10 @@ class Pool:
     def route(self, key: object = None) -> PID:
         """The worker the next message would go to (round-robin advances).
 
+        Args:
+            key (object): The routing key for ``consistent_hash`` (str, bytes or int; the
+                same key goes to the same slot); ignored by the other routings.
+
         Raises:
             ProcessNotFound: If no worker is live (all restarting, or the pool stopped).
             ValueError: If the pool routes by consistent hash and ``key`` is None.
@@ -218,9 +228,18 @@ class Pool:
     def send(self, topic: str, payload: object = None, *, key: object = None) -> PID:
         """Send to one live worker (see ``route``); return its PID. Never blocks.
 
+        Args:
+            topic (str): The message topic (not starting with ``@``).
+            payload (object): The message payload.
+            key (object): The routing key for ``consistent_hash`` (str, bytes or int; the
+                same key goes to the same slot); ignored by the other routings.
+
         Raises:
             ProcessNotFound: If no worker is live.
             MailboxFull: If the chosen worker's bounded mailbox refuses it.
+            ValueError: If ``topic`` is empty, not a string or starts with ``@``; or the
+                pool routes by consistent hash and ``key`` is None.
+            TypeError: If ``key`` is not str, bytes or int (consistent hash).
         """
         if type(topic) is not str or not topic or topic[0] == "@":
             raise ValueError(f"topic must be a non-empty string not starting with '@': {topic!r}")
@@ -234,9 +253,22 @@ class Pool:
         """Call one live worker and wait for its reply (at most once: no retry elsewhere).
 
         When no worker is live (all being restarted) the call waits for one, within the same
-        ``timeout``.
+        ``timeout``. Async.
+
+        Args:
+            topic (str): The request topic.
+            payload (object): The request payload.
+            key (object): The routing key for ``consistent_hash`` (str, bytes or int; the
+                same key goes to the same slot); ignored by the other routings.
+            timeout (float): Seconds (> 0) for finding a live worker and its reply, together.
+
+        Returns:
+            Any: The worker's reply.
 
         Raises:
+            ValueError: If ``timeout`` is not > 0, or the pool routes by consistent hash and
+                ``key`` is None.
+            TypeError: If ``key`` is not str, bytes or int (consistent hash).
             ProcessNotFound: At once, if the pool has stopped.
             CallTimeout: If no worker became live, or the worker did not reply, within
                 ``timeout`` seconds.
@@ -266,8 +298,18 @@ class Pool:
         """Grow or shrink the pool to ``size`` slots: new slots start at the end, the highest
         slots stop (routing leaves them at once, then each gets ``Cancel``).
 
+        Async: returns when the new workers have started and the removed ones have stopped.
+        Resizes of one pool run one at a time.
+
+        Args:
+            size (int): The new number of slots, 1 to 10000.
+            timeout (float): Seconds each call to the supervisor (one per slot added or
+                removed) may take.
+
         Raises:
             ValueError: If ``size`` is not an int in [1, 10000].
+            CallTimeout: If the supervisor did not answer within ``timeout``.
+            CallFailed: If the supervisor exited first (the pool stopped).
         """
         state = self._state
         new = _check_size(size)
@@ -312,8 +354,27 @@ def start_pool(
     the supervisor, makes the pool findable with :func:`actors.pool` and puts its workers in
     the process group ``"pool:<name>"``. From a process, the pool is linked to it.
 
+    Args:
+        via (Node | Process): Where to start it from: a node (no parent; stopped first at
+            node shutdown) or a process (linked to it, and the handle acts as it).
+        fn (Callable[..., Coroutine]): The worker, ``async def fn(proc, *args)``.
+        *args (object): Extra arguments for every worker.
+        size (int): The number of worker slots, 1 to 10000.
+        routing (Routing): ``"round_robin"``, ``"smallest_mailbox"`` or ``"consistent_hash"``.
+        name (str | None): A name (at most 200 characters) for the supervisor and the pool.
+        mailbox (MailboxPolicy | None): Each worker's mailbox bound (None: unbounded).
+        backoff (Backoff | None): Restart delays per slot; None for
+            ``Backoff(initial=0.1, max_delay=5.0)``.
+        shutdown (float): Seconds a stopping worker gets between ``Cancel`` and terminate.
+        max_restarts (int): Restarts allowed within ``period`` before the pool gives up.
+        period (float): The window, in seconds, ``max_restarts`` is counted in.
+
+    Returns:
+        Pool: The handle (the workers start right after).
+
     Raises:
-        ValueError: If ``size`` or ``routing`` is invalid, or ``name`` is taken.
+        ValueError: If ``size``, ``routing``, ``shutdown``, ``max_restarts`` or ``period`` is
+            invalid, or ``name`` is invalid or taken.
     """
     node = node_of(via)
     state = state_of(node)
@@ -351,8 +412,14 @@ def _closed(pools: dict[str, PoolState], pool: PoolState) -> None:
 def pool(name: str, where: Process | Node | None = None) -> Pool:
     """The running pool named ``name`` on a node, acting as ``where`` when it is a process.
 
+    Args:
+        name (str): The name given to :func:`start_pool`.
+        where (Process | Node | None): A process handle (the handle acts as it), a node, or
+            None for the current node.
+
     Raises:
         ProcessNotFound: If no pool of that name runs on the node.
+        TypeError: If ``where`` is not a process handle, a node or None.
     """
     node = node_of(where)
     state = state_of(node).pools.get(name)

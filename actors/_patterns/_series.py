@@ -169,6 +169,14 @@ class Counter(_Metric):
     """A value that only goes up (requests served, errors). ``inc()`` it.
 
     With label names, record on a series: ``counter.labels("GET").inc()``.
+
+    Made by :meth:`Metrics.counter`, not directly.
+
+    Args:
+        name (str): The metric name.
+        help (str): What it measures.
+        label_names (tuple[str, ...]): Its label names (empty: record on the metric itself).
+        max_series (int): The cap on label sets.
     """
 
     __slots__ = ("value",)
@@ -182,14 +190,21 @@ class Counter(_Metric):
     def labels(self, *values: str) -> Counter:
         """The series for these label values (made on first use, then cached).
 
+        Args:
+            *values (str): One value per label name, in their order (at most 200 characters
+                each).
+
         Raises:
-            ValueError: If the number of values differs from the label names, or a value is
-                not a string of at most 200 characters.
+            ValueError: If the metric has no labels, the number of values differs from the
+                label names, or a value is not a string of at most 200 characters.
         """
         return self._labelled(values)  # type: ignore[return-value]
 
     def inc(self, amount: float = 1.0) -> None:
         """Add ``amount`` (>= 0).
+
+        Args:
+            amount (float): What to add.
 
         Raises:
             ValueError: If ``amount`` is negative or not a number, or the counter has labels.
@@ -208,7 +223,16 @@ class Counter(_Metric):
 
 @final
 class Gauge(_Metric):
-    """A value that goes up and down (queue length, connected users): ``set``/``inc``/``dec``."""
+    """A value that goes up and down (queue length, connected users): ``set``/``inc``/``dec``.
+
+    Made by :meth:`Metrics.gauge`, not directly.
+
+    Args:
+        name (str): The metric name.
+        help (str): What it measures.
+        label_names (tuple[str, ...]): Its label names (empty: record on the metric itself).
+        max_series (int): The cap on label sets.
+    """
 
     __slots__ = ("value",)
     kind: Kind = "gauge"
@@ -219,11 +243,27 @@ class Gauge(_Metric):
         """The current value."""
 
     def labels(self, *values: str) -> Gauge:
-        """The series for these label values (made on first use, then cached)."""
+        """The series for these label values (made on first use, then cached).
+
+        Args:
+            *values (str): One value per label name, in their order (at most 200 characters
+                each).
+
+        Raises:
+            ValueError: If the metric has no labels, the number of values differs from the
+                label names, or a value is not a string of at most 200 characters.
+        """
         return self._labelled(values)  # type: ignore[return-value]
 
     def set(self, value: float) -> None:
-        """Set the value."""
+        """Set the value.
+
+        Args:
+            value (float): The new value (any number but NaN).
+
+        Raises:
+            ValueError: If ``value`` is not a number or is NaN, or the gauge has labels.
+        """
         if self._children is not None:
             self._no_labels()
         if (value.__class__ is not float and value.__class__ is not int) or value != value:
@@ -231,7 +271,14 @@ class Gauge(_Metric):
         self.value = value
 
     def inc(self, amount: float = 1.0) -> None:
-        """Add ``amount`` (may be negative)."""
+        """Add ``amount`` (may be negative).
+
+        Args:
+            amount (float): What to add.
+
+        Raises:
+            ValueError: If ``amount`` is not a number or is NaN, or the gauge has labels.
+        """
         if self._children is not None:
             self._no_labels()
         if (amount.__class__ is not float and amount.__class__ is not int) or amount != amount:
@@ -239,7 +286,14 @@ class Gauge(_Metric):
         self.value += amount
 
     def dec(self, amount: float = 1.0) -> None:
-        """Subtract ``amount``."""
+        """Subtract ``amount`` (may be negative).
+
+        Args:
+            amount (float): What to subtract.
+
+        Raises:
+            ValueError: If ``amount`` is not a number or is NaN, or the gauge has labels.
+        """
         if (amount.__class__ is not float and amount.__class__ is not int) or amount != amount:
             amount = _check_amount(amount, "gauge decrement")
         self.inc(-amount)
@@ -250,7 +304,17 @@ class Gauge(_Metric):
 
 @final
 class Histogram(_Metric):
-    """A distribution (latencies, sizes): ``observe`` values; read as counts per bucket."""
+    """A distribution (latencies, sizes): ``observe`` values; read as counts per bucket.
+
+    Made by :meth:`Metrics.histogram`, not directly.
+
+    Args:
+        name (str): The metric name.
+        help (str): What it measures.
+        label_names (tuple[str, ...]): Its label names (empty: record on the metric itself).
+        max_series (int): The cap on label sets.
+        bounds (tuple[float, ...]): The bucket upper bounds, ascending (+Inf implied).
+    """
 
     __slots__ = ("bounds", "count", "counts", "sum")
     kind: Kind = "histogram"
@@ -273,14 +337,30 @@ class Histogram(_Metric):
         """How many values were observed."""
 
     def labels(self, *values: str) -> Histogram:
-        """The series for these label values (made on first use, then cached)."""
+        """The series for these label values (made on first use, then cached).
+
+        Args:
+            *values (str): One value per label name, in their order (at most 200 characters
+                each).
+
+        Raises:
+            ValueError: If the metric has no labels, the number of values differs from the
+                label names, or a value is not a string of at most 200 characters.
+        """
         return self._labelled(values)  # type: ignore[return-value]
 
     def _child(self) -> _Metric:
         return Histogram(self.name, self.help, (), self.max_series, self.bounds)
 
     def observe(self, value: float) -> None:
-        """Count ``value`` in its bucket (the first bound >= value)."""
+        """Count ``value`` in its bucket (the first bound >= value) and in the sum.
+
+        Args:
+            value (float): The observation (any number but NaN).
+
+        Raises:
+            ValueError: If ``value`` is not a number or is NaN, or the histogram has labels.
+        """
         if self._children is not None:
             self._no_labels()
         if (value.__class__ is not float and value.__class__ is not int) or value != value:
