@@ -56,7 +56,12 @@ class CronEvent:
 
     @classmethod
     def from_trigger(cls, trigger: Trigger) -> CronEvent:
-        """Build the event for a parsed trigger file."""
+        """Build the event for a parsed trigger file.
+
+        Args:
+            trigger (TriggerFile): The parsed trigger; ``trigger`` is its ``source`` file
+                name ("" when it has none).
+        """
         return cls(
             job_id=trigger.job_id,
             name=trigger.job_name,

@@ -38,7 +38,11 @@ _UTC = ZoneInfo("UTC")
 
 
 class JobNotFound(KeyError):
-    """No job with this id exists (it may have just been removed)."""
+    """No job with this id exists (it may have just been removed).
+
+    Args:
+        job_id (str): The id asked for (kept as ``job_id``).
+    """
 
     def __init__(self, job_id: str) -> None:
         super().__init__(job_id)
@@ -49,7 +53,11 @@ class JobNotFound(KeyError):
 
 
 class JobExists(ValueError):
-    """``add`` was given an explicit id that is already taken."""
+    """``add`` was given an explicit id that is already taken.
+
+    Args:
+        job_id (str): The id taken (kept as ``job_id``).
+    """
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"a cron job with id {job_id!r} already exists")
@@ -61,7 +69,12 @@ class InvalidJobId(ValueError):
 
 
 class MalformedJob(ValueError):
-    """A job file fails the schema; ``list()`` skips and reports it instead."""
+    """A job file fails the schema; ``list()`` skips and reports it instead.
+
+    Args:
+        path (Path): The offending file.
+        reason (str): What is wrong, naming the field and value.
+    """
 
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"malformed job file {str(path)!r}: {reason}")
@@ -187,8 +200,12 @@ class Job:
     def from_json(cls, data: object) -> Job:
         """Build a job from a decoded JSON object, strictly.
 
+        Args:
+            data (object): The decoded JSON (the job file's contents, or ``to_json()``).
+
         Raises:
-            ValueError: naming the missing, unknown or mistyped field and its value.
+            ValueError: Naming the missing, unknown or mistyped field and its value (also an
+                invalid id, cron expression, target or time, or JSON nested too deep).
         """
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")

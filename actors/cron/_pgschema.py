@@ -199,7 +199,12 @@ class StoreUnavailable(ConnectionError):
 
 
 class SchemaTooNew(RuntimeError):
-    """The database's cron schema is newer than this code: upgrade ``actors`` first."""
+    """The database's cron schema is newer than this code: upgrade ``actors`` first.
+
+    Args:
+        found (int): The schema version in the database (kept as ``found``).
+        supported (int): The newest version this code knows (kept as ``supported``).
+    """
 
     def __init__(self, found: int, supported: int) -> None:
         super().__init__(

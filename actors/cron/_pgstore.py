@@ -112,7 +112,13 @@ class PgJobStore:
         Opens (or reopens) the connection first: connect, migrate the schema, take the
         owner lock.
 
+        Args:
+            fn (Callable[..., T]): Called as ``fn(connection, *args)`` with the open psycopg
+                connection (autocommit); what it returns is returned.
+            *args (Any): Extra arguments for ``fn``.
+
         Raises:
+            ValueError: If PostgreSQL refused a value ``fn`` sent (``psycopg.DataError``).
             StoreUnavailable: the server is unreachable or the connection dropped during
                 ``fn`` (it is reopened on the next call).
             SchemaTooNew: the database's schema is newer than this code.
@@ -193,11 +199,30 @@ class PgJobStore:
         """Create a job and return it; as :meth:`JobStore.add`, ``created_at`` is the
         database's clock.
 
+        Args:
+            name (str): The human name; the id is made from it when ``id`` is None.
+            cron (str): The schedule: a cron expression (5 fields, or 6 with seconds last),
+                ``CRON_TZ=ZONE EXPR`` or ``@every DURATION``; it must fire at least once.
+            target (str): The process name or PID string each trigger is delivered to.
+            prompt (str): The text of the event sent on each fire.
+            payload (JsonValue): A JSON value sent with the prompt.
+            oneshot (bool): Fire once, then delete the job once that trigger is delivered.
+            enabled (bool): Whether the job fires; a disabled job is kept but never fires.
+            metadata (dict[str, JsonValue] | None): A free-form JSON object for callers.
+            catch_up (CatchUp): Slots missed while no service ran: ``"none"`` (skip them),
+                ``"once"`` (fire the latest) or ``"all"`` (fire each).
+            heartbeat_file (str | None): Must be None: the PostgreSQL store has no data folder.
+            id (str | None): An explicit id (``[a-z0-9][a-z0-9-]*``, at most 64 characters);
+                None derives it from ``name`` (``slug``, ``slug-2``, ``slug-3``...).
+
         Raises:
-            ValueError: for an invalid cron expression, target or catch_up, or a
+            ValueError: For an invalid cron expression, target or catch_up, a value
+                PostgreSQL cannot store (NUL in a text, NaN in JSON), or a
                 ``heartbeat_file`` (the PostgreSQL store has no data folder to read it from).
-            InvalidJobId: if ``id`` is given and is not a safe slug.
-            JobExists: if ``id`` is given and taken.
+            InvalidJobId: If ``id`` is given and is not a safe slug.
+            JobExists: If ``id`` is given and taken.
+            StoreUnavailable: If the server is unreachable or the connection dropped.
+            SchemaTooNew: If the database's schema is newer than this code.
         """
         if heartbeat_file is not None:
             raise ValueError(
@@ -229,7 +254,17 @@ class PgJobStore:
         return job
 
     def get(self, job_id: str) -> Job:
-        """Return the job with this id, or raise :class:`JobNotFound`."""
+        """Return the job with this id, or raise :class:`JobNotFound`.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            StoreUnavailable: If the server is unreachable or the connection dropped.
+            SchemaTooNew: If the database's schema is newer than this code.
+        """
         sql = f"SELECT {JOB_COLUMNS} FROM actors_cron_jobs WHERE id = %s"
         row = self.call(lambda c: c.execute(sql, (validate_job_id(job_id),)).fetchone())
         if row is None:
@@ -245,9 +280,17 @@ class PgJobStore:
         """Change some fields of a job (name, cron, target, prompt, payload, metadata,
         catch_up) and return it.
 
+        Args:
+            job_id (str): The job's id.
+            **changes (Any): New values by field name (``name``, ``cron``, ``target``,
+                ``prompt``, ``payload``, ``metadata``, ``catch_up``).
+
         Raises:
-            ValueError: for a field that cannot be changed or a bad value.
-            JobNotFound: no such job.
+            ValueError: For a field that cannot be changed or a bad value.
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            StoreUnavailable: If the server is unreachable or the connection dropped.
+            SchemaTooNew: If the database's schema is newer than this code.
         """
         if bad := sorted(changes.keys() - _UPDATABLE):
             raise ValueError(f"cannot update field(s) {bad}; allowed: {sorted(_UPDATABLE)}")
@@ -258,7 +301,17 @@ class PgJobStore:
         return self.call(_modify, validate_job_id(job_id), change)
 
     def remove(self, job_id: str) -> Job:
-        """Delete a job and return it, or raise :class:`JobNotFound`."""
+        """Delete a job and return it, or raise :class:`JobNotFound`.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            StoreUnavailable: If the server is unreachable or the connection dropped.
+            SchemaTooNew: If the database's schema is newer than this code.
+        """
         sql = f"DELETE FROM actors_cron_jobs WHERE id = %s RETURNING {JOB_COLUMNS}"
         row = self.call(lambda c: c.execute(sql, (validate_job_id(job_id),)).fetchone())
         if row is None:
@@ -267,7 +320,21 @@ class PgJobStore:
 
     def enable(self, job_id: str) -> Job:
         """Enable a job from now on (no catch-up of the slots it was disabled for); a
-        oneshot job that already fired cannot be enabled again."""
+        oneshot job that already fired cannot be enabled again.
+
+        Args:
+            job_id (str): The job's id.
+
+        Returns:
+            Job: The job as written.
+
+        Raises:
+            ValueError: If it is a oneshot job that already fired.
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            StoreUnavailable: If the server is unreachable or the connection dropped.
+            SchemaTooNew: If the database's schema is newer than this code.
+        """
 
         def change(job: Job) -> Job:
             if job.oneshot and job.last_fired_at is not None:
@@ -280,7 +347,17 @@ class PgJobStore:
         return self.call(_modify, validate_job_id(job_id), change)
 
     def disable(self, job_id: str) -> Job:
-        """Disable a job so it no longer fires."""
+        """Disable a job so it no longer fires, and return it.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            StoreUnavailable: If the server is unreachable or the connection dropped.
+            SchemaTooNew: If the database's schema is newer than this code.
+        """
         return self.call(
             _modify, validate_job_id(job_id), lambda job: attrs.evolve(job, enabled=False)
         )

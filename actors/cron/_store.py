@@ -148,10 +148,30 @@ class JobStore:
     ) -> Job:
         """Create a job and return it; its id is ``slugify(name)``, ``-2``, ``-3``...
 
+        Args:
+            name (str): The human name; the id is made from it when ``id`` is None.
+            cron (str): The schedule: a cron expression (5 fields, or 6 with seconds last),
+                ``CRON_TZ=ZONE EXPR`` or ``@every DURATION``; it must fire at least once.
+            target (str): The process name or PID string each trigger is delivered to.
+            prompt (str): The text of the event sent on each fire.
+            payload (JsonValue): A JSON value sent with the prompt.
+            oneshot (bool): Fire once, then delete the job once that trigger is delivered.
+            enabled (bool): Whether the job fires; a disabled job is kept but never fires.
+            metadata (dict[str, JsonValue] | None): A free-form JSON object for callers.
+            catch_up (CatchUp): Slots missed while no service ran: ``"none"`` (skip them),
+                ``"once"`` (fire the latest) or ``"all"`` (fire each).
+            heartbeat_file (str | None): A path inside the data folder whose text is appended
+                to the prompt; a fire is skipped while it is missing or blank.
+            id (str | None): An explicit id (``[a-z0-9][a-z0-9-]*``, at most 64 characters);
+                None derives it from ``name`` (``slug``, ``slug-2``, ``slug-3``...).
+
         Raises:
-            ValueError: for an invalid cron expression, target, catch_up or heartbeat file.
-            InvalidJobId: if ``id`` is given and is not a safe slug.
-            JobExists: if ``id`` is given and taken.
+            ValueError: For an invalid cron expression, target, catch_up or heartbeat file,
+                a payload or metadata that is not JSON (or nested too deep), or a job over
+                256 KiB as JSON.
+            InvalidJobId: If ``id`` is given and is not a safe slug.
+            JobExists: If ``id`` is given and taken.
+            TimeoutError: If ``id`` is given and another process held its lock for 5 s.
         """
         validate_cron(cron)
         if not target or not isinstance(target, str):
@@ -186,9 +206,13 @@ class JobStore:
     def get(self, job_id: str) -> Job:
         """Return the job with this id.
 
+        Args:
+            job_id (str): The job's id.
+
         Raises:
-            JobNotFound: no such job.
-            MalformedJob: its file fails the schema.
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            MalformedJob: If its file fails the schema.
         """
         return self._read(validate_job_id(job_id))
 
@@ -209,9 +233,17 @@ class JobStore:
         """Change some fields of a job (name, cron, target, prompt, payload, metadata,
         catch_up, heartbeat_file) and return it.
 
+        Args:
+            job_id (str): The job's id.
+            **changes (Any): New values by field name (``name``, ``cron``, ``target``,
+                ``prompt``, ``payload``, ``metadata``, ``catch_up``, ``heartbeat_file``).
+
         Raises:
-            ValueError: for a field that cannot be changed or a bad value.
-            JobNotFound: no such job.
+            ValueError: For a field that cannot be changed or a bad value.
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            MalformedJob: If its file fails the schema.
+            TimeoutError: If another process held the job's lock for 5 s.
         """
         if bad := sorted(changes.keys() - _UPDATABLE):
             raise ValueError(f"cannot update field(s) {bad}; allowed: {sorted(_UPDATABLE)}")
@@ -220,7 +252,17 @@ class JobStore:
             return self._write(check_job(job))
 
     def remove(self, job_id: str) -> Job:
-        """Delete a job and return it, or raise :class:`JobNotFound`."""
+        """Delete a job and return it, or raise :class:`JobNotFound`.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            MalformedJob: If its file fails the schema.
+            TimeoutError: If another process held the job's lock for 5 s.
+        """
         with self._lock(validate_job_id(job_id)):
             job = self._read(job_id)
             self._file(job_id).unlink()
@@ -228,7 +270,18 @@ class JobStore:
         return job
 
     def enable(self, job_id: str) -> Job:
-        """Enable a job; a oneshot job that already fired cannot be enabled again."""
+        """Enable a job and return it; a oneshot job that already fired cannot be enabled again.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            ValueError: If it is a oneshot job that already fired.
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            MalformedJob: If its file fails the schema.
+            TimeoutError: If another process held the job's lock for 5 s.
+        """
         with self._lock(validate_job_id(job_id)):
             job = self._read(job_id)
             if job.oneshot and job.last_fired_at is not None:
@@ -239,18 +292,55 @@ class JobStore:
             return self._write(attrs.evolve(job, enabled=True))
 
     def disable(self, job_id: str) -> Job:
-        """Disable a job so it no longer fires."""
+        """Disable a job so it no longer fires, and return it.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            MalformedJob: If its file fails the schema.
+            TimeoutError: If another process held the job's lock for 5 s.
+        """
         with self._lock(validate_job_id(job_id)):
             return self._write(attrs.evolve(self._read(job_id), enabled=False))
 
     def record_failure(self, job_id: str) -> Job:
-        """Count one more dead-lettered trigger of a job (shown by ``actors cron list``)."""
+        """Count one more dead-lettered trigger of a job (shown by ``actors cron list``).
+
+        Args:
+            job_id (str): The job's id.
+
+        Returns:
+            Job: The job with ``failures`` one higher.
+
+        Raises:
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            MalformedJob: If its file fails the schema.
+            TimeoutError: If another process held the job's lock for 5 s.
+        """
         with self._lock(validate_job_id(job_id)):
             job = self._read(job_id)
             return self._write(attrs.evolve(job, failures=job.failures + 1))
 
     def mark_fired(self, job_id: str, at: dt.datetime) -> Job:
-        """Record ``at`` as the latest fired slot; a oneshot job is also disabled."""
+        """Record ``at`` as the latest fired slot; a oneshot job is also disabled.
+
+        Args:
+            job_id (str): The job's id.
+            at (datetime): The cron slot fired (aware), stored as ``last_fired_at``.
+
+        Returns:
+            Job: The job as written.
+
+        Raises:
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If there is no such job.
+            MalformedJob: If its file fails the schema.
+            TimeoutError: If another process held the job's lock for 5 s.
+        """
         with self._lock(validate_job_id(job_id)):
             return self._write(_fired(self._read(job_id), at))
 
@@ -272,20 +362,25 @@ class JobStore:
         scheduled_for`` (and ``enabled = False`` for a oneshot). A crash
         between the two writes is repaired by :meth:`recover`.
 
-        Returns:
-            Path | None: The trigger file, or None when the fire was skipped
-            (including a heartbeat job whose file is missing or blank).
-
         Args:
+            job_id (str): The job's id.
+            scheduled_for (datetime): The cron slot fired (aware); the trigger's
+                ``scheduled_for`` and then the job's ``last_fired_at``.
+            now (datetime | None): The trigger's ``fired_at``; None reads the store's clock.
             wait (bool): Whether to wait (up to 5 s) while another process
                 holds the job's lock; if False, raise ``BlockingIOError`` at
                 once instead (an event loop must not sleep in ``time.sleep``).
 
+        Returns:
+            Path | None: The trigger file, or None when the fire was skipped
+            (including a heartbeat job whose file is missing or blank).
+
         Raises:
-            JobNotFound: the job was removed.
-            MalformedJob: its file fails the schema.
-            BlockingIOError: ``wait`` is False and the lock is held.
-            TimeoutError: ``wait`` is True and the lock was held for 5 s.
+            InvalidJobId: If ``job_id`` is not a safe slug.
+            JobNotFound: If the job was removed.
+            MalformedJob: If its file fails the schema.
+            BlockingIOError: If ``wait`` is False and the lock is held.
+            TimeoutError: If ``wait`` is True and the lock was held for 5 s.
         """
         with self._lock(validate_job_id(job_id), wait=wait) as locked:
             if not locked:
@@ -318,7 +413,14 @@ class JobStore:
     def settle(self, trigger: Trigger) -> None:
         """Finish a delivered trigger: delete its oneshot job if this trigger fired it.
 
-        Call after the trigger file was removed (``drain(on_delivered=...)``).
+        Call after the trigger file was removed (``drain(on_delivered=...)``). A trigger of
+        no job, of a job that is gone or malformed, or of an older slot is ignored.
+
+        Args:
+            trigger (Trigger): The delivered trigger (its ``job_id`` and ``scheduled_for``).
+
+        Raises:
+            TimeoutError: If another process held the job's lock for 5 s.
         """
         if trigger.job_id is None or ID_RE.fullmatch(trigger.job_id) is None:
             return
@@ -340,6 +442,13 @@ class JobStore:
         ``last_fired_at`` forward (and disables oneshot jobs) from pending
         trigger files whose fire was not recorded; deletes fired oneshot
         jobs with no pending trigger (delivered, then crashed before delete).
+
+        Args:
+            older_than (float): Seconds after which a temp file or a lock file is
+                considered abandoned.
+
+        Returns:
+            Recovery: What was removed, rolled forward and deleted.
         """
         removed = cleanup_temp(self.jobs_dir, older_than=older_than)
         removed += cleanup_temp(self.triggers_dir, older_than=older_than)

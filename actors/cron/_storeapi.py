@@ -46,11 +46,41 @@ class CronStore(Protocol):
         heartbeat_file: str | None = None,
         id: str | None = None,
     ) -> Job:
-        """Create a job and return it."""
+        """Create a job and return it.
+
+        Args:
+            name (str): The human name; the id is made from it when ``id`` is None.
+            cron (str): The schedule: a cron expression (5 fields, or 6 with seconds last),
+                ``CRON_TZ=ZONE EXPR`` or ``@every DURATION``; it must fire at least once.
+            target (str): The process name or PID string each trigger is delivered to.
+            prompt (str): The text of the event sent on each fire.
+            payload (JsonValue): A JSON value sent with the prompt.
+            oneshot (bool): Fire once, then delete the job once that trigger is delivered.
+            enabled (bool): Whether the job fires; a disabled job is kept but never fires.
+            metadata (dict[str, JsonValue] | None): A free-form JSON object for callers.
+            catch_up (CatchUp): Slots missed while no service ran: ``"none"`` (skip them),
+                ``"once"`` (fire the latest) or ``"all"`` (fire each).
+            heartbeat_file (str | None): A path inside the data folder whose text is appended
+                to the prompt (file store only: the PostgreSQL store refuses it).
+            id (str | None): An explicit id (``[a-z0-9][a-z0-9-]*``, at most 64 characters);
+                None derives it from ``name`` (``slug``, ``slug-2``, ``slug-3``...).
+
+        Raises:
+            ValueError: For an invalid cron expression, target, catch_up or heartbeat file.
+            InvalidJobId: If ``id`` is given and is not a safe slug.
+            JobExists: If ``id`` is given and taken.
+        """
         ...
 
     def get(self, job_id: str) -> Job:
-        """Return the job with this id."""
+        """Return the job with this id.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            JobNotFound: If there is no such job.
+        """
         ...
 
     def list(self) -> builtins.list[Job]:
@@ -58,19 +88,52 @@ class CronStore(Protocol):
         ...
 
     def update(self, job_id: str, **changes: Any) -> Job:
-        """Change some fields of a job and return it."""
+        """Change some fields of a job and return it.
+
+        Args:
+            job_id (str): The job's id.
+            **changes (Any): New values by field name (``name``, ``cron``, ``target``,
+                ``prompt``, ``payload``, ``metadata``, ``catch_up``, and ``heartbeat_file`` in
+                the file store).
+
+        Raises:
+            ValueError: For a field that cannot be changed or a bad value.
+            JobNotFound: If there is no such job.
+        """
         ...
 
     def remove(self, job_id: str) -> Job:
-        """Delete a job and return it."""
+        """Delete a job and return it.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            JobNotFound: If there is no such job.
+        """
         ...
 
     def enable(self, job_id: str) -> Job:
-        """Enable a job."""
+        """Enable a job and return it.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            JobNotFound: If there is no such job.
+            ValueError: If it is a oneshot job that already fired.
+        """
         ...
 
     def disable(self, job_id: str) -> Job:
-        """Disable a job."""
+        """Disable a job so it no longer fires, and return it.
+
+        Args:
+            job_id (str): The job's id.
+
+        Raises:
+            JobNotFound: If there is no such job.
+        """
         ...
 
 
@@ -79,8 +142,13 @@ def open_store(spec: CronStore | Path | str) -> JobStore | PgJobStore:
     :class:`PgJobStore` (connected on first use), any other path as a :class:`JobStore`
     (its folder is created).
 
+    Args:
+        spec (CronStore | Path | str): A :class:`JobStore` or :class:`PgJobStore`, a
+            ``postgresql://`` (or ``postgres://``) URL, or a data folder.
+
     Raises:
-        TypeError: for a store object that is neither kind.
+        TypeError: For a store object that is neither kind.
+        OSError: If the data folder cannot be created.
     """
     if isinstance(spec, JobStore | PgJobStore):
         return spec

@@ -80,7 +80,14 @@ class RetryPolicy:
             )
 
     def delay(self, failures: int) -> float:
-        """Return the seconds to wait after ``failures`` consecutive failures (>= 1)."""
+        """Return the seconds to wait after ``failures`` consecutive failures (>= 1).
+
+        Args:
+            failures (int): Consecutive failed attempts so far, >= 1.
+
+        Returns:
+            float: ``initial_delay * factor ** (failures - 1)``, at most ``max_delay``.
+        """
         exponent = min(failures - 1, 64)  # no float overflow on long outages
         return min(self.max_delay, self.initial_delay * self.factor**exponent)
 

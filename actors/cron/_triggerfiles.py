@@ -163,8 +163,12 @@ class Trigger:
     def from_json(cls, data: object, *, source: str | None = None) -> Trigger:
         """Build a trigger from a decoded JSON object, strictly.
 
+        Args:
+            data (object): The decoded JSON of a trigger file.
+            source (str | None): The file's name, kept as ``source`` (not compared).
+
         Raises:
-            ValueError: naming the field and value that is wrong.
+            ValueError: Naming the field and value that is wrong.
         """
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")
