@@ -118,9 +118,12 @@ class App:
 
         The callable is resolved once per entry value, so an updated entry is picked up.
 
+        Args:
+            entry_id (str): The entry's id, ``namespace:name``.
+
         Raises:
-            EntryNotFoundError: no entry has this id.
-            ResolveError: the entry is not a ``process`` or its callable cannot be loaded.
+            EntryNotFoundError: If no entry has this id.
+            ResolveError: If the entry is not a ``process`` or its callable cannot be loaded.
         """
         entry = self.registry.get(entry_id)
         if entry.kind != "process":
@@ -134,8 +137,13 @@ class App:
 def current_app(via: Node | Process | None = None) -> App:
     """Return the app booted on this node (the current node, or ``via``'s).
 
+    Args:
+        via (Node | Process | None): A node, a process handle (its node), or None for the
+            current node.
+
     Raises:
-        RuntimeError: no app was booted on the node.
+        RuntimeError: If no app was booted on the node, or ``via`` is None outside a
+            running node.
     """
     node = via.node if isinstance(via, Process) else via
     if node is None:
@@ -148,6 +156,16 @@ def current_app(via: Node | Process | None = None) -> App:
 
 def load_app(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> AppPlan:
     """Load and check the app in ``path`` without starting anything.
+
+    Args:
+        path (str | os.PathLike[str]): The app folder: its index files are under ``path/src``
+            if that has an ``_index.yaml``, else under ``path``.
+        environ (Mapping[str, str] | None): The OS environment for ``env.storage.os`` and
+            ``${env:...}`` interpolation; ``os.environ`` by default.
+
+    Returns:
+        AppPlan: The checked entries, callables, hosts, pools and services, ready for
+        :func:`boot_app`.
 
     Raises:
         IndexFileError: any problem, all listed, each naming the file and the entry: bad YAML or
@@ -229,11 +247,22 @@ async def boot_app(
     registry and env, makes the :class:`App` available to processes (:func:`current_app`), starts
     each ``pool`` entry (:func:`actors.start_pool`, named by the entry id), then starts the
     services' manager, which starts the ``auto_start`` services in dependency order.
-    At node shutdown the manager is stopped first: services stop in reverse order.
+    At node shutdown the manager is stopped first: services stop in reverse order. Async:
+    returns once the ``auto_start`` services have started.
+
+    Args:
+        node (Node): The node to start the app on.
+        app (str | os.PathLike[str] | AppPlan): An app folder (loaded with :func:`load_app`)
+            or a plan it returned.
+        environ (Mapping[str, str] | None): The OS environment, when ``app`` is a folder; a
+            plan keeps the one it was loaded with. ``os.environ`` by default.
+
+    Returns:
+        App: The running app (also :func:`current_app` on the node).
 
     Raises:
-        IndexFileError: the app is malformed (see :func:`load_app`); nothing was started.
-        RuntimeError: an app is already booted on this node.
+        IndexFileError: If the app is malformed (see :func:`load_app`); nothing was started.
+        RuntimeError: If an app is already booted on this node.
     """
     plan = app if isinstance(app, AppPlan) else load_app(app, environ=environ)
     try:

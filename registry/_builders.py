@@ -40,7 +40,21 @@ def process_entry(
     meta: Mapping[str, Any] | None = None,
 ) -> Entry:
     """Declare a ``process``: ``"module:function"``, ``"module"`` + ``method``,
-    ``"file://x.py"`` + ``method`` (relative to the working directory), or a callable."""
+    ``"file://x.py"`` + ``method`` (relative to the working directory), or a callable.
+
+    Args:
+        entry_id (str): The entry's id, ``namespace:name`` (e.g. ``"app:worker"``).
+        source (Source): ``"module:function"``, ``"module"`` (with ``method``),
+            ``"file://x.py"`` (with ``method``; relative to the working directory) or the
+            callable itself.
+        method (str | None): The function's name in ``source``, when ``source`` names a
+            module or a file.
+        meta (Mapping[str, Any] | None): Free-form metadata (``type``, ``comment``...),
+            frozen into ``Entry.meta``.
+
+    Raises:
+        InvalidEntryError: If the id or a field is invalid; every problem is listed.
+    """
     return build(entry_id, "process", _fields(source=source, method=method), meta)
 
 
@@ -52,7 +66,23 @@ def function_entry(
     blocking: bool = False,
     meta: Mapping[str, Any] | None = None,
 ) -> Entry:
-    """Declare a ``function`` for ``funcs.call``; ``blocking=True`` runs it in a thread."""
+    """Declare a ``function`` for ``funcs.call``; ``blocking=True`` runs it in a thread.
+
+    Args:
+        entry_id (str): The entry's id, ``namespace:name`` (e.g. ``"app:worker"``).
+        source (Source): ``"module:function"``, ``"module"`` (with ``method``),
+            ``"file://x.py"`` (with ``method``; relative to the working directory) or the
+            callable itself.
+        method (str | None): The function's name in ``source``, when ``source`` names a
+            module or a file.
+        blocking (bool): Whether it is a plain (sync) function that may block, run in a worker
+            thread by ``funcs.call``.
+        meta (Mapping[str, Any] | None): Free-form metadata (``type``, ``comment``...),
+            frozen into ``Entry.meta``.
+
+    Raises:
+        InvalidEntryError: If the id or a field is invalid; every problem is listed.
+    """
     fields = _fields(source=source, method=method, blocking=blocking)
     return build(entry_id, "function", fields, meta)
 
@@ -71,6 +101,19 @@ def service_entry(
     ``lifecycle`` has the index-file shape: ``auto_start``, ``requires``, ``start_timeout``,
     ``stop_timeout``, ``stable_threshold`` and ``restart`` (``initial_delay``, ``max_delay``,
     ``backoff_factor``, ``jitter``, ``max_attempts``); missing keys get their defaults.
+
+    Args:
+        entry_id (str): The entry's id, ``namespace:name`` (e.g. ``"app:worker"``).
+        process (str): The ``process`` entry it runs (a short name is completed with the
+            entry's namespace).
+        host (str | None): The ``host`` entry it runs on; None for the node's default host.
+        input (Sequence[Any]): The arguments its process is started with, after ``proc``.
+        lifecycle (Mapping[str, Any] | None): Start, stop and restart settings (above).
+        meta (Mapping[str, Any] | None): Free-form metadata (``type``, ``comment``...),
+            frozen into ``Entry.meta``.
+
+    Raises:
+        InvalidEntryError: If the id or a field is invalid; every problem is listed.
     """
     fields = _fields(process=process, host=host, input=list(input), lifecycle=lifecycle)
     return build(entry_id, "service", fields, meta)
@@ -83,7 +126,20 @@ def host_entry(
     lifecycle: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> Entry:
-    """Declare a ``host``: a named process group, optionally limited to ``max_processes``."""
+    """Declare a ``host``: a named process group, optionally limited to ``max_processes``.
+
+    Args:
+        entry_id (str): The entry's id, ``namespace:name`` (e.g. ``"app:worker"``).
+        max_processes (int | None): The most live processes the host may hold (>= 1); None
+            for no limit.
+        lifecycle (Mapping[str, Any] | None): ``auto_start``, ``start_timeout`` and
+            ``stop_timeout``; missing keys get their defaults.
+        meta (Mapping[str, Any] | None): Free-form metadata (``type``, ``comment``...),
+            frozen into ``Entry.meta``.
+
+    Raises:
+        InvalidEntryError: If the id or a field is invalid; every problem is listed.
+    """
     fields = _fields(host={"max_processes": max_processes}, lifecycle=lifecycle)
     return build(entry_id, "host", fields, meta)
 
@@ -98,7 +154,24 @@ def env_variable_entry(
     type: Literal["str", "int", "float", "bool", "duration"] = "str",
     meta: Mapping[str, Any] | None = None,
 ) -> Entry:
-    """Declare an ``env.variable`` stored in ``storage`` under its public name ``variable``."""
+    """Declare an ``env.variable`` stored in ``storage`` under its public name ``variable``.
+
+    Args:
+        entry_id (str): The entry's id, ``namespace:name`` (e.g. ``"app:worker"``).
+        storage (str): The ``env.storage.*`` entry that holds its value.
+        variable (str | None): Its public name (letters, digits and ``_``), also its key in
+            the storage; None: addressed by entry id only, stored under the entry's name.
+        default (str | int | float | bool | None): The value when the storage has none; it
+            must fit ``type``. None: no default (the variable may be unset).
+        readonly (bool): Whether ``Env.set`` refuses it.
+        type (Literal["str", "int", "float", "bool", "duration"]): What ``Env.get``
+            converts the stored text to (``duration``: seconds as a float).
+        meta (Mapping[str, Any] | None): Free-form metadata (``type``, ``comment``...),
+            frozen into ``Entry.meta``.
+
+    Raises:
+        InvalidEntryError: If the id or a field is invalid; every problem is listed.
+    """
     fields = _fields(
         variable=variable, storage=storage, default=default, readonly=readonly, type=type
     )
@@ -116,6 +189,18 @@ def env_storage_entry(
 
     Example: ``env_storage_entry("app:dotenv", "file", file_path=".env", auto_create=True)``,
     ``env_storage_entry("app:env", "router", storages=["app:dotenv", "app:os"])``.
+
+    Args:
+        entry_id (str): The entry's id, ``namespace:name`` (e.g. ``"app:worker"``).
+        storage_kind (StorageKind): ``"os"``, ``"file"``, ``"memory"``, ``"static"`` or
+            ``"router"``.
+        meta (Mapping[str, Any] | None): Free-form metadata (``type``, ``comment``...),
+            frozen into ``Entry.meta``.
+        **fields (Any): The kind's fields: ``file_path``, ``auto_create``, ``file_mode``
+            (file), ``values`` (static), ``storages`` (router); none for os and memory.
+
+    Raises:
+        InvalidEntryError: If the id or a field is invalid; every problem is listed.
     """
     return build(entry_id, f"env.storage.{storage_kind}", fields, meta)
 
@@ -126,5 +211,16 @@ def data_entry(
     *,
     meta: Mapping[str, Any] | None = None,
 ) -> Entry:
-    """Declare a ``registry.entry``: plain data, no schema."""
+    """Declare a ``registry.entry``: plain data, no schema.
+
+    Args:
+        entry_id (str): The entry's id, ``namespace:name`` (e.g. ``"app:worker"``).
+        data (Mapping[str, Any] | None): The entry's data (string keys), frozen into
+            ``Entry.data``.
+        meta (Mapping[str, Any] | None): Free-form metadata (``type``, ``comment``...),
+            frozen into ``Entry.meta``.
+
+    Raises:
+        InvalidEntryError: If the id is invalid or a mapping has a key that is not a string.
+    """
     return build(entry_id, "registry.entry", dict(data or {}), meta)

@@ -22,6 +22,10 @@ class FrozenMap(Mapping[str, Any]):
 
     It compares equal to any mapping with the same items (``FrozenMap({"a": 1}) == {"a": 1}``).
     Nested dicts are ``FrozenMap`` s and lists are tuples, see :func:`freeze`.
+
+    Args:
+        items (Mapping[str, Any] | Iterable[tuple[str, Any]]): The items, copied as they are
+            (use :func:`freeze` to freeze nested values too).
     """
 
     __slots__ = ("_data", "_hash")
@@ -53,8 +57,11 @@ def freeze(value: Any) -> Any:
 
     Sets become frozensets; every other value (str, numbers, None, callables) is kept as is.
 
+    Args:
+        value (Any): The value to freeze; a ``FrozenMap`` is returned as is.
+
     Raises:
-        InvalidEntryError: a mapping has a key that is not a string.
+        InvalidEntryError: If a mapping has a key that is not a string.
     """
     if isinstance(value, FrozenMap):
         return value
@@ -73,7 +80,12 @@ def freeze(value: Any) -> Any:
 
 
 def thaw(value: Any) -> Any:
-    """Return a deep mutable copy of a frozen value: dicts and lists, e.g. to dump as JSON/YAML."""
+    """Return a deep mutable copy of a frozen value: dicts and lists, e.g. to dump as JSON/YAML.
+
+    Args:
+        value (Any): A frozen (or any) value: mappings become dicts, tuples and lists become
+            lists, everything else (sets included) is kept as is.
+    """
     if isinstance(value, Mapping):
         return {key: thaw(item) for key, item in value.items()}
     if isinstance(value, tuple | list):

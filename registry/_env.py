@@ -166,9 +166,13 @@ class Env:
     def get(self, name: str) -> Any:
         """Return the variable's value converted to its ``type``.
 
+        Args:
+            name (str): The public ``variable`` name (``NUM_WORKERS``) or the entry id.
+
         Raises:
-            EnvNotFoundError: no such variable, or it is unset and has no default.
-            EnvError: the stored value does not fit the variable's type.
+            EnvNotFoundError: If there is no such variable, or it is unset and has no default.
+            EnvError: If the stored value does not fit the variable's type, or its storage
+                cannot be read (a malformed or unreadable ``.env`` file).
         """
         variable = self._variable(name)
         text = self._text(variable)
@@ -180,18 +184,28 @@ class Env:
     def get_text(self, name: str) -> str:
         """Return the variable's value as stored (text), without type conversion.
 
+        Args:
+            name (str): The public ``variable`` name (``NUM_WORKERS``) or the entry id.
+
         Raises:
-            EnvNotFoundError: no such variable, or it is unset and has no default.
+            EnvNotFoundError: If there is no such variable, or it is unset and has no default.
+            EnvError: If its storage cannot be read.
         """
         return self._text(self._variable(name))
 
     def set(self, name: str, value: str | int | float | bool) -> None:
         """Store a new value for the variable in its storage (for a router, the first writable).
 
+        Args:
+            name (str): The public ``variable`` name (``NUM_WORKERS``) or the entry id.
+            value (str | int | float | bool): The value, stored as text (a bool as
+                ``true``/``false``); it must fit the variable's ``type``.
+
         Raises:
-            EnvNotFoundError: no such variable.
-            EnvReadOnlyError: the variable is ``readonly``, or its storage cannot be written.
-            EnvError: the value does not fit the variable's type.
+            EnvNotFoundError: If there is no such variable.
+            EnvReadOnlyError: If the variable is ``readonly``, or its storage cannot be written.
+            EnvError: If the value is not a str, int, float or bool or does not fit the
+                variable's type, or a ``.env`` file cannot be read or is missing.
         """
         variable = self._variable(name)
         if variable.entry.data.get("readonly", False):
@@ -223,7 +237,16 @@ class Env:
         return values
 
     def lookup_text(self, name: str) -> str | None:
-        """Return the variable's text if it is declared and has a value, else ``None``."""
+        """Return the variable's text if it is declared and has a value, else ``None``.
+
+        The value is the stored text, else the default; it is not converted.
+
+        Args:
+            name (str): The public ``variable`` name (``NUM_WORKERS``) or the entry id.
+
+        Raises:
+            EnvError: If its storage cannot be read.
+        """
         variable = self._variables.get(name)
         if variable is None:
             return None

@@ -24,12 +24,22 @@ async def call(registry: Registry | Snapshot, entry_id: str, *args: Any) -> Any:
     when the entry says ``blocking: true``, so it cannot stall the event loop; if the caller is
     stopped meanwhile it stops at once and the thread is abandoned (it runs on until the
     function returns; its result is dropped). The callable is resolved on every call; use
-    :class:`Funcs` to cache it per entry version.
+    :class:`Funcs` to cache it per entry version. Async.
+
+    Args:
+        registry (Registry | Snapshot): Where the entry is looked up.
+        entry_id (str): The ``function`` entry's id.
+        *args (Any): The arguments it is called with.
+
+    Returns:
+        Any: What the function returned (awaited if it returned an awaitable).
 
     Raises:
-        EntryNotFoundError: no entry has this id.
-        ResolveError: the entry is not a ``function``, or its callable cannot be loaded.
-        FunctionCallError: the function raised; the original exception is the ``__cause__``.
+        EntryNotFoundError: If no entry has this id.
+        ResolveError: If the entry is not a ``function``, its callable cannot be loaded, or it
+            says ``blocking: true`` but the function is async.
+        FunctionCallError: If the function raised; the original exception is the
+            ``__cause__``.
     """
     entry = _function_entry(registry, entry_id)
     return await _run(entry, resolve_callable(entry), args)
@@ -48,7 +58,24 @@ class Funcs:
     _cache: dict[Entry, Callable[..., Any]] = attrs.field(factory=dict, init=False)
 
     async def call(self, entry_id: str, *args: Any) -> Any:
-        """Run a ``function`` entry; see :func:`registry.funcs.call` for the rules."""
+        """Run a ``function`` entry; see :func:`registry.funcs.call` for the rules.
+
+        Async.
+
+        Args:
+            entry_id (str): The ``function`` entry's id.
+            *args (Any): The arguments it is called with.
+
+        Returns:
+            Any: What the function returned.
+
+        Raises:
+            EntryNotFoundError: If no entry has this id.
+            ResolveError: If the entry is not a ``function``, its callable cannot be loaded,
+                or it says ``blocking: true`` but the function is async.
+            FunctionCallError: If the function raised; the original exception is the
+                ``__cause__``.
+        """
         entry = _function_entry(self.registry, entry_id)
         try:
             function = self._cache.get(entry)

@@ -89,14 +89,40 @@ def load_dir(
 def load_file(
     path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
 ) -> list[Entry]:
-    """Load one index file; references must resolve inside it. See :func:`load_dir`."""
+    """Load one index file; references must resolve inside it. See :func:`load_dir`.
+
+    Args:
+        path (str | os.PathLike[str]): The index file.
+        environ (Mapping[str, str] | None): The OS environment for ``env.storage.os`` and
+            interpolation; ``os.environ`` by default.
+
+    Returns:
+        list[Entry]: Its entries, sorted by id.
+
+    Raises:
+        IndexFileError: Any problem in the file (unreadable, bad YAML, bad fields,
+            dangling references); all listed.
+    """
     return load_files([Path(path)], environ=environ)
 
 
 def load_files(
     paths: Iterable[str | os.PathLike[str]], *, environ: Mapping[str, str] | None = None
 ) -> list[Entry]:
-    """Load several index files as one app (references may cross files). See :func:`load_dir`."""
+    """Load several index files as one app (references may cross files). See :func:`load_dir`.
+
+    Args:
+        paths (Iterable[str | os.PathLike[str]]): The index files.
+        environ (Mapping[str, str] | None): The OS environment for ``env.storage.os`` and
+            interpolation; ``os.environ`` by default.
+
+    Returns:
+        list[Entry]: Every entry of every file, sorted by id.
+
+    Raises:
+        IndexFileError: Any problem in any file (including an id declared twice); all
+            listed.
+    """
     environ = os.environ if environ is None else environ
     problems: list[Problem] = []
     raws: list[_Raw] = []

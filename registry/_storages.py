@@ -24,11 +24,27 @@ class Storage(Protocol):
         ...
 
     def get(self, key: str) -> str | None:
-        """Return the value of ``key``, or ``None`` if this storage does not have it."""
+        """Return the value of ``key``, or ``None`` if this storage does not have it.
+
+        Args:
+            key (str): The variable's key in the storage.
+
+        Raises:
+            EnvError: If the storage cannot be read.
+        """
         ...
 
     def set(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key``; read-only storages raise :class:`EnvReadOnlyError`."""
+        """Store ``value`` under ``key``; read-only storages raise :class:`EnvReadOnlyError`.
+
+        Args:
+            key (str): The variable's key in the storage.
+            value (str): The text to store.
+
+        Raises:
+            EnvReadOnlyError: If the storage is read-only.
+            EnvError: If it cannot be written.
+        """
         ...
 
 
@@ -41,11 +57,23 @@ class OsStorage:
     writable = False
 
     def get(self, key: str) -> str | None:
-        """Return the environment variable ``key``, or ``None``."""
+        """Return the environment variable ``key``, or ``None``.
+
+        Args:
+            key (str): The environment variable's name.
+        """
         return self.environ.get(key)
 
     def set(self, key: str, value: str) -> None:
-        """Refuse: the OS environment is read-only to the registry."""
+        """Refuse: the OS environment is read-only to the registry.
+
+        Args:
+            key (str): The variable's key in the storage.
+            value (str): The text to store.
+
+        Raises:
+            EnvReadOnlyError: Always.
+        """
         raise EnvReadOnlyError("env.storage.os is read-only")
 
 
@@ -58,11 +86,20 @@ class MemoryStorage:
     writable = True
 
     def get(self, key: str) -> str | None:
-        """Return the stored value, or ``None``."""
+        """Return the stored value, or ``None``.
+
+        Args:
+            key (str): The variable's key in the storage.
+        """
         return self.values.get(key)
 
     def set(self, key: str, value: str) -> None:
-        """Store the value."""
+        """Store the value.
+
+        Args:
+            key (str): The variable's key in the storage.
+            value (str): The text to store.
+        """
         self.values[key] = value
 
 
@@ -75,11 +112,23 @@ class StaticStorage:
     writable = False
 
     def get(self, key: str) -> str | None:
-        """Return the fixed value, or ``None``."""
+        """Return the fixed value, or ``None``.
+
+        Args:
+            key (str): The variable's key in the storage.
+        """
         return self.values.get(key)
 
     def set(self, key: str, value: str) -> None:
-        """Refuse: static values are read-only."""
+        """Refuse: static values are read-only.
+
+        Args:
+            key (str): The variable's key in the storage.
+            value (str): The text to store.
+
+        Raises:
+            EnvReadOnlyError: Always.
+        """
         raise EnvReadOnlyError("env.storage.static is read-only")
 
 
@@ -96,7 +145,14 @@ class RouterStorage:
         return any(storage.writable for storage in self.storages)
 
     def get(self, key: str) -> str | None:
-        """Return the first value found, in storage order."""
+        """Return the first value found, in storage order; ``None`` if none has it.
+
+        Args:
+            key (str): The variable's key in the storage.
+
+        Raises:
+            EnvError: If a storage asked cannot be read.
+        """
         for storage in self.storages:
             value = storage.get(key)
             if value is not None:
@@ -104,7 +160,16 @@ class RouterStorage:
         return None
 
     def set(self, key: str, value: str) -> None:
-        """Write to the first writable storage."""
+        """Write to the first writable storage.
+
+        Args:
+            key (str): The variable's key in the storage.
+            value (str): The text to store.
+
+        Raises:
+            EnvReadOnlyError: If no routed storage is writable.
+            EnvError: If the storage written to cannot be written.
+        """
         for storage in self.storages:
             if storage.writable:
                 storage.set(key, value)
@@ -134,7 +199,14 @@ class FileStorage:
     writable = True
 
     def get(self, key: str) -> str | None:
-        """Return the value of ``key`` in the file, or ``None``."""
+        """Return the value of ``key`` in the file, or ``None``.
+
+        Args:
+            key (str): The variable's key in the storage.
+
+        Raises:
+            EnvError: As :meth:`read`.
+        """
         return self.read().get(key)
 
     def read(self) -> dict[str, str]:
@@ -161,7 +233,19 @@ class FileStorage:
         return values
 
     def set(self, key: str, value: str) -> None:
-        """Replace the line defining ``key`` (or append one), writing the file atomically."""
+        """Replace the line defining ``key`` (or append one), writing the file atomically.
+
+        The new file has mode ``file_mode``; values are quoted when needed.
+
+        Args:
+            key (str): The variable's key in the file.
+            value (str): The text to store.
+
+        Raises:
+            EnvError: If the file is missing (without ``auto_create``), unreadable or has a
+                malformed line.
+            OSError: If the file cannot be written.
+        """
         lines = []
         if self.path.exists():
             lines = _read_env_file(self.path).splitlines()
