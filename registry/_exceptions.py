@@ -50,6 +50,10 @@ class InvalidEntryError(RegistryError, ValueError):
 
     The same problems found in an index file raise :class:`IndexFileError` instead, which also
     names the file. ``problems`` lists every problem found, not just the first.
+
+    Args:
+        message (str): The error message (every problem, one per line).
+        problems (Sequence[Problem]): The problems as structured values (kept as ``problems``).
     """
 
     def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
@@ -62,6 +66,10 @@ class IndexFileError(RegistryError, ValueError):
 
     Each problem is one paragraph naming the file (and line), the entry and the field. The
     individual problems are also available as structured values in ``problems``.
+
+    Args:
+        problems (Sequence[Problem]): Every problem found (kept as ``problems``); the message
+            is made from them.
     """
 
     def __init__(self, problems: Sequence[Problem]) -> None:
@@ -87,6 +95,11 @@ class EntryNotFoundError(RegistryError, LookupError):
 
     A changeset that updates or deletes a missing id raises :class:`ChangesetError` instead, so a
     failed apply is always one exception listing every conflict.
+
+    Args:
+        entry_id (str): The id asked for (kept as ``entry_id``).
+        version (int | None): The registry version looked at (``snapshot_at``), named in the
+            message; None for the current one.
     """
 
     def __init__(self, entry_id: str, version: int | None = None) -> None:
@@ -100,6 +113,9 @@ class ChangesetError(RegistryError, ValueError):
 
     Raised for a create of an existing id, an update or delete of a missing id, and for a changeset
     applied twice. ``problems`` lists each conflict as a sentence.
+
+    Args:
+        problems (Sequence[str]): Every conflict, one sentence each (kept as ``problems``).
     """
 
     def __init__(self, problems: Sequence[str]) -> None:
@@ -125,6 +141,11 @@ class FunctionCallError(RegistryError, RuntimeError):
     """A ``function`` entry ran and raised; the original exception is the ``__cause__``.
 
     Cancellation (``trio.Cancelled``) and other ``BaseException`` s are never wrapped.
+
+    Args:
+        entry_id (str): The ``function`` entry (kept as ``entry_id``).
+        error (BaseException): What the function raised, named in the message (the raiser
+            chains it as ``__cause__``).
     """
 
     def __init__(self, entry_id: str, error: BaseException) -> None:

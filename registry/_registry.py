@@ -61,8 +61,11 @@ class Snapshot:
     def get(self, entry_id: str) -> Entry:
         """Return the entry with this id.
 
+        Args:
+            entry_id (str): The entry's id, ``namespace:name``.
+
         Raises:
-            EntryNotFoundError: no entry has this id in this snapshot.
+            EntryNotFoundError: If no entry has this id in this snapshot.
         """
         try:
             return self._entries[entry_id]
@@ -83,8 +86,18 @@ class Snapshot:
 
         See :func:`registry.Registry.find` for the filter syntax.
 
+        Args:
+            filter (Mapping[str, Any] | None): A Wippy-style filter, e.g.
+                ``{"meta.type": "cron.job"}``; None for no filter.
+            kind (str | None): Same as ``{".kind": kind}`` (``*`` globs allowed).
+            ns (str | None): Same as ``{".ns": ns}``.
+            name (str | None): Same as ``{".name": name}``.
+            id (str | None): Same as ``{".id": id}``.
+            meta (Mapping[str, Any] | None): Equality on meta fields: ``meta={"type":
+                "cron.job"}`` is ``{"meta.type": "cron.job"}``.
+
         Raises:
-            InvalidFilterError: a filter key is unknown or a value has the wrong type.
+            InvalidFilterError: If a filter key is unknown or a value has the wrong type.
         """
         predicate = compile_filter(filter, kind=kind, ns=ns, name=name, id=id, meta=meta)
         return [entry for entry in self._sorted if predicate(entry)]
@@ -120,23 +133,53 @@ class Changes:
     _applied: bool = False
 
     def create(self, entry: Entry) -> Changes:
-        """Add an entry whose id must not exist yet."""
+        """Add an entry whose id must not exist yet (checked by :meth:`apply`).
+
+        Args:
+            entry (Entry): The new entry.
+
+        Raises:
+            TypeError: If ``entry`` is not an :class:`Entry`.
+        """
         self._ops.append(("create", _check_entry(entry, "create")))
         return self
 
     def create_all(self, entries: Iterable[Entry]) -> Changes:
-        """Add several entries, as :meth:`create` each (e.g. the result of ``load_dir``)."""
+        """Add several entries, as :meth:`create` each (e.g. the result of ``load_dir``).
+
+        Args:
+            entries (Iterable[Entry]): The new entries.
+
+        Raises:
+            TypeError: If an item is not an :class:`Entry`.
+        """
         for entry in entries:
             self.create(entry)
         return self
 
     def update(self, entry: Entry) -> Changes:
-        """Replace the entry with the same id, which must exist."""
+        """Replace the entry with the same id, which must exist (checked by :meth:`apply`).
+
+        Args:
+            entry (Entry): The new value of the entry.
+
+        Raises:
+            TypeError: If ``entry`` is not an :class:`Entry`.
+        """
         self._ops.append(("update", _check_entry(entry, "update")))
         return self
 
     def delete(self, entry: Entry | str) -> Changes:
-        """Remove the entry with this id (or with the given entry's id), which must exist."""
+        """Remove the entry with this id (or with the given entry's id), which must exist.
+
+        Whether it exists is checked by :meth:`apply`.
+
+        Args:
+            entry (Entry | str): The entry id, or an entry (only its id is used).
+
+        Raises:
+            TypeError: If ``entry`` is neither an id nor an :class:`Entry`.
+        """
         entry_id = entry.id if isinstance(entry, Entry) else entry
         if not isinstance(entry_id, str):
             raise TypeError(f"delete() takes an entry id or an Entry, got {entry_id!r}")
@@ -188,7 +231,15 @@ class Registry:
 
     @classmethod
     def from_entries(cls, entries: Iterable[Entry]) -> Registry:
-        """Return a registry holding ``entries`` as version 1 (e.g. ``load_dir``'s result)."""
+        """Return a registry holding ``entries`` as version 1 (e.g. ``load_dir``'s result).
+
+        Args:
+            entries (Iterable[Entry]): The entries, with distinct ids.
+
+        Raises:
+            ChangesetError: If two entries have the same id.
+            TypeError: If an item is not an :class:`Entry`.
+        """
         registry = cls()
         registry.changes().create_all(entries).apply()
         return registry
@@ -201,8 +252,11 @@ class Registry:
     def get(self, entry_id: str) -> Entry:
         """Return the entry with this id.
 
+        Args:
+            entry_id (str): The entry's id, ``namespace:name``.
+
         Raises:
-            EntryNotFoundError: no entry has this id.
+            EntryNotFoundError: If no entry has this id.
         """
         return self._current.get(entry_id)
 
@@ -225,8 +279,18 @@ class Registry:
         form adds conditions: ``find(kind="function", meta={"type": "cron.job"})``. No condition
         at all returns every entry.
 
+        Args:
+            filter (Mapping[str, Any] | None): A Wippy-style filter, e.g.
+                ``{"meta.type": "cron.job"}``; None for no filter.
+            kind (str | None): Same as ``{".kind": kind}`` (``*`` globs allowed).
+            ns (str | None): Same as ``{".ns": ns}``.
+            name (str | None): Same as ``{".name": name}``.
+            id (str | None): Same as ``{".id": id}``.
+            meta (Mapping[str, Any] | None): Equality on meta fields: ``meta={"type":
+                "cron.job"}`` is ``{"meta.type": "cron.job"}``.
+
         Raises:
-            InvalidFilterError: a key is unknown (a key without ``.`` or ``meta.`` is never
+            InvalidFilterError: If a key is unknown (a key without ``.`` or ``meta.`` is never
                 "match everything") or a value has the wrong type.
         """
         return self._current.find(filter, kind=kind, ns=ns, name=name, id=id, meta=meta)
@@ -238,8 +302,12 @@ class Registry:
     def snapshot_at(self, version: int) -> Snapshot:
         """Return the registry as it was at ``version`` (0 is empty), rebuilt from the history.
 
+        Args:
+            version (int): The version, 0 to :attr:`version`.
+
         Raises:
-            ValueError: the version does not exist (negative, or newer than the registry).
+            TypeError: If ``version`` is not an int.
+            ValueError: If the version does not exist (negative, or newer than the registry).
         """
         if isinstance(version, bool) or not isinstance(version, int):
             raise TypeError(f"version must be an int, got {version!r}")
@@ -274,6 +342,13 @@ class Registry:
         stops other subscribers. If a subscriber applies a changeset itself, that revision is
         delivered after the current one has reached every subscriber, so each subscriber sees
         versions in order. Calling the returned function more than once is harmless.
+
+        Args:
+            callback (Callable[[Revision], object]): Called with each new :class:`Revision`;
+                what it returns is ignored.
+
+        Returns:
+            Callable[[], None]: Ends the subscription.
         """
         token = self._next_token
         self._next_token += 1

@@ -35,6 +35,12 @@ CALLABLE_KINDS = ("process", "function")
 def resolve_callable(entry: Entry) -> Callable[..., Any]:
     """Return the callable a ``process`` or ``function`` entry names.
 
+    ``"module:function"`` imports the module; ``"module"`` or ``"file://x.py"`` takes the
+    entry's ``method`` (default ``main``); a callable given in code is returned as is.
+
+    Args:
+        entry (Entry): A ``process`` or ``function`` entry.
+
     Raises:
         ResolveError: the entry has another kind or no source, or the module, file or attribute
             cannot be loaded; the message names the entry and the bad path, and an underlying

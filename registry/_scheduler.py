@@ -221,6 +221,18 @@ def start_cron_scheduler(
     """Spawn :func:`cron_scheduler` (linked when ``via`` is a process) and return its PID.
 
     ``options`` are ``cron_scheduler``'s keywords (``funcs``, ``wall_clock``, ``filter``).
+    From a node the scheduler has no parent.
+
+    Args:
+        via (Node | Process): Where to spawn it from.
+        registry (Registry | None): The live registry; None for the booted app's (looked up
+            when the scheduler starts, which then fails if no app is booted).
+        name (str | None): A name to register the scheduler under.
+        **options (Any): Keywords passed on to :func:`cron_scheduler`.
+
+    Raises:
+        NameTaken: If another live process holds ``name``.
+        RuntimeError: If the node is shutting down.
     """
 
     async def main(proc: Process) -> None:

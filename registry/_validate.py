@@ -143,8 +143,16 @@ def validate_entries(entries: Iterable[Entry], *, existing: Iterable[Entry] = ()
     duplicate variable names are checked across ``entries`` and ``existing`` (e.g. the current
     registry snapshot). Entries of other kinds pass through unchanged.
 
+    Args:
+        entries (Iterable[Entry]): The entries to check.
+        existing (Iterable[Entry]): Entries already in place that references may name (not
+            checked themselves, not returned).
+
+    Returns:
+        list[Entry]: The checked entries with their defaults, sorted by id.
+
     Raises:
-        InvalidEntryError: every problem found, one per line.
+        InvalidEntryError: Every problem found, one per line (also an id declared twice).
     """
     problems: list[Problem] = []
     result = [normalize(entry, problems) for entry in entries]
@@ -239,8 +247,16 @@ def _overlap(value: object, problems: list[str]) -> Overlap:
 def parse_cron_job(entry: Entry) -> CronJob:
     """Validate a ``cron.job`` entry's meta.
 
+    Args:
+        entry (Entry): A ``function`` entry with ``meta.type: cron.job``: ``meta.interval`` or
+            ``meta.cron`` (with ``meta.tz``), and optional policies.
+
+    Returns:
+        CronJob: When to run it and under which policies.
+
     Raises:
-        CronJobError: naming the entry and every bad field.
+        CronJobError: Naming the entry and every bad field (also an entry that is not a
+            ``function``).
     """
     job, problems = check_cron_job(entry)
     if job is None:
