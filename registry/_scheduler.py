@@ -116,6 +116,9 @@ async def cron_scheduler(
 ) -> None:
     """Run every ``cron.job`` entry of ``registry`` until a ``Cancel`` (see the module docs).
 
+    Async: a process function (``start_cron_scheduler`` spawns it); on ``Cancel`` it stops
+    its runner gracefully (runs in flight finish) and returns.
+
     Args:
         proc (Process): The scheduler's process.
         registry (Registry | None): The live registry; default the booted app's
@@ -126,6 +129,9 @@ async def cron_scheduler(
 
     Call it with topic ``cron_scheduler.jobs`` to get the installed :class:`CronJob`s by id,
     and ``cron_scheduler.runner`` to get the :class:`actors.runner.Runner` handle.
+
+    Raises:
+        RuntimeError: If ``registry`` is None and no app is booted on the node.
     """
     if registry is None:
         from ._boot import current_app

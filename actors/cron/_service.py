@@ -299,6 +299,8 @@ async def cron_service(
 ) -> None:
     """Run the durable cron service on ``data_dir`` until a ``Cancel`` event.
 
+    Async: a process function, spawned (``node.spawn``) or run as a supervised child.
+
     ``data_dir`` may also be a ``postgresql://`` URL or a :class:`PgJobStore`: then this
     service is one of any number of schedulers sharing the jobs in that database
     (``docs/semantics.md``, "Several schedulers on PostgreSQL"), and ``lease``, ``listen``
@@ -318,7 +320,9 @@ async def cron_service(
 
     Args:
         proc (Process): The service's own process.
-        data_dir (Path | str): Folder with ``jobs/`` and ``triggers/`` (created).
+        data_dir (Path | str | JobStore | PgJobStore): Folder with ``jobs/`` and
+            ``triggers/`` (created), or a :class:`JobStore` on one; or a ``postgresql://``
+            URL or a :class:`PgJobStore`.
         tz (ZoneInfo | str): Zone cron expressions are read in.
         wall_clock (WallClock | None): Current wall time (aware); default
             ``datetime.now(UTC)``. Tests inject a steppable clock.
