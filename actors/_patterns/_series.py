@@ -55,10 +55,15 @@ class MetricSnapshot:
     """One metric and all its series."""
 
     name: str
+    """The metric name."""
     kind: Kind
+    """``"counter"``, ``"gauge"`` or ``"histogram"``."""
     help: str
+    """What it measures (may be empty)."""
     label_names: tuple[str, ...]
+    """Its label names (empty: one series with no labels)."""
     series: tuple[SeriesSnapshot, ...]
+    """One row per label set, in first-use order (the overflow series among them)."""
     overflowed: int
     """Label sets that went to the overflow series because of the cap."""
 

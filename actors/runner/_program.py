@@ -123,6 +123,8 @@ class Program:
     )
     """Misfire grace, catch-up, coalescing."""
     max_jitter: float = attrs.field(default=0.0, converter=_to_max_jitter)
+    """Delay each tick by a uniform random amount up to this many seconds (never reaching the
+    next slot)."""
     stop_timeout: float | None = attrs.field(default=10.0, converter=_to_stop_timeout)
     """How long a graceful stop lets a run in flight finish before terminating it."""
     host: str | None = None
@@ -156,6 +158,7 @@ class Refused:
     """A change the runner did not make, and why. It is falsy."""
 
     reason: str
+    """Why, e.g. ``"program 'x' is at its max of 2 spawns"``."""
 
     def __bool__(self) -> bool:
         return False
@@ -166,8 +169,11 @@ class Installed:
     """``install`` done: the program's initial spawns, and whether it replaced one."""
 
     program: str
+    """The program id."""
     spawns: tuple[int, ...]
+    """The ids of the ``min`` spawns started."""
     replaced: bool
+    """Whether a program with this id was installed before (its spawns were stopped)."""
 
 
 @attrs.frozen
@@ -175,7 +181,9 @@ class Uninstalled:
     """``uninstall`` done: every spawn of the program has stopped."""
 
     program: str
+    """The program id."""
     stopped: int
+    """How many spawns were stopped."""
 
 
 @attrs.frozen
@@ -183,8 +191,11 @@ class Spawned:
     """``spawn`` done: the new spawn's id and process."""
 
     program: str
+    """The program id."""
     spawn: int
+    """The new spawn's id (1, 2, ... over the program's life)."""
     pid: PID
+    """The new spawn's process."""
 
 
 @attrs.frozen
@@ -192,9 +203,13 @@ class Unspawned:
     """``unspawn`` done: this spawn is stopping (``killed``: terminated with its run)."""
 
     program: str
+    """The program id."""
     spawn: int
+    """The id of the spawn stopping."""
     pid: PID | None
+    """Its process; None if it was waiting to be restarted (it is just dropped)."""
     killed: bool
+    """Whether it was terminated (``kill=True``) rather than stopped gracefully."""
 
 
 @attrs.frozen
@@ -204,6 +219,7 @@ class Counts:
     submitted: int = 0
     """Runs started by ticks."""
     succeeded: int = 0
+    """Runs that returned (their results were merged into the state)."""
     errored: int = 0
     """Runs that raised (or were terminated)."""
     skipped: int = 0
@@ -220,10 +236,16 @@ class SpawnInfo:
     """One spawn of a program."""
 
     id: int
+    """The spawn id (1, 2, ...)."""
     pid: PID | None
+    """Its process; None while it waits to be restarted."""
     status: Literal["running", "stopping", "restarting"]
+    """``running``, ``stopping`` (``unspawn`` or uninstall) or ``restarting`` (after a crash,
+    waiting out its backoff)."""
     started: datetime
+    """When the spawn was first started (wall clock); a restart keeps it."""
     counts: Counts
+    """This spawn's run counters."""
 
 
 @attrs.frozen
@@ -231,10 +253,15 @@ class ProgramInfo:
     """One program: its settings in force, its spawns, and its counters."""
 
     id: str
+    """The program id."""
     interval: float | None
+    """Seconds between ticks (changed by ``set_interval``); None for a trigger program."""
     min: int
+    """The program's ``min`` spawns."""
     max: int | None
+    """The program's ``max`` spawns (None: no limit)."""
     spawns: tuple[SpawnInfo, ...]
+    """Its spawns (running, stopping or restarting), in start order."""
     counts: Counts
     """Totals over every spawn the program had since install."""
     triggered: int
