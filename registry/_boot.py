@@ -94,6 +94,11 @@ class App:
     """A running app: its node, registry, env and funcs, and the manager of its services.
 
     Processes of the app reach it with :func:`current_app` (``app = registry.current_app()``).
+    :func:`boot_app` makes it; the public fields are its other arguments.
+
+    Args:
+        callables (dict[Entry, Callable[..., Any]]): Resolved callables by entry value (the
+            plan's), so :meth:`process` loads each entry once.
     """
 
     node: Node

@@ -109,6 +109,11 @@ class Env:
     Variables are addressed by their public ``variable`` name (``NUM_WORKERS``) or by entry id
     (``app:num_workers``; the only way for a variable without ``variable``). Build one with
     :meth:`from_entries`; storages (memory ones in particular) live as long as the ``Env``.
+
+    Args:
+        variables (dict[str, _Variable]): Each variable by entry id and by public name, with
+            its storage (built by :meth:`from_entries`).
+        public (list[str]): The names :meth:`get_all` reports, sorted.
     """
 
     _variables: dict[str, _Variable]

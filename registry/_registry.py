@@ -47,7 +47,13 @@ class Revision:
 @final
 @attrs.frozen(eq=False)
 class Snapshot:
-    """An immutable view of the registry at one version; later applies never change it."""
+    """An immutable view of the registry at one version; later applies never change it.
+
+    Made by :meth:`Registry.snapshot` and :meth:`Registry.snapshot_at`.
+
+    Args:
+        entries (Mapping[str, Entry]): The entries by id (not copied: do not change it).
+    """
 
     version: int
     """The version this snapshot shows (0 is the empty registry)."""
@@ -126,6 +132,13 @@ class Changes:
     Each method returns the changeset, so calls chain::
 
         version = registry.changes().create(a).update(b).delete("app:old").apply()
+
+    Made by :meth:`Registry.changes`.
+
+    Args:
+        registry (Registry): The registry :meth:`apply` changes.
+        ops (list[tuple[Op, Entry | str]]): The operations so far (empty for a new changeset).
+        applied (bool): Whether it was applied already (a second apply is refused).
     """
 
     _registry: Registry

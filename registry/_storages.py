@@ -54,6 +54,7 @@ class OsStorage:
     """``env.storage.os``: the process environment, read-only."""
 
     environ: Mapping[str, str] = attrs.field(factory=lambda: os.environ)
+    """The environment read (``os.environ`` by default; tests pass a dict)."""
     writable = False
 
     def get(self, key: str) -> str | None:
@@ -83,6 +84,7 @@ class MemoryStorage:
     """``env.storage.memory``: a dict that lives as long as the ``Env``."""
 
     values: MutableMapping[str, str] = attrs.field(factory=dict)
+    """The stored values by key (the initial ones may be passed in)."""
     writable = True
 
     def get(self, key: str) -> str | None:
@@ -109,6 +111,7 @@ class StaticStorage:
     """``env.storage.static``: fixed ``values`` from the entry, read-only."""
 
     values: Mapping[str, str] = attrs.field(factory=dict)
+    """The fixed values by key (the entry's ``values``)."""
     writable = False
 
     def get(self, key: str) -> str | None:
@@ -138,6 +141,7 @@ class RouterStorage:
     """``env.storage.router``: reads try each storage in order; writes go to the first writable."""
 
     storages: Sequence[Storage]
+    """The storages, in the order reads try them."""
 
     @property
     def writable(self) -> bool:
@@ -194,8 +198,11 @@ class FileStorage:
     """
 
     path: Path
+    """The ``.env`` file."""
     auto_create: bool = False
+    """Whether a missing file reads as empty and is created by the first ``set``."""
     file_mode: int = 0o600
+    """The permission bits ``set`` gives the file it writes."""
     writable = True
 
     def get(self, key: str) -> str | None:

@@ -197,13 +197,21 @@ class CronJob:
     """A validated ``cron.job`` entry: when to run it and under which policies."""
 
     entry_id: str
+    """The ``function`` entry it runs (also the program id in the scheduler's runner)."""
     interval: float | None
     """Seconds between runs, or None for a cron job."""
     cron: str | None
+    """The cron expression (``meta.cron``), or None for an interval job."""
     tz: str
+    """The IANA zone the cron expression is read in (``meta.tz``, default ``UTC``)."""
     overlap: Overlap
+    """What a run does while the previous one is still going (``meta.overlap``, default
+    ``forbid``)."""
     policy: CatchUpPolicy
+    """Misfire grace, catch-up and coalescing (``meta.misfire_grace``, ``meta.catch_up``,
+    ``meta.coalesce``)."""
     jitter: float
+    """Delay each run by a random amount up to this many seconds (``meta.jitter``)."""
 
 
 def _duration(meta: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
