@@ -126,8 +126,9 @@ class Env:
         """Build the environment from entries (a registry snapshot, ``find`` result, ...).
 
         Args:
-            entries: every entry is looked at; only ``env.*`` kinds matter.
-            environ: what ``env.storage.os`` reads; ``os.environ`` by default.
+            entries (Iterable[Entry]): Every entry is looked at; only ``env.*`` kinds matter.
+            environ (Mapping[str, str] | None): What ``env.storage.os`` reads; ``os.environ``
+                by default.
 
         Raises:
             EnvError: a variable or router names a storage that is missing or not a storage,

@@ -63,12 +63,16 @@ def load_dir(
     """Load every ``_index.yaml`` below ``path`` (skipping hidden folders), sorted by id.
 
     Args:
-        path: the app's folder, e.g. ``app/src``.
-        environ: the OS environment for ``env.storage.os`` and interpolation; ``os.environ``
-            by default.
+        path (str | os.PathLike[str]): The app's folder, e.g. ``app/src``.
+        environ (Mapping[str, str] | None): The OS environment for ``env.storage.os`` and
+            interpolation; ``os.environ`` by default.
+
+    Returns:
+        list[Entry]: Every entry of every file, sorted by id.
 
     Raises:
-        IndexFileError: the folder has no index file, or any problem in any file; all listed.
+        IndexFileError: If ``path`` is not a folder or has no index file, or any problem in
+            any file; all listed.
     """
     root = Path(path)
     if not root.is_dir():

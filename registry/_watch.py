@@ -53,17 +53,20 @@ def watch(
     order, after the new version is visible to ``registry.get``/``find``.
 
     Args:
-        registry: The live registry to watch.
-        proc: The process that receives the messages (``sender`` is None).
-        filter: Which entries matter, e.g. ``{"meta.type": "cron.job"}``; None: all.
-        topic: The message topic, ``registry.changed`` by default.
-        **conditions: Keyword conditions as in ``find`` (``kind="function"``, ``meta={...}``).
+        registry (Registry): The live registry to watch.
+        proc (Process): The process that receives the messages (``sender`` is None).
+        filter (Mapping[str, Any] | None): Which entries matter, e.g.
+            ``{"meta.type": "cron.job"}``; None: all.
+        topic (str): The message topic, ``registry.changed`` by default.
+        **conditions (Any): Keyword conditions as in ``find`` (``kind``, ``ns``, ``name``,
+            ``id``, ``meta``).
 
     Returns:
         Callable[[], None]: Stops the watch.
 
     Raises:
-        InvalidFilterError: the filter is malformed (checked now, not on the first change).
+        InvalidFilterError: If the filter is malformed (checked now, not on the first change).
+        TypeError: If a keyword condition is not one of ``find``'s.
 
     Example::
 
