@@ -238,6 +238,7 @@ def start_cron_scheduler(
 
     Raises:
         NameTaken: If another live process holds ``name``.
+        ValueError: If ``name`` is not a valid process name.
         RuntimeError: If the node is shutting down.
     """
 

@@ -449,6 +449,10 @@ class JobStore:
 
         Returns:
             Recovery: What was removed, rolled forward and deleted.
+
+        Raises:
+            TimeoutError: If another process held a job's lock for 5 s.
+            OSError: If a file cannot be removed or written.
         """
         removed = cleanup_temp(self.jobs_dir, older_than=older_than)
         removed += cleanup_temp(self.triggers_dir, older_than=older_than)

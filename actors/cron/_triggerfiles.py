@@ -218,6 +218,9 @@ def write_trigger(directory: Path, trigger: Trigger) -> Path:
 
     Returns:
         Path: The file written.
+
+    Raises:
+        OSError: If the file cannot be written (a missing folder, a full disk...).
     """
     if trigger.fired_at is None:
         trigger = attrs.evolve(trigger, fired_at=dt.datetime.now(dt.UTC))

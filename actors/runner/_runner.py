@@ -244,6 +244,13 @@ def start_runner(
 
     Returns:
         Runner: The handle.
+
+    Raises:
+        NameTaken: If another live process holds ``name``.
+        ValueError: If ``name`` is not a valid process name, or ``host`` is not a host of the
+            node.
+        HostLimitReached: If the host is at its ``max_processes``.
+        RuntimeError: If the node is shutting down.
     """
     if isinstance(via, Node):
         pid = via.spawn(runner_main, wall_clock, name=name, host=host)
