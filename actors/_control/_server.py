@@ -72,6 +72,15 @@ def socket_path(app_root: str | os.PathLike[str] = "", node: str | None = None) 
     ``<runtime folder>/<app or node name>-<hash>.sock`` (see ``_runtime.py``); the same app
     and node name always give the same path, so a second node of them is refused at start.
 
+    Args:
+        app_root: The app folder (made absolute); empty for a node that runs no app, whose path then
+            also depends on this OS process's id.
+        node: The node's name, if it has one: two named nodes of one app get two sockets.
+
+    Returns:
+        Path: ``<runtime folder>/<prefix>-<hash>.sock``, where the prefix is the node name or the
+            app folder's name.
+
     Raises:
         ControlError: If the runtime folder is unsafe.
     """

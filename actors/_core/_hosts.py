@@ -14,7 +14,10 @@ class Host:
     """A named process group: the host part of PIDs, with an optional process limit."""
 
     name: str
+    """The host part of its processes' PIDs: not empty, no braces, ``|``, ``@`` or spaces."""
     max_processes: int | None = None
+    """Most live processes on it (an int >= 1; ``spawn`` past it raises
+    ``HostLimitReached``); None for no limit."""
     count: int = 0
     """Live processes on this host."""
 

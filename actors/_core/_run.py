@@ -138,6 +138,16 @@ def run(
     before the node is open is ``SystemExit(130)``. Signals are handled only in the
     main thread; ``handle_signals=False`` leaves them to trio (``KeyboardInterrupt``).
 
+    Args:
+        main: The first process's function, ``async def main(proc, *args)``.
+        *args: Passed to ``main`` after the process.
+        clock: The trio clock, as for ``trio.run`` (a ``MockClock`` for tests); None for the real
+            one.
+        handle_signals: Whether SIGINT/SIGTERM stop the node gracefully as described above (only in
+            the main thread); False leaves them to trio.
+        **node_options: Passed to ``open_node`` (``name``, ``shutdown_grace``, ``hosts`` and the
+            rest).
+
     Raises:
         SystemExit: After a SIGINT or SIGTERM (see above).
     """
