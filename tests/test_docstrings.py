@@ -222,6 +222,11 @@ def _generated_init(cls: type) -> bool:
     return not inspect.isfunction(init) or init.__code__.co_filename.startswith("<")
 
 
+def _written_here(cls: type, init: object) -> bool:
+    """Whether ``init`` was written in ``cls``'s body (a ``Protocol``'s is typing's own)."""
+    return getattr(init, "__qualname__", "") == f"{cls.__qualname__}.__init__"
+
+
 def _fields(cls: type) -> dict[str, str | None]:
     """Field name -> the ``__init__`` parameter that sets it (None: not set by ``__init__``)."""
     if attrs.has(cls):
@@ -283,7 +288,7 @@ def _check_class(where: str, cls: type) -> list[str]:
                 problems.append(
                     f"{where}: no Args entry for {param!r} (sets the private {field!r})"
                 )
-    elif "__init__" in vars(cls):
+    elif "__init__" in vars(cls) and _written_here(cls, vars(cls)["__init__"]):
         init = vars(cls)["__init__"]
         try:
             documented = (args_section(_own_doc(cls)) or []) + (

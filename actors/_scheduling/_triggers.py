@@ -105,13 +105,23 @@ class Trigger(Protocol):
         ...
 
     def next_fire(self, after: datetime | None) -> datetime | None:
-        """Return the first fire time strictly after ``after`` (None: the first fire at all)."""
+        """Return the first fire time strictly after ``after`` (None: the first fire at all).
+
+        Args:
+            after: The last fire time (UTC); None for the first fire at all.
+        """
         ...
 
     def plan(
         self, last_fire: datetime | None, now: datetime, *, cap: int = DEFAULT_CAP
     ) -> FirePlan:
-        """Return the fire times due in ``(last_fire, now]`` and the next one after ``now``."""
+        """Return the fire times due in ``(last_fire, now]`` and the next one after ``now``.
+
+        Args:
+            last_fire: The last fire time already handled (UTC); None if none was.
+            now: The instant to plan at (UTC).
+            cap: The most due fire times to list (an int >= 0); more are only counted.
+        """
         ...
 
 
