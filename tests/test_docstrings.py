@@ -16,9 +16,9 @@ Beyond presence, the content of what the site shows is checked, one test per def
   in the class docstring's ``Args:`` or in the ``__init__``'s own.
 - A class whose ``__init__`` is generated (attrs, dataclasses, msgspec) is documented by its
   fields: every public field needs an attribute docstring (the string under it, which the
-  site shows beside the field), and an ``__init__`` parameter that sets a private field (an
-  attrs alias) must be named in the class docstring's ``Args:``, since the site hides
-  private fields.
+  site shows beside the field) or an entry in the class docstring's ``Attributes:``; an
+  ``__init__`` parameter that sets a private field (an attrs alias) must be named in the
+  class docstring's ``Args:``, since the site hides private fields.
 - Whether a function is async is not required in the prose: the site labels every
   coroutine function ``async`` (mkdocstrings-python's ``show_labels``, on by default; see
   ``test_the_site_labels_coroutines_async``), so the label cannot drift from the code.
@@ -131,23 +131,24 @@ class MalformedArgsError(ValueError):
     """An ``Args:`` section with a line that is neither an item nor its continuation."""
 
 
-def args_section(doc: str) -> list[str] | None:
+def args_section(doc: str, title: str = "Args") -> list[str] | None:
     """The parameter names an ``Args:`` section documents, in order; None if it has none.
 
     Google style: a line ``Args:`` alone, then items indented deeper, each ``name: text`` or
     ``name (type): text``; lines indented deeper still continue the item above. The section
-    ends at the first non-blank line indented no deeper than ``Args:``.
+    ends at the first non-blank line indented no deeper than ``Args:``. ``title`` reads
+    another section of the same shape (``Attributes``).
 
     Raises:
         MalformedArgsError: an item line does not start with ``name:``, or a second
             ``Args:`` section follows the first.
     """
     lines = inspect.cleandoc(doc).splitlines()
-    starts = [i for i, line in enumerate(lines) if line.strip() == "Args:"]
+    starts = [i for i, line in enumerate(lines) if line.strip() == f"{title}:"]
     if not starts:
         return None
     if len(starts) > 1:
-        raise MalformedArgsError("two Args: sections")
+        raise MalformedArgsError(f"two {title}: sections")
     start = starts[0]
     base = len(lines[start]) - len(lines[start].lstrip())
     names: list[str] = []
@@ -278,11 +279,12 @@ def _check_class(where: str, cls: type) -> list[str]:
         has_docstring = _attribute_docstrings(cls)
         try:
             class_args = args_section(_own_doc(cls)) or []
+            class_attributes = args_section(_own_doc(cls), "Attributes") or []
         except MalformedArgsError as exc:
             return [*problems, f"{where}: {exc}"]
         for field, param in _fields(cls).items():
             if not field.startswith("_"):
-                if field not in has_docstring and field not in class_args:
+                if not {field} & (has_docstring | {*class_args, *class_attributes}):
                     problems.append(f"{where}: field {field!r} has no attribute docstring")
             elif param is not None and param not in class_args:
                 problems.append(
