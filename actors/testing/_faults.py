@@ -30,8 +30,9 @@ class FaultRule:
     """One drop or delay rule on one process; remove it with ``remove()``.
 
     Args:
-        proc: The process the rule is installed on (``TestNode.drop``/``delay`` set it).
-        nursery: Where delayed deliveries wait (the test node's).
+        proc (Process | None): The process the rule is installed on (``TestNode.drop`` and
+            ``TestNode.delay`` set it).
+        nursery (trio.Nursery | None): Where delayed deliveries wait (the test node's).
 
     Attributes:
         hits (int): Messages it dropped or delayed so far.
