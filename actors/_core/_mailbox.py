@@ -83,6 +83,10 @@ class MailboxPolicy:
     """A bound for each mailbox queue of a process, and what happens past it.
 
     Events (``Exit``, ``LinkDown``, ``Cancel``) are never bounded or dropped.
+
+    Raises:
+        ValueError: If ``limit`` is not an int >= 1 or ``overflow`` is not one of the three
+            policies.
     """
 
     limit: int

@@ -223,6 +223,10 @@ class Overlap:
 
         Overlap.allow(3)
         Overlap.forbid()
+
+    Raises:
+        ValueError: If the mode is unknown, ``limit`` is not an int >= 1, or ``limit`` is not 1 for
+            ``forbid``/``replace``.
     """
 
     mode: OverlapMode = "forbid"

@@ -142,6 +142,9 @@ def every(
             (>= 0); default one ``period``.
         fixed_delay (bool): Measure each period from the end of the previous run.
 
+    Raises:
+        ValueError: If ``period`` is malformed or not > 0, or ``first`` is malformed or negative.
+
     Returns:
         Callable[[datetime], IntervalTrigger]: Given the start time, the trigger.
     """
@@ -225,7 +228,12 @@ JobFunction = Callable[["Process", "Fire"], Coroutine[Any, Any, Any]]
 
 @attrs.frozen
 class Schedule:
-    """One job, its trigger and its run policies; run it with :func:`run_schedule`."""
+    """One job, its trigger and its run policies; run it with :func:`run_schedule`.
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value.
+    """
 
     trigger: Trigger | TriggerFactory = attrs.field(converter=_to_trigger)
     """A trigger, or a factory called with the wall time at start (:func:`every`)."""

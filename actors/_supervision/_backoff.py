@@ -55,6 +55,10 @@ class Backoff:
     Example::
 
         Backoff(initial=0.5, factor=3, max_delay=60, jitter=0)
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value.
     """
 
     initial: float = attrs.field(default=1.0, converter=_to_initial)

@@ -115,6 +115,10 @@ class ServiceSpec:
     Example::
 
         ServiceSpec("app:db", db_main, requires=["app:config"], auto_start=True, ready=True)
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value. Also a service that requires itself.
     """
 
     name: str

@@ -71,6 +71,10 @@ class ChildSpec:
     Example::
 
         ChildSpec("db", db_main, ("postgres://...",), restart="transient", shutdown=10)
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value. Also ``fn`` that cannot be called as ``fn(proc, *args)``.
     """
 
     id: str
@@ -142,7 +146,12 @@ def _period(value: object) -> float:
 
 @attrs.frozen
 class SupervisorSpec:
-    """A supervisor's children (in start order), strategy and restart intensity."""
+    """A supervisor's children (in start order), strategy and restart intensity.
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value. Also a duplicate child id.
+    """
 
     children: tuple[ChildSpec, ...] = attrs.field(converter=_to_children)
     """Started in this order, stopped in reverse."""

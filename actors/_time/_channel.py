@@ -81,6 +81,9 @@ class Channel(Generic[T]):
 
     Args:
         size (int | float): Buffer capacity, ``>= 0``; ``math.inf`` for unbounded.
+
+    Raises:
+        ValueError: If ``size`` is not an int >= 0 or ``math.inf``.
     """
 
     __slots__ = ("_buffer", "_closed", "_receivers", "_senders", "size")
