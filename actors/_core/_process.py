@@ -302,6 +302,12 @@ class Process:
             fn: The child's function.
             *args: Passed to ``fn`` after the child's ``Process``.
             **options: ``host``, ``name``, ``mailbox``, ``link``, ``trap_links``, as for ``spawn``.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
         """
         return self.spawn(fn, *args, monitor=True, **options)
 
@@ -315,6 +321,12 @@ class Process:
             *args: Passed to ``fn`` after the child's ``Process``.
             **options: ``host``, ``name``, ``mailbox``, ``monitor``, ``trap_links``, as for
                 ``spawn``.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
         """
         return self.spawn(fn, *args, link=True, **options)
 
@@ -327,6 +339,12 @@ class Process:
             fn: The child's function.
             *args: Passed to ``fn`` after the child's ``Process``.
             **options: ``host``, ``name``, ``mailbox``, ``trap_links``, as for ``spawn``.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
         """
         return self.spawn(fn, *args, link=True, monitor=True, **options)
 
@@ -381,6 +399,9 @@ class Process:
         Args:
             dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
                 now; ``name@node`` in a node group).
+
+        Raises:
+            ValueError: If ``dest`` is this process, or a malformed PID string.
         """
         _lifecycle.link(self, dest)
 

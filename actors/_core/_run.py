@@ -78,6 +78,9 @@ async def open_node(
         async with actors.open_node() as node:
             pid = node.spawn(worker)
             node.send(pid, "job", 42)
+
+    Raises:
+        ValueError: If an option is out of range or of the wrong type (the message names it).
     """
     check_node_options(name, shutdown_grace, timer_coalesce)
     check_gc_option(gc)

@@ -62,6 +62,11 @@ def start_schedule(
 
     Returns:
         PID: The schedule process.
+
+    Raises:
+        RuntimeError: If the node is shutting down.
+        ValueError: If ``name`` is not a valid name.
+        NameTaken: If another live process holds ``name``.
     """
 
     async def main(proc: Process) -> ScheduleInfo:

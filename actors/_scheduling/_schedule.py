@@ -142,11 +142,11 @@ def every(
             (>= 0); default one ``period``.
         fixed_delay (bool): Measure each period from the end of the previous run.
 
-    Raises:
-        ValueError: If ``period`` is malformed or not > 0, or ``first`` is malformed or negative.
-
     Returns:
         Callable[[datetime], IntervalTrigger]: Given the start time, the trigger.
+
+    Raises:
+        ValueError: If ``period`` is malformed or not > 0, or ``first`` is malformed or negative.
     """
     seconds = parse_duration(period)
     if seconds <= 0:

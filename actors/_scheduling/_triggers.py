@@ -121,6 +121,9 @@ class Trigger(Protocol):
             last_fire: The last fire time already handled (UTC); None if none was.
             now: The instant to plan at (UTC).
             cap: The most due fire times to list (an int >= 0); more are only counted.
+
+        Raises:
+            ValueError: If a datetime is naive, or ``cap`` is not an int >= 0.
         """
         ...
 
@@ -213,6 +216,9 @@ class IntervalTrigger:
 
         Returns:
             datetime | None: The next fire time (UTC); None once it would be after year 9999.
+
+        Raises:
+            ValueError: If ``after`` is naive.
         """
         if after is None:
             return self.start
@@ -239,6 +245,9 @@ class IntervalTrigger:
 
         Returns:
             FirePlan: The plan. Fixed-rate plans are computed in O(cap), whatever the backlog.
+
+        Raises:
+            ValueError: If a datetime is naive, or ``cap`` is not an int >= 0.
         """
         check_cap(cap)
         now = as_utc(now, "now")
@@ -303,6 +312,9 @@ class OnceTrigger:
 
         Returns:
             FirePlan: The plan.
+
+        Raises:
+            ValueError: If a datetime is naive, or ``cap`` is not an int >= 0.
         """
         check_cap(cap)
         first = self.next_fire(last_fire)

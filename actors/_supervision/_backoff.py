@@ -118,6 +118,9 @@ class Backoff:
 
         Returns:
             float: Seconds, in ``base * [1 - jitter, 1 + jitter]``.
+
+        Raises:
+            ValueError: If ``failures`` < 1.
         """
         base = self.base_delay(failures)
         if not self.jitter or not base:
@@ -160,6 +163,9 @@ class BackoffState:
         Returns:
             float | None: The delay in seconds, or None when ``max_attempts`` is reached and the
             child should not be restarted.
+
+        Raises:
+            ValueError: If ``run_duration`` is negative or not a finite duration.
         """
         duration = to_timedelta(run_duration, "run_duration", allow_zero=True).total_seconds()
         threshold = self.config.stable_threshold

@@ -119,6 +119,9 @@ class TestNode:
 
         Args:
             name: Register the probe under this name.
+
+        Raises:
+            NameTaken: If another live process holds ``name``.
         """
         return Probe(self.node, name=name)
 
@@ -129,6 +132,9 @@ class TestNode:
             answers: Topic to answer: a value, an exception (the caller gets ``CallFailed``), or a
                 function of the payload.
             name: Register the stub under this name.
+
+        Raises:
+            NameTaken: If another live process holds ``name``.
         """
         return Stub(self.node, answers, name=name)
 
@@ -139,6 +145,12 @@ class TestNode:
             fn: The process function.
             *args: Passed to ``fn`` after the ``Process``.
             **options: ``host``, ``name``, ``mailbox``, ``trap_links``, as for ``Node.spawn``.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
         """
         return self.node.spawn(fn, *args, **options)  # type: ignore[arg-type]
 
