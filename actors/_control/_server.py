@@ -334,6 +334,9 @@ async def open_control_endpoint(
             process function (``actors run`` gives registry entry ids such as
             ``app:worker``), or None for ``module.qualname``.
 
+    Yields:
+        ControlServer: The serving endpoint (its socket ``path``).
+
     Raises:
         ControlError: If the runtime folder is unsafe, the path is too long, is not a socket,
             another node serves it, or it cannot be bound.

@@ -315,6 +315,9 @@ class Node:
             payload: Passed by reference.
             timeout: Seconds to wait for the reply (> 0).
 
+        Returns:
+            Any: The value the target passed to ``reply`` (or its ``Server.handle_call`` returned).
+
         Raises:
             ProcessNotFound: At once, if ``dest`` is not a live process.
             CallTimeout: If no reply came within ``timeout`` seconds.

@@ -216,6 +216,9 @@ class Process:
             payload: Passed by reference; prefer immutable values.
             timeout: Seconds to wait for the reply (> 0).
 
+        Returns:
+            Any: The value the target passed to ``reply`` (or its ``Server.handle_call`` returned).
+
         Raises:
             ProcessNotFound: At once, if ``dest`` is not a live process.
             CallTimeout: If no reply came within ``timeout`` seconds.

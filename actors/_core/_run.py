@@ -79,6 +79,9 @@ async def open_node(
             pid = node.spawn(worker)
             node.send(pid, "job", 42)
 
+    Yields:
+        Node: The open node; it shuts down when the block ends.
+
     Raises:
         ValueError: If an option is out of range or of the wrong type (the message names it).
     """

@@ -68,6 +68,9 @@ class ServiceManager:
         Args:
             name: A declared service.
 
+        Returns:
+            ServiceStatus: Its status once stopped.
+
         Raises:
             ServiceError: If there is no such service.
         """
@@ -79,6 +82,9 @@ class ServiceManager:
 
         Args:
             name: A declared service.
+
+        Returns:
+            ServiceStatus: Its status once running again.
 
         Raises:
             ServiceError: If there is no such service, or it failed to start again.

@@ -129,6 +129,9 @@ class ChildSpec:
             **options: Other ``ChildSpec`` fields (``restart``, ``shutdown``, ``backoff``, ``host``,
                 ``name``, ``mailbox``).
 
+        Returns:
+            ChildSpec: A spec running ``supervise`` with a ``SupervisorSpec`` of ``children``.
+
         Raises:
             ValueError: If the nested spec or an option is invalid (the message names it).
         """

@@ -138,6 +138,9 @@ def capture_logs(logger: str = "") -> Iterator[LogCapture]:
 
     Args:
         logger: The logger's dotted name; ``""`` for the root logger (every record).
+
+    Yields:
+        LogCapture: The handler holding the captured lines (still readable after the block).
     """
     target = logging.getLogger(logger)
     capture = LogCapture()

@@ -355,6 +355,9 @@ async def open_test_node(
         shutdown_grace (float): The node's grace period (short: tests should not wait).
         **node_options: Passed to ``open_node`` (``name``, ``host``, ``timer_coalesce``).
 
+    Yields:
+        TestNode: The test node: the node, its wall clock, probes, stubs, time travel, faults.
+
     Raises:
         ValueError: If ``wall`` is naive.
     """

@@ -179,6 +179,12 @@ class Probe:
         Args:
             message: A request the probe received (from ``expect_message``).
             value: What the caller's ``call`` returns.
+
+        Returns:
+            bool: False when the caller stopped waiting; the reply is then discarded.
+
+        Raises:
+            ValueError: If ``message`` was not sent with ``call``.
         """
         return self.proc.reply(message, value)
 
