@@ -117,8 +117,8 @@ class ServiceSpec:
         ServiceSpec("app:db", db_main, requires=["app:config"], auto_start=True, ready=True)
 
     Raises:
-        ValueError: If a field is out of range or of the wrong type; the message names the field and
-            the value. Also a service that requires itself.
+        ValueError: If a field is out of range or of the wrong type, or the service requires
+            itself; the message names the field and the value.
     """
 
     name: str

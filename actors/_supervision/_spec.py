@@ -73,8 +73,8 @@ class ChildSpec:
         ChildSpec("db", db_main, ("postgres://...",), restart="transient", shutdown=10)
 
     Raises:
-        ValueError: If a field is out of range or of the wrong type; the message names the field and
-            the value. Also ``fn`` that cannot be called as ``fn(proc, *args)``.
+        ValueError: If a field is out of range or of the wrong type, or ``fn`` cannot be called
+            as ``fn(proc, *args)``; the message names the field and the value.
     """
 
     id: str
@@ -152,8 +152,8 @@ class SupervisorSpec:
     """A supervisor's children (in start order), strategy and restart intensity.
 
     Raises:
-        ValueError: If a field is out of range or of the wrong type; the message names the field and
-            the value. Also a duplicate child id.
+        ValueError: If a field is out of range or of the wrong type, or two children share an
+            id; the message names the field and the value.
     """
 
     children: tuple[ChildSpec, ...] = attrs.field(converter=_to_children)
@@ -212,8 +212,8 @@ def start_supervisor(
         children: The children, in start order (ids unique).
         strategy: ``one_for_one``, ``one_for_all`` or ``rest_for_one`` (a ``Strategy`` or its
             value).
-        max_restarts: More restarts than this within ``period`` make the supervisor give up (an int
-            >= 0).
+        max_restarts: More restarts than this within ``period`` make the supervisor give up
+            (an int >= 0).
         period: The intensity window: seconds, a duration string or a timedelta, > 0.
         name: Register the supervisor under this name.
         host: The host to run the supervisor on; None for the node's default host.

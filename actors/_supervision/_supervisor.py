@@ -325,7 +325,7 @@ async def start_child(via: Caller, sup: PID | str, spec: ChildSpec, *, timeout: 
         CallTimeout: If the supervisor did not answer within ``timeout`` (it may be stopping a slow
             child).
         CallFailed: If ``spec`` is not a ``ChildSpec``, its id is taken, or it could not be spawned
-            (``__cause__`` says which).
+            (its ``__cause__`` is the supervisor's error).
     """
     pid: PID = await via.call(sup, "start_child", spec, timeout=timeout)
     return pid
@@ -346,7 +346,7 @@ async def terminate_child(
         ProcessNotFound: If ``sup`` is not a live process.
         CallTimeout: If the supervisor did not answer within ``timeout`` (it may be stopping a slow
             child).
-        CallFailed: If there is no child ``child_id`` (``__cause__`` says which).
+        CallFailed: If there is no child ``child_id`` (its ``__cause__`` is the supervisor's error).
     """
     await via.call(sup, "terminate_child", child_id, timeout=timeout)
 
@@ -364,7 +364,8 @@ async def restart_child(via: Caller, sup: PID | str, child_id: str, *, timeout: 
         ProcessNotFound: If ``sup`` is not a live process.
         CallTimeout: If the supervisor did not answer within ``timeout`` (it may be stopping a slow
             child).
-        CallFailed: If there is no such child, or it is running (``__cause__`` says which).
+        CallFailed: If there is no such child, or it is running (its ``__cause__`` is the
+            supervisor's error).
     """
     pid: PID = await via.call(sup, "restart_child", child_id, timeout=timeout)
     return pid
@@ -383,6 +384,7 @@ async def delete_child(via: Caller, sup: PID | str, child_id: str, *, timeout: f
         ProcessNotFound: If ``sup`` is not a live process.
         CallTimeout: If the supervisor did not answer within ``timeout`` (it may be stopping a slow
             child).
-        CallFailed: If there is no such child, or it is running (``__cause__`` says which).
+        CallFailed: If there is no such child, or it is running (its ``__cause__`` is the
+            supervisor's error).
     """
     await via.call(sup, "delete_child", child_id, timeout=timeout)
