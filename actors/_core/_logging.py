@@ -55,7 +55,7 @@ class KeyValueLogger:
         """Log at DEBUG.
 
         Args:
-            event: What happened; padded to ``EVENT_WIDTH`` so the fields line up.
+            event: What happened; padded to ``EVENT_WIDTH`` when fields follow, so they line up.
             **fields: ``key=value`` pairs, in order; a value with a space, ``=`` or ``"``
                 (or an empty one) is quoted.
         """
@@ -65,7 +65,7 @@ class KeyValueLogger:
         """Log at INFO.
 
         Args:
-            event: What happened; padded to ``EVENT_WIDTH`` so the fields line up.
+            event: What happened; padded to ``EVENT_WIDTH`` when fields follow, so they line up.
             **fields: ``key=value`` pairs, in order; a value with a space, ``=`` or ``"``
                 (or an empty one) is quoted.
         """
@@ -75,7 +75,7 @@ class KeyValueLogger:
         """Log at WARNING.
 
         Args:
-            event: What happened; padded to ``EVENT_WIDTH`` so the fields line up.
+            event: What happened; padded to ``EVENT_WIDTH`` when fields follow, so they line up.
             **fields: ``key=value`` pairs, in order; a value with a space, ``=`` or ``"``
                 (or an empty one) is quoted.
         """
@@ -85,7 +85,7 @@ class KeyValueLogger:
         """Log at ERROR (pass ``exc_info=exc`` for a traceback).
 
         Args:
-            event: What happened; padded to ``EVENT_WIDTH`` so the fields line up.
+            event: What happened; padded to ``EVENT_WIDTH`` when fields follow, so they line up.
             **fields: ``key=value`` pairs, in order; a value with a space, ``=`` or ``"``
                 (or an empty one) is quoted. ``exc_info`` is not a field: it goes to
                 the stdlib logger (an exception, or True for the one being handled).
@@ -118,7 +118,7 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
         stream: Where lines go; None for ``sys.stderr`` as it is at the call.
 
     Raises:
-        ValueError: ``level`` is a name ``logging`` does not know.
+        ValueError: If ``level`` is a name ``logging`` does not know.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):

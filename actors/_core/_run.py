@@ -151,8 +151,8 @@ def run(
             one.
         handle_signals: Whether SIGINT/SIGTERM stop the node gracefully as described above (only in
             the main thread); False leaves them to trio.
-        **node_options: Passed to ``open_node`` (``name``, ``shutdown_grace``, ``hosts`` and the
-            rest).
+        **node_options: Passed to ``open_node`` (``name``, ``host``, ``shutdown_grace``,
+            ``timer_coalesce``, ``gc``, ``watchdog``).
 
     Raises:
         SystemExit: After a SIGINT or SIGTERM (see above).

@@ -121,7 +121,8 @@ class Channel(Generic[T]):
         """Send without blocking.
 
         Args:
-            value: What to send (None too: a receiver cannot tell it from any other value).
+            value: What to send; None too (a receiver gets ``(None, True)``, while a closed
+                channel gives ``(None, False)``).
 
         Raises:
             trio.WouldBlock: If no receiver is waiting and the buffer is full.

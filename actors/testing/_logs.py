@@ -79,7 +79,8 @@ class LogCapture(logging.Handler):
             event: The event, compared exactly (without the padding).
             level: Only lines at this level name (``"info"``, ``"WARNING"``; any case); None for any
                 level.
-            **fields: Fields the line must have, compared as text (``count=3`` matches ``count=3``).
+            **fields: Fields the line must have, values compared as text (``count=3`` and
+                ``count="3"`` both match a logged ``count=3``).
         """
         want = {key: str(value) for key, value in fields.items()}
         return [
@@ -97,7 +98,8 @@ class LogCapture(logging.Handler):
             event: The event, compared exactly.
             level: Only lines at this level name (``"info"``, ``"WARNING"``; any case); None for any
                 level.
-            **fields: Fields the line must have, compared as text (``count=3`` matches ``count=3``).
+            **fields: Fields the line must have, values compared as text (``count=3`` and
+                ``count="3"`` both match a logged ``count=3``).
 
         Raises:
             AssertionError: If there is none; the message lists the captured lines.
@@ -115,7 +117,8 @@ class LogCapture(logging.Handler):
             event: The event, compared exactly.
             level: Only lines at this level name (``"info"``, ``"WARNING"``; any case); None for any
                 level.
-            **fields: Fields the line must have, compared as text (``count=3`` matches ``count=3``).
+            **fields: Fields the line must have, values compared as text (``count=3`` and
+                ``count="3"`` both match a logged ``count=3``).
 
         Raises:
             AssertionError: If one does; the message lists the captured lines.
