@@ -206,10 +206,73 @@ def test_a_circle_is_detected() -> None:
     assert _circles(graph) == [{"a", "b", "c"}]
 
 
+_SECTIONS = frozenset({"Args:", "Returns:", "Yields:", "Raises:", "Attributes:"})
+
+
+def _reference_lines(source: str) -> set[int]:
+    """Line numbers (0-based) of the docstrings' ``Args:``/``Returns:``/``Raises:``... sections.
+
+    The API reference is built from these sections (tests/test_docstrings.py requires them), so
+    they do not count toward a module's size: documenting every argument must not force a
+    class to be split. The prose of a docstring still counts.
+    """
+    lines = source.splitlines()
+    found: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        first = node.body[0] if node.body else None
+        if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)):
+            continue
+        if not isinstance(first.value.value, str) or first.end_lineno is None:
+            continue
+        base: int | None = None
+        for number in range(first.lineno - 1, first.end_lineno):
+            text = lines[number]
+            indent = len(text) - len(text.lstrip())
+            if text.strip() in _SECTIONS:
+                base = indent
+                found.update({number, number - 1} if not lines[number - 1].strip() else {number})
+            elif base is not None and text.strip() and indent <= base:
+                base = None
+            elif base is not None:
+                found.add(number)
+    return found
+
+
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_module_size(module: str) -> None:
-    lines = len(MODULES[module].read_text().splitlines())
-    assert lines <= MAX_LINES, f"{module} has {lines} lines"
+    """At most ``MAX_LINES`` lines, not counting the docstrings' reference sections."""
+    source = MODULES[module].read_text()
+    lines = len(source.splitlines()) - len(_reference_lines(source))
+    assert lines <= MAX_LINES, f"{module} has {lines} lines (without Args/Returns/Raises sections)"
+
+
+def test_reference_sections_are_not_counted() -> None:
+    source = '''def f(a):
+    """Summary.
+
+    More prose.
+
+    Args:
+        a: one,
+            continued.
+
+    Raises:
+        ValueError: never.
+    """
+    return a
+'''
+    skipped = sorted(_reference_lines(source))
+    assert [source.splitlines()[n].strip() for n in skipped] == [
+        "",
+        "Args:",
+        "a: one,",
+        "continued.",
+        "",
+        "Raises:",
+        "ValueError: never.",
+    ]
 
 
 @pytest.mark.parametrize(

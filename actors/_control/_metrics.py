@@ -60,9 +60,18 @@ async def serve_metrics(
 
     ``task_status.started`` gets the bound port (pass ``port=0`` for a free one).
 
+    Args:
+        node: The node whose statistics, timers, crash counts and user metrics are exported.
+        port: The TCP port to bind; 0 picks a free one, reported through ``task_status``.
+        host: The address to bind: ``127.0.0.1``, ``::1`` or ``localhost`` only (the endpoint has no
+            authentication).
+        interval: Seconds between two refreshes of the exported values (> 0); a scrape reads
+            the last refresh.
+        task_status: Given by ``nursery.start``; receives the bound port once it listens.
+
     Raises:
-        ControlError: If prometheus_client is missing, ``host`` is not a loopback address, or
-            the port cannot be bound.
+        ControlError: If prometheus_client is missing, ``host`` is not a loopback address,
+            ``interval`` is not > 0, or the port cannot be bound.
     """
     prom = _prometheus()
     if host not in ("127.0.0.1", "::1", "localhost"):

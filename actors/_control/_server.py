@@ -72,6 +72,15 @@ def socket_path(app_root: str | os.PathLike[str] = "", node: str | None = None) 
     ``<runtime folder>/<app or node name>-<hash>.sock`` (see ``_runtime.py``); the same app
     and node name always give the same path, so a second node of them is refused at start.
 
+    Args:
+        app_root: The app folder (made absolute); empty for a node that runs no app, whose path then
+            also depends on this OS process's id.
+        node: The node's name, if it has one: two named nodes of one app get two sockets.
+
+    Returns:
+        Path: ``<runtime folder>/<prefix>-<hash>.sock``, where the prefix is the node name or the
+            app folder's name.
+
     Raises:
         ControlError: If the runtime folder is unsafe.
     """
@@ -324,6 +333,9 @@ async def open_control_endpoint(
         describe: The app's naming hook: ``describe(fn)`` is the name the user declared for a
             process function (``actors run`` gives registry entry ids such as
             ``app:worker``), or None for ``module.qualname``.
+
+    Yields:
+        ControlServer: The serving endpoint (its socket ``path``).
 
     Raises:
         ControlError: If the runtime folder is unsafe, the path is too long, is not a socket,

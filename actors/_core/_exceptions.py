@@ -19,6 +19,9 @@ class ProcessNotFound(LookupError):
     when the PID never existed, has already exited, or the name is not
     registered. A send never fails later: if this is not raised, the message is
     in the target's mailbox.
+
+    Args:
+        target: The PID or name that was looked up; kept as ``target``.
     """
 
     def __init__(self, target: object) -> None:
@@ -35,7 +38,12 @@ class NoProc(ProcessNotFound):
 
 
 class NameTaken(ValueError):
-    """``register(name, pid)`` was called for a name another live PID holds."""
+    """``register(name, pid)`` was called for a name another live PID holds.
+
+    Args:
+        name: The name asked for; kept as ``name``.
+        holder: The live PID that holds it; kept as ``holder``.
+    """
 
     def __init__(self, name: str, holder: PID) -> None:
         super().__init__(f"name {name!r} is already registered to {holder}")
@@ -44,7 +52,13 @@ class NameTaken(ValueError):
 
 
 class CallTimeout(TimeoutError):
-    """``call`` got no reply within its timeout; a late reply is discarded."""
+    """``call`` got no reply within its timeout; a late reply is discarded.
+
+    Args:
+        target: The PID or name called; kept as ``target``.
+        topic: The request's topic; kept as ``topic``.
+        timeout: The timeout that passed, in seconds; kept as ``timeout``.
+    """
 
     def __init__(self, target: object, topic: str, timeout: float) -> None:
         super().__init__(f"call to {target} on {topic!r} got no reply within {timeout:g}s")
@@ -57,6 +71,12 @@ class CallFailed(RuntimeError):
     """The target of a ``call`` exited (or replied with an error) instead of replying.
 
     ``__cause__`` is the target's exit error, or the error it replied with.
+
+    Args:
+        target: The PID or name called; kept as ``target``.
+        topic: The request's topic; kept as ``topic``.
+        why: What happened instead of a reply (the exit reason or the error), for the
+            message.
     """
 
     def __init__(self, target: object, topic: str, why: str) -> None:
@@ -70,6 +90,9 @@ class Terminated(Exception):
 
     It is a value, not something user code catches: the process is interrupted
     wherever it waits and never resumes.
+
+    Args:
+        why: The message (default ``"terminated"``).
     """
 
     def __init__(self, why: str = "terminated") -> None:
@@ -87,6 +110,10 @@ class Cancelled(BaseException):
     as if it had returned (reason ``shutdown``, no error). A BaseException, as
     ``trio.Cancelled`` is, so ``except Exception`` does not swallow it; it is
     not ``trio.Cancelled`` and never escapes the process.
+
+    Args:
+        event: The ``Cancel`` that raised it, or None; its ``reason`` (if any) becomes the
+            message, else ``"cancelled"``.
     """
 
     def __init__(self, event: object = None) -> None:
@@ -102,6 +129,13 @@ class LinkedProcessFailed(Exception):
     propagates the original exit reason the same way), so its size does not
     grow along a chain: ``error`` and ``__cause__`` are the exception the
     process at ``origin`` ended with, never another ``LinkedProcessFailed``.
+
+    Args:
+        pid: The linked partner whose exit arrived as ``LinkDown``.
+        error: Its exit error. A ``LinkedProcessFailed`` is unwrapped: the new one keeps
+            its ``origin``, ``error`` and ``function`` and counts one more hop.
+        function: The qualified name of the failed process's function, if known (ignored
+            when ``error`` is itself a ``LinkedProcessFailed``).
 
     Attributes:
         pid: The linked partner whose exit stopped this process (the last hop).
@@ -164,6 +198,10 @@ class MailboxFull(RuntimeError):
 
     Raised to the sender. With ``drop_newest``/``drop_oldest`` nothing is
     raised; the drop is counted in ``statistics().dropped`` and logged.
+
+    Args:
+        target: The PID (or name) whose mailbox refused; kept as ``target``.
+        limit: The mailbox's bound; kept as ``limit``.
     """
 
     def __init__(self, target: object, limit: int) -> None:
@@ -173,7 +211,12 @@ class MailboxFull(RuntimeError):
 
 
 class HostLimitReached(RuntimeError):
-    """``spawn`` on a host that already runs its ``max_processes``."""
+    """``spawn`` on a host that already runs its ``max_processes``.
+
+    Args:
+        host: The host's name; kept as ``host``.
+        limit: Its ``max_processes``; kept as ``limit``.
+    """
 
     def __init__(self, host: str, limit: int) -> None:
         super().__init__(f"host {host!r} is at its process limit ({limit})")

@@ -60,6 +60,10 @@ class GcPolicy:
     The default, ``GcPolicy()``, freezes the survivors of every full collection and
     reclaims frozen garbage after a quarter of the processes have exited; see
     ``docs/semantics.md``. Pass ``gc=None`` to leave the collector alone.
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value.
     """
 
     freeze: bool = True

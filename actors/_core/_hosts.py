@@ -11,10 +11,18 @@ import attrs
 @final
 @attrs.define(eq=False)
 class Host:
-    """A named process group: the host part of PIDs, with an optional process limit."""
+    """A named process group: the host part of PIDs, with an optional process limit.
+
+    Raises:
+        ValueError: If ``name`` is empty or has a brace, ``|``, ``@`` or a space, or
+            ``max_processes`` is not None or an int >= 1.
+    """
 
     name: str
+    """The host part of its processes' PIDs: not empty, no braces, ``|``, ``@`` or spaces."""
     max_processes: int | None = None
+    """Most live processes on it (an int >= 1; ``spawn`` past it raises
+    ``HostLimitReached``); None for no limit."""
     count: int = 0
     """Live processes on this host."""
 

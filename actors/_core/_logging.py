@@ -34,7 +34,12 @@ def format_fields(event: str, fields: dict[str, object]) -> str:
 
 @final
 class KeyValueLogger:
-    """A thin adapter over a stdlib logger: ``log.info(event, **fields)``."""
+    """A thin adapter over a stdlib logger: ``log.info(event, **fields)``.
+
+    Args:
+        logger: The stdlib logger records go to; its level and handlers decide what is shown
+            (nothing is formatted for a disabled level).
+    """
 
     __slots__ = ("logger",)
 
@@ -47,24 +52,54 @@ class KeyValueLogger:
             self.logger.log(level, "%s", format_fields(event, fields), exc_info=exc_info)
 
     def debug(self, event: str, **fields: Any) -> None:
-        """Log at DEBUG."""
+        """Log at DEBUG.
+
+        Args:
+            event: What happened; padded to ``EVENT_WIDTH`` when fields follow, so they line up.
+            **fields: ``key=value`` pairs, in order; a value with a space, ``=`` or ``"``
+                (or an empty one) is quoted.
+        """
         self._log(logging.DEBUG, event, fields)
 
     def info(self, event: str, **fields: Any) -> None:
-        """Log at INFO."""
+        """Log at INFO.
+
+        Args:
+            event: What happened; padded to ``EVENT_WIDTH`` when fields follow, so they line up.
+            **fields: ``key=value`` pairs, in order; a value with a space, ``=`` or ``"``
+                (or an empty one) is quoted.
+        """
         self._log(logging.INFO, event, fields)
 
     def warning(self, event: str, **fields: Any) -> None:
-        """Log at WARNING."""
+        """Log at WARNING.
+
+        Args:
+            event: What happened; padded to ``EVENT_WIDTH`` when fields follow, so they line up.
+            **fields: ``key=value`` pairs, in order; a value with a space, ``=`` or ``"``
+                (or an empty one) is quoted.
+        """
         self._log(logging.WARNING, event, fields)
 
     def error(self, event: str, **fields: Any) -> None:
-        """Log at ERROR (pass ``exc_info=exc`` for a traceback)."""
+        """Log at ERROR (pass ``exc_info=exc`` for a traceback).
+
+        Args:
+            event: What happened; padded to ``EVENT_WIDTH`` when fields follow, so they line up.
+            **fields: ``key=value`` pairs, in order; a value with a space, ``=`` or ``"``
+                (or an empty one) is quoted. ``exc_info`` is not a field: it goes to
+                the stdlib logger (an exception, or True for the one being handled).
+        """
         self._log(logging.ERROR, event, fields)
 
 
 def get_logger(name: str) -> KeyValueLogger:
-    """Return the ``key=value`` logger named ``name`` (a stdlib logger underneath)."""
+    """Return the ``key=value`` logger named ``name`` (a stdlib logger underneath).
+
+    Args:
+        name: The stdlib logger's dotted name (``"app.jobs"``); the same name gives a logger
+            over the same stdlib logger.
+    """
     return KeyValueLogger(logging.getLogger(name))
 
 
@@ -77,6 +112,13 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
     """Send log records to ``stream`` (default stderr) as ``LEVEL message`` lines.
 
     Replaces handlers installed by an earlier call, so it is safe to call twice.
+
+    Args:
+        level: The root logger's level, a number or a name (``"DEBUG"``).
+        stream: Where lines go; None for ``sys.stderr`` as it is at the call.
+
+    Raises:
+        ValueError: If ``level`` is a name ``logging`` does not know.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):

@@ -83,6 +83,10 @@ class MailboxPolicy:
     """A bound for each mailbox queue of a process, and what happens past it.
 
     Events (``Exit``, ``LinkDown``, ``Cancel``) are never bounded or dropped.
+
+    Raises:
+        ValueError: If ``limit`` is not an int >= 1 or ``overflow`` is not one of the three
+            policies.
     """
 
     limit: int
@@ -108,6 +112,13 @@ class MessageQueue(Generic[T]):
 
     Receive with ``await q.receive()``, ``q.receive_nowait()`` or
     ``async for item in q``; pass it to ``select`` to wait on several sources.
+
+    Args:
+        name: ``"inbox"``, ``"events"`` or ``"listen:<pattern>"``: what introspection and the
+            backlog warning call it.
+        owner: The process that receives from it (the node creates queues; user code does not).
+        policy: The bound and overflow rule for it; None for an unbounded queue (events are never
+            bounded).
     """
 
     __slots__ = (
@@ -242,6 +253,9 @@ class MessageQueue(Generic[T]):
     def receive_many_nowait(self, max_items: int) -> list[T]:
         """Take up to ``max_items`` queued items, oldest first, without blocking.
 
+        Args:
+            max_items: The most items to take, an int >= 1.
+
         Raises:
             trio.WouldBlock: If nothing is queued.
             ValueError: If ``max_items`` is not an int >= 1.
@@ -259,6 +273,9 @@ class MessageQueue(Generic[T]):
         one await per batch instead of one per message. Like ``receive``, it returns at
         once while items are queued and takes a checkpoint only when it has held the loop
         for ``FAIRNESS_BUDGET`` (``BACKLOG_BUDGET`` under a backlog of ``BACKLOG``).
+
+        Args:
+            max_items: The most items to take, an int >= 1.
 
         Raises:
             ValueError: If ``max_items`` is not an int >= 1.

@@ -186,17 +186,23 @@ class ProcessInfo:
     """What ``node.info(pid)`` reports about a live process."""
 
     pid: PID
+    """The process."""
     status: str
     """``"running"`` (ready or working), ``"waiting"`` (parked) or ``"exiting"``."""
     host: str
+    """The host it runs on (the host part of its PID)."""
     names: tuple[str, ...]
+    """The names registered to it."""
     mailbox_depth: int
     """Messages queued in the inbox, listened topics and events together."""
     messages_received: int
+    """Items taken from its inbox, events and listened topics since it started."""
     links: tuple[PID, ...]
+    """Processes linked with it."""
     monitors: tuple[PID, ...]
     """Processes monitoring this one."""
     trap_links: bool
+    """Whether a ``LinkDown`` arrives as an event rather than failing it."""
     started_at: float
     """``trio.current_time()`` at spawn (a trio-clock float, for arithmetic with trio times)."""
     function: str
@@ -212,9 +218,11 @@ class QueueLength:
     """One entry of ``NodeStatistics.longest_queues``."""
 
     pid: PID
+    """The process that owns the queue."""
     queue: str
     """``"inbox"``, ``"events"`` or ``"listen:<pattern>"``."""
     queued: int
+    """Messages in it."""
 
 
 @attrs.frozen

@@ -39,6 +39,20 @@ class Node:
     ``call``, ``cancel``, ``terminate``, ``exec``, ``wait_exit``, names and
     introspection. Processes use their own handle (``proc``), which adds
     mailboxes, monitors and links.
+
+    Args:
+        nursery: Where process tasks run (``open_node`` passes its own).
+        name: The node name printed in PIDs; None for an unnamed node.
+        host: The default host for spawns (declared at once).
+        shutdown_grace: Seconds ``shutdown`` waits between ``Cancel`` and ``terminate`` (>= 0).
+        timer_coalesce: Timers due within this many seconds of each other fire in one batch (>= 0).
+        gc: The garbage collector policy; None leaves the collector alone (``open_node`` defaults to
+            ``GcPolicy()``).
+        watchdog: The loop-stall watchdog policy; None for none (``open_node`` defaults to
+            ``WatchdogPolicy()``).
+
+    Raises:
+        ValueError: If an option is out of range or of the wrong type (the message names it).
     """
 
     def __init__(
@@ -93,7 +107,19 @@ class Node:
     # -- hosts ----------------------------------------------------------------
 
     def add_host(self, name: str, *, max_processes: int | None = None) -> Host:
-        """Declare a host (process group). Declaring an existing host updates its limit."""
+        """Declare a host (process group). Declaring an existing host updates its limit.
+
+        Args:
+            name: The host's name: not empty, no braces, ``|``, ``@`` or spaces.
+            max_processes: Most live processes on it (an int >= 1); None for no limit. Lowering it
+                below the live count refuses new spawns only.
+
+        Returns:
+            Host: The host, with its live-process ``count``.
+
+        Raises:
+            ValueError: If ``name`` or ``max_processes`` is invalid.
+        """
         host = self._hosts.get(name)
         if host is None:
             host = self._hosts[name] = Host(name, max_processes)
@@ -120,6 +146,20 @@ class Node:
         """Start ``fn(proc, *args)`` as a process (no parent) and return its PID at once.
 
         ``trap_links=True`` sets ``proc.trap_links`` before the process first runs.
+
+        Args:
+            fn: The process function, ``async def fn(proc, *args)``.
+            *args: Passed to ``fn`` after the ``Process``.
+            host: The host to run on; None for the default host.
+            name: Register the process under this name before it runs (released at its exit).
+            mailbox: A bound for each of its queues; None for unbounded.
+            trap_links: Set ``proc.trap_links`` before its first step.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
         """
         return self._spawn(fn, args, None, host, name, mailbox, False, False, trap_links)
 
@@ -169,7 +209,17 @@ class Node:
     async def exec(
         self, fn: Callable[..., Coroutine[Any, Any, R]], *args: object, **options: Any
     ) -> R:
-        """Spawn ``fn``, wait for it to end, and return its result or raise its error."""
+        """Spawn ``fn``, wait for it to end, and return its result or raise its error.
+
+        Args:
+            fn: The process function.
+            *args: Passed to ``fn`` after the ``Process``.
+            **options: ``host``, ``name``, ``mailbox``, ``trap_links``, as for ``spawn``.
+
+        Raises:
+            Exception: Whatever the process ended with (its exit error), unchanged; the errors of
+                ``spawn``.
+        """
         pid = self.spawn(fn, *args, **options)
         exit = await self.wait_exit(pid)
         if exit.error is not None:
@@ -178,6 +228,10 @@ class Node:
 
     async def wait_exit(self, dest: PID | str) -> Exit:
         """Wait until ``dest`` ends and return its ``Exit``.
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
 
         Raises:
             ProcessNotFound: If ``dest`` is not alive now.
@@ -221,21 +275,55 @@ class Node:
         raise TypeError(f"destination must be a PID or a name, got {dest!r}")
 
     def is_alive(self, dest: PID | str) -> bool:
-        """Whether ``dest`` names a live local process (False for other nodes' PIDs)."""
+        """Whether ``dest`` names a live local process (False for other nodes' PIDs).
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+        """
         try:
             return not self._resolve(dest)._is_remote
         except (ProcessNotFound, ValueError):
             return False
 
     def send(self, dest: PID | str, topic: str, payload: object = None) -> None:
-        """Send from plain trio code (the message's ``sender`` is None). See ``Process.send``."""
+        """Send from plain trio code (the message's ``sender`` is None). See ``Process.send``.
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+            topic: Routes the message; must not start with ``@``.
+            payload: Passed by reference; prefer immutable values.
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+            MailboxFull: If the target's bounded mailbox refuses it.
+            ValueError: If the topic is empty, reserved or not a string.
+        """
         _check_topic(topic)
         self._resolve(dest)._deliver(Message(topic, payload, None))
 
     async def call(
         self, dest: PID | str, topic: str, payload: object = None, *, timeout: float = 5.0
     ) -> Any:
-        """Call a process from plain trio code. See ``Process.call``."""
+        """Call a process from plain trio code. See ``Process.call``.
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+            topic: Routes the request; must not start with ``@``.
+            payload: Passed by reference.
+            timeout: Seconds to wait for the reply (> 0).
+
+        Returns:
+            Any: The value the target passed to ``reply`` (or its ``Server.handle_call`` returned).
+
+        Raises:
+            ProcessNotFound: At once, if ``dest`` is not a live process.
+            CallTimeout: If no reply came within ``timeout`` seconds.
+            CallFailed: If the target exited first, or replied with an error.
+            ValueError: If the topic is invalid or ``timeout`` is not > 0.
+        """
         return await self._call(None, dest, topic, payload, timeout)
 
     async def _call(
@@ -257,7 +345,16 @@ class Node:
             target._remove_exit_hook(slot.target_exited)
 
     def cancel(self, dest: PID | str, reason: str = "") -> None:
-        """Post a ``Cancel`` event to ``dest`` from plain trio code (cooperative)."""
+        """Post a ``Cancel`` event to ``dest`` from plain trio code (cooperative).
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+            reason: Carried by the ``Cancel`` (its ``reason``).
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+        """
         self._cancel(None, dest, reason)
 
     def _cancel(self, sender: PID | None, dest: PID | str, reason: str) -> None:
@@ -270,7 +367,15 @@ class Node:
             _lifecycle.post_cancel(proc, event)
 
     def terminate(self, dest: PID | str) -> None:
-        """Stop ``dest`` by force; it exits with ``Terminated`` (reason error)."""
+        """Stop ``dest`` by force; it exits with ``Terminated`` (reason error).
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+        """
         target = self._resolve(dest)
         if target._is_remote:
             target._terminate()  # type: ignore[attr-defined]
@@ -282,9 +387,14 @@ class Node:
     def register(self, name: str, pid: PID) -> None:
         """Register ``name`` for ``pid``: idempotent for the same PID, an error for another.
 
+        Args:
+            name: A non-empty string not starting with ``{`` or ``@``.
+            pid: A live local process.
+
         Raises:
             NameTaken: If another live process holds ``name``.
             ProcessNotFound: If ``pid`` is not alive.
+            ValueError: If ``name`` is invalid, or ``pid`` is on another node.
         """
         check_name(name)
         proc = self._resolve(pid)
@@ -302,7 +412,11 @@ class Node:
             proc._names.append(name)
 
     def unregister(self, name: str) -> bool:
-        """Release ``name``; return whether it was registered."""
+        """Release ``name``; return whether it was registered.
+
+        Args:
+            name: The name to release.
+        """
         proc = self._names.pop(name, None)
         if proc is None:
             return False
@@ -311,18 +425,34 @@ class Node:
         return True
 
     def lookup(self, name: str) -> PID | None:
-        """Return the PID registered under ``name``, or None."""
+        """Return the PID registered under ``name``, or None.
+
+        Args:
+            name: A name registered on this node.
+        """
         proc = self._names.get(name)
         return None if proc is None else proc.pid
 
     # -- introspection ------------------------------------------------------------
 
     def processes(self, *, host: str | None = None) -> list[PID]:
-        """Return the PIDs of live processes, oldest first (optionally of one host)."""
+        """Return the PIDs of live processes, oldest first (optionally of one host).
+
+        Args:
+            host: Only this host's processes; None for all.
+        """
         return [p.pid for p in self._procs.values() if host is None or p.host.name == host]
 
     def info(self, dest: PID | str) -> ProcessInfo:
-        """Describe a live local process: status, mailbox depth, links, monitors, names."""
+        """Describe a live local process: status, mailbox depth, links, monitors, names.
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live local process.
+        """
         proc = self._resolve(dest)
         if proc._is_remote:
             raise ProcessNotFound(dest)
@@ -333,6 +463,9 @@ class Node:
         the loop stalls the watchdog saw.
 
         Finding the longest queues looks at every process (a few ms at 100,000).
+
+        Args:
+            top: How many of the longest queues to list in ``longest_queues``.
         """
         return _introspect.node_statistics(self, top)
 
@@ -360,6 +493,10 @@ class Node:
         logged as crashes). New spawns are refused from now on. A process that
         swallows its termination is logged with its stack right after the
         terminate and again at doubling intervals; this waits until it exits.
+
+        Args:
+            grace: Seconds between the first ``Cancel`` and ``terminate`` for both phases together;
+                None for the node's ``shutdown_grace``.
         """
         grace = self.shutdown_grace if grace is None else grace
         self._closing = True
@@ -390,6 +527,9 @@ class Node:
         One callback for the whole node is much cheaper than a ``wait_exit``
         task per process (``actors run`` uses it to count the processes
         terminated at shutdown).
+
+        Args:
+            callback: Called with each ``Exit``.
 
         Returns:
             A function that stops the callback (calling it twice is harmless).

@@ -37,6 +37,14 @@ class Process:
     ``LinkDown``, ``Cancel``) and the queues returned by ``listen``.
 
     Do not create it yourself; the node passes it to the process function.
+
+    Args:
+        node: The node it runs on.
+        pid: Its PID, allocated by the node.
+        fn: Its process function.
+        host: The host it counts against.
+        policy: The bound of its inbox and listened queues; None for unbounded.
+        now: ``trio.current_time()`` at spawn (``started_at``).
     """
 
     __slots__ = (
@@ -118,6 +126,16 @@ class Process:
         are matched first, then globs in the order they were added. Messages
         already in the inbox stay there. Listening to the same pattern twice
         returns the same queue.
+
+        Args:
+            pattern: An exact topic or a glob (``*``, ``?``, ``[...]`` as in ``fnmatch``); not empty
+                and not starting with ``@``.
+
+        Returns:
+            MessageQueue: The queue of that pattern, bounded by the process's mailbox policy.
+
+        Raises:
+            ValueError: If ``pattern`` is empty, not a string, or reserved (starts with ``@``).
         """
         _check_topic(pattern)
         listeners = self._listeners
@@ -130,7 +148,14 @@ class Process:
         return queue
 
     def unlisten(self, pattern: str) -> None:
-        """Stop routing ``pattern``; messages still queued there move to the inbox."""
+        """Stop routing ``pattern``; messages still queued there move to the inbox.
+
+        Args:
+            pattern: A pattern given to ``listen`` before.
+
+        Raises:
+            ValueError: If this process does not listen to ``pattern``.
+        """
         listeners = self._listeners
         queue = None if listeners is None else listeners.remove(pattern)
         if queue is None:
@@ -184,6 +209,16 @@ class Process:
     ) -> Any:
         """Send a request and wait for the receiver's ``reply``.
 
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+            topic: Routes the request; must not start with ``@``.
+            payload: Passed by reference; prefer immutable values.
+            timeout: Seconds to wait for the reply (> 0).
+
+        Returns:
+            Any: The value the target passed to ``reply`` (or its ``Server.handle_call`` returned).
+
         Raises:
             ProcessNotFound: At once, if ``dest`` is not a live process.
             CallTimeout: If no reply came within ``timeout`` seconds.
@@ -193,6 +228,10 @@ class Process:
 
     def reply(self, message: Message, value: object = None) -> bool:
         """Answer a message sent with ``call``.
+
+        Args:
+            message: The request, as received (it carries the caller's reply slot).
+            value: What the caller's ``call`` returns.
 
         Returns:
             bool: False when the caller stopped waiting (timeout, cancelled or
@@ -204,7 +243,18 @@ class Process:
         return reply_value(_slot(message), value)
 
     def reply_error(self, message: Message, error: BaseException) -> bool:
-        """Fail the ``call`` that sent ``message``: the caller gets ``CallFailed``."""
+        """Fail the ``call`` that sent ``message``: the caller gets ``CallFailed``.
+
+        Args:
+            message: The request, as received.
+            error: Becomes the ``__cause__`` of the caller's ``CallFailed``.
+
+        Returns:
+            bool: False when the caller stopped waiting; the error is then discarded.
+
+        Raises:
+            ValueError: If ``message`` was not sent with ``call``.
+        """
         return reply_error(_slot(message), error)
 
     # -- spawning -----------------------------------------------------------------
@@ -227,31 +277,93 @@ class Process:
         parent receive the child's ``Exit`` (``spawn_monitored``). Both are set
         up before the child runs, so no exit can be missed. ``trap_links=True``
         makes the child trap links from its first step (supervisors use it).
+
+        Args:
+            fn: The child's function, ``async def fn(proc, *args)``.
+            *args: Passed to ``fn`` after the child's ``Process``.
+            host: The host to run on; None for the node's default host.
+            name: Register the child under this name before it runs (released at its exit).
+            mailbox: A bound for each of the child's queues; None for unbounded.
+            link: Link the child with this process.
+            monitor: Monitor the child from this process.
+            trap_links: Set the child's ``trap_links`` before its first step.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
         """
         return self._node._spawn(fn, args, self, host, name, mailbox, link, monitor, trap_links)
 
     def spawn_monitored(
         self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: object, **options: Any
     ) -> PID:
-        """Spawn and monitor: this process receives the child's ``Exit``."""
+        """Spawn and monitor: this process receives the child's ``Exit``.
+
+        Args:
+            fn: The child's function.
+            *args: Passed to ``fn`` after the child's ``Process``.
+            **options: ``host``, ``name``, ``mailbox``, ``link``, ``trap_links``, as for ``spawn``.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
+        """
         return self.spawn(fn, *args, monitor=True, **options)
 
     def spawn_linked(
         self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: object, **options: Any
     ) -> PID:
-        """Spawn and link: an abnormal exit of either one reaches the other."""
+        """Spawn and link: an abnormal exit of either one reaches the other.
+
+        Args:
+            fn: The child's function.
+            *args: Passed to ``fn`` after the child's ``Process``.
+            **options: ``host``, ``name``, ``mailbox``, ``monitor``, ``trap_links``, as for
+                ``spawn``.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
+        """
         return self.spawn(fn, *args, link=True, **options)
 
     def spawn_linked_monitored(
         self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: object, **options: Any
     ) -> PID:
-        """Spawn, link and monitor."""
+        """Spawn, link and monitor.
+
+        Args:
+            fn: The child's function.
+            *args: Passed to ``fn`` after the child's ``Process``.
+            **options: ``host``, ``name``, ``mailbox``, ``trap_links``, as for ``spawn``.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
+        """
         return self.spawn(fn, *args, link=True, monitor=True, **options)
 
     async def exec(
         self, fn: Callable[..., Coroutine[Any, Any, R]], *args: object, **options: Any
     ) -> R:
-        """Spawn ``fn`` and wait for it: return its result or raise its error."""
+        """Spawn ``fn`` and wait for it: return its result or raise its error.
+
+        Args:
+            fn: The function to run as a new process (no link, no monitor).
+            *args: Passed to ``fn`` after its ``Process``.
+            **options: ``host``, ``name``, ``mailbox``, ``trap_links``, as for ``Node.spawn``.
+
+        Raises:
+            Exception: Whatever ``fn`` raised (its exit error), unchanged.
+        """
         return await self._node.exec(fn, *args, **options)
 
     # -- relationships ------------------------------------------------------------
@@ -261,11 +373,23 @@ class Process:
 
         Monitoring twice is the same as once. A dead PID gives
         ``Exit(error=NoProc)`` at once.
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+
+        Raises:
+            ValueError: If ``dest`` is this process, or a malformed PID string.
         """
         _lifecycle.monitor(self, dest)
 
     def demonitor(self, dest: PID | str) -> None:
-        """Stop monitoring ``dest``; an ``Exit`` from it already queued is removed."""
+        """Stop monitoring ``dest``; an ``Exit`` from it already queued is removed.
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+        """
         _lifecycle.demonitor(self, dest)
 
     def link(self, dest: PID | str) -> None:
@@ -274,11 +398,23 @@ class Process:
         An untrapped ``LinkDown`` makes the receiver exit with
         ``LinkedProcessFailed``. Linking to a dead PID behaves as if it had just
         failed with ``NoProc``.
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+
+        Raises:
+            ValueError: If ``dest`` is this process, or a malformed PID string.
         """
         _lifecycle.link(self, dest)
 
     def unlink(self, dest: PID | str) -> None:
-        """Remove the link with ``dest`` (no error if there was none)."""
+        """Remove the link with ``dest`` (no error if there was none).
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+        """
         _lifecycle.unlink(self, dest)
 
     @property
@@ -323,35 +459,85 @@ class Process:
     # -- stopping others ------------------------------------------------------------
 
     def cancel(self, dest: PID | str, reason: str = "") -> None:
-        """Ask ``dest`` to stop: post a ``Cancel`` event (cooperative)."""
+        """Ask ``dest`` to stop: post a ``Cancel`` event (cooperative).
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+            reason: Carried by the ``Cancel`` (its ``reason``), for the target's logs.
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+        """
         self._node._cancel(self.pid, dest, reason)
 
     def terminate(self, dest: PID | str) -> None:
-        """Stop ``dest`` by force: it exits with ``Terminated`` wherever it waits."""
+        """Stop ``dest`` by force: it exits with ``Terminated`` wherever it waits.
+
+        Args:
+            dest: A PID, its printed form (``"{host|0x00001}"``), or a registered name (resolved
+                now; ``name@node`` in a node group).
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+        """
         self._node.terminate(dest)
 
     # -- names --------------------------------------------------------------------
 
     def register(self, name: str, pid: PID | None = None) -> None:
-        """Register ``name`` for ``pid`` (default: this process); released at exit."""
+        """Register ``name`` for ``pid`` (default: this process); released at exit.
+
+        Args:
+            name: A non-empty string not starting with ``{`` or ``@``.
+            pid: The process to name; None for this one.
+
+        Raises:
+            NameTaken: If another live process holds ``name``.
+            ProcessNotFound: If ``pid`` is not alive.
+            ValueError: If ``name`` is invalid, or ``pid`` is on another node.
+        """
         self._node.register(name, self.pid if pid is None else pid)
 
     def unregister(self, name: str) -> bool:
-        """Release ``name``; return whether it was registered."""
+        """Release ``name``; return whether it was registered.
+
+        Args:
+            name: The name to release (whichever process holds it).
+        """
         return self._node.unregister(name)
 
     def lookup(self, name: str) -> PID | None:
-        """Return the PID registered under ``name``, or None."""
+        """Return the PID registered under ``name``, or None.
+
+        Args:
+            name: A registered name (this node's names only).
+        """
         return self._node.lookup(name)
 
     # -- time (served by the time layer: see _timing.py) ---------------------------
 
     def after(self, duration: float | str | timedelta) -> Timer:
-        """A one-shot timer that fires once after ``duration``; stopped when this process exits."""
+        """A one-shot timer that fires once after ``duration``; stopped when this process exits.
+
+        Args:
+            duration: When to fire, from now: a duration string (``"1.5s"``), seconds or a
+                timedelta, > 0.
+
+        Raises:
+            ValueError: If ``duration`` is malformed or not > 0.
+        """
         return time_source().after(duration, owner=self)
 
     def timer(self, duration: float | str | timedelta) -> Timer:
-        """A stoppable, resettable one-shot timer owned by this process."""
+        """A stoppable, resettable one-shot timer owned by this process.
+
+        Args:
+            duration: When to fire, from now: a duration string, seconds or a timedelta, > 0.
+
+        Raises:
+            ValueError: If ``duration`` is malformed or not > 0.
+        """
         return time_source().after(duration, owner=self)
 
     def ticker(self, period: float | str | timedelta, *, buffer: int = 16) -> Ticker:
@@ -359,11 +545,25 @@ class Process:
 
         Up to ``buffer`` ticks wait for a slow consumer; more are dropped and
         counted (``ticker.dropped``).
+
+        Args:
+            period: Time between ticks: a duration string, seconds or a timedelta, > 0.
+            buffer: Most ticks held for a slow consumer (an int >= 0).
+
+        Raises:
+            ValueError: If ``period`` is malformed or not > 0, or ``buffer`` < 0.
         """
         return time_source().ticker(period, owner=self, buffer=buffer)
 
     async def sleep(self, duration: float | str | timedelta) -> None:
-        """Sleep on the node's timer service (no cancel scope per sleep)."""
+        """Sleep on the node's timer service (no cancel scope per sleep).
+
+        Args:
+            duration: How long: a duration string, seconds or a timedelta, >= 0 (zero just yields).
+
+        Raises:
+            ValueError: If ``duration`` is malformed or negative.
+        """
         await time_source().sleep(duration, owner=self)
 
     # -- runtime hooks --------------------------------------------------------------
@@ -381,7 +581,12 @@ class Process:
             hooks.remove(hook)
 
     def on_exit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback()`` when this process ends (timers use it to stop)."""
+        """Run ``callback()`` when this process ends (timers use it to stop).
+
+        Args:
+            callback: Called with no arguments, in registration order, as the process ends; it must
+                not block.
+        """
         callbacks = self._on_exit
         if callbacks is None:
             self._on_exit = [callback]

@@ -78,6 +78,12 @@ async def open_node(
         async with actors.open_node() as node:
             pid = node.spawn(worker)
             node.send(pid, "job", 42)
+
+    Yields:
+        Node: The open node; it shuts down when the block ends.
+
+    Raises:
+        ValueError: If an option is out of range or of the wrong type (the message names it).
     """
     check_node_options(name, shutdown_grace, timer_coalesce)
     check_gc_option(gc)
@@ -137,6 +143,16 @@ def run(
     some had to be terminated or a second signal forced the stop at once. A signal
     before the node is open is ``SystemExit(130)``. Signals are handled only in the
     main thread; ``handle_signals=False`` leaves them to trio (``KeyboardInterrupt``).
+
+    Args:
+        main: The first process's function, ``async def main(proc, *args)``.
+        *args: Passed to ``main`` after the process.
+        clock: The trio clock, as for ``trio.run`` (a ``MockClock`` for tests); None for the real
+            one.
+        handle_signals: Whether SIGINT/SIGTERM stop the node gracefully as described above (only in
+            the main thread); False leaves them to trio.
+        **node_options: Passed to ``open_node`` (``name``, ``host``, ``shutdown_grace``,
+            ``timer_coalesce``, ``gc``, ``watchdog``).
 
     Raises:
         SystemExit: After a SIGINT or SIGTERM (see above).

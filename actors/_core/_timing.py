@@ -72,6 +72,9 @@ class Timer:
     def reset(self, duration: Duration) -> bool:
         """Stop the timer and start it again to fire ``duration`` from now.
 
+        Args:
+            duration: When to fire, from now: a duration string, seconds or a timedelta, > 0.
+
         Returns:
             bool: What ``stop()`` returned.
 
@@ -136,6 +139,9 @@ class Ticker:
 
     def reset(self, period: Duration) -> None:
         """Restart with a new ``period``, anchored now; buffered ticks are discarded.
+
+        Args:
+            period: The new period: a duration string, seconds or a timedelta, > 0.
 
         Raises:
             ValueError: If ``period`` is malformed or not > 0.

@@ -58,6 +58,10 @@ class WatchdogPolicy:
 
     The default, ``WatchdogPolicy()``, reports every time the loop is held for more than
     100 ms. Pass ``watchdog=None`` to turn it off. See docs/semantics.md.
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value.
     """
 
     threshold: float = 0.1

@@ -273,6 +273,9 @@ class CronTrigger:
 
         Returns:
             FirePlan: The plan.
+
+        Raises:
+            ValueError: If a datetime is naive, or ``cap`` is not an int >= 0.
         """
         check_cap(cap)
         now = as_utc(now, "now")

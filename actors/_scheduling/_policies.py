@@ -70,6 +70,9 @@ def is_misfire(fire: datetime, started: datetime, grace: timedelta | float | Non
 
     Returns:
         bool: True when ``started - fire > grace``.
+
+    Raises:
+        ValueError: If ``fire`` or ``started`` is naive, or ``grace`` is malformed or negative.
     """
     limit = _to_grace(grace)
     late = as_utc(started, "started") - as_utc(fire, "fire")
@@ -144,6 +147,9 @@ def plan_catch_up(
 
     Returns:
         CatchUpPlan: The fires to run, the count of those skipped, and the next fire time.
+
+    Raises:
+        ValueError: If ``now`` or ``last_fire`` is naive.
     """
     now = as_utc(now, "now")
     missed, on_time = _split(trigger, last_fire, now, policy)
@@ -223,6 +229,10 @@ class Overlap:
 
         Overlap.allow(3)
         Overlap.forbid()
+
+    Raises:
+        ValueError: If the mode is unknown, ``limit`` is not an int >= 1, or ``limit`` is not 1 for
+            ``forbid``/``replace``.
     """
 
     mode: OverlapMode = "forbid"
@@ -245,6 +255,9 @@ class Overlap:
 
         Returns:
             Overlap: The policy.
+
+        Raises:
+            ValueError: If ``limit`` is not an int >= 1.
         """
         return cls("allow", limit)
 
@@ -266,6 +279,9 @@ class Overlap:
 
         Returns:
             Overlap: The policy.
+
+        Raises:
+            ValueError: If ``limit`` is not an int >= 1.
         """
         return cls("queue", limit)
 

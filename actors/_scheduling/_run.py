@@ -62,6 +62,11 @@ def start_schedule(
 
     Returns:
         PID: The schedule process.
+
+    Raises:
+        RuntimeError: If the node is shutting down.
+        ValueError: If ``name`` is not a valid name.
+        NameTaken: If another live process holds ``name``.
     """
 
     async def main(proc: Process) -> ScheduleInfo:
@@ -74,7 +79,16 @@ def start_schedule(
 
 
 async def schedule_info(via: Node | Process, pid: PID | str) -> ScheduleInfo:
-    """Ask a schedule process for its :class:`ScheduleInfo`."""
+    """Ask a schedule process for its :class:`ScheduleInfo`.
+
+    Args:
+        via: The caller (a node or a process).
+        pid: The schedule process: a PID or a registered name.
+
+    Raises:
+        ProcessNotFound: If ``pid`` is not a live process.
+        CallTimeout: If the schedule did not answer within 5 seconds.
+    """
     info: ScheduleInfo = await via.call(pid, "schedule.info")
     return info
 

@@ -80,6 +80,13 @@ class VirtualWallClock:
     first reading. ``step(delta)`` moves the wall clock alone: a negative delta is a clock step
     back; a positive one is a step forward or, equivalently, a suspend (the wall clock moved
     while trio's monotonic clock did not).
+
+    Args:
+        start: The wall time of the first reading (converted to UTC; a naive datetime is refused);
+            None for 2024-01-01 UTC.
+
+    Raises:
+        ValueError: If ``start`` is naive.
     """
 
     __slots__ = ("_t0", "offset", "start")
@@ -98,7 +105,11 @@ class VirtualWallClock:
         return self.start + timedelta(seconds=now - self._t0) + self.offset
 
     def step(self, delta: timedelta | float) -> None:
-        """Move the wall clock by ``delta`` (``timedelta`` or seconds); trio's clock stays."""
+        """Move the wall clock by ``delta`` (``timedelta`` or seconds); trio's clock stays.
+
+        Args:
+            delta: How far to move it: a ``timedelta`` or seconds, negative for a step back.
+        """
         self.offset += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
 
 
@@ -107,6 +118,9 @@ def resolve_wall_clock(wall_clock: WallClock | None) -> WallClock:
 
     Under ``trio.testing.MockClock`` the system wall clock would not move with virtual time, so
     the default there is a :class:`VirtualWallClock` anchored at 2024-01-01 UTC.
+
+    Args:
+        wall_clock: A function returning the current aware UTC datetime, or None for the default.
     """
     if wall_clock is not None:
         return wall_clock
@@ -130,6 +144,9 @@ def every(
 
     Returns:
         Callable[[datetime], IntervalTrigger]: Given the start time, the trigger.
+
+    Raises:
+        ValueError: If ``period`` is malformed or not > 0, or ``first`` is malformed or negative.
     """
     seconds = parse_duration(period)
     if seconds <= 0:
@@ -211,7 +228,12 @@ JobFunction = Callable[["Process", "Fire"], Coroutine[Any, Any, Any]]
 
 @attrs.frozen
 class Schedule:
-    """One job, its trigger and its run policies; run it with :func:`run_schedule`."""
+    """One job, its trigger and its run policies; run it with :func:`run_schedule`.
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value.
+    """
 
     trigger: Trigger | TriggerFactory = attrs.field(converter=_to_trigger)
     """A trigger, or a factory called with the wall time at start (:func:`every`)."""
@@ -289,21 +311,31 @@ class ScheduleInfo:
     """A snapshot of a schedule's counters and state."""
 
     name: str
+    """The schedule's name."""
     due: int
     """Slots that came due (each is started, skipped, or pending)."""
     started: int
+    """Runs spawned."""
     succeeded: int
+    """Runs that returned without an error."""
     failed: int
+    """Runs that ended with an error."""
     cancelled: int
     """Runs stopped by ``replace`` or by a stop."""
     skipped: int
+    """Due slots not run: refused by the overlap policy, coalesced, or missed past the
+    catch-up window."""
     running: int
+    """Runs alive now."""
     pending: datetime | None
     """The queued slot waiting for a free run slot (``queue``)."""
     backlog: int
     """Fires of one plan (catch-up ``all``, uncoalesced) waiting to run one after another."""
     last_fire: datetime | None
+    """The instant the next plan counts from (UTC): the last due slot or, for a fixed-delay
+    trigger, when the last run ended; None before the first plan."""
     next_fire: datetime | None
+    """The next planned fire (UTC); None when the trigger has ended or it is not planned yet."""
     exact: bool = True
     """False when ``due`` and ``skipped`` are lower bounds (a skipped event was not exact)."""
 

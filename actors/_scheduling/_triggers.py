@@ -105,13 +105,26 @@ class Trigger(Protocol):
         ...
 
     def next_fire(self, after: datetime | None) -> datetime | None:
-        """Return the first fire time strictly after ``after`` (None: the first fire at all)."""
+        """Return the first fire time strictly after ``after`` (None: the first fire at all).
+
+        Args:
+            after: The last fire time (UTC); None for the first fire at all.
+        """
         ...
 
     def plan(
         self, last_fire: datetime | None, now: datetime, *, cap: int = DEFAULT_CAP
     ) -> FirePlan:
-        """Return the fire times due in ``(last_fire, now]`` and the next one after ``now``."""
+        """Return the fire times due in ``(last_fire, now]`` and the next one after ``now``.
+
+        Args:
+            last_fire: The last fire time already handled (UTC); None if none was.
+            now: The instant to plan at (UTC).
+            cap: The most due fire times to list (an int >= 0); more are only counted.
+
+        Raises:
+            ValueError: If a datetime is naive, or ``cap`` is not an int >= 0.
+        """
         ...
 
 
@@ -203,6 +216,9 @@ class IntervalTrigger:
 
         Returns:
             datetime | None: The next fire time (UTC); None once it would be after year 9999.
+
+        Raises:
+            ValueError: If ``after`` is naive.
         """
         if after is None:
             return self.start
@@ -229,6 +245,9 @@ class IntervalTrigger:
 
         Returns:
             FirePlan: The plan. Fixed-rate plans are computed in O(cap), whatever the backlog.
+
+        Raises:
+            ValueError: If a datetime is naive, or ``cap`` is not an int >= 0.
         """
         check_cap(cap)
         now = as_utc(now, "now")
@@ -293,6 +312,9 @@ class OnceTrigger:
 
         Returns:
             FirePlan: The plan.
+
+        Raises:
+            ValueError: If a datetime is naive, or ``cap`` is not an int >= 0.
         """
         check_cap(cap)
         first = self.next_fire(last_fire)

@@ -55,6 +55,10 @@ class Backoff:
     Example::
 
         Backoff(initial=0.5, factor=3, max_delay=60, jitter=0)
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type; the message names the field and
+            the value.
     """
 
     initial: float = attrs.field(default=1.0, converter=_to_initial)
@@ -114,6 +118,9 @@ class Backoff:
 
         Returns:
             float: Seconds, in ``base * [1 - jitter, 1 + jitter]``.
+
+        Raises:
+            ValueError: If ``failures`` < 1.
         """
         base = self.base_delay(failures)
         if not self.jitter or not base:
@@ -156,6 +163,9 @@ class BackoffState:
         Returns:
             float | None: The delay in seconds, or None when ``max_attempts`` is reached and the
             child should not be restarted.
+
+        Raises:
+            ValueError: If ``run_duration`` is negative or not a finite duration.
         """
         duration = to_timedelta(run_duration, "run_duration", allow_zero=True).total_seconds()
         threshold = self.config.stable_threshold

@@ -25,6 +25,11 @@ class ServiceManager:
 
     Calls wait behind a start or stop in progress, so their timeout
     (``call_timeout``) defaults to the sum of every service's timeouts plus 5 s.
+
+    Args:
+        via: The node or process whose ``call`` reaches the manager.
+        pid: The manager process.
+        call_timeout: Seconds each call may take (> 0).
     """
 
     def __init__(self, via: Caller, pid: PID, call_timeout: float) -> None:
@@ -48,6 +53,9 @@ class ServiceManager:
     async def start(self, name: str) -> ServiceStatus:
         """Start ``name`` (and what it requires); return once it is running.
 
+        Args:
+            name: A declared service.
+
         Raises:
             ServiceError: If it is unknown or failed to start (a retry is then scheduled).
         """
@@ -55,17 +63,40 @@ class ServiceManager:
         return status
 
     async def stop(self, name: str) -> ServiceStatus:
-        """Stop the services that require ``name``, then ``name``; no retry follows."""
+        """Stop the services that require ``name``, then ``name``; no retry follows.
+
+        Args:
+            name: A declared service.
+
+        Returns:
+            ServiceStatus: Its status once stopped.
+
+        Raises:
+            ServiceError: If there is no such service.
+        """
         status: ServiceStatus = await self._call("stop", name)
         return status
 
     async def restart(self, name: str) -> ServiceStatus:
-        """Stop ``name`` (dependents first), start it with a fresh backoff, then them again."""
+        """Stop ``name`` (dependents first), start it with a fresh backoff, then them again.
+
+        Args:
+            name: A declared service.
+
+        Returns:
+            ServiceStatus: Its status once running again.
+
+        Raises:
+            ServiceError: If there is no such service, or it failed to start again.
+        """
         status: ServiceStatus = await self._call("restart", name)
         return status
 
     async def status(self, name: str) -> ServiceStatus:
         """Return the status of ``name``.
+
+        Args:
+            name: A declared service.
 
         Raises:
             ServiceError: If there is no such service.

@@ -52,6 +52,11 @@ class SupervisorEscalation(RuntimeError):
     """The exit error of a supervisor that gave up: restart intensity or ``max_attempts``.
 
     Its parent supervisor sees an ``error`` exit and applies its own strategy.
+
+    Args:
+        child: The id of the child whose failures made it give up; kept as ``child``.
+        why: What was exceeded (the restart intensity, or the child's ``max_attempts``), for the
+            message.
     """
 
     def __init__(self, child: str, why: str) -> None:
@@ -81,10 +86,12 @@ class ChildInfo:
     """One child as ``which_children`` reports it."""
 
     id: str
+    """The child's id from its ``ChildSpec``."""
     pid: PID | None
     """The live incarnation, or None."""
     status: str
     """``running``, ``restarting`` (waiting out its backoff) or ``stopped``."""
     restart: Restart
+    """Its restart policy (``permanent``, ``transient`` or ``temporary``)."""
     restarts: int
     """How many times it was started again."""

@@ -84,23 +84,38 @@ class Server:
         """Answer a ``call``: the return value is the reply, unless it is ``NOREPLY``.
 
         The default fails the call with ``CallFailed`` (the server keeps running).
+
+        Args:
+            message: The request: ``topic``, ``payload``, ``sender``.
         """
         error = NotImplementedError(f"{type(self).__name__} does not handle calls")
         self.proc.reply_error(message, error)
         return NOREPLY
 
     async def handle_cast(self, message: Message) -> None:
-        """Handle a message sent with ``send`` (nothing to reply). The default ignores it."""
+        """Handle a message sent with ``send`` (nothing to reply). The default ignores it.
+
+        Args:
+            message: The message: ``topic``, ``payload``, ``sender``.
+        """
         logger.debug("server ignored message pid=%s topic=%s", self.proc.pid, message.topic)
 
     async def handle_info(self, event: Exit | LinkDown) -> None:
         """Handle an ``Exit`` (a monitored process ended) or a trapped ``LinkDown``.
 
         The default ignores it.
+
+        Args:
+            event: The event, from ``proc.events``.
         """
 
     async def on_stop(self, error: BaseException | None) -> None:
-        """Run last: after a ``Cancel`` or ``stop()`` (``error`` None) or a crashing hook."""
+        """Run last: after a ``Cancel`` or ``stop()`` (``error`` None) or a crashing hook.
+
+        Args:
+            error: None after a ``Cancel`` or ``stop()``; else the exception a hook raised, which
+                the process then exits with.
+        """
 
     def stop(self) -> None:
         """Stop after the current hook returns (``on_stop(None)`` runs; reason normal)."""
@@ -173,6 +188,18 @@ def start_server(
     """Start ``server`` as a process and return its PID at once.
 
     From a ``Process`` the server is linked to it; from a ``Node`` it has no parent.
+
+    Args:
+        via: A node (the server has no parent) or a process (the server is linked to it).
+        server: A ``Server`` instance, or a factory called in the new process (a class, for a fresh
+            state at every start).
+        name: Register the server under this name.
+        host: The host to run on; None for the node's default host.
+
+    Raises:
+        ValueError: If ``host`` is unknown or ``name`` invalid.
+        NameTaken: If ``name`` is held by another live process.
+        HostLimitReached: If the host is full.
     """
     if isinstance(via, Node):
         return via.spawn(serve, server, name=name, host=host)

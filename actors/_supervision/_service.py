@@ -70,7 +70,13 @@ class ServiceState(enum.Enum):
 
 class ServiceError(RuntimeError):
     """A service (or one it requires) failed to start, or a request named no service; also the
-    exit error of a manager whose critical service gave up (``service`` names it)."""
+    exit error of a manager whose critical service gave up (``service`` names it).
+
+    Args:
+        message: What failed, naming the service.
+        service: The critical service that gave up, when that is the error (the manager's exit
+            error).
+    """
 
     def __init__(self, message: str, *, service: str | None = None) -> None:
         super().__init__(message)
@@ -109,6 +115,10 @@ class ServiceSpec:
     Example::
 
         ServiceSpec("app:db", db_main, requires=["app:config"], auto_start=True, ready=True)
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type, or the service requires
+            itself; the message names the field and the value.
     """
 
     name: str
@@ -158,7 +168,9 @@ class ServiceStatus:
     """A snapshot of one service, as ``status`` reports it."""
 
     name: str
+    """The service's name."""
     state: ServiceState
+    """Where it is in its lifecycle."""
     pid: PID | None
     """The live process, or None."""
     starts: int
@@ -175,6 +187,9 @@ def dependency_order(specs: Sequence[ServiceSpec]) -> list[str]:
     """Check the dependency graph and return the names in start order.
 
     Dependencies come before their dependents; otherwise declaration order is kept.
+
+    Args:
+        specs: The services, in declaration order.
 
     Raises:
         ValueError: On a duplicate name, an unknown dependency, or a cycle
@@ -225,6 +240,9 @@ def owners() -> dict[PID, PID]:
 
 def notify_ready(proc: Process) -> None:
     """Tell the service manager that this ``ready=True`` service is running.
+
+    Args:
+        proc: The service's own process, started by a manager with ``ready=True``.
 
     Raises:
         RuntimeError: If ``proc`` is not a service waiting for readiness.

@@ -71,6 +71,10 @@ class ChildSpec:
     Example::
 
         ChildSpec("db", db_main, ("postgres://...",), restart="transient", shutdown=10)
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type, or ``fn`` cannot be called
+            as ``fn(proc, *args)``; the message names the field and the value.
     """
 
     id: str
@@ -113,7 +117,24 @@ class ChildSpec:
         period: float | timedelta | str = 5.0,
         **options: Any,
     ) -> ChildSpec:
-        """A child that is itself a supervisor (``shutdown`` defaults to None: wait for it)."""
+        """A child that is itself a supervisor (``shutdown`` defaults to None: wait for it).
+
+        Args:
+            id: The child id, unique among its supervisor's children.
+            children: The nested supervisor's children, in start order.
+            strategy: ``one_for_one``, ``one_for_all`` or ``rest_for_one`` (a ``Strategy`` or its
+                value).
+            max_restarts: More restarts than this within ``period`` escalate (an int >= 0).
+            period: The intensity window: seconds, a duration string or a timedelta, > 0.
+            **options: Other ``ChildSpec`` fields (``restart``, ``shutdown``, ``backoff``, ``host``,
+                ``name``, ``mailbox``).
+
+        Returns:
+            ChildSpec: A spec running ``supervise`` with a ``SupervisorSpec`` of ``children``.
+
+        Raises:
+            ValueError: If the nested spec or an option is invalid (the message names it).
+        """
         spec = SupervisorSpec(tuple(children), strategy, max_restarts, period)
         options.setdefault("shutdown", None)
         return cls(id, supervise, (spec,), **options)
@@ -128,7 +149,12 @@ def _period(value: object) -> float:
 
 @attrs.frozen
 class SupervisorSpec:
-    """A supervisor's children (in start order), strategy and restart intensity."""
+    """A supervisor's children (in start order), strategy and restart intensity.
+
+    Raises:
+        ValueError: If a field is out of range or of the wrong type, or two children share an
+            id; the message names the field and the value.
+    """
 
     children: tuple[ChildSpec, ...] = attrs.field(converter=_to_children)
     """Started in this order, stopped in reverse."""
@@ -154,6 +180,9 @@ class SupervisorSpec:
     def check_child(self, child: object) -> ChildSpec:
         """``child`` if it is a ``ChildSpec`` (what ``start_child`` sends a running supervisor).
 
+        Args:
+            child: What a ``start_child`` request carried.
+
         Raises:
             ValueError: Otherwise, naming the value.
         """
@@ -177,6 +206,17 @@ def start_supervisor(
     From a ``Node`` the supervisor has no parent, and node shutdown stops it
     (and so its children, in reverse order) before the other processes. From a
     ``Process`` it is linked to that process.
+
+    Args:
+        via: A node (no parent; stopped first at shutdown) or a process (linked to it).
+        children: The children, in start order (ids unique).
+        strategy: ``one_for_one``, ``one_for_all`` or ``rest_for_one`` (a ``Strategy`` or its
+            value).
+        max_restarts: More restarts than this within ``period`` make the supervisor give up
+            (an int >= 0).
+        period: The intensity window: seconds, a duration string or a timedelta, > 0.
+        name: Register the supervisor under this name.
+        host: The host to run the supervisor on; None for the node's default host.
 
     Raises:
         ValueError: If the spec is invalid (duplicate ids, bad intensity).

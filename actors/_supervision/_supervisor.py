@@ -287,18 +287,46 @@ async def supervise(proc: Process, spec: SupervisorSpec) -> None:
 
     Returns after a ``Cancel`` (children stopped in reverse order); raises
     :class:`SupervisorEscalation` when it gives up.
+
+    Args:
+        proc: The supervisor's process handle.
+        spec: Its children, strategy and restart intensity.
     """
     await _Supervisor(proc, spec).run()
 
 
 async def which_children(via: Caller, sup: PID | str, *, timeout: float = 5.0) -> list[ChildInfo]:
-    """Return the supervisor's children in start order (a ``call`` to it)."""
+    """Return the supervisor's children in start order (a ``call`` to it).
+
+    Args:
+        via: The node or process that makes the call (any object with ``call``).
+        sup: The supervisor: a PID, its printed form or a registered name.
+        timeout: Seconds to wait for the answer.
+
+    Raises:
+        ProcessNotFound: If ``sup`` is not a live process.
+        CallTimeout: If the supervisor did not answer within ``timeout``.
+    """
     result: list[ChildInfo] = await via.call(sup, "which_children", timeout=timeout)
     return result
 
 
 async def start_child(via: Caller, sup: PID | str, spec: ChildSpec, *, timeout: float = 5.0) -> PID:
-    """Add ``spec`` as the supervisor's last child and start it; return its PID."""
+    """Add ``spec`` as the supervisor's last child and start it; return its PID.
+
+    Args:
+        via: The node or process that makes the call (any object with ``call``).
+        sup: The supervisor: a PID, its printed form or a registered name.
+        spec: The new child; its id must be new to the supervisor.
+        timeout: Seconds to wait for the answer.
+
+    Raises:
+        ProcessNotFound: If ``sup`` is not a live process.
+        CallTimeout: If the supervisor did not answer within ``timeout`` (it may be stopping a slow
+            child).
+        CallFailed: If ``spec`` is not a ``ChildSpec``, its id is taken, or it could not be spawned
+            (its ``__cause__`` is the supervisor's error).
+    """
     pid: PID = await via.call(sup, "start_child", spec, timeout=timeout)
     return pid
 
@@ -306,16 +334,57 @@ async def start_child(via: Caller, sup: PID | str, spec: ChildSpec, *, timeout: 
 async def terminate_child(
     via: Caller, sup: PID | str, child_id: str, *, timeout: float = 60.0
 ) -> None:
-    """Stop a child (Cancel, shutdown timeout, terminate); it stays stopped until restarted."""
+    """Stop a child (Cancel, shutdown timeout, terminate); it stays stopped until restarted.
+
+    Args:
+        via: The node or process that makes the call (any object with ``call``).
+        sup: The supervisor: a PID, its printed form or a registered name.
+        child_id: The child's id.
+        timeout: Seconds to wait; the child's own ``shutdown`` time must fit in it.
+
+    Raises:
+        ProcessNotFound: If ``sup`` is not a live process.
+        CallTimeout: If the supervisor did not answer within ``timeout`` (it may be stopping a slow
+            child).
+        CallFailed: If there is no child ``child_id`` (its ``__cause__`` is the supervisor's error).
+    """
     await via.call(sup, "terminate_child", child_id, timeout=timeout)
 
 
 async def restart_child(via: Caller, sup: PID | str, child_id: str, *, timeout: float = 5.0) -> PID:
-    """Start a stopped child again (its backoff reset); return its new PID."""
+    """Start a stopped child again (its backoff reset); return its new PID.
+
+    Args:
+        via: The node or process that makes the call (any object with ``call``).
+        sup: The supervisor: a PID, its printed form or a registered name.
+        child_id: The id of a stopped child.
+        timeout: Seconds to wait for the answer.
+
+    Raises:
+        ProcessNotFound: If ``sup`` is not a live process.
+        CallTimeout: If the supervisor did not answer within ``timeout`` (it may be stopping a slow
+            child).
+        CallFailed: If there is no such child, or it is running (its ``__cause__`` is the
+            supervisor's error).
+    """
     pid: PID = await via.call(sup, "restart_child", child_id, timeout=timeout)
     return pid
 
 
 async def delete_child(via: Caller, sup: PID | str, child_id: str, *, timeout: float = 5.0) -> None:
-    """Remove a stopped child's spec from the supervisor."""
+    """Remove a stopped child's spec from the supervisor.
+
+    Args:
+        via: The node or process that makes the call (any object with ``call``).
+        sup: The supervisor: a PID, its printed form or a registered name.
+        child_id: The id of a stopped child.
+        timeout: Seconds to wait for the answer.
+
+    Raises:
+        ProcessNotFound: If ``sup`` is not a live process.
+        CallTimeout: If the supervisor did not answer within ``timeout`` (it may be stopping a slow
+            child).
+        CallFailed: If there is no such child, or it is running (its ``__cause__`` is the
+            supervisor's error).
+    """
     await via.call(sup, "delete_child", child_id, timeout=timeout)

@@ -81,6 +81,9 @@ class Channel(Generic[T]):
 
     Args:
         size (int | float): Buffer capacity, ``>= 0``; ``math.inf`` for unbounded.
+
+    Raises:
+        ValueError: If ``size`` is not an int >= 0 or ``math.inf``.
     """
 
     __slots__ = ("_buffer", "_closed", "_receivers", "_senders", "size")
@@ -117,6 +120,10 @@ class Channel(Generic[T]):
     def send_nowait(self, value: T) -> None:
         """Send without blocking.
 
+        Args:
+            value: What to send; None too (a receiver gets ``(None, True)``, while a closed
+                channel gives ``(None, False)``).
+
         Raises:
             trio.WouldBlock: If no receiver is waiting and the buffer is full.
             trio.ClosedResourceError: If the channel is closed.
@@ -145,6 +152,9 @@ class Channel(Generic[T]):
     async def send(self, value: T) -> None:
         """Send ``value``, waiting for a receiver or buffer room.
 
+        Args:
+            value: What to send.
+
         Raises:
             trio.ClosedResourceError: If the channel is (or gets) closed.
         """
@@ -164,7 +174,12 @@ class Channel(Generic[T]):
         await wait_task_rescheduled(abort)
 
     def send_case(self, value: T) -> SendCase[T]:
-        """A select source that fires when ``value`` has been sent (value None)."""
+        """A select source that fires when ``value`` has been sent (value None).
+
+        Args:
+            value: What to send when the select picks this case (nothing is sent if another case
+                fires first).
+        """
         return SendCase(self, value)
 
     # -- receiving ----------------------------------------------------------------
@@ -289,6 +304,10 @@ class SendCase(Generic[T]):
     It fires with value None once ``value`` is in the channel (taken by a
     receiver, or buffered); ``select`` raises ``trio.ClosedResourceError`` if
     the channel is or gets closed first.
+
+    Args:
+        channel: The channel to send on.
+        value: What to send.
     """
 
     __slots__ = ("channel", "value")

@@ -162,6 +162,10 @@ def format_duration(seconds: float) -> str:
     ``"0s"``. Values are rounded to whole nanoseconds; ``us`` is spelled in
     ASCII (``parse_duration`` reads it back).
 
+    Args:
+        seconds: A finite number of seconds (an int or float, not a bool); negative ones get a
+            leading ``-``.
+
     Raises:
         ValueError: If ``seconds`` is not a finite number.
     """

@@ -280,7 +280,14 @@ def _hook_runner() -> Any:
 
 
 def timer_statistics(node: Node | None = None) -> TimerStatistics:
-    """Return the timer service statistics of ``node`` (default: the current node)."""
+    """Return the timer service statistics of ``node`` (default: the current node).
+
+    Args:
+        node: The node to report on; None for the current node.
+
+    Raises:
+        RuntimeError: If ``node`` is None and no node is open.
+    """
     node = current_node() if node is None else node
     service = node._timers
     if service is None:

@@ -116,6 +116,9 @@ class ServiceTimer(_Receivable, Timer):
     def reset(self, duration: DurationLike) -> bool:
         """Stop the timer and start it again to fire ``duration`` from now.
 
+        Args:
+            duration: When to fire, from now: a duration string, seconds or a timedelta, > 0.
+
         Returns:
             bool: What ``stop()`` returned.
 
@@ -268,6 +271,9 @@ class ServiceTicker(_Receivable, Ticker):
     def reset(self, period: DurationLike) -> None:
         """Restart with a new ``period``, anchored now; buffered ticks are discarded.
 
+        Args:
+            period: The new period: a duration string, seconds or a timedelta, > 0.
+
         Raises:
             ValueError: If ``period`` is malformed or not > 0.
         """
@@ -320,6 +326,15 @@ def timer(duration: DurationLike, *, owner: Process | None = None) -> Timer:
     """A stoppable, resettable one-shot timer (the same object as ``after``).
 
     See :func:`after` for the arguments and errors.
+
+    Args:
+        duration: When to fire, from now: a duration string, seconds or a timedelta, > 0.
+        owner: Stop the timer when this process exits (``proc.timer`` passes itself); None uses the
+            current node's service.
+
+    Raises:
+        ValueError: If ``duration`` is malformed or not > 0.
+        RuntimeError: If no node is open and no owner is given.
     """
     return after(duration, owner=owner)
 
@@ -349,6 +364,11 @@ async def sleep(duration: DurationLike, *, owner: Process | None = None) -> None
     """Sleep ``duration`` on the node's timer service (a heap entry, no cancel scope).
 
     Zero just yields (a checkpoint). Cancellation and ``terminate`` interrupt it.
+
+    Args:
+        duration: How long: a duration string, seconds or a timedelta, >= 0.
+        owner: The sleeping process (``proc.sleep`` passes itself), whose node's timer service is
+            used; None uses the current node's.
 
     Raises:
         ValueError: If ``duration`` is malformed or negative.

@@ -29,14 +29,21 @@ _RULES: dict[Process, list[FaultRule]] = {}
 class FaultRule:
     """One drop or delay rule on one process; remove it with ``remove()``.
 
+    Args:
+        proc (Process | None): The process the rule is installed on (``TestNode.drop`` and
+            ``TestNode.delay`` set it).
+        nursery (trio.Nursery | None): Where delayed deliveries wait (the test node's).
+
     Attributes:
         hits (int): Messages it dropped or delayed so far.
     """
 
     pid: PID
+    """The process whose incoming messages it applies to."""
     topic: str
     """An exact topic or a glob."""
     action: Literal["drop", "delay"]
+    """``drop``: the message is lost; ``delay``: it is delivered ``seconds`` later."""
     seconds: float = 0.0
     """The delay (``delay`` only)."""
     limit: int | None = None
@@ -46,7 +53,11 @@ class FaultRule:
     _nursery: trio.Nursery | None = None
 
     def matches(self, topic: str) -> bool:
-        """Whether this rule applies to a message on ``topic`` now."""
+        """Whether this rule applies to a message on ``topic`` now.
+
+        Args:
+            topic: The topic of a message on its way to ``pid``.
+        """
         if self.limit is not None and self.hits >= self.limit:
             return False
         return topic == self.topic or fnmatch.fnmatchcase(topic, self.topic)
@@ -122,6 +133,11 @@ class Stub:
     function of the payload. A call on a topic missing from the table fails with ``LookupError``.
     Plain sends are recorded only.
 
+    Args:
+        node: The node to spawn the stub on.
+        answers: Topic to answer: a value, an exception, or a function of the payload.
+        name: Register the stub under this name.
+
     Attributes:
         pid (PID): The stub's process.
         calls (list[Message]): Every message received, in order.
@@ -140,7 +156,11 @@ class Stub:
         return [message.topic for message in self.calls]
 
     def payloads(self, topic: str) -> list[Any]:
-        """The payloads received on ``topic``, in order."""
+        """The payloads received on ``topic``, in order.
+
+        Args:
+            topic: An exact topic.
+        """
         return [message.payload for message in self.calls if message.topic == topic]
 
     async def _main(self, proc: Process) -> None:

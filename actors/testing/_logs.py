@@ -26,9 +26,13 @@ class LogLine:
     """One captured record, split into its event and ``key=value`` fields."""
 
     level: str
+    """The level name, ``"INFO"``, ``"WARNING"`` ..."""
     logger: str
+    """The name of the logger that made the record."""
     event: str
+    """The message before its ``key=value`` fields (padding stripped)."""
     fields: dict[str, str]
+    """The ``key=value`` fields, in order, values as text (quoted ones unquoted)."""
     text: str
     """The whole message as logged."""
 
@@ -59,12 +63,25 @@ class LogCapture(logging.Handler):
         self.lines: list[LogLine] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep ``record`` as a :class:`LogLine` (called by ``logging``; never filters).
+
+        Args:
+            record: The record; its formatted message is split into event and fields.
+        """
         text = record.getMessage()
         event, fields = parse_line(text)
         self.lines.append(LogLine(record.levelname, record.name, event, fields, text))
 
     def find(self, event: str, *, level: str | None = None, **fields: object) -> list[LogLine]:
-        """The captured lines with ``event`` (exact), at ``level`` if given, having ``fields``."""
+        """The captured lines with ``event`` (exact), at ``level`` if given, having ``fields``.
+
+        Args:
+            event: The event, compared exactly (without the padding).
+            level: Only lines at this level name (``"info"``, ``"WARNING"``; any case); None for any
+                level.
+            **fields: Fields the line must have, values compared as text (``count=3`` and
+                ``count="3"`` both match a logged ``count=3``).
+        """
         want = {key: str(value) for key, value in fields.items()}
         return [
             line
@@ -77,6 +94,13 @@ class LogCapture(logging.Handler):
     def assert_logged(self, event: str, *, level: str | None = None, **fields: object) -> LogLine:
         """Return the first line with ``event`` and ``fields``.
 
+        Args:
+            event: The event, compared exactly.
+            level: Only lines at this level name (``"info"``, ``"WARNING"``; any case); None for any
+                level.
+            **fields: Fields the line must have, values compared as text (``count=3`` and
+                ``count="3"`` both match a logged ``count=3``).
+
         Raises:
             AssertionError: If there is none; the message lists the captured lines.
         """
@@ -88,6 +112,13 @@ class LogCapture(logging.Handler):
 
     def assert_not_logged(self, event: str, *, level: str | None = None, **fields: object) -> None:
         """Require that no line has ``event`` and ``fields``.
+
+        Args:
+            event: The event, compared exactly.
+            level: Only lines at this level name (``"info"``, ``"WARNING"``; any case); None for any
+                level.
+            **fields: Fields the line must have, values compared as text (``count=3`` and
+                ``count="3"`` both match a logged ``count=3``).
 
         Raises:
             AssertionError: If one does; the message lists the captured lines.
@@ -107,6 +138,12 @@ def capture_logs(logger: str = "") -> Iterator[LogCapture]:
     """Capture the records of ``logger`` and its children (default: all) in the block.
 
     The logger's level is lowered to ``DEBUG`` for the block and restored after.
+
+    Args:
+        logger: The logger's dotted name; ``""`` for the root logger (every record).
+
+    Yields:
+        LogCapture: The handler holding the captured lines (still readable after the block).
     """
     target = logging.getLogger(logger)
     capture = LogCapture()

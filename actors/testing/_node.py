@@ -86,6 +86,12 @@ def _clock_or_fail(what: str) -> trio.testing.MockClock:
 class TestNode:
     """A node under test: the node, a wall clock, probes, stubs, time travel and faults.
 
+    Args:
+        node: The open node.
+        nursery: Where delayed deliveries wait.
+        wall: The test wall clock; read once here to anchor it.
+        tz: The zone ``now()`` reports in; None for UTC.
+
     Attributes:
         node (Node): The node itself (spawn, send, call, info ...).
         wall (VirtualWallClock): The wall clock; pass ``wall_clock=tn.wall`` to schedules.
@@ -109,15 +115,43 @@ class TestNode:
     # -- actors ------------------------------------------------------------------------
 
     def probe(self, *, name: str | None = None) -> Probe:
-        """Start a recording test process (see :class:`Probe`)."""
+        """Start a recording test process (see :class:`Probe`).
+
+        Args:
+            name: Register the probe under this name.
+
+        Raises:
+            NameTaken: If another live process holds ``name``.
+        """
         return Probe(self.node, name=name)
 
     def stub(self, answers: Mapping[str, Answer], *, name: str | None = None) -> Stub:
-        """Start a process that records what it gets and answers calls from ``answers``."""
+        """Start a process that records what it gets and answers calls from ``answers``.
+
+        Args:
+            answers: Topic to answer: a value, an exception (the caller gets ``CallFailed``), or a
+                function of the payload.
+            name: Register the stub under this name.
+
+        Raises:
+            NameTaken: If another live process holds ``name``.
+        """
         return Stub(self.node, answers, name=name)
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: object, **options: Any) -> PID:
-        """``node.spawn``: start ``fn(proc, *args)``."""
+        """``node.spawn``: start ``fn(proc, *args)``.
+
+        Args:
+            fn: The process function.
+            *args: Passed to ``fn`` after the ``Process``.
+            **options: ``host``, ``name``, ``mailbox``, ``trap_links``, as for ``Node.spawn``.
+
+        Raises:
+            RuntimeError: If the node is shutting down.
+            ValueError: If ``host`` is not declared or ``name`` is not a valid name.
+            HostLimitReached: If the host already runs its ``max_processes``.
+            NameTaken: If another live process holds ``name``.
+        """
         return self.node.spawn(fn, *args, **options)  # type: ignore[arg-type]
 
     # -- time travel ---------------------------------------------------------------------
@@ -128,11 +162,21 @@ class TestNode:
         return value if self.tz is None else value.astimezone(self.tz)
 
     async def sleep(self, duration: DurationLike) -> None:
-        """Let ``duration`` pass: timers fire in order, each on time."""
+        """Let ``duration`` pass: timers fire in order, each on time.
+
+        Args:
+            duration: A duration string, seconds or a timedelta, >= 0.
+
+        Raises:
+            ValueError: If ``duration`` is malformed or negative.
+        """
         await trio.sleep(_forward(duration))
 
     async def advance_to(self, when: datetime) -> None:
         """Let time pass normally until the wall clock reads ``when`` (aware).
+
+        Args:
+            when: An aware datetime in any zone, not before ``now()``.
 
         Raises:
             ValueError: If ``when`` is naive or in the wall clock's past.
@@ -148,6 +192,13 @@ class TestNode:
         """Move trio's clock and the wall clock forward together, at once, then let tasks run.
 
         Everything due in the gap fires late in one go, as after a stalled event loop.
+
+        Args:
+            duration: A duration string, seconds or a timedelta, >= 0.
+
+        Raises:
+            ValueError: If ``duration`` is malformed or negative.
+            RuntimeError: If the run's clock is not a ``trio.testing.MockClock``.
         """
         seconds = _forward(duration)
         _clock_or_fail("jump").jump(seconds)
@@ -155,6 +206,9 @@ class TestNode:
 
     async def jump_to(self, when: datetime) -> None:
         """``jump`` so that the wall clock reads ``when`` (an aware datetime in any zone).
+
+        Args:
+            when: An aware datetime in any zone, not before ``now()``.
 
         Raises:
             ValueError: If ``when`` is naive or in the wall clock's past.
@@ -177,29 +231,73 @@ class TestNode:
         """Move the wall clock forward alone, as a machine suspend does (trio's clock stays).
 
         A schedule notices at its next wake-up (at most its ``max_sleep`` later).
+
+        Args:
+            duration: How long the machine slept: a duration string, seconds or a timedelta, >= 0.
+
+        Raises:
+            ValueError: If ``duration`` is malformed or negative.
         """
         self.wall.step(_forward(duration))
 
     def step_wall(self, delta: timedelta | float) -> None:
-        """Step the wall clock by ``delta`` (negative: back), trio's clock staying."""
+        """Step the wall clock by ``delta`` (negative: back), trio's clock staying.
+
+        Args:
+            delta: A timedelta or seconds; negative steps back.
+        """
         self.wall.step(delta)
 
     def set_wall(self, when: datetime) -> None:
-        """Step the wall clock to ``when`` (aware), trio's clock staying."""
+        """Step the wall clock to ``when`` (aware), trio's clock staying.
+
+        Args:
+            when: An aware datetime in any zone (earlier than ``now()`` steps back).
+
+        Raises:
+            ValueError: If ``when`` is naive.
+        """
         self.wall.step(as_utc(when, "when") - self.wall())
 
     # -- faults --------------------------------------------------------------------------
 
     def crash(self, dest: PID | str, error: BaseException | None = None) -> None:
-        """Make ``dest`` exit now with ``error`` (default ``RuntimeError("injected crash")``)."""
+        """Make ``dest`` exit now with ``error`` (default ``RuntimeError("injected crash")``).
+
+        Args:
+            dest: A PID, its printed form, or a registered name.
+            error: The exit error; None for ``RuntimeError("injected crash")``.
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+        """
         _faults.crash(self.node, dest, error)
 
     def terminate(self, dest: PID | str) -> None:
-        """Stop ``dest`` by force (``Terminated``, reason error)."""
+        """Stop ``dest`` by force (``Terminated``, reason error).
+
+        Args:
+            dest: A PID, its printed form, or a registered name.
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+        """
         self.node.terminate(dest)
 
     def drop(self, dest: PID | str, topic: str, *, limit: int | None = None) -> FaultRule:
-        """Drop messages to ``dest`` whose topic matches ``topic`` (exact or glob)."""
+        """Drop messages to ``dest`` whose topic matches ``topic`` (exact or glob).
+
+        Args:
+            dest: A PID, its printed form, or a registered name.
+            topic: An exact topic or a glob (``"job.*"``).
+            limit: Drop this many matching messages, then pass the rest; None for all.
+
+        Returns:
+            FaultRule: The rule: its ``hits`` count, ``remove()`` ends it.
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+        """
         return _faults.add_rule(
             self.node, self._nursery, FaultRule(self._pid(dest), topic, "drop", limit=limit)
         )
@@ -207,7 +305,21 @@ class TestNode:
     def delay(
         self, dest: PID | str, topic: str, duration: DurationLike, *, limit: int | None = None
     ) -> FaultRule:
-        """Deliver messages to ``dest`` matching ``topic`` ``duration`` later than sent."""
+        """Deliver messages to ``dest`` matching ``topic`` ``duration`` later than sent.
+
+        Args:
+            dest: A PID, its printed form, or a registered name.
+            topic: An exact topic or a glob.
+            duration: How much later: a duration string, seconds or a timedelta, >= 0.
+            limit: Delay this many matching messages, then pass the rest; None for all.
+
+        Returns:
+            FaultRule: The rule: its ``hits`` count, ``remove()`` ends it.
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+            ValueError: If ``duration`` is malformed or negative.
+        """
         seconds = _forward(duration)
         rule = FaultRule(self._pid(dest), topic, "delay", seconds, limit)
         return _faults.add_rule(self.node, self._nursery, rule)
@@ -243,6 +355,9 @@ async def open_test_node(
         shutdown_grace (float): The node's grace period (short: tests should not wait).
         **node_options: Passed to ``open_node`` (``name``, ``host``, ``timer_coalesce``).
 
+    Yields:
+        TestNode: The test node: the node, its wall clock, probes, stubs, time travel, faults.
+
     Raises:
         ValueError: If ``wall`` is naive.
     """
@@ -271,6 +386,18 @@ def run_test(
 
     For unittest or plain scripts. ``autojump=False`` gives a MockClock that only moves on
     ``jump`` (time then stands still while tasks wait).
+
+    Args:
+        body: ``async def body(tn)``, given the open ``TestNode``.
+        wall: Where the wall clock starts (aware; its zone is ``tn.tz``); None for 2024-01-01 00:00
+            UTC.
+        autojump: Whether the clock jumps ahead whenever every task waits (the default); False: it
+            moves only on ``jump``.
+        **node_options: Passed to ``open_test_node`` and on to ``open_node``.
+
+    Raises:
+        ValueError: If ``wall`` is naive.
+        Exception: Whatever ``body`` raised.
     """
     clock = trio.testing.MockClock(autojump_threshold=0 if autojump else float("inf"))
 

@@ -81,6 +81,10 @@ def _wanted(topic: str | None, match: Match | None) -> str:
 class Probe:
     """A recording test process. Make one with ``TestNode.probe()``.
 
+    Args:
+        node: The node to spawn the probe on.
+        name: Register the probe under this name.
+
     Attributes:
         pid (PID): The probe's process; send to it, monitor it, pass it to the code under test.
         history (list): Everything that ever arrived, in order (``receive_all`` does not clear it).
@@ -126,14 +130,35 @@ class Probe:
     # -- acting as the probe -----------------------------------------------------------
 
     def send(self, dest: PID | str, topic: str, payload: object = None) -> None:
-        """Send ``payload`` on ``topic`` to ``dest`` with the probe as sender."""
+        """Send ``payload`` on ``topic`` to ``dest`` with the probe as sender.
+
+        Args:
+            dest: A PID, its printed form, or a registered name.
+            topic: The message's topic.
+            payload: The message's payload.
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+        """
         self._note_peer(dest)
         self.proc.send(dest, topic, payload)
 
     async def call(
         self, dest: PID | str, topic: str, payload: object = None, *, timeout: float = 5.0
     ) -> Any:
-        """Call ``dest`` as the probe and return the reply."""
+        """Call ``dest`` as the probe and return the reply.
+
+        Args:
+            dest: A PID, its printed form, or a registered name.
+            topic: The request's topic.
+            payload: The request's payload.
+            timeout: Seconds to wait for the reply (> 0).
+
+        Raises:
+            ProcessNotFound: If ``dest`` is not a live process.
+            CallTimeout: If no reply came in time.
+            CallFailed: If the target exited first or replied with an error.
+        """
         self._note_peer(dest)
         return await self.proc.call(dest, topic, payload, timeout=timeout)
 
@@ -149,16 +174,35 @@ class Probe:
             self._peer_exits[exit.pid] = exit
 
     def reply(self, message: Message, value: object = None) -> bool:
-        """Answer a ``call`` the probe received."""
+        """Answer a ``call`` the probe received.
+
+        Args:
+            message: A request the probe received (from ``expect_message``).
+            value: What the caller's ``call`` returns.
+
+        Returns:
+            bool: False when the caller stopped waiting; the reply is then discarded.
+
+        Raises:
+            ValueError: If ``message`` was not sent with ``call``.
+        """
         return self.proc.reply(message, value)
 
     def monitor(self, dest: PID | str) -> None:
-        """Monitor ``dest``: its ``Exit`` arrives at the probe (see ``expect_exit``)."""
+        """Monitor ``dest``: its ``Exit`` arrives at the probe (see ``expect_exit``).
+
+        Args:
+            dest: A PID, its printed form, or a registered name.
+        """
         self.proc.monitor(dest)
         self._monitoring.add(dest if isinstance(dest, PID) else self._node._resolve(dest).pid)
 
     def link(self, dest: PID | str) -> None:
-        """Link the probe to ``dest``; the probe traps links, so ``LinkDown`` is recorded."""
+        """Link the probe to ``dest``; the probe traps links, so ``LinkDown`` is recorded.
+
+        Args:
+            dest: A PID, its printed form, or a registered name.
+        """
         self.proc.trap_links = True
         self.proc.link(dest)
 
@@ -224,6 +268,9 @@ class Probe:
     async def expect_no_message(self, *, within: float = 0.1) -> None:
         """Require that nothing (no message, no event) arrives for ``within`` seconds.
 
+        Args:
+            within: Seconds on trio's clock to watch.
+
         Raises:
             ExpectationFailed: If something is already queued or arrives in time.
         """
@@ -272,6 +319,11 @@ class Probe:
         """Skip items until a message on ``topic`` matching ``match`` arrives, and return it.
 
         Skipped items are dropped from the queue (they stay in ``history``).
+
+        Args:
+            topic: An exact topic or a glob; None for any topic.
+            match: A predicate on the payload, or a value it must equal; None for any payload.
+            within: Seconds on trio's clock to wait for it.
 
         Raises:
             ExpectationFailed: If no such message arrived within ``within`` seconds.
