@@ -52,6 +52,8 @@ def try_send(group: NodeGroup, peer: str, frame: _wire.Frame) -> None:
 
 def peer_up(group: NodeGroup, peer: str) -> None:
     logger.info("node up node=%s peer=%s", group.name, peer)
+    group.names.peer_up(peer)
+    group._scope.peer_up(peer)
     group._notify_nodes(NodeUp(peer, trio.current_time()))
 
 
@@ -82,6 +84,8 @@ def peer_down(group: NodeGroup, peer: str, why: str, reason: NodeDownReason) -> 
             if local(group, proc.pid) is proc:
                 error = NoConnection(peer, why)
                 _lifecycle.link_down(proc, LinkDown(pid, ExitReason.NOCONNECTION, error, now))
+    group.names.peer_down(peer)
+    group._scope.peer_down(peer)
     group._notify_nodes(NodeDown(peer, why, now, reason))
 
 
@@ -344,4 +348,10 @@ _HANDLERS: dict[type[Any], Callable[[NodeGroup, str, Any], None]] = {
     _wire.Spawned: on_answer,
     _wire.Lookup: on_lookup,
     _wire.Found: on_answer,
+    _wire.NameClaim: lambda group, peer, frame: group.names.on_claim(peer, frame),
+    _wire.NameRelease: lambda group, peer, frame: group.names.on_release(peer, frame),
+    _wire.NameSync: lambda group, peer, frame: group.names.on_sync(peer, frame),
+    _wire.GroupJoin: lambda group, peer, frame: group._scope.on_join(peer, frame),
+    _wire.GroupLeave: lambda group, peer, frame: group._scope.on_leave(peer, frame),
+    _wire.GroupSync: lambda group, peer, frame: group._scope.on_sync(peer, frame),
 }
