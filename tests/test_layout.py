@@ -58,6 +58,7 @@ ANNOTATION_GROUPS = [
         "actors.cluster._remote",
         "actors.cluster._serve",
         "actors.cluster._spanning",
+        "actors.cluster._sync",
     },
 ]
 

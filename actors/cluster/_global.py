@@ -3,7 +3,7 @@
 Every node keeps a replica of the whole name table, so ``whereis`` is a dict
 lookup. A node owns the names of its own processes: it alone adds and releases
 them, and tells its peers (``NameClaim``, ``NameRelease``; all of its claims as
-``NameSync`` batches when a peer comes up). A name is released when its process
+``Sync`` batches when a peer comes up, ``_sync.py``). A name is released when its process
 exits, when it is unregistered, and, on every other node, when its node goes down.
 
 A clash (two nodes claim one name: registrations racing, or both sides of a
@@ -41,8 +41,6 @@ MAX_NAME = 255
 """The longest group-wide name accepted (characters), from this node or a peer."""
 MAX_NAMES_PER_NODE = 100_000
 """The most group-wide names one node may hold (a peer's claims beyond it are dropped)."""
-SYNC_BATCH = 500
-"""Claims per ``NameSync`` frame."""
 
 
 @attrs.frozen
@@ -329,26 +327,10 @@ class GlobalNames:
         if held is not None and held.pid == frame.pid and frame.pid.node == peer:
             self._drop(held)
 
-    def on_sync(self, peer: str, frame: _wire.NameSync) -> None:
-        """A batch of a peer's claims (after it came up)."""
-        for claim in frame.claims:
-            self.on_claim(peer, claim)
-        if frame.ask:
-            self.peer_up(peer, ask=False)
-
-    def peer_up(self, peer: str, *, ask: bool = True) -> None:
-        """Send the claims of this node to ``peer`` (at least one batch, the last asking for
-        the peer's claims in return when ``ask``)."""
-        owned = [self._table[name] for name in sorted(self._by_node.get(self._group.name, ()))]
-        starts = range(0, len(owned), SYNC_BATCH) or range(1)
-        for start in starts:
-            chunk = owned[start : start + SYNC_BATCH]
-            batch = [_wire.NameClaim(c.name, c.pid, c.at) for c in chunk]
-            last = ask and start == starts[-1]
-            try:
-                self._group._transmit(peer, _wire.NameSync(batch, last))
-            except NoConnection:
-                return
+    def claims(self) -> list[_wire.NameClaim]:
+        """The claims of this node's processes, sorted by name (what a peer is sent)."""
+        owned = sorted(self._by_node.get(self._group.name, ()))
+        return [_wire.NameClaim(c.name, c.pid, c.at) for c in map(self._table.__getitem__, owned)]
 
     def peer_down(self, peer: str) -> None:
         """Drop every name held by ``peer``'s processes."""

@@ -3,9 +3,9 @@
 Each node owns the memberships of its own processes, kept in a ``GroupTable`` of its own
 (the table of ``actors.groups``, in a separate scope) that gossips every join and leave to
 the peers (``GroupJoin``, ``GroupLeave``). A node keeps the memberships it heard of, per
-peer; when a peer comes up the two send each other all their memberships (``GroupSync``
-batches), when it goes down every membership of its processes is dropped. Watchers of a
-group get a ``GroupEvent`` for every join and leave, local or remote.
+peer; when a peer comes up the two send each other all their memberships (``Sync``
+batches, ``_sync.py``), when it goes down every membership of its processes is dropped.
+Watchers of a group get a ``GroupEvent`` for every join and leave, local or remote.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ logger = logging.getLogger("actors.cluster")
 
 MAX_MEMBERSHIPS_PER_NODE = 1_000_000
 """The most (group, member) pairs kept for one peer (its joins beyond it are dropped)."""
-SYNC_BATCH = 1000
-"""Memberships per ``GroupSync`` frame."""
 
 
 class _SpanTable(GroupTable):
@@ -110,13 +108,6 @@ class GroupScope:
             self._forget(frame.group, peer)
         self._notify(frame.group, "leave", removed)
 
-    def on_sync(self, peer: str, frame: _wire.GroupSync) -> None:
-        """A batch of ``peer``'s memberships (after it came up)."""
-        for join in frame.joins:
-            self.on_join(peer, join)
-        if frame.ask:
-            self.peer_up(peer, ask=False)
-
     def _valid(self, peer: str, frame: _wire.GroupJoin) -> bool:
         try:
             check_group(frame.group)
@@ -142,29 +133,16 @@ class GroupScope:
             if not nodes:
                 del self.remote[group]
 
-    def peer_up(self, peer: str, *, ask: bool = True) -> None:
-        """Send every local membership to ``peer`` in batches (at least one, the last asking
-        for the peer's memberships in return when ``ask``)."""
-        batch: list[_wire.GroupJoin] = []
-        size = 0
-        for name, members in list(self.table._members.items()):
+    def joins(self, batch: int) -> list[_wire.GroupJoin]:
+        """The local memberships (what a peer is sent), at most ``batch`` PIDs a join."""
+        joins: list[_wire.GroupJoin] = []
+        for name, members in self.table._members.items():
             pids = [proc.pid for proc in members]
-            for start in range(0, len(pids), SYNC_BATCH):
-                chunk = pids[start : start + SYNC_BATCH]
-                batch.append(_wire.GroupJoin(name, chunk))
-                size += len(chunk)
-                if size >= SYNC_BATCH:
-                    if not self._send_sync(peer, batch, False):
-                        return
-                    batch, size = [], 0
-        self._send_sync(peer, batch, ask)
-
-    def _send_sync(self, peer: str, joins: list[_wire.GroupJoin], ask: bool) -> bool:
-        try:
-            self._group._transmit(peer, _wire.GroupSync(joins, ask))
-        except NoConnection:
-            return False
-        return True
+            joins.extend(
+                _wire.GroupJoin(name, pids[start : start + batch])
+                for start in range(0, len(pids), batch)
+            )
+        return joins
 
     def peer_down(self, peer: str) -> None:
         """Drop every membership of ``peer``'s processes; watchers get ``leave`` events."""

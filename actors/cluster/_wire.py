@@ -163,15 +163,6 @@ class NameRelease(_Struct, tag="gr", frozen=True):
     pid: PID
 
 
-class NameSync(_Struct, tag="gs", frozen=True):
-    """A batch of the sending node's claims (sent when a peer comes up)."""
-
-    claims: list[NameClaim]
-    ask: bool = False
-    """The last batch sent at peer up: the receiver answers with all its claims (``ask``
-    False), in case the frames it sent at its own peer up were lost."""
-
-
 class GroupJoin(_Struct, tag="pj", frozen=True):
     """Processes of the sending node joined the spanning ``group``."""
 
@@ -186,12 +177,14 @@ class GroupLeave(_Struct, tag="pl", frozen=True):
     pids: list[PID]
 
 
-class GroupSync(_Struct, tag="ps", frozen=True):
-    """A batch of the sending node's memberships (sent when a peer comes up)."""
+class Sync(_Struct, tag="sy", frozen=True):
+    """A batch of the sending node's claims and memberships (sent when a peer comes up)."""
 
-    joins: list[GroupJoin]
+    names: list[NameClaim]
+    groups: list[GroupJoin]
     ask: bool = False
-    """As ``NameSync.ask``."""
+    """The last batch sent at peer up: the receiver answers with all of its own (``ask``
+    False), in case the frames it sent at its own peer up were lost."""
 
 
 Frame = (
@@ -213,10 +206,9 @@ Frame = (
     | Found
     | NameClaim
     | NameRelease
-    | NameSync
     | GroupJoin
     | GroupLeave
-    | GroupSync
+    | Sync
 )
 
 

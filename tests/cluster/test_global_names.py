@@ -220,7 +220,7 @@ async def test_a_peer_is_bounded_in_names(monkeypatch: pytest.MonkeyPatch) -> No
     async with open_nodes(MemoryNetwork(), "a", "b") as g:
         pid = g["b"].node.spawn(echo)
         claims = [_wire.NameClaim(f"n{i}", pid, 1.0) for i in range(5)]
-        g["a"].frame_received("b", _wire.encode(_wire.NameSync(claims)))
+        g["a"].frame_received("b", _wire.encode(_wire.Sync(claims, [])))
         assert len(g["a"].names.registered()) == 3
         assert g["a"].names.statistics().claims_dropped == 2
         for i in range(3):

@@ -66,6 +66,7 @@ async def test_node_down_leaves_and_heal_joins() -> None:
     async with open_nodes(network, "a", "b", "c") as g:
         got: list[tuple[str, tuple[str, ...]]] = []
         g["a"].node.spawn(watch, "g", got)
+        await settle()  # watching before the joins
         members = [g["b"].node.spawn(echo) for _ in range(3)]
         for pid in members:
             spanning_groups(g["b"].node).join("g", pid)
