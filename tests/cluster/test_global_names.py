@@ -22,6 +22,7 @@ from actors.cluster import (
     current_group,
     global_name,
     open_node_group,
+    spanning_groups,
 )
 from actors.cluster._global import MAX_NAME, MAX_NAMES_PER_NODE
 
@@ -308,3 +309,43 @@ async def run_history(history: list[tuple[str, str, str]]) -> None:
 @given(st.lists(step, max_size=25))
 def test_random_histories_converge(history: list[tuple[str, str, str]]) -> None:
     trio.run(run_history, history, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+# -- frames from a peer are untrusted: whatever decodes, the tables stay bounded and valid ----
+
+peer_pids = st.builds(
+    actors.PID,
+    st.sampled_from(("main", "h")),
+    st.integers(1, 2**31),
+    st.sampled_from(("b", "b", "a", "zz")),
+)
+names = st.one_of(st.text(max_size=300), st.sampled_from(("x", "y", "{x", "@y", "")))
+peer_frames = st.one_of(
+    st.builds(_wire.NameClaim, names, peer_pids, st.floats(allow_nan=True)),
+    st.builds(_wire.NameRelease, names, peer_pids),
+    st.builds(_wire.GroupJoin, names, st.lists(peer_pids, max_size=5)),
+    st.builds(_wire.GroupLeave, names, st.lists(peer_pids, max_size=5)),
+)
+
+
+async def feed(frames: list[_wire.Frame]) -> None:
+    async with open_nodes(MemoryNetwork(), "a", "b") as g:
+        mine = g["a"].node.spawn(echo)
+        g["a"].names.register("x", mine)
+        for frame in frames:
+            g["a"].frame_received("b", _wire.encode(frame))
+            g["a"].frame_received("b", _wire.encode(frame)[:-1])  # truncated: dropped
+        for name, pid in g["a"].names.registered().items():
+            assert 0 < len(name) <= MAX_NAME and name[0] not in "{@"
+            assert pid.node in ("a", "b")
+        view = spanning_groups(g["a"].node)
+        for group in view.which_groups():
+            assert 0 < len(group) <= 255
+            assert all(pid.node == "b" for pid in view.members(group))
+        assert g["a"].names.whereis("x") == mine or g["a"].names.statistics().lost == 1
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(peer_frames, max_size=20))
+def test_untrusted_frames_keep_the_tables_valid(frames: list[_wire.Frame]) -> None:
+    trio.run(feed, frames, clock=trio.testing.MockClock(autojump_threshold=0))
