@@ -87,7 +87,7 @@ async def test_register_whereis_everywhere_and_send_and_call_by_name() -> None:
         assert await g["b"].node.exec(from_a_process) == "via process"
 
         async def registers_itself(proc: actors.Process) -> None:
-            current_group().names.register("self", proc.pid)
+            current_group(proc.node).names.register("self", proc.pid)
             await proc.inbox.receive()
 
         me = g["c"].node.spawn(registers_itself)
