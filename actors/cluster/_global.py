@@ -259,6 +259,9 @@ class GlobalNames:
                 group.transport.send(peer, data)
             except NoConnection:
                 continue
+            except ValueError as error:  # larger than the transport's max_frame
+                logger.warning("frame not sent peer=%s frame=%.80r error=%s", peer, frame, error)
+                continue
             group._sent += 1
 
     def _merge(self, claim: _Claim) -> None:

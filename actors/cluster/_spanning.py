@@ -72,6 +72,9 @@ class GroupScope:
                 group.transport.send(peer, data)
             except NoConnection:
                 continue
+            except ValueError as error:  # larger than the transport's max_frame
+                logger.warning("frame not sent peer=%s frame=%.80r error=%s", peer, frame, error)
+                continue
             group._sent += 1
 
     def _notify(self, group: str, kind: Literal["join", "leave"], pids: Iterable[PID]) -> None:
@@ -132,17 +135,6 @@ class GroupScope:
             nodes.pop(peer, None)
             if not nodes:
                 del self.remote[group]
-
-    def joins(self, batch: int) -> list[_wire.GroupJoin]:
-        """The local memberships (what a peer is sent), at most ``batch`` PIDs a join."""
-        joins: list[_wire.GroupJoin] = []
-        for name, members in self.table._members.items():
-            pids = [proc.pid for proc in members]
-            joins.extend(
-                _wire.GroupJoin(name, pids[start : start + batch])
-                for start in range(0, len(pids), batch)
-            )
-        return joins
 
     def peer_down(self, peer: str) -> None:
         """Drop every membership of ``peer``'s processes; watchers get ``leave`` events."""

@@ -251,6 +251,36 @@ async def test_many_names_sync_in_batches() -> None:
         assert len(g["b"].names.registered()) == 1234
 
 
+async def test_a_sync_too_large_for_the_transport_is_sent_in_halves(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    network = MemoryNetwork(max_frame=2000)
+    async with open_nodes(network, "a", "b") as g:
+        pids = [g["a"].node.spawn(echo) for _ in range(30)]
+        for i, pid in enumerate(pids):
+            g["a"].names.register(f"{i:03}" + "n" * 100, pid)
+            spanning_groups(g["a"].node).join("g" * 200, pid)
+        network.cut("a")
+        network.heal("a")
+        await settle()
+        assert g["b"].names.registered() == g["a"].names.registered()
+        assert spanning_groups(g["b"].node).members("g" * 200) == tuple(pids)
+        g["a"].names.register("x" * 255, pids[0])
+        await settle()
+        assert g["b"].names.whereis("x" * 255) == pids[0]
+        network.max_frame = 200  # a claim fits nowhere now: logged, not raised
+        with caplog.at_level(logging.WARNING, logger="actors.cluster"):
+            g["a"].names.register("y" * 255, pids[0])
+        assert "frame not sent peer=b" in caplog.text
+        assert g["a"].names.whereis("y" * 255) == pids[0]
+        with caplog.at_level(logging.WARNING, logger="actors.cluster"):
+            network.cut("a")
+            network.heal("a")
+            await settle()
+        assert "sync entry dropped peer=b" in caplog.text
+        assert len(g["b"].names.registered()) == 30  # every claim that fits
+
+
 # -- random histories: after quiescence every node agrees, each name one live owner ----------
 
 NODES = ("a", "b", "c")
