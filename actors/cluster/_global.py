@@ -207,7 +207,7 @@ class GlobalNames:
 
     # -- the kernel's "name@*" --------------------------------------------------------
 
-    def resolve(self, dest: str, name: str) -> Process | RemoteProcess:
+    def _resolve(self, dest: str, name: str) -> Process | RemoteProcess:
         """The process (local, or a remote stand-in) holding ``name``, for a send to ``dest``."""
         held = self._table.get(name)
         if held is None:
@@ -301,7 +301,7 @@ class GlobalNames:
 
     # -- frames and peers (called by _serve.py) ------------------------------------------
 
-    def on_claim(self, peer: str, frame: _wire.NameClaim) -> None:
+    def _on_claim(self, peer: str, frame: _wire.NameClaim) -> None:
         """A peer's claim: checked against the bounds, then merged."""
         name, pid = frame.name, frame.pid
         valid = type(name) is str and 0 < len(name) <= MAX_NAME and name[0] not in "{@"
@@ -324,18 +324,18 @@ class GlobalNames:
             why,
         )
 
-    def on_release(self, peer: str, frame: _wire.NameRelease) -> None:
+    def _on_release(self, peer: str, frame: _wire.NameRelease) -> None:
         """A peer released a name: dropped here if that is the claim this replica holds."""
         held = self._table.get(frame.name)
         if held is not None and held.pid == frame.pid and frame.pid.node == peer:
             self._drop(held)
 
-    def claims(self) -> list[_wire.NameClaim]:
+    def _claims(self) -> list[_wire.NameClaim]:
         """The claims of this node's processes, sorted by name (what a peer is sent)."""
         owned = sorted(self._by_node.get(self._group.name, ()))
         return [_wire.NameClaim(c.name, c.pid, c.at) for c in map(self._table.__getitem__, owned)]
 
-    def peer_down(self, peer: str) -> None:
+    def _peer_down(self, peer: str) -> None:
         """Drop every name held by ``peer``'s processes."""
         for name in list(self._by_node.get(peer, ())):
             self._drop(self._table[name])

@@ -207,7 +207,7 @@ class NodeGroup:
         """
         name, at, node = dest.rpartition("@")
         if node == "*" and name:
-            return self.names.resolve(dest, name)  # type: ignore[return-value]
+            return self.names._resolve(dest, name)  # type: ignore[return-value]
         if not at or not name or not node or node == self.name:
             raise ProcessNotFound(dest)
         return RemoteProcess(self, dest, node)

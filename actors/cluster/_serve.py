@@ -83,7 +83,7 @@ def peer_down(group: NodeGroup, peer: str, why: str, reason: NodeDownReason) -> 
             if local(group, proc.pid) is proc:
                 error = NoConnection(peer, why)
                 _lifecycle.link_down(proc, LinkDown(pid, ExitReason.NOCONNECTION, error, now))
-    group.names.peer_down(peer)
+    group.names._peer_down(peer)
     group._scope.peer_down(peer)
     group._notify_nodes(NodeDown(peer, why, now, reason))
 
@@ -347,8 +347,8 @@ _HANDLERS: dict[type[Any], Callable[[NodeGroup, str, Any], None]] = {
     _wire.Spawned: on_answer,
     _wire.Lookup: on_lookup,
     _wire.Found: on_answer,
-    _wire.NameClaim: lambda group, peer, frame: group.names.on_claim(peer, frame),
-    _wire.NameRelease: lambda group, peer, frame: group.names.on_release(peer, frame),
+    _wire.NameClaim: lambda group, peer, frame: group.names._on_claim(peer, frame),
+    _wire.NameRelease: lambda group, peer, frame: group.names._on_release(peer, frame),
     _wire.GroupJoin: lambda group, peer, frame: group._scope.on_join(peer, frame),
     _wire.GroupLeave: lambda group, peer, frame: group._scope.on_leave(peer, frame),
     _wire.Sync: _sync.on_sync,

@@ -28,7 +28,7 @@ SYNC_BATCH = 1000
 
 def send_sync(group: NodeGroup, peer: str, *, ask: bool) -> None:
     """Send this node's claims and memberships to ``peer`` (at least one frame)."""
-    items: list[_wire.NameClaim | tuple[str, PID]] = list(group.names.claims())
+    items: list[_wire.NameClaim | tuple[str, PID]] = list(group.names._claims())
     for name, members in group._scope.table._members.items():
         items.extend((name, proc.pid) for proc in members)
     chunks = [items[start : start + SYNC_BATCH] for start in range(0, len(items), SYNC_BATCH)]
@@ -63,7 +63,7 @@ def _send(
 def on_sync(group: NodeGroup, peer: str, frame: _wire.Sync) -> None:
     """Merge a peer's batch; answer with ours if it asks."""
     for claim in frame.names:
-        group.names.on_claim(peer, claim)
+        group.names._on_claim(peer, claim)
     for join in frame.groups:
         group._scope.on_join(peer, join)
     if frame.ask:
