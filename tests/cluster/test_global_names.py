@@ -18,6 +18,7 @@ from actors.cluster import (
     MemoryNetwork,
     NameLost,
     NodeGroup,
+    _sync,
     _wire,
     current_group,
     global_name,
@@ -279,6 +280,21 @@ async def test_a_sync_too_large_for_the_transport_is_sent_in_halves(
             await settle()
         assert "sync entry dropped peer=b" in caplog.text
         assert len(g["b"].names.registered()) == 30  # every claim that fits
+
+
+async def test_a_lost_sync_is_made_up_by_the_answer_to_the_peers_sync() -> None:
+    async with open_nodes(MemoryNetwork(), "a", "b") as g:
+        pid = g["a"].node.spawn(echo)
+        g["a"].names.register("x", pid)
+        spanning_groups(g["a"].node).join("g", pid)
+        await settle()
+        g["b"].names._peer_down("a")  # as if a's frames at peer up were lost
+        g["b"]._scope.peer_down("a")
+        assert g["b"].names.whereis("x") is None
+        _sync.send_sync(g["b"], "a", ask=True)  # b's own sync at its peer up asks back
+        await settle()
+        assert g["b"].names.whereis("x") == pid
+        assert spanning_groups(g["b"].node).members("g") == (pid,)
 
 
 # -- random histories: after quiescence every node agrees, each name one live owner ----------
