@@ -166,6 +166,10 @@ async def run_history(history: list[tuple[str, str, int, str]]) -> None:
     network = MemoryNetwork()
     async with open_nodes(network, *NODES) as g:
         procs = {n: [g[n].node.spawn(echo) for _ in range(4)] for n in NODES}
+        views: dict[str, set[actors.PID]] = {n: set() for n in NODES}  # "g" rebuilt from events
+        for n in NODES:
+            g[n].node.spawn(follow, "g", views[n])
+        await settle()
         cut: set[str] = set()
         for op, node, index, name in history:
             view = spanning_groups(g[node].node)
@@ -194,6 +198,18 @@ async def run_history(history: list[tuple[str, str, int, str]]) -> None:
             for pid in seen[0]:
                 assert pid.node is not None and g[pid.node].node.is_alive(pid)
                 assert name in spanning_groups(g[pid.node].node).groups_of(pid)
+        for n in NODES:  # a watcher's events add up to the members: none missed, none extra
+            assert views[n] == set(spanning_groups(g[n].node).members("g")), n
+
+
+async def follow(proc: actors.Process, group: str, view: set[actors.PID]) -> None:
+    """Keep ``view`` equal to ``group``'s members by applying the watch's events."""
+    view.update(spanning_groups(proc).monitor(group))
+    while True:
+        event = (await proc.inbox.receive()).payload
+        assert event.kind == "join" or view.issuperset(event.pids)
+        assert event.kind == "leave" or view.isdisjoint(event.pids)
+        (view.update if event.kind == "join" else view.difference_update)(event.pids)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
