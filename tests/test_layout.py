@@ -50,8 +50,16 @@ ANNOTATION_GROUPS = [
         "actors._core._watchdog",
     },
     {"actors._supervision._spec", "actors._supervision._supervisor"},
-    # The node group, the stand-ins it hands the kernel and the frame handlers it calls.
-    {"actors.cluster._group", "actors.cluster._remote", "actors.cluster._serve"},
+    # The node group, the stand-ins it hands the kernel, the frame handlers it calls and the
+    # group-wide names and process groups it holds.
+    {
+        "actors.cluster._global",
+        "actors.cluster._group",
+        "actors.cluster._remote",
+        "actors.cluster._serve",
+        "actors.cluster._spanning",
+        "actors.cluster._sync",
+    },
 ]
 
 

@@ -15,6 +15,10 @@ re-exported once from this package.
 """
 
 from ._exports import Exports as Exports
+from ._global import GlobalNames as GlobalNames
+from ._global import GlobalNameStatistics as GlobalNameStatistics
+from ._global import NameLost as NameLost
+from ._global import global_name as global_name
 from ._group import NodeGroup as NodeGroup
 from ._memory import MemoryNetwork as MemoryNetwork
 from ._memory import MemoryTransport as MemoryTransport
@@ -23,6 +27,8 @@ from ._open import open_node_group as open_node_group
 from ._redis import RedisTransport as RedisTransport
 from ._remote import GroupStatistics as GroupStatistics
 from ._remote import RemoteError as RemoteError
+from ._spanning import SpanningGroups as SpanningGroups
+from ._spanning import spanning_groups as spanning_groups
 from ._transport import FrameHandler as FrameHandler
 from ._transport import NoConnection as NoConnection
 from ._transport import NodeDown as NodeDown
@@ -35,9 +41,12 @@ from ._wire import PayloadError as PayloadError
 __all__ = [
     "Exports",
     "FrameHandler",
+    "GlobalNameStatistics",
+    "GlobalNames",
     "GroupStatistics",
     "MemoryNetwork",
     "MemoryTransport",
+    "NameLost",
     "NoConnection",
     "NodeDown",
     "NodeDownReason",
@@ -46,8 +55,11 @@ __all__ = [
     "PayloadError",
     "RedisTransport",
     "RemoteError",
+    "SpanningGroups",
     "Transport",
     "UnixTransport",
     "current_group",
+    "global_name",
     "open_node_group",
+    "spanning_groups",
 ]

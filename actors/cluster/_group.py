@@ -24,8 +24,10 @@ from .._core._pid import PID
 from .._core._process import Process
 from . import _serve, _wire
 from ._exports import Exports, ProcessFn
+from ._global import GlobalNames
 from ._members import NodeWatchers
 from ._remote import GroupStatistics, RemoteError, RemoteProcess, _Watch, describe
+from ._spanning import GroupScope
 from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp, Transport
 
 __all__ = ["NodeGroup"]
@@ -34,7 +36,7 @@ logger = logging.getLogger("actors.cluster")
 
 
 class NodeGroup:
-    """This node's view of its peers. Made by :func:`open_node_group`."""
+    """This node's view of its peers and group-wide ``names``. Made by :func:`open_node_group`."""
 
     def __init__(
         self, node: Node, transport: Transport, exports: Iterable[str | ProcessFn] = ()
@@ -48,6 +50,8 @@ class NodeGroup:
         self.transport = transport
         self.exports = Exports(node.name, exports)
         """What peers may spawn here (``exports.add``, ``exports.add_resolver``)."""
+        self.names: GlobalNames = GlobalNames(self)
+        self._scope: GroupScope = GroupScope(self)
         self._refs = itertools.count(1)
         self._calls: dict[int, tuple[str, ReplySlot]] = {}
         self._watches: dict[int, _Watch] = {}
@@ -196,12 +200,14 @@ class NodeGroup:
         return RemoteProcess(self, pid, node)
 
     def resolve_name(self, dest: str) -> RemoteProcess:
-        """The remote process ``"name@node"`` names (resolved by that node at send time).
+        """The process ``"name@node"`` (resolved there at send time) or ``"name@*"`` (here) names.
 
         Raises:
-            ProcessNotFound: If ``dest`` is not ``name@node`` of another node.
+            ProcessNotFound: If ``dest`` is not ``name@node`` of another node (or ``name@*``).
         """
         name, at, node = dest.rpartition("@")
+        if node == "*" and name:
+            return self.names._resolve(dest, name)  # type: ignore[return-value]
         if not at or not name or not node or node == self.name:
             raise ProcessNotFound(dest)
         return RemoteProcess(self, dest, node)

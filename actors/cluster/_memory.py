@@ -5,7 +5,8 @@ every node of the group is an ``actors.open_node(name=...)`` in the same trio
 run, joined with ``open_node_group(node, network.transport(name))``. Frames
 keep their order per pair and go through the real wire encoding;
 ``network.cut(name)`` loses a node as a closed connection would (its peers see
-``NodeDown``, monitors ``noconnection``). Nothing here touches a socket.
+``NodeDown``, monitors ``noconnection``) and ``network.heal(name)`` brings it
+back (a partition that heals). Nothing here touches a socket.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class MemoryNetwork:
     def __init__(self, *, max_frame: int = 16 * 2**20) -> None:
         self.max_frame = max_frame
         self.transports: dict[str, MemoryTransport] = {}
+        self._cut: dict[str, MemoryTransport] = {}
 
     def __repr__(self) -> str:
         return f"<MemoryNetwork nodes={sorted(self.transports)}>"
@@ -48,9 +50,37 @@ class MemoryNetwork:
             KeyError: If no node of that name is serving on this network.
         """
         gone = self.transports.pop(name)
+        gone._inbox.clear()  # frames in flight are lost with their connections
+        if reason is not NodeDownReason.LEFT:
+            self._cut[name] = gone
         for peer, transport in list(self.transports.items()):
+            transport._inbox = deque(item for item in transport._inbox if item[0] != name)
             transport._peer_down(name, why, reason)
             gone._peer_down(peer, why, reason)
+
+    def heal(self, name: str) -> None:
+        """Reconnect node ``name``, lost by ``cut``: it and every node on the network see
+        each other come up (``NodeUp``), as after a partition heals.
+
+        Raises:
+            KeyError: If ``name`` was not cut (or its group has closed since).
+            ValueError: If a node of that name is on the network (not cut, or a new one).
+        """
+        if name in self.transports:
+            raise ValueError(
+                f"a node named {name!r} is on the network: heal only a node that was cut"
+            )
+        back = self._cut.pop(name)
+        handler = back._handler
+        assert handler is not None
+        others = list(self.transports.items())
+        self.transports[name] = back  # first: peers send to it from their peer_up
+        for peer, other in others:
+            other._connected.add(name)
+            back._connected.add(peer)
+            if other._handler is not None:
+                other._handler.peer_up(name)
+            handler.peer_up(peer)
 
 
 class MemoryTransport:
@@ -116,13 +146,14 @@ class MemoryTransport:
         if self._node in self.network.transports:
             raise ValueError(f"a node named {self._node!r} is already on this network")
         self._handler = handler
-        for name, other in self.network.transports.items():
+        others = list(self.network.transports.items())
+        self.network.transports[self._node] = self  # first: peers send to it from their peer_up
+        for name, other in others:
             other._connected.add(self._node)
+            self._connected.add(name)
             if other._handler is not None:
                 other._handler.peer_up(self._node)
-            self._connected.add(name)
             handler.peer_up(name)
-        self.network.transports[self._node] = self
         task_status.started()
         try:
             while True:
@@ -135,5 +166,7 @@ class MemoryTransport:
                     self._wake = trio.Event()
                     await self._wake.wait()
         finally:
+            if self.network._cut.get(self._node) is self:
+                del self.network._cut[self._node]
             if self.network.transports.get(self._node) is self:
                 self.network.cut(self._node, "left the group", NodeDownReason.LEFT)

@@ -8,8 +8,9 @@ Needs the ``actors[redis]`` extra. Keys, under ``prefix`` (default ``actors:``):
 * ``node:<node>``: the liveness key, set every ``heartbeat`` seconds with an expiry of
   ``timeout`` seconds; a node whose key is gone is lost;
 * ``events``: a stream of ``up``/``down`` announcements (a node leaving says so at once) and
-  of ``reset`` notices (a sender whose frames were refused resets its link with the receiver);
-* ``names``: the hash of global names (``register_name``/``whereis_name``).
+  of ``reset`` notices (a sender whose frames were refused resets its link with the receiver).
+
+Group-wide names are the node group's (``group.names``), the same on every transport.
 
 One writer task sends every queued frame in order (a pipeline per batch), so frames between two
 nodes stay ordered. If Redis cannot be reached, every peer is reported down (frames in flight
@@ -32,7 +33,6 @@ from typing import Any
 
 import trio
 
-from .._core._pid import PID
 from ._transport import FrameHandler, NoConnection, NodeDownReason
 from ._unix import check_node_name
 
@@ -126,24 +126,6 @@ class RedisTransport:
             raise NoConnection(peer, f"inbox full ({self._backlog[peer]} frames unread)")
         self._out.append((peer, frame))
         self._wake.set()
-
-    # -- global names ------------------------------------------------------------------
-
-    async def register_name(self, name: str, pid: PID) -> bool:
-        """Register a cluster-wide name; False if another PID holds it."""
-        added = await self._client.hsetnx(self._key("names"), name, str(pid))
-        if added:
-            return True
-        return await self.whereis_name(name) == pid
-
-    async def whereis_name(self, name: str) -> PID | None:
-        """The PID registered cluster-wide under ``name``, or None."""
-        value = await self._client.hget(self._key("names"), name)
-        return None if value is None else PID.parse(value.decode())
-
-    async def unregister_name(self, name: str) -> bool:
-        """Remove a cluster-wide name; return whether it was registered."""
-        return bool(await self._client.hdel(self._key("names"), [name]))
 
     # -- running -----------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from .._core import _lifecycle
 from .._core._exceptions import CallFailed, NoProc, ProcessNotFound
 from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message
 from .._core._pid import PID
-from . import _wire
+from . import _sync, _wire
 from ._exports import import_function
 from ._remote import RemoteError, RemoteReplySlot, describe
 from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp
@@ -52,6 +52,7 @@ def try_send(group: NodeGroup, peer: str, frame: _wire.Frame) -> None:
 
 def peer_up(group: NodeGroup, peer: str) -> None:
     logger.info("node up node=%s peer=%s", group.name, peer)
+    _sync.send_sync(group, peer, ask=True)
     group._notify_nodes(NodeUp(peer, trio.current_time()))
 
 
@@ -82,6 +83,8 @@ def peer_down(group: NodeGroup, peer: str, why: str, reason: NodeDownReason) -> 
             if local(group, proc.pid) is proc:
                 error = NoConnection(peer, why)
                 _lifecycle.link_down(proc, LinkDown(pid, ExitReason.NOCONNECTION, error, now))
+    group.names._peer_down(peer)
+    group._scope.peer_down(peer)
     group._notify_nodes(NodeDown(peer, why, now, reason))
 
 
@@ -344,4 +347,9 @@ _HANDLERS: dict[type[Any], Callable[[NodeGroup, str, Any], None]] = {
     _wire.Spawned: on_answer,
     _wire.Lookup: on_lookup,
     _wire.Found: on_answer,
+    _wire.NameClaim: lambda group, peer, frame: group.names._on_claim(peer, frame),
+    _wire.NameRelease: lambda group, peer, frame: group.names._on_release(peer, frame),
+    _wire.GroupJoin: lambda group, peer, frame: group._scope.on_join(peer, frame),
+    _wire.GroupLeave: lambda group, peer, frame: group._scope.on_leave(peer, frame),
+    _wire.Sync: _sync.on_sync,
 }

@@ -148,6 +148,45 @@ class Found(_Struct, tag="f", frozen=True):
     pid: PID | None
 
 
+class NameClaim(_Struct, tag="gn", frozen=True):
+    """The sending node holds group-wide ``name`` for its process ``pid`` since ``at``."""
+
+    name: str
+    pid: PID
+    at: float
+
+
+class NameRelease(_Struct, tag="gr", frozen=True):
+    """The sending node no longer holds ``name`` for ``pid``."""
+
+    name: str
+    pid: PID
+
+
+class GroupJoin(_Struct, tag="pj", frozen=True):
+    """Processes of the sending node joined the spanning ``group``."""
+
+    group: str
+    pids: list[PID]
+
+
+class GroupLeave(_Struct, tag="pl", frozen=True):
+    """Processes of the sending node left the spanning ``group``."""
+
+    group: str
+    pids: list[PID]
+
+
+class Sync(_Struct, tag="sy", frozen=True):
+    """A batch of the sending node's claims and memberships (sent when a peer comes up)."""
+
+    names: list[NameClaim]
+    groups: list[GroupJoin]
+    ask: bool = False
+    """The last batch sent at peer up: the receiver answers with all of its own (``ask``
+    False), in case the frames it sent at its own peer up were lost."""
+
+
 Frame = (
     Hello
     | Send
@@ -165,6 +204,11 @@ Frame = (
     | Spawned
     | Lookup
     | Found
+    | NameClaim
+    | NameRelease
+    | GroupJoin
+    | GroupLeave
+    | Sync
 )
 
 

@@ -52,3 +52,43 @@ async def test_nodes_come_and_go_in_order() -> None:
             await trio.sleep(1)
         assert ga.nodes() == []
     assert seen == [(NodeUp.__name__, "b"), (NodeDown.__name__, "b")] * 2
+
+
+async def test_a_cut_node_heals_and_frames_in_flight_are_lost() -> None:
+    network = MemoryNetwork()
+    seen: list[object] = []
+    async with (
+        actors.open_node(name="a") as a,
+        open_node_group(a, network.transport("a")) as ga,
+        actors.open_node(name="b") as b,
+        open_node_group(b, network.transport("b")) as gb,
+    ):
+
+        async def watcher(proc: actors.Process) -> None:
+            ga.monitor_nodes(proc)
+            while True:
+                event = await proc.events.receive()
+                if isinstance(event, actors.Cancel):
+                    return
+                seen.append((type(event).__name__, event.node))
+
+        async def collect(proc: actors.Process) -> None:
+            while True:
+                seen.append((await proc.inbox.receive()).payload)
+
+        a.spawn(watcher)
+        target = a.spawn(collect, name="target")
+        await trio.sleep(1)
+        b.send("target@a", "t", "before")  # queued, not delivered: lost with the cut
+        network.cut("b")
+        await trio.sleep(1)
+        network.heal("b")
+        assert ga.nodes() == ["b"]
+        assert gb.nodes() == ["a"]
+        b.send(target, "t", "after")
+        await trio.sleep(1)
+        with pytest.raises(ValueError, match="heal only a node that was cut"):
+            network.heal("b")
+        with pytest.raises(KeyError):
+            network.heal("c")
+    assert seen[:3] == [("NodeDown", "b"), ("NodeUp", "b"), "after"]

@@ -19,7 +19,13 @@ from conftest import popen, until
 from distapp import EXPORTS, echo
 
 import actors
-from actors.cluster import NodeDownReason, NodeGroup, RedisTransport, open_node_group
+from actors.cluster import (
+    NodeDownReason,
+    NodeGroup,
+    RedisTransport,
+    open_node_group,
+    spanning_groups,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -99,13 +105,11 @@ async def test_nodes_talk_through_redis(redis: RedisServer) -> None:
         assert await g1.node.call("svc@r2", "q", "x") == "x"
         spawned = await g1.spawn("r2", "distapp:returns", 42)
         assert spawned.node == "r2"
-        transport = g1.transport
-        assert isinstance(transport, RedisTransport)
-        assert await transport.register_name("global", pid)
-        assert not await transport.register_name("global", spawned)
-        assert await transport.whereis_name("global") == pid
-        assert await transport.unregister_name("global")
-        assert await transport.whereis_name("global") is None
+        g2.names.register("global", pid)  # group-wide names work over Redis too
+        await until(lambda: g1.names.whereis("global") == pid)
+        assert await g1.node.call("global@*", "q", "by name") == "by name"
+        spanning_groups(g2.node).join("pool", pid)
+        await until(lambda: spanning_groups(g1.node).members("pool") == (pid,))
 
         got: list[Any] = []
 
@@ -188,20 +192,21 @@ async def test_a_full_inbox_refuses_frames_and_signals_every_loss(redis: RedisSe
                 events.append(await proc.events.receive())
 
         node.spawn(watcher)
-        await until(lambda: transport._backlog.get("ghost") == 1, timeout=15)
-        for i in range(6):  # accepted at once (the backlog seen is 1): 4 fit, 2 are refused
+        # the names and groups sync sent at peer up, then the watch
+        await until(lambda: transport._backlog.get("ghost") == 2, timeout=15)
+        for i in range(6):  # accepted at once (the backlog seen is 2): 3 fit, 3 are refused
             node.send(ghost, "n", i)
         await until(lambda: len(events) >= 2, timeout=15)
         exit, down = events[0], events[1]
         assert exit.reason is actors.ExitReason.NOCONNECTION and exit.pid == ghost
-        assert type(down).__name__ == "NodeDown" and "2 frames refused" in down.why
-        assert transport.frames_refused == 2
+        assert type(down).__name__ == "NodeDown" and "3 frames refused" in down.why
+        assert transport.frames_refused == 3
         entries = await client.xrange("actors:inbox:ghost")
-        assert len(entries) == 5  # nothing trimmed unread: the watch, then frames 0..3 in order
+        assert len(entries) == 5  # nothing trimmed unread: sync, watch, then frames 0..2 in order
         from actors.cluster import _wire
 
         frames = [_wire.decode(cast("bytes", e.field_values[b"f"])) for e in entries]
-        assert [getattr(f, "payload", None) for f in frames[1:]] == [0, 1, 2, 3]
+        assert [getattr(f, "payload", None) for f in frames[2:]] == [0, 1, 2]
         assert transport._backlog["ghost"] == 5
         assert await client.xlen("actors:inbox:ghost") == 5  # nothing trimmed unread
         notices = await client.xrange("actors:events")

@@ -15,7 +15,14 @@ from conftest import until
 from distapp import EXPORTS, echo
 
 import actors
-from actors.cluster import NodeDown, NodeDownReason, NodeGroup, UnixTransport, open_node_group
+from actors.cluster import (
+    NodeDown,
+    NodeDownReason,
+    NodeGroup,
+    UnixTransport,
+    open_node_group,
+    spanning_groups,
+)
 
 pytestmark = [pytest.mark.real_time, pytest.mark.slow]
 
@@ -166,3 +173,19 @@ async def test_down_reasons_left_and_connection_lost(tmp_path: Path) -> None:
         await until(lambda: len(seen) >= 4, timeout=3)
         assert seen[3].node == "zz" and seen[3].reason is NodeDownReason.CONNECTION_LOST
         assert g1.members() == ["n1"]
+
+
+async def test_group_wide_names_and_spanning_groups_over_sockets(tmp_path: Path) -> None:
+    async with _node(tmp_path, "n1") as g1:
+        async with _node(tmp_path, "n2") as g2:
+            await _connected(g1, "n2")
+            await _connected(g2, "n1")
+            pid = g2.node.spawn(echo)
+            g2.names.register("svc", pid)
+            spanning_groups(g2.node).join("pool", pid)
+            await until(lambda: g1.names.whereis("svc") == pid)
+            assert await g1.node.call("svc@*", "q", "by name") == "by name"
+            await until(lambda: spanning_groups(g1.node).members("pool") == (pid,))
+        # n2 left: its names and memberships are gone from n1
+        assert g1.names.registered() == {}
+        assert spanning_groups(g1.node).members("pool") == ()
