@@ -13,6 +13,7 @@ Fenced blocks in README.md and docs/*.md follow these tags:
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import signal
@@ -203,6 +204,28 @@ def test_the_testing_guide_tests_pass(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_site_renders_tagged_fences() -> None:
+    """The site's hook turns this file's fence tags into what Markdown renders as code.
+
+    A fence such as ```` ```python file=x.py ```` is not code to Python-Markdown's fences (an
+    unknown attribute): without the hook it shows as a paragraph of backticks.
+    """
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = "```python file=app/x.py\nx = 1\n```\n\n```text output\n1\n```\n\n````python no-run\n"
+    assert hooks.on_page_markdown(page) == (
+        '```python title="app/x.py"\nx = 1\n```\n\n```text\n1\n```\n\n````python\n'
+    )
+    for doc in DOCS[1:]:  # README.md is not part of the site
+        rendered = hooks.on_page_markdown(doc.read_text(encoding="utf-8"))
+        for line in rendered.splitlines():
+            if opened := FENCE.match(line):
+                info = opened.group(2).split()
+                assert len(info) <= 1 or info[1].startswith("title="), (doc, line)
 
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

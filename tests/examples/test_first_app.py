@@ -73,12 +73,12 @@ def run_virtual(monkeypatch: pytest.MonkeyPatch, *, stop_at: float) -> tuple[int
 
 class TestPage:
     def test_the_page_quotes_every_file_as_it_is(self) -> None:
-        """Each ``file=examples/first_app/...`` block is that file; each file is quoted."""
+        """Each ``file=first_app/...`` block is that file of examples/; each file is quoted."""
         quoted = {}
         for _, info, text in fences():
             path = next((t[5:] for t in info.split() if t.startswith("file=")), None)
             if path is not None:
-                quoted[path] = text
+                quoted[f"examples/{path}"] = text
         files = {
             str(path.relative_to(programs.ROOT))
             for path in APP.rglob("*")
