@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import actors
 import helpers
 import programs
 
@@ -94,6 +95,7 @@ class TestPage:
         text = PAGE.read_text(encoding="utf-8")
         assert "mkdir -p first_app/src" in text
         assert "source .venv/bin/activate" in text  # bare `actors` and `python` need it
+        assert f"actors --version                # prints: actors {actors.__version__}" in text
 
 
 class TestRun:
