@@ -4,6 +4,10 @@
   taken from the argparse parser the console script uses.
 - ``<!-- generated: entry-kinds -->`` becomes one table per ``_index.yaml`` entry kind, taken
   from the registry's schema (fields, defaults, what each accepts).
+- The tags ``tests/test_docs.py`` reads on a fence (``python no-run``, ``text output``,
+  ``python file=PATH``) are not attributes the Markdown extensions know, and a fence carrying
+  them would not render as code at all: they are dropped, and ``file=PATH`` (a file a tutorial
+  has you save) becomes the block's title.
 """
 
 from __future__ import annotations
@@ -11,13 +15,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import re
 from typing import Any
 
 MARKERS = ("<!-- generated: cli -->", "<!-- generated: entry-kinds -->")
+TAGGED_FENCE = re.compile(r"^([ \t]*`{3,}\w+)((?: +[\w./=-]+)+)[ \t]*$", re.M)
+
+
+def _fence(match: re.Match[str]) -> str:
+    files = [tag[5:] for tag in match.group(2).split() if tag.startswith("file=")]
+    return match.group(1) + (f' title="{files[0]}"' if files else "")
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
-    """Replace the generation markers of a page with the generated Markdown."""
+    """Replace the generation markers of a page with the generated Markdown; turn the docs
+    tests' fence tags into what the Markdown extensions render (see the module docstring)."""
+    markdown = TAGGED_FENCE.sub(_fence, markdown)
     if MARKERS[0] in markdown:
         markdown = markdown.replace(MARKERS[0], cli_reference())
     if MARKERS[1] in markdown:

@@ -13,6 +13,7 @@ Fenced blocks in README.md and docs/*.md follow these tags:
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import signal
@@ -205,6 +206,28 @@ def test_the_testing_guide_tests_pass(tmp_path: Path) -> None:
     assert "1 passed" in done.stdout
 
 
+def test_the_site_renders_tagged_fences() -> None:
+    """The site's hook turns this file's fence tags into what Markdown renders as code.
+
+    A fence such as ```` ```python file=x.py ```` is not code to Python-Markdown's fences (an
+    unknown attribute): without the hook it shows as a paragraph of backticks.
+    """
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = "```python file=app/x.py\nx = 1\n```\n\n```text output\n1\n```\n\n````python no-run\n"
+    assert hooks.on_page_markdown(page) == (
+        '```python title="app/x.py"\nx = 1\n```\n\n```text\n1\n```\n\n````python\n'
+    )
+    for doc in DOCS[1:]:  # README.md is not part of the site
+        rendered = hooks.on_page_markdown(doc.read_text(encoding="utf-8"))
+        for line in rendered.splitlines():
+            if opened := FENCE.match(line):
+                info = opened.group(2).split()
+                assert len(info) <= 1 or info[1].startswith("title="), (doc, line)
+
+
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 MENTION = re.compile(r"`((?:[\w.-]+/)*[\w.-]+\.md)`")
 
@@ -238,14 +261,23 @@ class TestLinks:
         assert broken == []
 
 
-def test_readme_says_how_each_example_runs() -> None:
+README_PENDING = {"first_app"}
+"""Examples whose README line the lead writes when merging their branch (helpers do not edit
+README.md); docs/examples.md lists them already. Empty this set once README.md lists them."""
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/examples.md"])
+def test_readme_says_how_each_example_runs(doc: str) -> None:
     """Each example is listed with the right command: an app folder or a python program.
 
     An app may be listed as ``actors run examples/NAME -x ENTRY``: ENTRY must then be one of
-    its ``process`` entries.
+    its ``process`` entries. The README and the examples page both list every example.
     """
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / doc).read_text(encoding="utf-8")
     for example in sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir()):
+        if doc == "README.md" and example.name in README_PENDING:
+            assert f"examples/{example.name}" not in readme, "listed: empty README_PENDING"
+            continue
         is_app = (example / "_index.yaml").exists() or (example / "src" / "_index.yaml").exists()
         app_cmd = f"`actors run examples/{example.name}`"
         py_cmd = f"`python examples/{example.name}/main.py`"
