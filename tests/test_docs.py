@@ -261,11 +261,6 @@ class TestLinks:
         assert broken == []
 
 
-README_PENDING = {"first_app"}
-"""Examples whose README line the lead writes when merging their branch (helpers do not edit
-README.md); docs/examples.md lists them already. Empty this set once README.md lists them."""
-
-
 @pytest.mark.parametrize("doc", ["README.md", "docs/examples.md"])
 def test_readme_says_how_each_example_runs(doc: str) -> None:
     """Each example is listed with the right command: an app folder or a python program.
@@ -275,9 +270,6 @@ def test_readme_says_how_each_example_runs(doc: str) -> None:
     """
     readme = (ROOT / doc).read_text(encoding="utf-8")
     for example in sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir()):
-        if doc == "README.md" and example.name in README_PENDING:
-            assert f"examples/{example.name}" not in readme, "listed: empty README_PENDING"
-            continue
         is_app = (example / "_index.yaml").exists() or (example / "src" / "_index.yaml").exists()
         app_cmd = f"`actors run examples/{example.name}`"
         py_cmd = f"`python examples/{example.name}/main.py`"
