@@ -73,7 +73,8 @@ async def supervise_workers(
         force: Once stopping, set it to send every worker a second SIGTERM.
 
     Returns:
-        int: 0 when every worker stopped cleanly, else the first non-zero code.
+        int: 0 when every worker stopped cleanly, else the first non-zero code; a worker
+        killed by signal N counts as ``128 + N`` (the shell's convention: 137 for SIGKILL).
     """
     codes: dict[str, int] = {}
     async with trio.open_nursery() as nursery:
@@ -82,7 +83,8 @@ async def supervise_workers(
                 _keep_running, name, command, stop, force, grace, backoff, on_exit, env, codes
             )
         task_status.started()
-    return next((code for code in codes.values() if code != 0), 0)
+    worst = next((code for code in codes.values() if code != 0), 0)
+    return 128 - worst if worst < 0 else worst
 
 
 async def _keep_running(
