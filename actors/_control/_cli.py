@@ -1,5 +1,6 @@
 """``actors ps``, ``top``, ``tree``, ``info``, ``state``, ``send``, ``call``, ``trace``, ``metrics``
-(the commands that talk to a running node).
+(the commands that talk to a running node; ``names``, ``groups`` and ``pools`` are in
+``_listcli.py``).
 
 They find the node (``_client.choose``: the runtime folder's registrations, or ``--node``,
 ``--app``, ``--socket``), connect to its control socket (see ``_server.py``), ask, and print
@@ -28,6 +29,7 @@ from ._format import (
     format_trace,
     format_tree,
 )
+from ._listcli import add_groups, add_names, add_pools
 from ._protocol import (
     MAX_ROWS,
     MAX_STATE,
@@ -389,4 +391,7 @@ _ADDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "state": _add_state,
     "trace": _add_trace,
     "metrics": _add_metrics,
+    "names": add_names,
+    "groups": add_groups,
+    "pools": add_pools,
 }

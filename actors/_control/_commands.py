@@ -13,5 +13,8 @@ COMMANDS = {
     "call": "call a process with TOPIC and a JSON payload; print its reply",
     "trace": "show what a process receives and sends, live (bounded: --count, --seconds)",
     "metrics": "the user metrics of a running node (counters, gauges, histograms)",
+    "names": "registered names: local ones and group-wide ones (group.names), with holders",
+    "groups": "process groups, local and spanning, with member counts; GROUP: its members",
+    "pools": "the pools of a running node: routing, live workers, queued messages",
 }
 """Command name -> help line, in the order ``actors --help`` shows them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._directory import shown
 from ._protocol import (
     InfoReply,
     ProcessRow,
@@ -111,8 +112,18 @@ def format_info(reply: InfoReply) -> str:
         f"links      {_listed(reply.links, reply.links_total)}",
         f"monitors   {_listed(reply.monitors, reply.monitors_total)}",
         f"trap_links {str(reply.trap_links).lower()}",
-        "queues",
     ]
+    for title, field, items in (
+        ("global", "global_names", [n + "@*" for n in reply.global_names]),
+        ("groups", "groups", reply.groups),
+        ("spanning", "spanning_groups", reply.spanning_groups),
+        ("watching", "watching", reply.watching),
+        ("bus", "subscriptions", reply.subscriptions),
+    ):
+        if items:
+            listed = [shown(item) for item in items]
+            lines.append(f"{title:<10} {_listed(listed, reply.cut.get(field, len(items)))}")
+    lines.append("queues")
     for q in reply.queues:
         limit = "unbounded" if q.limit is None else f"limit {q.limit}"
         waiting = "  (waiting)" if q.waiting else ""

@@ -13,6 +13,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from ._directory import (
+    GroupsReply,
+    GroupsRequest,
+    NamesReply,
+    NamesRequest,
+    PoolsReply,
+    PoolsRequest,
+)
 from ._usermetrics import MetricsReply, MetricsRequest
 
 MAX_REQUEST = 64 * 1024
@@ -51,7 +59,8 @@ class InfoRequest(msgspec.Struct, tag="info", forbid_unknown_fields=True):
 
     pid: ProcessRef
     limit: Annotated[int, msgspec.Meta(ge=0, le=MAX_ROWS)] = 20
-    """At most this many links and monitors are listed (their totals are always given)."""
+    """At most this many links and monitors are listed (their totals are always given), and
+    this many of each list of names, groups, watches and subscriptions."""
 
 
 class TreeRequest(msgspec.Struct, tag="tree", forbid_unknown_fields=True):
@@ -107,7 +116,16 @@ class TraceRequest(msgspec.Struct, tag="trace", forbid_unknown_fields=True):
     """Events reported per second at most; the others are counted as dropped."""
 
 
-Query = PsRequest | InfoRequest | StatsRequest | TreeRequest | MetricsRequest
+Query = (
+    PsRequest
+    | InfoRequest
+    | StatsRequest
+    | TreeRequest
+    | MetricsRequest
+    | NamesRequest
+    | GroupsRequest
+    | PoolsRequest
+)
 """Requests that only read the node."""
 Request = Query | SendRequest | CallRequest | StateRequest | TraceRequest
 
@@ -187,6 +205,18 @@ class InfoReply(msgspec.Struct, tag="info"):
     """The current await chain, outermost first (``file:line in function``)."""
     links_total: int = 0
     monitors_total: int = 0
+    global_names: list[str] = []
+    """The group-wide names it holds (``group.names``), sorted."""
+    groups: list[str] = []
+    """The local process groups it is in (``actors.groups``), in join order."""
+    spanning_groups: list[str] = []
+    """The spanning process groups it is in (``actors.cluster.spanning_groups``)."""
+    watching: list[str] = []
+    """The groups it watches (``monitor``); a spanning one is marked ``(spanning)``."""
+    subscriptions: list[str] = []
+    """Its event bus subscriptions: ``system kind path -> topic``."""
+    cut: dict[str, int] = {}
+    """The totals of the lists above that were cut to ``limit`` (field name -> total)."""
 
 
 class TreeNode(msgspec.Struct):
@@ -270,7 +300,16 @@ class TraceEnd(msgspec.Struct, tag="trace_end"):
     """Events not shown: over the rate limit, or the buffer was full."""
 
 
-QueryReply = PsReply | InfoReply | StatsReply | TreeReply | MetricsReply
+QueryReply = (
+    PsReply
+    | InfoReply
+    | StatsReply
+    | TreeReply
+    | MetricsReply
+    | NamesReply
+    | GroupsReply
+    | PoolsReply
+)
 Reply = QueryReply | OkReply | CallReply | StateReply | TraceEvent | TraceEnd | ErrorReply
 
 _request_decoder = msgspec.msgpack.Decoder(Request)

@@ -28,7 +28,8 @@ import trio
 from .._core._exceptions import ProcessNotFound
 from .._core._logging import get_logger
 from .._core._node import Node
-from . import _poke, _snapshot, _trace, _tree
+from . import _listing, _poke, _snapshot, _trace, _tree
+from ._directory import GroupsRequest, NamesRequest, PoolsRequest
 from ._errors import ControlError
 from ._protocol import (
     HEADER_SIZE,
@@ -200,6 +201,12 @@ class ControlServer:
                 return ErrorReply(f"no live process {request.pid!r}")
         if isinstance(request, MetricsRequest):
             return metrics_reply(self.node, request)
+        if isinstance(request, NamesRequest):
+            return _listing.names(self.node, request, self.describe)
+        if isinstance(request, GroupsRequest):
+            return _listing.groups(self.node, request, self.describe)
+        if isinstance(request, PoolsRequest):
+            return _listing.pools(self.node, request)
         if isinstance(request, TreeRequest):
             roots, omitted = _tree.tree(self.node, self.describe, request.limit)
             return TreeReply(self.node.name or "", roots, omitted, len(self.node))

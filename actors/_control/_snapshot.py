@@ -25,6 +25,13 @@ from .._core._pid import PID
 from .._core._process import Process
 from .._core._waiter import is_blocked
 from .._time._service import timer_statistics
+from ._memberships import (
+    global_names_of,
+    groups_of,
+    spanning_of,
+    subscriptions_of,
+    watching_of,
+)
 from ._protocol import (
     InfoReply,
     InfoRequest,
@@ -163,9 +170,13 @@ def _row(
     declared: Describe = _no_names,
 ) -> ProcessRow:
     listened = 0 if proc._listeners is None else sum(len(q) for q in proc._listeners.queues())
+    name = proc._names[0] if proc._names else ""
+    if not name and proc.node._remote is not None:
+        held = global_names_of(proc.node, proc)
+        name = held[0] + "@*" if held else ""  # as it is addressed: global_name("db")
     return ProcessRow(
         pid=str(proc.pid),
-        name=(proc._names or [""])[0],
+        name=name,
         host=proc.host.name,
         function=label(proc, declared),
         state=state(proc),
@@ -272,6 +283,7 @@ def info(
         )
     sup = supervised(owners(node))
     restarted = {pid: count for pid, (_, count) in sup.items()}
+    cut: dict[str, int] = {}
     return InfoReply(
         row=_row(proc, trio.current_time(), cpu, restarted, parents(node, sup), declared),
         names=list(described.names),
@@ -282,7 +294,21 @@ def info(
         stack=stack(proc),
         links_total=len(described.links),
         monitors_total=len(described.monitors),
+        global_names=_cut(global_names_of(node, proc), "global_names", limit, cut),
+        groups=_cut(groups_of(node, proc), "groups", limit, cut),
+        spanning_groups=_cut(spanning_of(node, proc), "spanning_groups", limit, cut),
+        watching=_cut(watching_of(node, proc), "watching", limit, cut),
+        subscriptions=_cut(subscriptions_of(node, proc), "subscriptions", limit, cut),
+        cut=cut,
     )
+
+
+def _cut(items: list[str], field: str, limit: int, cut: dict[str, int]) -> list[str]:
+    """The first ``limit`` of ``items``; the total goes in ``cut`` when some are left out."""
+    if len(items) > limit:
+        cut[field] = len(items)
+        return items[:limit]
+    return items
 
 
 def stats(node: Node, started: float) -> StatsReply:

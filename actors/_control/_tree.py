@@ -15,6 +15,7 @@ from .._core._crashlog import _LABEL
 from .._core._node import Node
 from .._core._pid import PID
 from .._core._process import Process
+from .._patterns._pool import _pool_worker
 from .._supervision._manager_loop import _Manager, manage
 from .._supervision._server import Server, serve
 from .._supervision._supervisor import _Supervisor, supervise
@@ -95,6 +96,12 @@ def label(proc: Process, declared: Describe = _no_names) -> str:
         return "service manager"
     if fn is supervise:
         return "supervisor"
+    if fn is _pool_worker:  # a pool's worker: the function the pool was started with
+        for frame in frames(proc):
+            if frame.f_code is _pool_worker.__code__:
+                user = getattr(frame.f_locals.get("state"), "fn", None)
+                if user is not None:
+                    return declared(user) or qualified(user)
     if fn is serve:
         for frame in frames(proc):
             if frame.f_code is serve.__code__:
