@@ -158,20 +158,21 @@ def format_names(replies: list[tuple[NodeEntry | None, NamesReply]]) -> str:
     """The ``names`` table: ``NAME SCOPE NODE PID FUNCTION``; a group-wide name once, however
     many nodes' replicas hold it (a name two replicas give two holders shows twice)."""
     rows: list[tuple[str, ...]] = []
-    seen: set[tuple[str, str]] = set()
+    wide: dict[tuple[str, str], tuple[str, ...]] = {}
     notes: list[str] = []
     for entry, reply in replies:
         here = entry.label if entry is not None else (reply.node or "-")
         where = f"{here}: " if len(replies) > 1 else ""
         local = [r for r in reply.rows if r.scope == "local"]
-        wide = [r for r in reply.rows if r.scope == "group"]
+        held = [r for r in reply.rows if r.scope == "group"]
         rows.extend((shown(r.name), "local", here, r.pid, r.function or "-") for r in local)
-        for row in wide:
-            if (row.name, row.pid) not in seen:
-                seen.add((row.name, row.pid))
-                rows.append((shown(row.name), "group", row.node, row.pid, row.function or "-"))
+        for row in held:  # the holder's node knows its function: its row wins
+            if (row.name, row.pid) not in wide or row.function:
+                cells = (shown(row.name), "group", row.node, row.pid, row.function or "-")
+                wide[row.name, row.pid] = cells
         notes += _more(len(local), reply.local_total, "local names", where)
-        notes += _more(len(wide), reply.group_total, "group-wide names", where)
+        notes += _more(len(held), reply.group_total, "group-wide names", where)
+    rows.extend(wide.values())
     rows.sort(key=lambda cells: (cells[1] != "local", cells[0], cells[2]))
     header = ("NAME", "SCOPE", "NODE", "PID", "FUNCTION")
     lines = _table(header, rows) if rows else ["(no registered names)"]

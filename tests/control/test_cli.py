@@ -284,6 +284,19 @@ def test_info(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1 and "no live process 'nobody'" in err
 
 
+def test_names_groups_pools(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    """The services' names, held by the processes ``ps`` shows; no groups, no pools."""
+    code, out, _ = _cli(capsys, "names")
+    rows = [line.split() for line in out.splitlines()]
+    assert code == 0 and rows[0] == ["NAME", "SCOPE", "NODE", "PID", "FUNCTION"]
+    assert rows[1][:3] == ["app:backup", "local", "-"] and rows[1][4] == "app:backup_process"
+    assert len(rows) == 5
+    code, out, _ = _cli(capsys, "groups")
+    assert (code, out) == (0, "(no process groups)\n")
+    code, out, _ = _cli(capsys, "pools", "--json")
+    assert code == 0 and json.loads(out) == {"type": "pools", "node": "", "rows": [], "total": 0}
+
+
 def test_the_console_command(app: App) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "registry._cli", "ps", "--app", str(APP), "--limit", "1"],

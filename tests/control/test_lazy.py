@@ -55,8 +55,18 @@ def test_version_and_help_import_no_trio(argv: tuple[str, ...]) -> None:
 
 
 def test_commands_import_only_the_client() -> None:
-    """``actors ps/tree/info/trace`` (here: no node running) need msgspec, not the runtime."""
-    for argv in (("ps",), ("tree",), ("info", "1"), ("trace", "1"), ("info", "--help")):
+    """``actors ps/tree/info/trace/names/groups/pools`` (here: no node running) need msgspec,
+    not the runtime."""
+    for argv in (
+        ("ps",),
+        ("tree",),
+        ("info", "1"),
+        ("trace", "1"),
+        ("info", "--help"),
+        ("names", "--all"),
+        ("groups", "jobs"),
+        ("pools",),
+    ):
         assert loaded(cli(*argv)) == {"msgspec"}, argv
 
 
