@@ -63,6 +63,8 @@ LIMITS = [
     ("actors._control._protocol", "MAX_STATE", MIB, "100 characters to 1 MiB"),
     ("actors._control._protocol", "MAX_TIMEOUT", 3600.0, "at most 3,600 s"),
     ("actors._control._protocol", "MAX_TRACE", 100_000, "1-100,000 events"),
+    ("actors._control._directory", "MAX_LISTED", 10_000, "totals always given) | 1-10,000"),
+    ("actors._control._directory", "GROUP_NAME", 255, "`actors groups GROUP` | 1-255 characters"),
     ("actors._control._trace", "BUFFER", 1000, "1,000 events buffered"),
     ("actors._control._usermetrics", "MAX_SERIES_ROWS", 20_000, "20,000 series"),
     ("actors._control._tree", "_STACK_DEPTH", 64, "`actors info` shows | 64 frames"),
