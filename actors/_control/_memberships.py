@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+
     from .._core._node import Node
     from .._core._process import Process
     from .._patterns._groups import GroupTable
@@ -36,6 +38,13 @@ def spanning_table(node: Node) -> GroupTable | None:
     """The table of the local members of spanning groups (None outside a node group)."""
     group = node_group(node)
     return None if group is None else group._scope.table
+
+
+def global_holders(node: Node) -> Mapping[Process, Collection[str]]:
+    """The processes of this node holding group-wide names, and their names (empty outside a
+    node group): the index ``GlobalNames`` keeps by holder, kept in step with the table."""
+    group = node_group(node)
+    return {} if group is None else group.names._owners
 
 
 def global_names_of(node: Node, proc: Process) -> list[str]:

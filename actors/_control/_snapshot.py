@@ -12,7 +12,7 @@ import heapq
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, final
 
 import trio
@@ -26,6 +26,7 @@ from .._core._process import Process
 from .._core._waiter import is_blocked
 from .._time._service import timer_statistics
 from ._memberships import (
+    global_holders,
     global_names_of,
     groups_of,
     spanning_of,
@@ -168,12 +169,13 @@ def _row(
     restarted: dict[PID, int] | None = None,
     parent: dict[PID, PID] | None = None,
     declared: Describe = _no_names,
+    holders: Mapping[Process, Collection[str]] | None = None,
 ) -> ProcessRow:
     listened = 0 if proc._listeners is None else sum(len(q) for q in proc._listeners.queues())
     name = proc._names[0] if proc._names else ""
-    if not name and proc.node._remote is not None:
-        held = global_names_of(proc.node, proc)
-        name = held[0] + "@*" if held else ""  # as it is addressed: global_name("db")
+    if not name and holders:
+        held = holders.get(proc)
+        name = min(held) + "@*" if held else ""  # as it is addressed: global_name("db")
     return ProcessRow(
         pid=str(proc.pid),
         name=name,
@@ -217,13 +219,16 @@ def ps(
     sup = supervised(owners(node))
     restarted = {pid: count for pid, (_, count) in sup.items()}
     parent = parents(node, sup)
+    holders = global_holders(node)
     return PsReply(
         node=node.name or "",
         pid=os.getpid(),
         total=len(table),
         uptime=now - started,
         cpu_sampling=cpu is not None,
-        rows=[_row(p, now, cpu, restarted, parent, declared) for p in procs[: request.limit]],
+        rows=[
+            _row(p, now, cpu, restarted, parent, declared, holders) for p in procs[: request.limit]
+        ],
         stalls=stalls(node),
     )
 
@@ -285,7 +290,15 @@ def info(
     restarted = {pid: count for pid, (_, count) in sup.items()}
     cut: dict[str, int] = {}
     return InfoReply(
-        row=_row(proc, trio.current_time(), cpu, restarted, parents(node, sup), declared),
+        row=_row(
+            proc,
+            trio.current_time(),
+            cpu,
+            restarted,
+            parents(node, sup),
+            declared,
+            global_holders(node),
+        ),
         names=list(described.names),
         links=[str(p) for p in itertools.islice(described.links, limit)],
         monitors=[str(p) for p in itertools.islice(described.monitors, limit)],
