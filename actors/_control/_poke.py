@@ -27,7 +27,7 @@ from ._protocol import (
     StateReply,
     StateRequest,
 )
-from ._snapshot import find
+from ._snapshot import find, missing
 from ._tree import Describe, _no_names, qualified, server_of
 
 _json = msgspec.json.Decoder()
@@ -49,11 +49,13 @@ def _payload(text: str) -> Any:
         raise ValueError(f"the payload is not valid JSON: {error}") from None
 
 
-def _target(node: Node, dest: str) -> Process:
+def _target(node: Node, dest: str, *, local: bool = False) -> Process:
+    """The process ``dest`` names (another node's too, unless ``local``: sends and calls
+    reach it through the node group; a Server's state is read on its own node)."""
     try:
-        return find(node, dest)
-    except ProcessNotFound:
-        raise ValueError(f"no live process {dest!r}") from None
+        return find(node, dest, local=local)
+    except ProcessNotFound as error:
+        raise ValueError(missing(dest, error)) from None
 
 
 def send(node: Node, request: SendRequest, allowed: bool) -> OkReply | ErrorReply:
@@ -94,7 +96,7 @@ def state(
 ) -> StateReply | ErrorReply:
     """The Server's ``format_state()``, as (attribute, repr) pairs cut to ``request.size``."""
     try:
-        proc = _target(node, request.dest)
+        proc = _target(node, request.dest, local=True)
     except ValueError as error:
         return ErrorReply(str(error))
     server = server_of(proc)

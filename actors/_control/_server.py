@@ -197,8 +197,8 @@ class ControlServer:
         if isinstance(request, InfoRequest):
             try:
                 return _snapshot.info(self.node, request, self.cpu, self.describe)
-            except ProcessNotFound:
-                return ErrorReply(f"no live process {request.pid!r}")
+            except ProcessNotFound as error:
+                return ErrorReply(_snapshot.missing(request.pid, error))
         if isinstance(request, MetricsRequest):
             return metrics_reply(self.node, request)
         if isinstance(request, NamesRequest):
@@ -268,8 +268,8 @@ class ControlServer:
         """Stream a trace until it ends by itself or the client goes away."""
         try:
             proc = _snapshot.find(self.node, request.dest)
-        except ProcessNotFound:
-            await stream.send_all(frame(ErrorReply(f"no live process {request.dest!r}")))
+        except ProcessNotFound as error:
+            await stream.send_all(frame(ErrorReply(_snapshot.missing(request.dest, error))))
             return
         tracer, stop = _trace.start(self.node, proc, request)
         try:

@@ -247,11 +247,14 @@ def stalls(node: Node) -> StallSummary | None:
     return summary
 
 
-def find(node: Node, text: str) -> Process:
-    """The live process named by ``text``: a printed PID, a sequence number, or a name.
+def find(node: Node, text: str, *, local: bool = True) -> Process:
+    """The live process named by ``text``: a printed PID, a sequence number, or a name
+    (``name@node`` and a group-wide ``name@*`` too: another node's process only when
+    ``local`` is False, as a send or call may reach it; reading one needs its own node).
 
     Raises:
-        ProcessNotFound: If none is alive.
+        ProcessNotFound: If none is alive (here); for a process of another node its
+            ``node`` attribute names that node.
     """
     if text.isdigit() or text.lower().startswith("0x"):
         try:
@@ -262,9 +265,22 @@ def find(node: Node, text: str) -> Process:
             raise ProcessNotFound(text)
         return proc
     try:
-        return node._resolve(text)
+        proc = node._resolve(text)
     except ValueError:
         raise ProcessNotFound(text) from None
+    if local and proc._is_remote:
+        error = ProcessNotFound(text)
+        error.node = getattr(proc, "node_name", None)  # type: ignore[attr-defined]
+        raise error
+    return proc
+
+
+def missing(text: str, error: ProcessNotFound) -> str:
+    """The error line for ``text`` that :func:`find` did not find here."""
+    elsewhere = getattr(error, "node", None)
+    if elsewhere:
+        return f"{text!r} names a process of node {elsewhere!r}: ask that node (--node {elsewhere})"
+    return f"no live process {text!r}"
 
 
 def info(

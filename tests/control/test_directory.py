@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -24,8 +25,15 @@ from actors._control._directory import (
     format_pools,
 )
 from actors._control._format import format_info, format_ps_nodes
-from actors._control._protocol import InfoRequest, PsRequest
+from actors._control._protocol import (
+    ErrorReply,
+    InfoReply,
+    InfoRequest,
+    PsRequest,
+    StateRequest,
+)
 from actors._control._runtime import NodeEntry
+from actors._control._server import ControlServer
 from actors.cluster import MemoryNetwork, open_node_group, spanning_groups
 from actors.testing import TestNode
 
@@ -268,3 +276,24 @@ async def test_pools(actors_node: TestNode) -> None:
     named.stop()
     await tn.settle()
     assert [p.name for p in _listing.pools(tn.node, PoolsRequest()).rows] == [""]
+
+
+async def test_reading_another_nodes_process_says_which_node_to_ask() -> None:
+    """``info`` and ``state`` of ``db@*``, ``far@b`` or a PID of node b, asked of node a:
+    an error naming node b (not a crash of the request); a local ``db@*`` is read."""
+    async with nodes("a", "b") as g:
+        far = g["b"].node.spawn(idle, name="far")
+        near = g["a"].node.spawn(idle)
+        g["b"].names.register("db", far)
+        g["a"].names.register("here", near)
+        await trio.sleep(1)
+        server = ControlServer(g["a"].node, Path("unused.sock"))
+        for text in ("db@*", "far@b", str(far)):
+            for request in (InfoRequest(text), StateRequest(text)):
+                reply = await server.answer(request)
+                assert reply == ErrorReply(
+                    f"{text!r} names a process of node 'b': ask that node (--node b)"
+                )
+        reply = await server.answer(InfoRequest("here@*"))
+        assert isinstance(reply, InfoReply) and reply.row.pid == str(near)
+        assert reply.row.name == "here@*"
