@@ -7,7 +7,7 @@ COMMANDS = {
     "ps": "list the processes of a running node (--all: of every node you run)",
     "top": "ps, refreshed (Ctrl+C stops)",
     "tree": "the supervision tree: supervisors, services, children, restarts",
-    "info": "links, monitors, queues and stack of a process",
+    "info": "names, groups, links, monitors, queues and stack of a process",
     "state": "the state of a Server process (its format_state hook)",
     "send": "send TOPIC with a JSON payload to a process",
     "call": "call a process with TOPIC and a JSON payload; print its reply",
