@@ -16,6 +16,8 @@ re-exported once from this package.
 
 from ._exports import Exports as Exports
 from ._group import NodeGroup as NodeGroup
+from ._losses import Undelivered as Undelivered
+from ._losses import UndeliveredReason as UndeliveredReason
 from ._memory import MemoryNetwork as MemoryNetwork
 from ._memory import MemoryTransport as MemoryTransport
 from ._open import current_group as current_group
@@ -47,6 +49,8 @@ __all__ = [
     "RedisTransport",
     "RemoteError",
     "Transport",
+    "Undelivered",
+    "UndeliveredReason",
     "UnixTransport",
     "current_group",
     "open_node_group",

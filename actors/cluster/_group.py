@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable
-from contextlib import suppress
 from typing import Any, cast
 
 import trio
@@ -24,6 +23,7 @@ from .._core._pid import PID
 from .._core._process import Process
 from . import _serve, _wire
 from ._exports import Exports, ProcessFn
+from ._losses import Losses
 from ._members import NodeWatchers
 from ._remote import GroupStatistics, RemoteError, RemoteProcess, _Watch, describe
 from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp, Transport
@@ -63,6 +63,8 @@ class NodeGroup:
         self._sent = 0
         self._received = 0
         self._dropped = 0
+        self._unsent = 0
+        self._losses = Losses(node.name, lambda peer, frame: _serve.try_send(self, peer, frame))
 
     def __repr__(self) -> str:
         return f"<NodeGroup {self.name} peers={sorted(self.transport.peers())}>"
@@ -158,8 +160,7 @@ class NodeGroup:
                 self._add_link(link, pid)
             else:  # the linker died meanwhile: the child gets LinkDown(noproc), as in Erlang
                 assert pid.node is not None
-                with suppress(NoConnection):
-                    self._transmit(pid.node, _wire.LinkExit(link.pid, pid, "error", noproc=True))
+                _serve.try_send(self, pid.node, _wire.LinkExit(link.pid, pid, "error", noproc=True))
 
     async def whereis(self, name: str, node: str, *, timeout: float = 5.0) -> PID | None:
         """Return the PID registered under ``name`` on ``node`` (None if none)."""
@@ -170,7 +171,8 @@ class NodeGroup:
         return cast("PID | None", answer[0])
 
     def statistics(self) -> GroupStatistics:
-        """Counters: frames sent, received and dropped; watches, links, calls in flight."""
+        """Counters: frames sent, received, dropped and unsent; watches, links, calls in flight;
+        messages lost here and losses reported here."""
         return GroupStatistics(
             peers=tuple(self.nodes()),
             frames_sent=self._sent,
@@ -180,6 +182,9 @@ class NodeGroup:
             served_watches=len(self._served),
             remote_links=sum(len(v) for v in self._links.values()),
             pending_calls=len(self._calls),
+            frames_unsent=self._unsent,
+            messages_undelivered=self._losses.undelivered,
+            undelivered_reported=self._losses.reported,
         )
 
     # -- called by the kernel (through RemoteProcess) ---------------------------------
@@ -290,8 +295,7 @@ class NodeGroup:
                 self._calls.pop(watch.target[1], None)
             return
         self._forget(ref, watch, watch.target)
-        with suppress(NoConnection):
-            self._transmit(watch.peer, _wire.Unwatch(ref))
+        _serve.try_send(self, watch.peer, _wire.Unwatch(ref))
 
     def _demonitor(self, target: RemoteProcess, watcher: Process) -> None:
         ref = self._watch_keys.get((watcher, target.pid))
@@ -334,8 +338,7 @@ class NodeGroup:
         if pids is None or target.pid not in pids:
             return
         pids.discard(target.pid)
-        with suppress(NoConnection):
-            self._transmit(target.node_name, _wire.Unlink(proc.pid, target.pid))
+        _serve.try_send(self, target.node_name, _wire.Unlink(proc.pid, target.pid))
 
     def _add_link(self, proc: Process, pid: PID) -> None:
         pids = self._links.get(proc)
@@ -352,8 +355,7 @@ class NodeGroup:
         text = describe(exit.error)
         for pid in pids:
             assert pid.node is not None
-            with suppress(NoConnection):
-                self._transmit(pid.node, _wire.LinkExit(proc.pid, pid, exit.reason.value, text))
+            _serve.try_send(self, pid.node, _wire.LinkExit(proc.pid, pid, exit.reason.value, text))
 
     def _cancel(self, target: RemoteProcess, event: Cancel) -> None:
         pid = target.pid

@@ -68,6 +68,7 @@ async def open_node_group(
         except Exception as error:  # raised as itself, not wrapped in an ExceptionGroup
             failed = error
         else:
+            nursery.start_soon(group._losses.run)
             node._remote = group
             try:
                 yield group

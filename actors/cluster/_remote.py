@@ -65,6 +65,12 @@ class GroupStatistics:
     """Monitors other nodes hold on this node's processes."""
     remote_links: int
     pending_calls: int
+    frames_unsent: int = 0
+    """Frames (replies, ``Down``...) not sent because their peer was not connected (logged)."""
+    messages_undelivered: int = 0
+    """Plain sends from peers this node could not deliver (each reported to its sender)."""
+    undelivered_reported: int = 0
+    """Reports of this node's sends that another node could not deliver (``Undelivered``)."""
 
 
 def describe(error: BaseException | None) -> str:

@@ -3,12 +3,13 @@
 The ``NodeGroup`` methods the transport calls (``frame_received``, ``peer_up``,
 ``peer_down``) are these functions. A frame that does not decode is logged and dropped
 (and counted); a frame naming a process that is gone is answered the way a local
-operation would be (``noproc``) or dropped (a plain send: at most once).
+operation would be (``noproc``), or (a plain send) reported to its sender as ``Undelivered``
+(``_losses.py``). A frame this node cannot send back (the peer is not connected) is counted
+(``frames_unsent``) and logged.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,12 @@ import trio
 from outcome import Error, Value
 
 from .._core import _lifecycle
-from .._core._exceptions import CallFailed, NoProc, ProcessNotFound
+from .._core._exceptions import CallFailed, MailboxFull, NoProc, ProcessNotFound
 from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message
 from .._core._pid import PID
 from . import _wire
 from ._exports import import_function
+from ._losses import UndeliveredReason
 from ._remote import RemoteError, RemoteReplySlot, describe
 from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp
 
@@ -43,8 +45,19 @@ def local(group: NodeGroup, pid: PID) -> Process | None:
 
 
 def try_send(group: NodeGroup, peer: str, frame: _wire.Frame) -> None:
-    with contextlib.suppress(NoConnection):
+    """Send ``frame`` if ``peer`` is connected; else count and log it (the peer, which does
+    not see this node either or will not for long, has failed or will fail what waits on it)."""
+    try:
         group._transmit(peer, frame)
+    except NoConnection as error:
+        group._unsent += 1
+        logger.info(
+            "frame not sent node=%s peer=%s frame=%s error=%s",
+            group.name,
+            peer,
+            type(frame).__name__,
+            error,
+        )
 
 
 # -- transport callbacks -----------------------------------------------------------
@@ -118,7 +131,9 @@ def on_send(group: NodeGroup, peer: str, frame: _wire.Send | _wire.SendName) -> 
     if proc is None:
         if frame.call:
             try_send(group, peer, _wire.Reply(frame.call, False, noproc=True))
-        return  # at most once: a send to a process that is gone is dropped
+        else:  # lost: the sender gets Undelivered (a local send would raise)
+            group._losses.lost(peer, frame, UndeliveredReason.NOPROC, "")
+        return
     slot = None
     if frame.call:
         slot = RemoteReplySlot(group, peer, frame.call, proc, frame.topic)
@@ -128,7 +143,15 @@ def on_send(group: NodeGroup, peer: str, frame: _wire.Send | _wire.SendName) -> 
         if slot is not None:
             slot._answer(False, None, f"not delivered: {error}", None)
         else:
-            logger.warning("remote message dropped to=%s error=%s", proc.pid, error)
+            full = isinstance(error, MailboxFull)
+            reason = UndeliveredReason.MAILBOX_FULL if full else UndeliveredReason.REFUSED
+            group._losses.lost(peer, frame, reason, str(error))
+
+
+def on_not_delivered(group: NodeGroup, peer: str, frame: _wire.NotDelivered) -> None:
+    proc = local(group, frame.to)
+    if proc is not None:
+        group._losses.reported_to(proc, peer, frame)
 
 
 def reply(
@@ -344,4 +367,5 @@ _HANDLERS: dict[type[Any], Callable[[NodeGroup, str, Any], None]] = {
     _wire.Spawned: on_answer,
     _wire.Lookup: on_lookup,
     _wire.Found: on_answer,
+    _wire.NotDelivered: on_not_delivered,
 }

@@ -10,7 +10,7 @@ is reported to the caller, which logs and drops it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -148,6 +148,17 @@ class Found(_Struct, tag="f", frozen=True):
     pid: PID | None
 
 
+class NotDelivered(_Struct, tag="nd", frozen=True):
+    to: PID
+    """The sender of the lost messages (on the receiving node)."""
+    dest: PID | str
+    """As addressed: a PID, or ``"name@node"``."""
+    topic: str
+    reason: str
+    why: str
+    count: Annotated[int, msgspec.Meta(ge=1, le=1 << 62)]
+
+
 Frame = (
     Hello
     | Send
@@ -165,6 +176,7 @@ Frame = (
     | Spawned
     | Lookup
     | Found
+    | NotDelivered
 )
 
 

@@ -1,10 +1,21 @@
-"""Every loss is signalled: a lost node is a failure to ``transient`` restart rules."""
+"""Every loss is signalled: a plain send another node could not deliver is reported to its
+sender (``Undelivered``), a call fails, a lost node fails what waits on it, and ``transient``
+restart rules treat ``noconnection`` as a failure."""
 
 from __future__ import annotations
 
-import pytest
+from typing import TYPE_CHECKING, Any
 
+import pytest
+import trio
+
+import actors
 from actors import ExitReason, Restart
+from actors.cluster import MemoryNetwork, NoConnection, Undelivered, UndeliveredReason, _wire
+from actors.cluster._losses import UNDELIVERED_WINDOW
+
+if TYPE_CHECKING:
+    from conftest import Pair
 
 
 @pytest.mark.parametrize("reason", list(ExitReason))
@@ -13,3 +24,166 @@ def test_transient_restarts_after_error_and_noconnection_only(reason: ExitReason
     assert Restart.TRANSIENT.wanted(reason) is failed
     assert Restart.PERMANENT.wanted(reason)
     assert not Restart.TEMPORARY.wanted(reason)
+
+
+async def _idle(proc: actors.Process) -> None:
+    await trio.sleep_forever()
+
+
+def _sender(dest: Any, count: int, box: list[Any], *, topic: str = "t") -> Any:
+    """A process that sends ``count`` messages to ``dest`` (never blocking), then collects
+    what arrives on its events for a while."""
+
+    async def main(proc: actors.Process) -> None:
+        for i in range(count):
+            proc.send(dest, topic, i)
+        with trio.move_on_after(1):
+            while True:
+                box.append(await proc.events.receive())
+
+    return main
+
+
+async def test_a_send_to_a_gone_pid_or_an_unknown_name_is_reported_to_the_sender(
+    pair: Pair,
+) -> None:
+    gone = pair.b.spawn(_idle)
+    pair.b.terminate(gone)
+    await pair.b.wait_exit(gone)
+    by_pid: list[Any] = []
+    by_name: list[Any] = []
+    pid = pair.a.spawn(_sender(gone, 1, by_pid, topic="hello"))
+    pair.a.spawn(_sender("nobody@b", 1, by_name))
+    await pair.a.wait_exit(pid)
+    await trio.sleep(1)
+    [event] = by_pid
+    assert isinstance(event, Undelivered)
+    assert (event.dest, event.topic, event.reason, event.node, event.count) == (
+        gone,
+        "hello",
+        UndeliveredReason.NOPROC,
+        "b",
+        1,
+    )
+    [event] = by_name
+    assert (event.dest, event.reason, event.count) == ("nobody@b", UndeliveredReason.NOPROC, 1)
+    assert pair.gb.statistics().messages_undelivered == 2
+    assert pair.ga.statistics().undelivered_reported == 2
+
+
+async def test_a_full_remote_mailbox_is_reported_coalesced_and_never_blocks(pair: Pair) -> None:
+    box = pair.b.spawn(_idle, mailbox=actors.MailboxPolicy(limit=3))
+    got: list[Any] = []
+
+    async def storm(proc: actors.Process) -> None:
+        for i in range(100):
+            proc.send(box, "n", i)  # returns at once: the loss is learnt later
+        await trio.sleep(1)  # both reports arrive while this process reads no events
+        while proc.events:
+            got.append(proc.events.receive_nowait())
+
+    pair.a.spawn(storm)
+    await trio.sleep(2)
+    [event] = got  # the second report was merged into the first, still queued
+    assert isinstance(event, Undelivered)
+    assert event.reason is UndeliveredReason.MAILBOX_FULL and event.count == 97
+    assert "is full (3 messages)" in event.why and event.dest == box and event.topic == "n"
+    # one report at once, one for the 96 that followed within the window: 2 frames, not 97
+    assert pair.ga.statistics().undelivered_reported == 2
+    assert pair.gb.statistics().messages_undelivered == 97
+
+
+async def test_a_steady_loss_is_reported_once_per_window(pair: Pair) -> None:
+    gone = pair.b.spawn(_idle)
+    pair.b.terminate(gone)
+    await pair.b.wait_exit(gone)
+    events: list[Any] = []
+
+    async def trickle(proc: actors.Process) -> None:
+        for i in range(200):  # one lost message every 10 ms for 2 s, reading events meanwhile
+            proc.send(gone, "n", i)
+            with trio.move_on_after(0.01):
+                events.append(await proc.events.receive())
+        with trio.move_on_after(1):
+            while True:
+                events.append(await proc.events.receive())
+
+    await pair.a.wait_exit(pair.a.spawn(trickle))
+    assert sum(event.count for event in events) == 200  # every loss counted
+    window_reports = 2 / UNDELIVERED_WINDOW
+    assert window_reports - 2 <= len(events) <= window_reports + 2  # one per window
+    assert pair.ga.statistics().undelivered_reported == len(events)
+
+
+async def test_a_send_from_outside_a_process_is_counted_and_logged(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    box = pair.b.spawn(_idle, mailbox=actors.MailboxPolicy(limit=1))
+    for i in range(3):
+        pair.a.send(box, "n", i)
+    await trio.sleep(1)
+    assert pair.gb.statistics().messages_undelivered == 2
+    assert pair.ga.statistics().undelivered_reported == 0
+    assert "message undelivered node=b peer=a from=None" in caplog.text
+
+
+async def test_calls_fail_for_a_full_mailbox_a_gone_pid_and_a_lost_node(
+    pair: Pair, network: MemoryNetwork
+) -> None:
+    box = pair.b.spawn(_idle, mailbox=actors.MailboxPolicy(limit=1))
+    pair.a.send(box, "fill", 0)
+    with pytest.raises(actors.CallFailed, match=r"not delivered: mailbox of .* is full"):
+        await pair.a.call(box, "q", 1)
+    pair.b.terminate(box)
+    await pair.b.wait_exit(box)
+    with pytest.raises(actors.ProcessNotFound):
+        await pair.a.call(box, "q", 1)
+    # a call pending toward a node that is lost fails at once, not at its timeout
+    silent = pair.b.spawn(_idle)
+    failure: list[BaseException] = []
+
+    async def caller(proc: actors.Process) -> None:
+        try:
+            await proc.call(silent, "q", 1, timeout=60)
+        except actors.CallFailed as error:
+            failure.append(error)
+
+    pid = pair.a.spawn(caller)
+    await trio.sleep(0.5)
+    start = trio.current_time()
+    network.cut("b")
+    await pair.a.wait_exit(pid)
+    assert trio.current_time() - start < 0.01
+    [error] = failure
+    assert "noconnection" in str(error) and isinstance(error.__cause__, NoConnection)
+
+
+async def test_a_reply_to_a_peer_that_is_not_connected_is_counted(pair: Pair) -> None:
+    async def late(proc: actors.Process) -> None:
+        msg = await proc.inbox.receive()
+        await trio.sleep(0.5)
+        proc.reply(msg, "late")
+
+    replier = pair.b.spawn(late)
+
+    async def caller(proc: actors.Process) -> None:
+        await proc.call(replier, "q", 1, timeout=60)
+
+    pid = pair.a.spawn(caller)
+    await trio.sleep(0.1)
+    # b stops seeing a (one side of a lost link): the reply is not sent, and that is counted
+    pair.gb.transport._connected.discard("a")  # type: ignore[attr-defined]
+    await trio.sleep(1)
+    assert pair.gb.statistics().frames_unsent == 1
+    pair.a.cancel(pid)
+
+
+async def test_bad_reports_are_dropped(pair: Pair) -> None:
+    sender = pair.a.spawn(_idle)
+    bad_reason = _wire.NotDelivered(sender, "x@b", "t", "bogus", "", 1)
+    bad_count = _wire.NotDelivered(sender, "x@b", "t", "noproc", "", 0)
+    for frame in (bad_reason, bad_count):
+        pair.ga.frame_received("b", _wire.encode(frame))
+    assert pair.ga.statistics().frames_dropped == 2
+    assert pair.ga.statistics().undelivered_reported == 0
+    assert not pair.a._procs[sender.seq].events
