@@ -5,7 +5,9 @@ every node of the group is an ``actors.open_node(name=...)`` in the same trio
 run, joined with ``open_node_group(node, network.transport(name))``. Frames
 keep their order per pair and go through the real wire encoding;
 ``network.cut(name)`` loses a node as a closed connection would (its peers see
-``NodeDown``, monitors ``noconnection``). Nothing here touches a socket.
+``NodeDown``, monitors ``noconnection``; frames in flight either way are lost) and
+``network.heal(name)`` connects it again (a healed partition: ``NodeUp`` both ways, the
+processes on both sides still running). Nothing here touches a socket.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class MemoryNetwork:
     def __init__(self, *, max_frame: int = 16 * 2**20) -> None:
         self.max_frame = max_frame
         self.transports: dict[str, MemoryTransport] = {}
+        self._cut: dict[str, MemoryTransport] = {}  # lost with cut(), still serving
 
     def __repr__(self) -> str:
         return f"<MemoryNetwork nodes={sorted(self.transports)}>"
@@ -48,9 +51,21 @@ class MemoryNetwork:
             KeyError: If no node of that name is serving on this network.
         """
         gone = self.transports.pop(name)
+        if reason is not NodeDownReason.LEFT:
+            self._cut[name] = gone
         for peer, transport in list(self.transports.items()):
             transport._peer_down(name, why, reason)
             gone._peer_down(peer, why, reason)
+
+    def heal(self, name: str) -> None:
+        """Connect node ``name`` again after ``cut``: it and its peers see ``NodeUp``.
+
+        Raises:
+            KeyError: If ``name`` is not a node lost with ``cut`` that still serves.
+        """
+        transport = self._cut.pop(name)
+        assert transport._handler is not None
+        transport._join(transport._handler)
 
 
 class MemoryTransport:
@@ -99,6 +114,7 @@ class MemoryTransport:
     def _peer_down(self, peer: str, why: str, reason: NodeDownReason) -> None:
         if peer in self._connected:
             self._connected.discard(peer)
+            self._inbox = deque(item for item in self._inbox if item[0] != peer)  # lost
             if self._handler is not None:
                 self._handler.peer_down(peer, why, reason)
 
@@ -113,16 +129,10 @@ class MemoryTransport:
         Raises:
             ValueError: If a node of the same name is already on the network.
         """
-        if self._node in self.network.transports:
+        if self._node in self.network.transports or self._node in self.network._cut:
             raise ValueError(f"a node named {self._node!r} is already on this network")
         self._handler = handler
-        for name, other in self.network.transports.items():
-            other._connected.add(self._node)
-            if other._handler is not None:
-                other._handler.peer_up(self._node)
-            self._connected.add(name)
-            handler.peer_up(name)
-        self.network.transports[self._node] = self
+        self._join(handler)
         task_status.started()
         try:
             while True:
@@ -135,5 +145,16 @@ class MemoryTransport:
                     self._wake = trio.Event()
                     await self._wake.wait()
         finally:
+            if self.network._cut.get(self._node) is self:
+                del self.network._cut[self._node]
             if self.network.transports.get(self._node) is self:
                 self.network.cut(self._node, "left the group", NodeDownReason.LEFT)
+
+    def _join(self, handler: FrameHandler) -> None:
+        for name, other in self.network.transports.items():
+            other._connected.add(self._node)
+            if other._handler is not None:
+                other._handler.peer_up(self._node)
+            self._connected.add(name)
+            handler.peer_up(name)
+        self.network.transports[self._node] = self

@@ -4,14 +4,26 @@ restart rules treat ``noconnection`` as a failure."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
+import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import actors
 from actors import ExitReason, Restart
-from actors.cluster import MemoryNetwork, NoConnection, Undelivered, UndeliveredReason, _wire
+from actors.cluster import (
+    MemoryNetwork,
+    NoConnection,
+    NodeDown,
+    Undelivered,
+    UndeliveredReason,
+    _wire,
+    open_node_group,
+)
 from actors.cluster._losses import UNDELIVERED_WINDOW
 
 if TYPE_CHECKING:
@@ -187,3 +199,142 @@ async def test_bad_reports_are_dropped(pair: Pair) -> None:
     assert pair.ga.statistics().frames_dropped == 2
     assert pair.ga.statistics().undelivered_reported == 0
     assert not pair.a._procs[sender.seq].events
+
+
+async def test_a_cut_node_heals_and_frames_in_flight_stay_lost(network: MemoryNetwork) -> None:
+    async with (
+        actors.open_node(name="a") as a,
+        open_node_group(a, network.transport("a")) as ga,
+        actors.open_node(name="b") as b,
+        open_node_group(b, network.transport("b")) as gb,
+    ):
+        got: list[Any] = []
+
+        async def record(proc: actors.Process) -> None:
+            async for msg in proc.inbox:
+                got.append(msg.payload)
+
+        rec = b.spawn(record)
+        a.send(rec, "n", "in flight")  # queued, not yet handled by b
+        network.cut("b")
+        assert ga.nodes() == [] and gb.nodes() == []
+        with pytest.raises(KeyError):
+            network.heal("a")  # not cut
+        network.heal("b")
+        assert ga.nodes() == ["b"] and gb.nodes() == ["a"]
+        a.send(rec, "n", "after")
+        await trio.sleep(0.1)
+        assert got == ["after"]  # what was in flight at the cut is lost (its loss was signalled)
+        with pytest.raises(KeyError):
+            network.heal("b")  # not cut any more
+
+
+Step = str
+
+
+@dataclasses.dataclass
+class _Run:
+    sent_step: dict[int, int] = dataclasses.field(default_factory=dict)
+    events: list[tuple[int, Any]] = dataclasses.field(default_factory=list)
+    got: list[Any] = dataclasses.field(default_factory=list)
+    wrong: list[Any] = dataclasses.field(default_factory=list)
+    refused_at_send: set[int] = dataclasses.field(default_factory=set)
+
+
+def _run_ops(ops: list[Step], limit: int) -> _Run:
+    """Run ``ops`` on nodes a (the sender) and b (a slow receiver with a bounded mailbox)."""
+    run = _Run()
+    network = MemoryNetwork()
+
+    async def receiver(proc: actors.Process) -> None:
+        while True:
+            msg = await proc.inbox.receive()
+            if msg.topic == "get":
+                proc.reply(msg, run.got)
+                continue
+            number, to = msg.payload
+            if to != proc.pid:
+                run.wrong.append(msg.payload)
+            run.got.append(number)
+            await trio.sleep(0.003)  # slow: a burst overflows the mailbox
+
+    async def main() -> None:
+        async with (
+            actors.open_node(name="a") as a,
+            open_node_group(a, network.transport("a")) as ga,
+            actors.open_node(name="b") as b,
+            open_node_group(b, network.transport("b")),
+        ):
+            rec = b.spawn(receiver, mailbox=actors.MailboxPolicy(limit=limit))
+
+            async def sender(proc: actors.Process) -> None:
+                ga.monitor_nodes(proc)
+                proc.monitor(rec)
+                number = 0
+                for step, op in enumerate(ops):
+                    if op == "send":
+                        run.sent_step[number] = step
+                        try:
+                            proc.send(rec, "n", [number, rec])
+                        except NoConnection:
+                            run.refused_at_send.add(number)
+                        number += 1
+                    elif op == "cut" and "b" in network.transports:
+                        network.cut("b")
+                    elif op == "heal" and "b" not in network.transports:
+                        network.heal("b")
+                        proc.monitor(rec)
+                    elif op == "tick":
+                        await trio.sleep(0.004)
+                    while proc.events:
+                        run.events.append((step, proc.events.receive_nowait()))
+                if "b" not in network.transports:
+                    network.heal("b")
+                with trio.move_on_after(1):
+                    while True:
+                        run.events.append((len(ops), await proc.events.receive()))
+
+            await a.wait_exit(a.spawn(sender))
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    return run
+
+
+def _signals(run: _Run) -> list[int]:
+    steps = []
+    for step, event in run.events:
+        if (
+            (isinstance(event, NodeDown) and event.node == "b")
+            or (isinstance(event, actors.Exit) and event.reason is ExitReason.NOCONNECTION)
+            or isinstance(event, Undelivered)
+        ):
+            steps.append(step)
+    return steps
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ops=st.lists(st.sampled_from(["send"] * 6 + ["tick"] * 3 + ["cut", "heal"]), max_size=60),
+    limit=st.integers(1, 4),
+)
+def test_every_lost_message_is_matched_by_a_signal_after_it_was_sent(
+    ops: list[Step], limit: int
+) -> None:
+    """Random sends, cuts and heals toward a slow receiver with a small bounded mailbox.
+
+    Received numbers strictly increase (per-pair FIFO, nothing twice), nothing reaches the
+    wrong process, and every message not received (nor refused by ``send`` itself) is
+    followed by a ``NodeDown``, an ``Exit(noconnection)`` or an ``Undelivered`` for the
+    sender; the ``Undelivered`` counts add up to the messages the full mailbox refused.
+    """
+    run = _run_ops(ops, limit)
+    assert run.got == sorted(set(run.got))
+    assert run.wrong == []
+    signals = _signals(run)
+    lost = set(run.sent_step) - set(run.got) - run.refused_at_send
+    for number in lost:
+        assert any(step >= run.sent_step[number] for step in signals), (number, run.events)
+    full = sum(e.count for _, e in run.events if isinstance(e, Undelivered))
+    assert full <= len(lost)
+    if "cut" not in ops:  # no node loss: every loss was a full mailbox, each one reported
+        assert full == len(lost)
