@@ -8,7 +8,9 @@ and, as a separate extra, a server-backed one.
 
 A transport promises: frames to one peer arrive in the order they were sent,
 at most once (a frame is lost only with its connection, and then the peer is
-reported down); ``send`` never blocks and never retries.
+reported down); a peer reported down on one side is reported down on the other side
+too (a lost link is lost for both, so nothing waits on a frame the other side dropped);
+``send`` never blocks and never retries.
 """
 
 from __future__ import annotations
