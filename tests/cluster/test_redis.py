@@ -434,3 +434,42 @@ async def test_faults_three_nodes_kill_stop_and_a_redis_restart(
             child.stderr.close()
     assert codes["c1"] == -signal.SIGKILL and codes["c2"] == 0
     assert not any(_alive(child.pid) for child in children.values())
+
+
+async def test_a_loss_seen_on_one_side_fails_what_waits_on_the_other(
+    redis: RedisServer,
+) -> None:
+    """r1 alone loses its link (as when Redis failed for it only): it tells r2 with a reset
+    notice, so r2's call pending on r1 fails at once instead of waiting for its timeout."""
+    async with _node(redis.url, "r1") as g1, _node(redis.url, "r2") as g2:
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=15)
+        asked = trio.Event()
+
+        async def late(proc: actors.Process) -> None:
+            msg = await proc.inbox.receive()
+            asked.set()
+            await trio.sleep(5)
+            proc.reply(msg, "too late")
+
+        slow = g1.node.spawn(late)
+        failures: list[BaseException] = []
+
+        async def caller(proc: actors.Process) -> None:
+            try:
+                await proc.call(slow, "q", timeout=30)
+            except actors.CallFailed as error:
+                failures.append(error)
+
+        pid = g2.node.spawn(caller)
+        await asked.wait()
+        lost_at = trio.current_time()
+        g1.transport._lose_all("lost here only")  # type: ignore[attr-defined]
+        with trio.fail_after(10):
+            await g2.node.wait_exit(pid)
+        assert trio.current_time() - lost_at < 3
+        [failure] = failures
+        assert isinstance(failure.__cause__, actors.cluster.NoConnection)
+        assert "link reset by r1: lost here only" in str(failure.__cause__)
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=15)
+        echo_pid = g1.node.spawn(echo)
+        assert await g2.node.call(echo_pid, "q", "again") == "again"
