@@ -50,8 +50,14 @@ ANNOTATION_GROUPS = [
         "actors._core._watchdog",
     },
     {"actors._supervision._spec", "actors._supervision._supervisor"},
-    # The node group, the stand-ins it hands the kernel and the frame handlers it calls.
-    {"actors.cluster._group", "actors.cluster._remote", "actors.cluster._serve"},
+    # The node group, its watches and links, the stand-ins it hands the kernel and the frame
+    # handlers it calls.
+    {
+        "actors.cluster._group",
+        "actors.cluster._links",
+        "actors.cluster._remote",
+        "actors.cluster._serve",
+    },
 ]
 
 

@@ -31,6 +31,7 @@ from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp
 if TYPE_CHECKING:
     from .._core._process import Process
     from ._group import NodeGroup
+    from ._links import Links
 
 __all__ = ["frame_received", "peer_down", "peer_up", "spawn_here"]
 
@@ -44,7 +45,7 @@ def local(group: NodeGroup, pid: PID) -> Process | None:
     return None
 
 
-def try_send(group: NodeGroup, peer: str, frame: _wire.Frame) -> None:
+def try_send(group: Links, peer: str, frame: _wire.Frame) -> None:
     """Send ``frame`` if ``peer`` is connected; else count and log it (the peer, which does
     not see this node either or will not for long, has failed or will fail what waits on it)."""
     try:
