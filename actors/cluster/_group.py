@@ -35,7 +35,16 @@ logger = logging.getLogger("actors.cluster")
 
 
 class NodeGroup(Links):
-    """This node's view of its peers. Made by :func:`open_node_group`."""
+    """This node's view of its peers. Made by :func:`open_node_group`.
+
+    Args:
+        node (Node): The local node; it must have a name, the transport's node name.
+        transport (Transport): Carries the frames to and from the peers.
+        exports (Iterable[str | ProcessFn]): What peers may spawn here (``Exports``).
+
+    Raises:
+        ValueError: If the node's name is not the transport's.
+    """
 
     def __init__(
         self, node: Node, transport: Transport, exports: Iterable[str | ProcessFn] = ()
@@ -81,11 +90,19 @@ class NodeGroup(Links):
         return sorted({self.name, *self.transport.peers()})
 
     def monitor_nodes(self, proc: Process) -> None:
-        """Post every ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits)."""
+        """Post every ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits).
+
+        Args:
+            proc (Process): The local process to post them to.
+        """
         self._node_watchers.monitor_nodes(proc)
 
     def demonitor_nodes(self, proc: Process) -> None:
-        """Undo ``monitor_nodes``."""
+        """Undo ``monitor_nodes``.
+
+        Args:
+            proc (Process): A process given to ``monitor_nodes``.
+        """
         self._node_watchers.demonitor_nodes(proc)
 
     def monitor_node(self, proc: Process, node: str) -> None:
@@ -93,13 +110,22 @@ class NodeGroup(Links):
 
         At once (reason ``connection_lost``, why ``not connected``) if it is not connected
         now; never for this node's own name. Ends with ``proc``, or ``demonitor_node``.
+
+        Args:
+            proc (Process): The local process to post it to.
+            node (str): The peer node to watch.
         """
         if node != self.name:
             connected = node in self.transport.peers()
             self._node_watchers.monitor_node(proc, node, connected, trio.current_time())
 
     def demonitor_node(self, proc: Process, node: str) -> None:
-        """Undo ``monitor_node`` (no ``NodeDown`` for it will be posted)."""
+        """Undo ``monitor_node`` (no ``NodeDown`` for it will be posted).
+
+        Args:
+            proc (Process): A process given to ``monitor_node``.
+            node (str): The node it watched.
+        """
         self._node_watchers.demonitor_node(proc, node)
 
     async def spawn(
@@ -119,6 +145,19 @@ class NodeGroup(Links):
         so no exit is missed. ``function`` must be exported by ``node`` (its
         ``group.exports``: e.g. a registry ``process`` entry id under ``actors
         run``); on this node's own name any importable async function may be named.
+
+        Args:
+            node (str): The node to start it on (this node's own name spawns here).
+            function (str): ``"module:qualname"``, or the name ``node`` exports it under.
+            *args (object): Its arguments after ``proc``; plain data (see ``PayloadError``).
+            host (str | None): The host (process group) on ``node``; default: its main host.
+            name (str | None): A name to register the child under on ``node``.
+            link (Process | None): A local process to link to the child.
+            monitor (Process | None): A local process to monitor the child.
+            timeout (float): Seconds to wait for the other node's answer.
+
+        Returns:
+            The child's PID.
 
         Raises:
             NoConnection: If ``node`` is not connected (or is lost meanwhile).
@@ -164,7 +203,17 @@ class NodeGroup(Links):
                 _serve.try_send(self, pid.node, _wire.LinkExit(link.pid, pid, "error", noproc=True))
 
     async def whereis(self, name: str, node: str, *, timeout: float = 5.0) -> PID | None:
-        """Return the PID registered under ``name`` on ``node`` (None if none)."""
+        """Return the PID registered under ``name`` on ``node`` (None if none).
+
+        Args:
+            name (str): The registered name.
+            node (str): The node to ask (this node's own name: a local lookup).
+            timeout (float): Seconds to wait for the other node's answer.
+
+        Raises:
+            NoConnection: If ``node`` is not connected (or is lost meanwhile).
+            CallTimeout: If no answer came within ``timeout`` seconds.
+        """
         if node == self.name:
             return self.node.lookup(name)
         ref = next(self._refs)
@@ -193,6 +242,12 @@ class NodeGroup(Links):
     def resolve(self, pid: PID) -> RemoteProcess:
         """The remote process ``pid`` names (the kernel asks after a local lookup fails).
 
+        Args:
+            pid (PID): A PID of another node.
+
+        Returns:
+            A stand-in that turns the kernel's operations on it into frames.
+
         Raises:
             ProcessNotFound: If ``pid`` is local or of no node of the group.
         """
@@ -203,6 +258,12 @@ class NodeGroup(Links):
 
     def resolve_name(self, dest: str) -> RemoteProcess:
         """The remote process ``"name@node"`` names (resolved by that node at send time).
+
+        Args:
+            dest (str): ``"name@node"`` of another node.
+
+        Returns:
+            A stand-in whose sends name the process; the other node resolves it.
 
         Raises:
             ProcessNotFound: If ``dest`` is not ``name@node`` of another node.
@@ -256,18 +317,33 @@ class NodeGroup(Links):
 
     def frame_received(self, peer: str, data: bytes) -> None:
         """Handle a frame from ``peer`` (called by the transport; undecodable ones are dropped
-        and counted)."""
+        and counted).
+
+        Args:
+            peer (str): The node that sent it.
+            data (bytes): The frame.
+        """
         _serve.frame_received(self, peer, data)
 
     def peer_up(self, peer: str) -> None:
-        """``peer`` is connected (called by the transport): ``NodeUp`` to subscribers."""
+        """``peer`` is connected (called by the transport): ``NodeUp`` to subscribers.
+
+        Args:
+            peer (str): The node now connected.
+        """
         _serve.peer_up(self, peer)
 
     def peer_down(
         self, peer: str, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
     ) -> None:
         """``peer`` is lost (called by the transport): ``noconnection`` to every monitor and
-        link of its processes, failed calls, ``NodeDown`` with ``reason`` to subscribers."""
+        link of its processes, failed calls, ``NodeDown`` with ``reason`` to subscribers.
+
+        Args:
+            peer (str): The node lost.
+            why (str): What happened (the ``NodeDown.why``, the ``NoConnection`` text).
+            reason (NodeDownReason): Left, lease expired or connection lost.
+        """
         _serve.peer_down(self, peer, why, reason)
 
     def _reply(

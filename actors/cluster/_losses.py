@@ -105,7 +105,14 @@ class Losses:
         reason: UndeliveredReason,
         why: str,
     ) -> None:
-        """Count a lost send and report it to its sender (now, or with the next ones)."""
+        """Count a lost send and report it to its sender (now, or with the next ones).
+
+        Args:
+            peer (str): The node the send came from.
+            frame (Send | SendName): The send's frame.
+            reason (UndeliveredReason): Why it was not delivered.
+            why (str): The error's text (empty for noproc).
+        """
         self.undelivered += 1
         dest: PID | str = frame.to if isinstance(frame, _wire.Send) else frame.name
         key = (peer, frame.sender)
@@ -169,7 +176,16 @@ class Losses:
     # -- the sending node: a report arrived --------------------------------------------
 
     def reported_to(self, proc: Process, peer: str, frame: _wire.NotDelivered) -> None:
-        """Post ``Undelivered`` to ``proc``, merged into the one it has not received yet."""
+        """Post ``Undelivered`` to ``proc``, merged into the one it has not received yet.
+
+        Args:
+            proc (Process): The local sender the report is for.
+            peer (str): The node that reported it.
+            frame (NotDelivered): The report.
+
+        Raises:
+            ValueError: If the report's reason is unknown (a bad frame).
+        """
         reason = UndeliveredReason(frame.reason)  # ValueError: a bad frame, dropped
         self.reported += 1
         count = frame.count

@@ -22,7 +22,11 @@ __all__ = ["MemoryNetwork", "MemoryTransport"]
 
 
 class MemoryNetwork:
-    """The nodes joined through :class:`MemoryTransport` in one trio run."""
+    """The nodes joined through :class:`MemoryTransport` in one trio run.
+
+    Args:
+        max_frame (int): The largest frame in bytes (``send`` refuses larger ones).
+    """
 
     def __init__(self, *, max_frame: int = 16 * 2**20) -> None:
         self.max_frame = max_frame
@@ -33,7 +37,17 @@ class MemoryNetwork:
         return f"<MemoryNetwork nodes={sorted(self.transports)}>"
 
     def transport(self, node: str) -> MemoryTransport:
-        """A transport for the node named ``node`` on this network."""
+        """A transport for the node named ``node`` on this network.
+
+        Args:
+            node (str): The node's name (non-empty, no ``@``).
+
+        Returns:
+            A new transport; open it with ``open_node_group(node, transport)``.
+
+        Raises:
+            ValueError: If the name is empty or contains ``@``.
+        """
         return MemoryTransport(self, node)
 
     def cut(
@@ -46,6 +60,11 @@ class MemoryNetwork:
 
         A node whose group closes leaves (``NodeDownReason.LEFT``); ``cut`` is a lost
         connection by default.
+
+        Args:
+            name (str): The node to lose.
+            why (str): The ``why`` of the ``NodeDown`` and ``NoConnection`` both sides see.
+            reason (NodeDownReason): The ``NodeDown.reason``; ``CONNECTION_LOST`` by default.
 
         Raises:
             KeyError: If no node of that name is serving on this network.
@@ -60,6 +79,9 @@ class MemoryNetwork:
     def heal(self, name: str) -> None:
         """Connect node ``name`` again after ``cut``: it and its peers see ``NodeUp``.
 
+        Args:
+            name (str): A node lost with ``cut`` whose group is still open.
+
         Raises:
             KeyError: If ``name`` is not a node lost with ``cut`` that still serves.
         """
@@ -69,7 +91,15 @@ class MemoryNetwork:
 
 
 class MemoryTransport:
-    """A :class:`~actors.cluster.Transport` over a :class:`MemoryNetwork`."""
+    """A :class:`~actors.cluster.Transport` over a :class:`MemoryNetwork`.
+
+    Args:
+        network (MemoryNetwork): The network it joins when served.
+        node (str): This node's name (non-empty, no ``@``).
+
+    Raises:
+        ValueError: If the name is empty or contains ``@``.
+    """
 
     def __init__(self, network: MemoryNetwork, node: str) -> None:
         if not node or "@" in node:
@@ -95,6 +125,10 @@ class MemoryTransport:
 
     def send(self, peer: str, frame: bytes) -> None:
         """Queue ``frame`` for ``peer`` (delivered by the peer's serving task).
+
+        Args:
+            peer (str): The connected node to send to.
+            frame (bytes): One encoded frame.
 
         Raises:
             NoConnection: If ``peer`` is not connected.
@@ -125,6 +159,12 @@ class MemoryTransport:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Join the network, deliver frames until cancelled, then leave it.
+
+        Args:
+            handler (FrameHandler): Told of every frame and of peers coming and going (the node
+                group).
+            task_status (trio.TaskStatus[None]): Started once this node is reachable by its peers
+                (``nursery.start``).
 
         Raises:
             ValueError: If a node of the same name is already on the network.

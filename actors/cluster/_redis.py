@@ -129,7 +129,16 @@ class RedisTransport(RedisWriter):
         return self.prefix + ":".join(parts)
 
     def send(self, peer: str, frame: bytes) -> None:
-        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``)."""
+        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``).
+
+        Args:
+            peer (str): The connected node to send to.
+            frame (bytes): One encoded frame.
+
+        Raises:
+            NoConnection: If ``peer`` is not connected, or its inbox was last seen full.
+            ValueError: If the frame is larger than ``max_frame``.
+        """
         if peer not in self._peers:
             raise NoConnection(peer)
         if len(frame) > self.max_frame:
@@ -144,19 +153,35 @@ class RedisTransport(RedisWriter):
     # -- global names ------------------------------------------------------------------
 
     async def register_name(self, name: str, pid: PID) -> bool:
-        """Register a cluster-wide name; False if another PID holds it."""
+        """Register a cluster-wide name; False if another PID holds it.
+
+        Args:
+            name (str): The group-wide name.
+            pid (PID): The process to register under it.
+
+        Returns:
+            True if ``pid`` holds the name now (also when it held it already).
+        """
         added = await self._client.hsetnx(self._key("names"), name, str(pid))
         if added:
             return True
         return await self.whereis_name(name) == pid
 
     async def whereis_name(self, name: str) -> PID | None:
-        """The PID registered cluster-wide under ``name``, or None."""
+        """The PID registered cluster-wide under ``name``, or None.
+
+        Args:
+            name (str): The group-wide name.
+        """
         value = await self._client.hget(self._key("names"), name)
         return None if value is None else PID.parse(value.decode())
 
     async def unregister_name(self, name: str) -> bool:
-        """Remove a cluster-wide name; return whether it was registered."""
+        """Remove a cluster-wide name; return whether it was registered.
+
+        Args:
+            name (str): The group-wide name.
+        """
         return bool(await self._client.hdel(self._key("names"), [name]))
 
     # -- running -----------------------------------------------------------------------
@@ -175,7 +200,18 @@ class RedisTransport(RedisWriter):
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run until cancelled: connect, report frames and peers to ``handler``."""
+        """Run until cancelled: connect, report frames and peers to ``handler``.
+
+        Args:
+            handler (FrameHandler): Told of every frame and of peers coming and going (the node
+                group).
+            task_status (trio.TaskStatus[None]): Started once this node is reachable by its peers
+                (``nursery.start``).
+
+        Raises:
+            RuntimeError: If a live node of the same name is in the group (its liveness key is set).
+            Exception: Whatever coredis raises if Redis cannot be reached when it starts.
+        """
         self._handler = handler
         client = self._client = self._make_client()
         async with client:

@@ -31,6 +31,10 @@ class RemoteError(Exception):
     The ``error`` of an ``Exit``/``LinkDown`` from a remote process that raised,
     the ``__cause__`` of a ``CallFailed`` whose remote handler raised, and what
     ``NodeGroup.spawn`` raises when the other node cannot start the function.
+
+    Args:
+        node (str): The node it happened on.
+        text (str): The error there, as text (its repr).
     """
 
     def __init__(self, node: str, text: str) -> None:
@@ -74,12 +78,25 @@ class GroupStatistics:
 
 
 def describe(error: BaseException | None) -> str:
-    """The text that carries ``error`` to another node (bounded)."""
+    """The text that carries ``error`` to another node (bounded).
+
+    Args:
+        error (BaseException | None): The error to describe.
+
+    Returns:
+        Its repr, cut to 2000 characters; ``""`` for None.
+    """
     return "" if error is None else repr(error)[:2000]
 
 
 class RemoteProcess:
-    """A process on another node, as the kernel sees it for one operation."""
+    """A process on another node, as the kernel sees it for one operation.
+
+    Args:
+        group (NodeGroup): The node group that carries its operations.
+        pid (PID | str): Its PID, or ``"name@node"``.
+        node_name (str): The node it lives on.
+    """
 
     __slots__ = ("_cancel_requested", "_group", "_hooks", "node_name", "pid")
     _is_remote = True
@@ -137,6 +154,13 @@ class RemoteReplySlot(ReplySlot):
 
     It also watches the target, so the caller gets ``CallFailed`` when the target
     exits without replying (as with a local call).
+
+    Args:
+        group (NodeGroup): The node group that sends the answer back.
+        peer (str): The caller's node.
+        call (int): The caller's call id (``Reply.call``).
+        proc (Process): The local process called.
+        topic (str): The call's topic.
     """
 
     __slots__ = ("_call", "_group", "_peer", "_proc")
@@ -150,11 +174,27 @@ class RemoteReplySlot(ReplySlot):
         proc._add_exit_hook(self.target_exited)
 
     def target_exited(self, exit: Exit) -> None:
+        """Exit hook: fail the call, because the target ended without replying.
+
+        Args:
+            exit (Exit): The called process's exit.
+        """
         self._answer(
             False, None, f"target exited ({exit.reason.value}) before replying", exit.error
         )
 
     def set(self, result: Outcome[Any]) -> bool:
+        """Send the answer back to the caller's node (the first answer only).
+
+        Args:
+            result (Outcome[Any]): The reply (``Value``) or the handler's error (``Error``).
+
+        Returns:
+            False if the call was answered already.
+
+        Raises:
+            PayloadError: If the reply cannot cross nodes (the caller gets ``CallFailed``).
+        """
         if isinstance(result, Error):
             error = result.error
             cause = error.__cause__ if error.__cause__ is not None else error

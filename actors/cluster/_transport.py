@@ -30,6 +30,10 @@ class NoConnection(ConnectionError):
     Raised by ``send``/``call`` toward a node that is not connected, and the
     ``error`` of the ``Exit``/``LinkDown`` (reason ``noconnection``) delivered
     when a node is lost.
+
+    Args:
+        node (str): The node that is not connected.
+        why (str): Why (e.g. ``lease expired``).
     """
 
     def __init__(self, node: str, why: str = "not connected") -> None:
@@ -71,15 +75,30 @@ class FrameHandler(Protocol):
     """What a transport reports to (the node group implements it)."""
 
     def frame_received(self, peer: str, data: bytes) -> None:
-        """One frame from ``peer``, in order; called from the transport's task."""
+        """One frame from ``peer``, in order; called from the transport's task.
+
+        Args:
+            peer (str): The node that sent it.
+            data (bytes): The frame, as ``send`` was given it.
+        """
 
     def peer_up(self, peer: str) -> None:
-        """``peer`` is connected; frames to it may be sent."""
+        """``peer`` is connected; frames to it may be sent.
+
+        Args:
+            peer (str): The node now connected.
+        """
 
     def peer_down(
         self, peer: str, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
     ) -> None:
-        """``peer`` is gone; frames queued for it are lost."""
+        """``peer`` is gone; frames queued for it are lost.
+
+        Args:
+            peer (str): The node lost.
+            why (str): What happened, for the ``NodeDown`` and ``NoConnection``.
+            reason (NodeDownReason): Left, lease expired or connection lost.
+        """
 
 
 class Transport(Protocol):
@@ -94,6 +113,10 @@ class Transport(Protocol):
 
     def send(self, peer: str, frame: bytes) -> None:
         """Queue ``frame`` for ``peer`` without blocking.
+
+        Args:
+            peer (str): The connected node to send to.
+            frame (bytes): One encoded frame.
 
         Raises:
             NoConnection: If ``peer`` is not connected.
@@ -110,4 +133,10 @@ class Transport(Protocol):
 
         ``task_status.started()`` once this node is reachable by its peers. When
         cancelled, it tells its peers it is leaving if it can (``NodeDownReason.LEFT``).
+
+        Args:
+            handler (FrameHandler): Told of every frame and of peers coming and going (the node
+                group).
+            task_status (trio.TaskStatus[None]): Started once this node is reachable by its peers
+                (``nursery.start``).
         """

@@ -38,7 +38,14 @@ _PING_FRAME = (1).to_bytes(4, "big") + bytes([_PING])
 
 
 def check_node_name(node: object) -> None:
-    """Node names become file and key names: letters, digits, ``_ . -``, at most 64."""
+    """Node names become file and key names: letters, digits, ``_ . -``, at most 64.
+
+    Args:
+        node (object): The name to check.
+
+    Raises:
+        ValueError: Naming the value, if it is not such a name.
+    """
     if not isinstance(node, str) or not _NODE_RE.match(node):
         raise ValueError(f"invalid node name {node!r}: use letters, digits, '_', '.', '-'")
 
@@ -140,7 +147,17 @@ class UnixTransport:
         return frozenset(self._conns)
 
     def send(self, peer: str, frame: bytes) -> None:
-        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``)."""
+        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``).
+
+        Args:
+            peer (str): The connected node to send to.
+            frame (bytes): One encoded frame.
+
+        Raises:
+            NoConnection: If ``peer`` is not connected, or more than ``max_queued`` bytes wait for
+                it.
+            ValueError: If the frame is larger than ``max_frame``.
+        """
         conn = self._conns.get(peer)
         if conn is None:
             raise NoConnection(peer)
@@ -177,7 +194,14 @@ class UnixTransport:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run until cancelled: connect, report frames and peers to ``handler``."""
+        """Run until cancelled: connect, report frames and peers to ``handler``.
+
+        Args:
+            handler (FrameHandler): Told of every frame and of peers coming and going (the node
+                group).
+            task_status (trio.TaskStatus[None]): Started once this node is reachable by its peers
+                (``nursery.start``).
+        """
         self._handler = handler
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         await self._claim_path()

@@ -26,6 +26,11 @@ class PayloadError(TypeError):
 
     Raised by ``send``/``call``/``spawn`` toward a remote process before anything
     is sent, so a message is either encoded whole or not sent at all.
+
+    Args:
+        what (str): What was being sent (``"a payload"``, ``"spawn arguments"``...).
+        bad (object): The offending value.
+        why (str): The reason; default: its type is not plain data.
     """
 
     def __init__(self, what: str, bad: object, why: str = "") -> None:
@@ -234,6 +239,13 @@ def _check(value: Any, what: str) -> None:
 def encode_payload_check(value: Any, what: str = "a payload") -> Any:
     """Check ``value`` crosses nodes intact and return its wire form.
 
+    Args:
+        value (Any): The payload (or result, or arguments).
+        what (str): What it is, for the error message.
+
+    Returns:
+        The value to put in a frame (PIDs nested in it replaced by msgpack extensions).
+
     Raises:
         PayloadError: Naming the first value whose type is not plain data.
     """
@@ -245,12 +257,25 @@ def encode_payload_check(value: Any, what: str = "a payload") -> Any:
 
 
 def encode(frame: Frame) -> bytes:
-    """Encode one frame (payloads must already be checked by ``encode_payload_check``)."""
+    """Encode one frame (payloads must already be checked by ``encode_payload_check``).
+
+    Args:
+        frame (Frame): The frame to encode.
+
+    Returns:
+        Its msgpack bytes.
+    """
     return _ENCODER.encode(frame)
 
 
 def decode(data: bytes | memoryview) -> Frame:
     """Decode one frame.
+
+    Args:
+        data (bytes | memoryview): One frame's bytes.
+
+    Returns:
+        The frame.
 
     Raises:
         msgspec.DecodeError: If ``data`` is not a frame (the caller logs and drops it).
