@@ -85,7 +85,7 @@ class _Report:
 class Losses:
     """Both halves of the ``Undelivered`` reports of one node group."""
 
-    def __init__(self, node: str, send: Callable[[str, _wire.Frame], None]) -> None:
+    def __init__(self, node: str, send: Callable[[str, _wire.Frame], object]) -> None:
         self._node = node
         self._send = send  # sends a frame if the peer is connected (else counts it)
         self._open: dict[tuple[str, PID | None], _Report] = {}

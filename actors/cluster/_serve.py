@@ -45,20 +45,28 @@ def local(group: NodeGroup, pid: PID) -> Process | None:
     return None
 
 
-def try_send(group: Links, peer: str, frame: _wire.Frame) -> None:
-    """Send ``frame`` if ``peer`` is connected; else count and log it (the peer, which does
-    not see this node either or will not for long, has failed or will fail what waits on it)."""
+def try_send(group: Links, peer: str, frame: _wire.Frame) -> bool:
+    """Send ``frame`` if ``peer`` is connected and it fits; else count and log it (a peer
+    that is not connected has failed or will fail what waits on it); return whether sent."""
     try:
         group._transmit(peer, frame)
-    except NoConnection as error:
-        group._unsent += 1
-        logger.info(
-            "frame not sent node=%s peer=%s frame=%s error=%s",
-            group.name,
-            peer,
-            type(frame).__name__,
-            error,
-        )
+    except (NoConnection, ValueError) as error:  # not connected; larger than max_frame
+        not_sent(group, peer, frame, error)
+        return False
+    return True
+
+
+def not_sent(group: Links, peer: str, frame: _wire.Frame, error: Exception) -> None:
+    """Count and log a frame the transport did not take (``error`` says why)."""
+    group._unsent += 1
+    logger.log(
+        logging.INFO if isinstance(error, NoConnection) else logging.WARNING,
+        "frame not sent node=%s peer=%s frame=%s error=%s",
+        group.name,
+        peer,
+        type(frame).__name__,
+        error,
+    )
 
 
 # -- transport callbacks -----------------------------------------------------------
@@ -171,7 +179,14 @@ def reply(
         except _wire.PayloadError as error:
             try_send(group, peer, _wire.Reply(call, False, None, f"reply not encodable: {error}"))
             raise
-    try_send(group, peer, _wire.Reply(call, ok, value, why))
+    frame = _wire.Reply(call, ok, value, why[:2000])
+    try:
+        group._transmit(peer, frame)
+    except NoConnection as error:
+        not_sent(group, peer, frame, error)
+    except ValueError as error:  # larger than the transport's max_frame: fail the call
+        try_send(group, peer, _wire.Reply(call, False, None, f"reply not sent: {error}"))
+        raise
     return True
 
 
@@ -217,7 +232,8 @@ def serve_watch(group: NodeGroup, peer: str, ref: int, proc: Process) -> None:
         except _wire.PayloadError:
             result = None
         down = _wire.Down(ref, exit.pid, exit.reason.value, result, describe(exit.error))
-        try_send(group, peer, down)
+        if not try_send(group, peer, down) and result is not None:  # too large: no result
+            try_send(group, peer, _wire.Down(ref, exit.pid, exit.reason.value, None, down.error))
 
     group._served[key] = (proc, hook)
     proc._add_exit_hook(hook)

@@ -338,3 +338,42 @@ def test_every_lost_message_is_matched_by_a_signal_after_it_was_sent(
     assert full <= len(lost)
     if "cut" not in ops:  # no node loss: every loss was a full mailbox, each one reported
         assert full == len(lost)
+
+
+async def test_a_reply_or_result_too_large_for_a_frame_is_signalled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reply beyond ``max_frame`` fails the call at once (and raises to the replier); an
+    exit result beyond it reaches the remote monitor as None; nothing crashes the node."""
+    network = MemoryNetwork(max_frame=1000)
+    raised: list[BaseException] = []
+
+    async def big_reply(proc: actors.Process) -> None:
+        msg = await proc.inbox.receive()
+        try:
+            proc.reply(msg, b"x" * 5000)
+        except ValueError as error:
+            raised.append(error)
+
+    async def big_result(proc: actors.Process) -> bytes:
+        await trio.sleep(1)
+        return b"x" * 5000
+
+    async with (
+        actors.open_node(name="a") as a,
+        open_node_group(a, network.transport("a")),
+        actors.open_node(name="b") as b,
+        open_node_group(b, network.transport("b")) as gb,
+    ):
+        with pytest.raises(actors.CallFailed, match="reply not sent: frame of"):
+            await a.call(b.spawn(big_reply), "q", timeout=30)
+        assert "exceeds max_frame=1000" in str(raised[0])
+
+        async def monitor(proc: actors.Process) -> Any:
+            proc.monitor(b.spawn(big_result))
+            return await proc.events.receive()
+
+        exit = await a.exec(monitor)
+        assert (exit.reason, exit.result) == (ExitReason.NORMAL, None)
+        assert gb.statistics().frames_unsent == 1  # the Down with the result
+        assert "frame not sent node=b peer=a frame=Down" in caplog.text
