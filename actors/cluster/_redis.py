@@ -125,6 +125,15 @@ class RedisTransport(RedisWriter):
         """The nodes connected now."""
         return frozenset(self._peers)
 
+    def reset(self, peer: str, why: str) -> None:
+        """Drop the link with ``peer`` on both sides (a frame it waits for was refused).
+
+        Args:
+            peer (str): A connected peer.
+            why (str): Why, for the ``NodeDown`` here and the reset notice there.
+        """
+        self._down(peer, why, NodeDownReason.CONNECTION_LOST)
+
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 

@@ -57,16 +57,24 @@ def try_send(group: Links, peer: str, frame: _wire.Frame) -> bool:
 
 
 def not_sent(group: Links, peer: str, frame: _wire.Frame, error: Exception) -> None:
-    """Count and log a frame the transport did not take (``error`` says why)."""
+    """Count and log a frame the transport did not take (``error`` says why).
+
+    Refused while ``peer`` is connected (its backlog is full), the frame would leave the peer
+    waiting: a transport that can (``reset``) drops the link, so both sides see it lost.
+    """
     group._unsent += 1
+    refused = isinstance(error, NoConnection) and peer in group.transport.peers()
     logger.log(
-        logging.INFO if isinstance(error, NoConnection) else logging.WARNING,
+        logging.INFO if isinstance(error, NoConnection) and not refused else logging.WARNING,
         "frame not sent node=%s peer=%s frame=%s error=%s",
         group.name,
         peer,
         type(frame).__name__,
         error,
     )
+    reset = getattr(group.transport, "reset", None) if refused else None
+    if reset is not None:
+        reset(peer, f"a {type(frame).__name__} frame was refused: {error}")
 
 
 # -- transport callbacks -----------------------------------------------------------

@@ -76,6 +76,8 @@ class _Conn:
     """Whether ``send`` may write at once (the writer is idle and nothing is queued)."""
     bye: trio.Event | None = None
     """Set once the goodbye is written (``leave``)."""
+    scope: trio.CancelScope | None = None
+    """Cancels the reader and writer: ``reset`` ends the connection with it."""
 
 
 async def _guarded(conn: _Conn, scope: trio.CancelScope, work: Awaitable[None]) -> None:
@@ -145,6 +147,19 @@ class UnixTransport:
     def peers(self) -> frozenset[str]:
         """The nodes connected now."""
         return frozenset(self._conns)
+
+    def reset(self, peer: str, why: str) -> None:
+        """Close the connection with ``peer`` (a frame it waits for was refused): both sides
+        report each other down.
+
+        Args:
+            peer (str): A connected peer.
+            why (str): Why, for the ``NodeDown`` on this side.
+        """
+        conn = self._conns.get(peer)
+        if conn is not None and conn.scope is not None:
+            conn.why = why
+            conn.scope.cancel()
 
     def send(self, peer: str, frame: bytes) -> None:
         """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``).
@@ -286,6 +301,7 @@ class UnixTransport:
                 assert self._handler is not None
                 self._handler.peer_up(peer)
                 async with trio.open_nursery() as nursery:
+                    conn.scope = nursery.cancel_scope
                     nursery.start_soon(_guarded, conn, nursery.cancel_scope, self._writer(conn))
                     nursery.start_soon(
                         _guarded, conn, nursery.cancel_scope, self._reader(conn, buffer)

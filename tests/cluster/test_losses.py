@@ -377,3 +377,42 @@ async def test_a_reply_or_result_too_large_for_a_frame_is_signalled(
         assert (exit.reason, exit.result) == (ExitReason.NORMAL, None)
         assert gb.statistics().frames_unsent == 1  # the Down with the result
         assert "frame not sent node=b peer=a frame=Down" in caplog.text
+
+
+async def test_a_reply_refused_by_a_full_backlog_resets_the_link(network: MemoryNetwork) -> None:
+    """The transport refuses a frame while the peer is connected (its backlog is full): the
+    group asks it to reset the link, so the caller's node sees the loss instead of waiting."""
+    from actors.cluster import MemoryTransport
+
+    class Refusing(MemoryTransport):
+        refuse = False
+
+        def send(self, peer: str, frame: bytes) -> None:
+            if self.refuse:
+                raise NoConnection(peer, "backlog full")
+            super().send(peer, frame)
+
+        def reset(self, peer: str, why: str) -> None:
+            resets.append(why)
+            self.network.cut(self.node, why)
+
+    resets: list[str] = []
+    refusing = Refusing(network, "b")
+    async with (
+        actors.open_node(name="a") as a,
+        open_node_group(a, network.transport("a")),
+        actors.open_node(name="b") as b,
+        open_node_group(b, refusing),
+    ):
+
+        async def answer(proc: actors.Process) -> None:
+            msg = await proc.inbox.receive()
+            refusing.refuse = True
+            proc.reply(msg, "lost")
+
+        started = trio.current_time()
+        with pytest.raises(actors.CallFailed, match="noconnection") as failed:
+            await a.call(b.spawn(answer), "q", timeout=60)
+        assert trio.current_time() - started < 0.1
+        assert "a Reply frame was refused" in str(failed.value.__cause__)
+        assert resets == ["a Reply frame was refused: node 'a': backlog full"]
