@@ -27,9 +27,10 @@ reports a peer down by itself (Redis unreachable, the peer's lease expired, fram
 posts a ``reset`` notice to it, which reports this node down in turn; a peer that said it left,
 or that reset the link, is not told back. Until its notice is posted this node neither brings
 the peer up nor handles its frames (they were sent before the peer could know: the notice
-covers them), and after Redis was unreachable it first drops the inbox frames sent before it
-reconnected. A node reads its inbox and the events stream in stream-ID order, so a peer's
-notice is handled before the frames the peer sent after posting it.
+covers them). When it starts or Redis was unreachable, it drops the frames its inbox got while
+it was not reading and tells each of their senders the same way. A node reads its inbox and
+the events stream in stream-ID order, so a peer's notice is handled before the frames the peer
+sent after posting it.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ class RedisTransport(RedisWriter):
         self._client: Any = None
         self._backlog: dict[str, int] = {}  # unread frames in a peer's inbox, as last seen
         self._lost: dict[str, str] = {}  # peer -> why, lost here; reset notice not posted yet
-        self._resync = False  # Redis was unreachable: re-read the inbox from now on first
+        self._resync = True  # (re)starting to read: drop the inbox's older frames first
+        self._losses = 0  # how many times Redis was unreachable (a resync in progress restarts)
         self.frames_discarded = 0
         """Frames from a peer whose link was reset here, read before the peer was told."""
         self.frames_refused = 0
@@ -265,6 +267,7 @@ class RedisTransport(RedisWriter):
     def _lose_all(self, why: str) -> None:
         self._out.clear()
         self._resync = True
+        self._losses += 1
         for peer in sorted(self._peers):
             self._down(peer, why, NodeDownReason.CONNECTION_LOST)
 
@@ -320,18 +323,24 @@ class RedisTransport(RedisWriter):
         while True:
             try:
                 if position is None or self._resync:
+                    self._resync, losses = True, self._losses
                     now = await self._server_ms()
-                    # Frames older than now were sent before a loss every peer is told of
-                    # (the writer posts the reset notices once this is done).
+                    # Frames older than now were sent while this node was not reading (a loss,
+                    # or its start): they go, and their senders are told (a reset notice,
+                    # posted by the writer once this is done).
+                    stale = await self._client.xrange(inbox, "-", str(now - 1))
+                    self._drop_stale({e.field_values.get(b"s", b"") for e in stale})
                     await self._client.xtrim(inbox, self._coredis.PureToken.MINID, now)
                     position = {inbox: f"{now}-0", events: f"{now}-0"}
-                    if self._resync:
-                        self._resync = False
-                        self._wake.set()
+                    if self._losses != losses:
+                        continue  # lost again meanwhile: once more
+                    self._resync = False
+                    self._wake.set()
                 answer = await self._client.xread(
                     position, count=512, block=int(self.heartbeat * 1000)
                 )
-                read = [e.identifier for s, es in (answer or {}).items() if s == inbox for e in es]
+                streams = {_text(s): es for s, es in (answer or {}).items()}
+                read = [e.identifier for e in streams.get(inbox, ())]
                 if read:  # delete before handling: the bound counts unread frames only
                     await self._client.xdel(inbox, read)
             except Exception as error:
@@ -341,8 +350,7 @@ class RedisTransport(RedisWriter):
                 await trio.sleep(self.heartbeat)
                 continue
             ordered = []
-            for stream, entries in (answer or {}).items():
-                name = stream.decode() if isinstance(stream, bytes) else stream
+            for name, entries in streams.items():
                 for entry in entries:
                     identifier = entry.identifier.decode()
                     position[name] = identifier
@@ -352,6 +360,16 @@ class RedisTransport(RedisWriter):
             ordered.sort(key=lambda item: item[:2])
             for _, _, is_inbox, fields in ordered:
                 self._entry(is_inbox, fields)
+
+    def _drop_stale(self, senders: set[bytes]) -> None:
+        """Frames from ``senders`` are dropped unread: each is told (and reported down)."""
+        for raw in sorted(senders):
+            sender = raw.decode(errors="replace")
+            if sender and sender != self._node:
+                why = "frames to it were dropped unread (it was not reading its inbox)"
+                self._down(sender, why, NodeDownReason.CONNECTION_LOST)
+                self._lost.setdefault(sender, why)
+        self._wake.set()
 
     def _entry(self, is_inbox: bool, fields: dict[bytes, bytes]) -> None:
         assert self._handler is not None
@@ -373,9 +391,15 @@ class RedisTransport(RedisWriter):
             return
         if self._resync or sender in self._lost:
             self.frames_discarded += 1  # sent before it could know: its reset notice covers it
+            self._drop_stale({sender.encode()})
             return
         self._up(sender)  # it sent, so it is alive (its key may not be seen yet)
         try:
             self._handler.frame_received(sender, frame)
         except Exception:
             logger.exception("frame handler failed peer=%s", sender)
+
+
+def _text(name: str | bytes) -> str:
+    """A stream name as coredis gives it (bytes) or as we spell it (str)."""
+    return name.decode() if isinstance(name, bytes) else name

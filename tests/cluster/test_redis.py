@@ -17,7 +17,7 @@ from typing import Any, cast
 import pytest
 import trio
 from conftest import popen, until
-from distapp import EXPORTS, echo
+from distapp import EXPORTS, collector, echo
 
 import actors
 from actors.cluster import NodeDownReason, NodeGroup, RedisTransport, open_node_group
@@ -473,3 +473,58 @@ async def test_a_loss_seen_on_one_side_fails_what_waits_on_the_other(
         await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=15)
         echo_pid = g1.node.spawn(echo)
         assert await g2.node.call(echo_pid, "q", "again") == "again"
+
+
+async def test_frames_dropped_unread_are_told_to_their_sender(redis: RedisServer) -> None:
+    """After a loss a node drops what its inbox got meanwhile; every sender of such a frame
+    gets a reset notice (so it fails what waits on it), also one it never saw as a peer."""
+    import coredis
+
+    from actors.cluster import _wire
+
+    # A long heartbeat: the reader stays in one blocking read while the frame arrives.
+    transport = RedisTransport(redis.url, "r1", heartbeat=5, timeout=10)
+    async with (
+        coredis.Redis.from_url(redis.url) as client,
+        actors.open_node(name="r1", shutdown_grace=0.1) as node,
+        open_node_group(node, transport),
+    ):
+        await client.set("actors:node:ghost", "1")  # alive: no lease expiry to reset it
+        await until(lambda: not transport._resync)  # started: it reads its inbox
+        await trio.sleep(0.2)  # and waits in its blocking read
+        transport._lose_all("test: lost")
+        frame = _wire.encode(_wire.Lookup(1, "anyone"))
+        await client.xadd("actors:inbox:r1", {"s": "ghost", "f": frame})
+
+        async def told() -> list[Any]:
+            return [
+                e.field_values
+                for e in await client.xrange("actors:events")
+                if e.field_values.get(b"reset") == b"r1"
+            ]
+
+        with trio.fail_after(10):
+            while not await told():  # noqa: ASYNC110 (state in Redis: nothing to wait on)
+                await trio.sleep(0.05)
+        [notice] = await told()
+        assert notice[b"peer"] == b"ghost" and b"dropped unread" in notice[b"why"]
+        assert transport.frames_discarded == 1 and transport._lost == {}
+        await client.delete(["actors:node:ghost"])
+
+
+async def test_a_node_deletes_what_it_has_read_from_its_inbox(redis: RedisServer) -> None:
+    """The bound counts unread frames only: read ones are deleted (else the inbox fills up
+    after ``max_inbox`` frames and the link is reset for good)."""
+    import coredis
+
+    async with (
+        _node(redis.url, "r1") as g1,
+        _node(redis.url, "r2") as g2,
+        coredis.Redis.from_url(redis.url) as client,
+    ):
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=15)
+        pid = g2.node.spawn(collector, 50)
+        for i in range(50):
+            g1.node.send(pid, "n", i)
+        assert (await g2.node.wait_exit(pid)).result == list(range(50))
+        assert await client.xlen("actors:inbox:r2") == 0
