@@ -320,6 +320,7 @@ class RedisTransport(RedisWriter):
         inbox = self._key("inbox", self._node)
         events = self._key("events")
         position: dict[str, str] | None = None
+        read: list[Any] = []  # handled, not yet deleted (the bound counts them until then)
         while True:
             try:
                 if position is None or self._resync:
@@ -336,17 +337,20 @@ class RedisTransport(RedisWriter):
                         continue  # lost again meanwhile: once more
                     self._resync = False
                     self._wake.set()
-                answer = await self._client.xread(
-                    position, count=512, block=int(self.heartbeat * 1000)
-                )
+                block = int(self.heartbeat * 1000)
+                if read:  # what was handled last round is deleted with this read (one trip)
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        pipe.xdel(inbox, read)
+                        request = pipe.xread(position, count=512, block=block)
+                    answer = await request
+                else:
+                    answer = await self._client.xread(position, count=512, block=block)
                 streams = {_text(s): es for s, es in (answer or {}).items()}
                 read = [e.identifier for e in streams.get(inbox, ())]
-                if read:  # delete before handling: the bound counts unread frames only
-                    await self._client.xdel(inbox, read)
             except Exception as error:
                 logger.warning("redis read failed node=%s error=%s", self._node, repr(error))
                 self._lose_all(f"redis unreachable: {error!r}")
-                position = None
+                position, read = None, []  # the resync deletes what is left
                 await trio.sleep(self.heartbeat)
                 continue
             ordered = []
