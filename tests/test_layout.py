@@ -50,11 +50,12 @@ ANNOTATION_GROUPS = [
         "actors._core._watchdog",
     },
     {"actors._supervision._spec", "actors._supervision._supervisor"},
-    # The node group, the stand-ins it hands the kernel, the frame handlers it calls and the
-    # group-wide names and process groups it holds.
+    # The node group, its watches and links, the stand-ins it hands the kernel, the frame
+    # handlers it calls and the group-wide names and process groups it holds.
     {
         "actors.cluster._global",
         "actors.cluster._group",
+        "actors.cluster._links",
         "actors.cluster._remote",
         "actors.cluster._serve",
         "actors.cluster._spanning",

@@ -20,6 +20,8 @@ from ._global import GlobalNameStatistics as GlobalNameStatistics
 from ._global import NameLost as NameLost
 from ._global import global_name as global_name
 from ._group import NodeGroup as NodeGroup
+from ._losses import Undelivered as Undelivered
+from ._losses import UndeliveredReason as UndeliveredReason
 from ._memory import MemoryNetwork as MemoryNetwork
 from ._memory import MemoryTransport as MemoryTransport
 from ._open import current_group as current_group
@@ -57,6 +59,8 @@ __all__ = [
     "RemoteError",
     "SpanningGroups",
     "Transport",
+    "Undelivered",
+    "UndeliveredReason",
     "UnixTransport",
     "current_group",
     "global_name",

@@ -27,6 +27,12 @@ MAX_NAME = 512
 def import_function(path: str) -> ProcessFn:
     """Import the async function ``"module:qualname"``.
 
+    Args:
+        path (str): ``"module:qualname"`` of an async function.
+
+    Returns:
+        The async function.
+
     Raises:
         ValueError: If ``path`` is not ``module:qualname``.
         TypeError: If it names something that is not an async function.
@@ -47,7 +53,13 @@ class Exports:
     """The functions peers may spawn on this node (``NodeGroup.exports``).
 
     Args:
-        functions: Async functions or ``"module:qualname"`` paths, exported under their path.
+        node (str): This node's name (named by the refusals).
+        functions (Iterable[str | ProcessFn]): Async functions or ``"module:qualname"`` paths,
+            exported under their path.
+
+    Raises:
+        TypeError: If ``functions`` is a string, or one is not an async function.
+        ValueError, ImportError, AttributeError: If a path is malformed or cannot be imported.
     """
 
     def __init__(self, node: str, functions: Iterable[str | ProcessFn] = ()) -> None:
@@ -64,6 +76,14 @@ class Exports:
 
     def add(self, function: str | ProcessFn, *, name: str | None = None) -> str:
         """Export ``function`` under ``name`` (default: its ``"module:qualname"``); return it.
+
+        Args:
+            function (str | ProcessFn): An async function, or its ``"module:qualname"`` path.
+            name (str | None): The name peers spawn it by (1..512 characters); default: its
+                ``"module:qualname"``.
+
+        Returns:
+            The name it is exported under.
 
         Raises:
             TypeError: If ``function`` is not an async function (or a path to one).
@@ -85,11 +105,23 @@ class Exports:
         return key
 
     def add_resolver(self, resolve: Resolver) -> None:
-        """Also export what ``resolve(name)`` returns (None: not exported by it)."""
+        """Also export what ``resolve(name)`` returns (None: not exported by it).
+
+        Args:
+            resolve (Callable[[str], ProcessFn | None]): Called with each requested name that
+                ``add`` did not export; returns the async function to spawn, or None.
+        """
         self._resolvers.append(resolve)
 
     def remove(self, name: str) -> bool:
-        """Stop exporting ``name`` (added with ``add``); return whether it was exported."""
+        """Stop exporting ``name`` (added with ``add``); return whether it was exported.
+
+        Args:
+            name (str): A name given to (or returned by) ``add``.
+
+        Returns:
+            Whether it was exported.
+        """
         return self._by_name.pop(name, None) is not None
 
     def names(self) -> list[str]:
@@ -98,6 +130,12 @@ class Exports:
 
     def resolve(self, name: str) -> ProcessFn:
         """The function exported under ``name``.
+
+        Args:
+            name (str): The name a peer asked to spawn.
+
+        Returns:
+            The async function exported under it (added, or found by a resolver).
 
         Raises:
             PermissionError: If nothing exports it (the message names it and the node).

@@ -107,7 +107,13 @@ def global_name(name: str) -> str:
 
 
 class GlobalNames:
-    """The group-wide names, as this node sees them (``group.names``)."""
+    """The group-wide names, as this node sees them (``group.names``).
+
+    Made by the node group; reach it as ``group.names``.
+
+    Args:
+        group (NodeGroup): The node group whose replica of the name table this is.
+    """
 
     def __init__(self, group: NodeGroup) -> None:
         self._group = group

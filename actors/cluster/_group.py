@@ -12,21 +12,22 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable
-from contextlib import suppress
 from typing import Any, cast
 
 import trio
 
 from .._core._exceptions import ProcessNotFound
-from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message, ReplySlot
+from .._core._messages import Exit, Message, ReplySlot
 from .._core._node import Node
 from .._core._pid import PID
 from .._core._process import Process
 from . import _serve, _wire
 from ._exports import Exports, ProcessFn
 from ._global import GlobalNames
+from ._links import Links
+from ._losses import Losses
 from ._members import NodeWatchers
-from ._remote import GroupStatistics, RemoteError, RemoteProcess, _Watch, describe
+from ._remote import GroupStatistics, RemoteError, RemoteProcess, _Watch
 from ._spanning import GroupScope
 from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp, Transport
 
@@ -35,8 +36,17 @@ __all__ = ["NodeGroup"]
 logger = logging.getLogger("actors.cluster")
 
 
-class NodeGroup:
-    """This node's view of its peers and group-wide ``names``. Made by :func:`open_node_group`."""
+class NodeGroup(Links):
+    """This node's view of its peers and group-wide ``names``. Made by :func:`open_node_group`.
+
+    Args:
+        node (Node): The local node; it must have a name, the transport's node name.
+        transport (Transport): Carries the frames to and from the peers.
+        exports (Iterable[str | ProcessFn]): What peers may spawn here (``Exports``).
+
+    Raises:
+        ValueError: If the node's name is not the transport's.
+    """
 
     def __init__(
         self, node: Node, transport: Transport, exports: Iterable[str | ProcessFn] = ()
@@ -67,6 +77,8 @@ class NodeGroup:
         self._sent = 0
         self._received = 0
         self._dropped = 0
+        self._unsent = 0
+        self._losses = Losses(node.name, lambda peer, frame: _serve.try_send(self, peer, frame))
 
     def __repr__(self) -> str:
         return f"<NodeGroup {self.name} peers={sorted(self.transport.peers())}>"
@@ -82,11 +94,19 @@ class NodeGroup:
         return sorted({self.name, *self.transport.peers()})
 
     def monitor_nodes(self, proc: Process) -> None:
-        """Post every ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits)."""
+        """Post every ``NodeUp``/``NodeDown`` on ``proc.events`` from now on (until it exits).
+
+        Args:
+            proc (Process): The local process to post them to.
+        """
         self._node_watchers.monitor_nodes(proc)
 
     def demonitor_nodes(self, proc: Process) -> None:
-        """Undo ``monitor_nodes``."""
+        """Undo ``monitor_nodes``.
+
+        Args:
+            proc (Process): A process given to ``monitor_nodes``.
+        """
         self._node_watchers.demonitor_nodes(proc)
 
     def monitor_node(self, proc: Process, node: str) -> None:
@@ -94,13 +114,22 @@ class NodeGroup:
 
         At once (reason ``connection_lost``, why ``not connected``) if it is not connected
         now; never for this node's own name. Ends with ``proc``, or ``demonitor_node``.
+
+        Args:
+            proc (Process): The local process to post it to.
+            node (str): The peer node to watch.
         """
         if node != self.name:
             connected = node in self.transport.peers()
             self._node_watchers.monitor_node(proc, node, connected, trio.current_time())
 
     def demonitor_node(self, proc: Process, node: str) -> None:
-        """Undo ``monitor_node`` (no ``NodeDown`` for it will be posted)."""
+        """Undo ``monitor_node`` (no ``NodeDown`` for it will be posted).
+
+        Args:
+            proc (Process): A process given to ``monitor_node``.
+            node (str): The node it watched.
+        """
         self._node_watchers.demonitor_node(proc, node)
 
     async def spawn(
@@ -120,6 +149,19 @@ class NodeGroup:
         so no exit is missed. ``function`` must be exported by ``node`` (its
         ``group.exports``: e.g. a registry ``process`` entry id under ``actors
         run``); on this node's own name any importable async function may be named.
+
+        Args:
+            node (str): The node to start it on (this node's own name spawns here).
+            function (str): ``"module:qualname"``, or the name ``node`` exports it under.
+            *args (object): Its arguments after ``proc``; plain data (see ``PayloadError``).
+            host (str | None): The host (process group) on ``node``; default: its main host.
+            name (str | None): A name to register the child under on ``node``.
+            link (Process | None): A local process to link to the child.
+            monitor (Process | None): A local process to monitor the child.
+            timeout (float): Seconds to wait for the other node's answer.
+
+        Returns:
+            The child's PID.
 
         Raises:
             NoConnection: If ``node`` is not connected (or is lost meanwhile).
@@ -162,11 +204,20 @@ class NodeGroup:
                 self._add_link(link, pid)
             else:  # the linker died meanwhile: the child gets LinkDown(noproc), as in Erlang
                 assert pid.node is not None
-                with suppress(NoConnection):
-                    self._transmit(pid.node, _wire.LinkExit(link.pid, pid, "error", noproc=True))
+                _serve.try_send(self, pid.node, _wire.LinkExit(link.pid, pid, "error", noproc=True))
 
     async def whereis(self, name: str, node: str, *, timeout: float = 5.0) -> PID | None:
-        """Return the PID registered under ``name`` on ``node`` (None if none)."""
+        """Return the PID registered under ``name`` on ``node`` (None if none).
+
+        Args:
+            name (str): The registered name.
+            node (str): The node to ask (this node's own name: a local lookup).
+            timeout (float): Seconds to wait for the other node's answer.
+
+        Raises:
+            NoConnection: If ``node`` is not connected (or is lost meanwhile).
+            CallTimeout: If no answer came within ``timeout`` seconds.
+        """
         if node == self.name:
             return self.node.lookup(name)
         ref = next(self._refs)
@@ -174,7 +225,8 @@ class NodeGroup:
         return cast("PID | None", answer[0])
 
     def statistics(self) -> GroupStatistics:
-        """Counters: frames sent, received and dropped; watches, links, calls in flight."""
+        """Counters: frames sent, received, dropped and unsent; watches, links, calls in flight;
+        messages lost here and losses reported here."""
         return GroupStatistics(
             peers=tuple(self.nodes()),
             frames_sent=self._sent,
@@ -184,12 +236,21 @@ class NodeGroup:
             served_watches=len(self._served),
             remote_links=sum(len(v) for v in self._links.values()),
             pending_calls=len(self._calls),
+            frames_unsent=self._unsent,
+            messages_undelivered=self._losses.undelivered,
+            undelivered_reported=self._losses.reported,
         )
 
     # -- called by the kernel (through RemoteProcess) ---------------------------------
 
     def resolve(self, pid: PID) -> RemoteProcess:
         """The remote process ``pid`` names (the kernel asks after a local lookup fails).
+
+        Args:
+            pid (PID): A PID of another node.
+
+        Returns:
+            A stand-in that turns the kernel's operations on it into frames.
 
         Raises:
             ProcessNotFound: If ``pid`` is local or of no node of the group.
@@ -202,6 +263,13 @@ class NodeGroup:
     def resolve_name(self, dest: str) -> RemoteProcess:
         """The process ``"name@node"`` (resolved there at send time) or ``"name@*"`` (here) names.
 
+        Args:
+            dest (str): ``"name@node"`` of another node, or ``"name@*"`` (a group-wide name).
+
+        Returns:
+            A stand-in whose sends name the process (the other node resolves ``name@node``), or
+            the holder of the group-wide name (local or remote).
+
         Raises:
             ProcessNotFound: If ``dest`` is not ``name@node`` of another node (or ``name@*``).
         """
@@ -211,10 +279,6 @@ class NodeGroup:
         if not at or not name or not node or node == self.name:
             raise ProcessNotFound(dest)
         return RemoteProcess(self, dest, node)
-
-    def _transmit(self, peer: str, frame: _wire.Frame) -> None:
-        self.transport.send(peer, _wire.encode(frame))
-        self._sent += 1
 
     def _send(self, target: RemoteProcess, message: Message) -> None:
         payload = _wire.encode_payload_check(message.payload)
@@ -235,143 +299,6 @@ class NodeGroup:
             ref = target._hooks.get(slot_hook) if target._hooks else None
             if ref is not None:
                 self._watches[ref].target = (pid, call)
-
-    def _watch(
-        self,
-        target: RemoteProcess,
-        watcher: Process | None,
-        hook: Callable[[Exit], None] | None,
-        *,
-        node_only: bool = False,
-    ) -> int:
-        pid = target.pid
-        if watcher is not None:
-            if type(pid) is not PID:
-                raise ValueError(f"monitor a remote process by PID, not by name: {pid!r}")
-            known = self._watch_keys.get((watcher, pid))
-            if known is not None:
-                return known
-        ref = next(self._refs)
-        self._watches[ref] = _Watch(target.node_name, pid, watcher, hook, node_only)
-        if watcher is not None:
-            self._watch_keys[(watcher, pid)] = ref
-            self._track(watcher, ref)
-        if node_only:
-            if target.node_name not in self.transport.peers():
-                self._watch_down(ref, "not connected")
-            return ref
-        if type(pid) is not PID:
-            raise ValueError(f"wait for a remote process by PID, not by name: {pid!r}")
-        try:
-            self._transmit(target.node_name, _wire.Watch(ref, pid))
-        except NoConnection as error:
-            self._watch_down(ref, str(error))
-        return ref
-
-    def _track(self, watcher: Process, ref: int) -> None:
-        refs = self._by_watcher.get(watcher)
-        if refs is None:  # one exit callback per watcher: a dead watcher needs no Down
-            refs = self._by_watcher[watcher] = set()
-            watcher.on_exit(lambda: self._watcher_exited(watcher))
-        refs.add(ref)
-
-    def _watcher_exited(self, watcher: Process) -> None:
-        for ref in self._by_watcher.pop(watcher, ()):
-            self._unwatch(ref)
-
-    def _forget(self, ref: int, watch: _Watch, target: Any) -> None:
-        """Drop the bookkeeping of a watch that is over (fired or removed)."""
-        if watch.watcher is not None:
-            self._watch_keys.pop((watch.watcher, target), None)
-            refs = self._by_watcher.get(watch.watcher)
-            if refs is not None:
-                refs.discard(ref)
-
-    def _unwatch(self, ref: int) -> None:
-        watch = self._watches.pop(ref, None)
-        if watch is None:
-            return
-        if watch.node_only:
-            if type(watch.target) is tuple:  # (target, call id): the call is over
-                self._calls.pop(watch.target[1], None)
-            return
-        self._forget(ref, watch, watch.target)
-        with suppress(NoConnection):
-            self._transmit(watch.peer, _wire.Unwatch(ref))
-
-    def _demonitor(self, target: RemoteProcess, watcher: Process) -> None:
-        ref = self._watch_keys.get((watcher, target.pid))
-        if ref is not None:
-            self._unwatch(ref)
-
-    def _watch_down(self, ref: int, why: str) -> None:
-        """Fire watch ``ref`` with reason ``noconnection``."""
-        watch = self._watches.pop(ref, None)
-        if watch is None:
-            return
-        target = watch.target[0] if type(watch.target) is tuple else watch.target
-        self._forget(ref, watch, target)
-        error = NoConnection(watch.peer, why)
-        self._fire(watch, Exit(target, ExitReason.NOCONNECTION, None, error, trio.current_time()))
-
-    def _fire(self, watch: _Watch, exit: Exit) -> None:
-        watcher = watch.watcher
-        if watcher is not None and self.node._procs.get(watcher.pid.seq) is watcher:
-            watcher._post_event(exit)
-        if watch.hook is not None:
-            watch.hook(exit)
-
-    def _link(self, proc: Process, target: RemoteProcess) -> None:
-        pid = target.pid
-        if type(pid) is not PID:
-            raise ValueError(f"link to a remote process by PID, not by name: {pid!r}")
-        try:
-            self._transmit(target.node_name, _wire.Link(proc.pid, pid))
-        except NoConnection as error:
-            event = LinkDown(pid, ExitReason.NOCONNECTION, error, trio.current_time())
-            from .._core._lifecycle import link_down
-
-            link_down(proc, event)
-            return
-        self._add_link(proc, pid)
-
-    def _unlink(self, proc: Process, target: RemoteProcess) -> None:
-        pids = self._links.get(proc)
-        if pids is None or target.pid not in pids:
-            return
-        pids.discard(target.pid)
-        with suppress(NoConnection):
-            self._transmit(target.node_name, _wire.Unlink(proc.pid, target.pid))
-
-    def _add_link(self, proc: Process, pid: PID) -> None:
-        pids = self._links.get(proc)
-        if pids is None:
-            pids = self._links[proc] = set()
-            proc._add_exit_hook(lambda exit: self._linked_exit(proc, exit))
-        pids.add(pid)
-
-    def _linked_exit(self, proc: Process, exit: Exit) -> None:
-        """A local process with remote links ended: tell its partners if it failed."""
-        pids = self._links.pop(proc, None)
-        if not pids or exit.error is None:
-            return
-        text = describe(exit.error)
-        for pid in pids:
-            assert pid.node is not None
-            with suppress(NoConnection):
-                self._transmit(pid.node, _wire.LinkExit(proc.pid, pid, exit.reason.value, text))
-
-    def _cancel(self, target: RemoteProcess, event: Cancel) -> None:
-        pid = target.pid
-        if type(pid) is not PID:
-            raise ValueError(f"cancel a remote process by PID, not by name: {pid!r}")
-        self._transmit(target.node_name, _wire.CancelReq(pid, event.sender, event.reason))
-
-    def _terminate(self, target: RemoteProcess) -> None:
-        pid = target.pid
-        if type(pid) is not PID:
-            raise ValueError(f"terminate a remote process by PID, not by name: {pid!r}")
-        self._transmit(target.node_name, _wire.TerminateReq(pid))
 
     async def _request(
         self, node: str, ref: int, frame: _wire.Frame, timeout: float, what: str
@@ -397,18 +324,33 @@ class NodeGroup:
 
     def frame_received(self, peer: str, data: bytes) -> None:
         """Handle a frame from ``peer`` (called by the transport; undecodable ones are dropped
-        and counted)."""
+        and counted).
+
+        Args:
+            peer (str): The node that sent it.
+            data (bytes): The frame.
+        """
         _serve.frame_received(self, peer, data)
 
     def peer_up(self, peer: str) -> None:
-        """``peer`` is connected (called by the transport): ``NodeUp`` to subscribers."""
+        """``peer`` is connected (called by the transport): ``NodeUp`` to subscribers.
+
+        Args:
+            peer (str): The node now connected.
+        """
         _serve.peer_up(self, peer)
 
     def peer_down(
         self, peer: str, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
     ) -> None:
         """``peer`` is lost (called by the transport): ``noconnection`` to every monitor and
-        link of its processes, failed calls, ``NodeDown`` with ``reason`` to subscribers."""
+        link of its processes, failed calls, ``NodeDown`` with ``reason`` to subscribers.
+
+        Args:
+            peer (str): The node lost.
+            why (str): What happened (the ``NodeDown.why``, the ``NoConnection`` text).
+            reason (NodeDownReason): Left, lease expired or connection lost.
+        """
         _serve.peer_down(self, peer, why, reason)
 
     def _reply(

@@ -30,13 +30,31 @@ class NodeWatchers:
         return len(self._every) + sum(len(procs) for procs in self._one.values())
 
     def monitor_nodes(self, proc: Process) -> None:
+        """Post every ``NodeUp``/``NodeDown`` to ``proc`` from now on.
+
+        Args:
+            proc (Process): The subscriber (until it exits).
+        """
         self._track(proc)
         self._every.add(proc)
 
     def demonitor_nodes(self, proc: Process) -> None:
+        """Undo ``monitor_nodes``.
+
+        Args:
+            proc (Process): The subscriber.
+        """
         self._every.discard(proc)
 
     def monitor_node(self, proc: Process, node: str, connected: bool, now: float) -> None:
+        """Post one ``NodeDown`` to ``proc`` when ``node`` goes down (at once if not connected).
+
+        Args:
+            proc (Process): The subscriber.
+            node (str): The peer node to watch.
+            connected (bool): Whether ``node`` is connected now.
+            now (float): ``trio.current_time()``, for an immediate ``NodeDown``.
+        """
         if not connected:
             why = "not connected"
             _post(proc, NodeDown(node, why, now, NodeDownReason.CONNECTION_LOST))
@@ -45,6 +63,12 @@ class NodeWatchers:
         self._one.setdefault(node, set()).add(proc)
 
     def demonitor_node(self, proc: Process, node: str) -> None:
+        """Undo ``monitor_node``.
+
+        Args:
+            proc (Process): The subscriber.
+            node (str): The node it watched.
+        """
         procs = self._one.get(node)
         if procs is not None:
             procs.discard(proc)
@@ -52,6 +76,11 @@ class NodeWatchers:
                 del self._one[node]
 
     def notify(self, event: NodeUp | NodeDown) -> None:
+        """Post ``event`` to its subscribers (a ``NodeDown`` ends ``monitor_node`` ones).
+
+        Args:
+            event (NodeUp | NodeDown): What happened.
+        """
         for proc in list(self._every):
             _post(proc, event)
         if isinstance(event, NodeDown):

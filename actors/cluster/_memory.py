@@ -5,8 +5,9 @@ every node of the group is an ``actors.open_node(name=...)`` in the same trio
 run, joined with ``open_node_group(node, network.transport(name))``. Frames
 keep their order per pair and go through the real wire encoding;
 ``network.cut(name)`` loses a node as a closed connection would (its peers see
-``NodeDown``, monitors ``noconnection``) and ``network.heal(name)`` brings it
-back (a partition that heals). Nothing here touches a socket.
+``NodeDown``, monitors ``noconnection``; frames in flight either way are lost) and
+``network.heal(name)`` connects it again (a healed partition: ``NodeUp`` both ways, the
+processes on both sides still running). Nothing here touches a socket.
 """
 
 from __future__ import annotations
@@ -21,18 +22,32 @@ __all__ = ["MemoryNetwork", "MemoryTransport"]
 
 
 class MemoryNetwork:
-    """The nodes joined through :class:`MemoryTransport` in one trio run."""
+    """The nodes joined through :class:`MemoryTransport` in one trio run.
+
+    Args:
+        max_frame (int): The largest frame in bytes (``send`` refuses larger ones).
+    """
 
     def __init__(self, *, max_frame: int = 16 * 2**20) -> None:
         self.max_frame = max_frame
         self.transports: dict[str, MemoryTransport] = {}
-        self._cut: dict[str, MemoryTransport] = {}
+        self._cut: dict[str, MemoryTransport] = {}  # lost with cut(), still serving
 
     def __repr__(self) -> str:
         return f"<MemoryNetwork nodes={sorted(self.transports)}>"
 
     def transport(self, node: str) -> MemoryTransport:
-        """A transport for the node named ``node`` on this network."""
+        """A transport for the node named ``node`` on this network.
+
+        Args:
+            node (str): The node's name (non-empty, no ``@``).
+
+        Returns:
+            A new transport; open it with ``open_node_group(node, transport)``.
+
+        Raises:
+            ValueError: If the name is empty or contains ``@``.
+        """
         return MemoryTransport(self, node)
 
     def cut(
@@ -46,45 +61,50 @@ class MemoryNetwork:
         A node whose group closes leaves (``NodeDownReason.LEFT``); ``cut`` is a lost
         connection by default.
 
+        Args:
+            name (str): The node to lose.
+            why (str): The ``why`` of the ``NodeDown`` and ``NoConnection`` both sides see.
+            reason (NodeDownReason): The ``NodeDown.reason``; ``CONNECTION_LOST`` by default.
+
         Raises:
             KeyError: If no node of that name is serving on this network.
         """
         gone = self.transports.pop(name)
-        gone._inbox.clear()  # frames in flight are lost with their connections
         if reason is not NodeDownReason.LEFT:
             self._cut[name] = gone
         for peer, transport in list(self.transports.items()):
-            transport._inbox = deque(item for item in transport._inbox if item[0] != name)
             transport._peer_down(name, why, reason)
             gone._peer_down(peer, why, reason)
 
     def heal(self, name: str) -> None:
-        """Reconnect node ``name``, lost by ``cut``: it and every node on the network see
-        each other come up (``NodeUp``), as after a partition heals.
+        """Connect node ``name`` again after ``cut``: it and its peers see ``NodeUp``.
+
+        Args:
+            name (str): A node lost with ``cut`` whose group is still open.
 
         Raises:
-            KeyError: If ``name`` was not cut (or its group has closed since).
+            KeyError: If ``name`` is not a node lost with ``cut`` that still serves.
             ValueError: If a node of that name is on the network (not cut, or a new one).
         """
         if name in self.transports:
             raise ValueError(
                 f"a node named {name!r} is on the network: heal only a node that was cut"
             )
-        back = self._cut.pop(name)
-        handler = back._handler
-        assert handler is not None
-        others = list(self.transports.items())
-        self.transports[name] = back  # first: peers send to it from their peer_up
-        for peer, other in others:
-            other._connected.add(name)
-            back._connected.add(peer)
-            if other._handler is not None:
-                other._handler.peer_up(name)
-            handler.peer_up(peer)
+        transport = self._cut.pop(name)
+        assert transport._handler is not None
+        transport._join(transport._handler)
 
 
 class MemoryTransport:
-    """A :class:`~actors.cluster.Transport` over a :class:`MemoryNetwork`."""
+    """A :class:`~actors.cluster.Transport` over a :class:`MemoryNetwork`.
+
+    Args:
+        network (MemoryNetwork): The network it joins when served.
+        node (str): This node's name (non-empty, no ``@``).
+
+    Raises:
+        ValueError: If the name is empty or contains ``@``.
+    """
 
     def __init__(self, network: MemoryNetwork, node: str) -> None:
         if not node or "@" in node:
@@ -111,6 +131,10 @@ class MemoryTransport:
     def send(self, peer: str, frame: bytes) -> None:
         """Queue ``frame`` for ``peer`` (delivered by the peer's serving task).
 
+        Args:
+            peer (str): The connected node to send to.
+            frame (bytes): One encoded frame.
+
         Raises:
             NoConnection: If ``peer`` is not connected.
             ValueError: If the frame is larger than the network's ``max_frame``.
@@ -129,6 +153,7 @@ class MemoryTransport:
     def _peer_down(self, peer: str, why: str, reason: NodeDownReason) -> None:
         if peer in self._connected:
             self._connected.discard(peer)
+            self._inbox = deque(item for item in self._inbox if item[0] != peer)  # lost
             if self._handler is not None:
                 self._handler.peer_down(peer, why, reason)
 
@@ -140,20 +165,19 @@ class MemoryTransport:
     ) -> None:
         """Join the network, deliver frames until cancelled, then leave it.
 
+        Args:
+            handler (FrameHandler): Told of every frame and of peers coming and going (the node
+                group).
+            task_status (trio.TaskStatus[None]): Started once this node is reachable by its peers
+                (``nursery.start``).
+
         Raises:
             ValueError: If a node of the same name is already on the network.
         """
-        if self._node in self.network.transports:
+        if self._node in self.network.transports or self._node in self.network._cut:
             raise ValueError(f"a node named {self._node!r} is already on this network")
         self._handler = handler
-        others = list(self.network.transports.items())
-        self.network.transports[self._node] = self  # first: peers send to it from their peer_up
-        for name, other in others:
-            other._connected.add(self._node)
-            self._connected.add(name)
-            if other._handler is not None:
-                other._handler.peer_up(self._node)
-            handler.peer_up(name)
+        self._join(handler)
         task_status.started()
         try:
             while True:
@@ -170,3 +194,13 @@ class MemoryTransport:
                 del self.network._cut[self._node]
             if self.network.transports.get(self._node) is self:
                 self.network.cut(self._node, "left the group", NodeDownReason.LEFT)
+
+    def _join(self, handler: FrameHandler) -> None:
+        others = list(self.network.transports.items())
+        self.network.transports[self._node] = self  # first: peers send to it from their peer_up
+        for name, other in others:
+            other._connected.add(self._node)
+            self._connected.add(name)
+            if other._handler is not None:
+                other._handler.peer_up(self._node)
+            handler.peer_up(name)

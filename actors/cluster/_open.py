@@ -21,6 +21,9 @@ __all__ = ["current_group", "open_node_group"]
 def current_group(node: Node | None = None) -> NodeGroup:
     """The node group of ``node`` (default: the current node).
 
+    Args:
+        node (Node | None): The node; default: the current node.
+
     Raises:
         RuntimeError: If the node is not in a node group.
     """
@@ -68,6 +71,7 @@ async def open_node_group(
         except Exception as error:  # raised as itself, not wrapped in an ExceptionGroup
             failed = error
         else:
+            nursery.start_soon(group._losses.run)
             node._remote = group
             try:
                 yield group

@@ -43,6 +43,10 @@ class ParentLink:
     def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> ParentLink | None:
         """Take the link out of the environment (children of the worker do not inherit it).
 
+        Args:
+            environ (MutableMapping[str, str] | None): The environment to read and clean; default:
+                ``os.environ``.
+
         Returns:
             ParentLink | None: None when this process was not started by ``supervise_workers``.
 

@@ -22,6 +22,16 @@ last seen full; a frame that still finds it full is refused by the script, count
 (``frames_refused``), logged, and its loss signalled: the link with that peer is reset on both
 sides (each reports the other down: monitors get ``noconnection``, calls fail), and the peer
 comes up again at the next liveness scan.
+
+A loss seen on one side is a loss on both. Redis connections are not pairwise, so a node that
+reports a peer down by itself (Redis unreachable, the peer's lease expired, frames refused)
+posts a ``reset`` notice to it, which reports this node down in turn; a peer that said it left,
+or that reset the link, is not told back. Until its notice is posted this node neither brings
+the peer up nor handles its frames (they were sent before the peer could know: the notice
+covers them). When it starts or Redis was unreachable, it drops the frames its inbox got while
+it was not reading and tells each of their senders the same way. A node reads its inbox and
+the events stream in stream-ID order, so a peer's notice is handled before the frames the peer
+sent after posting it.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from typing import Any
 
 import trio
 
+from ._redis_writer import RedisWriter
 from ._transport import FrameHandler, NoConnection, NodeDownReason
 from ._unix import check_node_name
 
@@ -51,7 +62,7 @@ def _import_coredis() -> Any:
     return coredis
 
 
-class RedisTransport:
+class RedisTransport(RedisWriter):
     """Connect nodes on any machines through one Redis server.
 
     Args:
@@ -99,6 +110,11 @@ class RedisTransport:
         self._handler: FrameHandler | None = None
         self._client: Any = None
         self._backlog: dict[str, int] = {}  # unread frames in a peer's inbox, as last seen
+        self._lost: dict[str, str] = {}  # peer -> why, lost here; reset notice not posted yet
+        self._resync = True  # (re)starting to read: drop the inbox's older frames first
+        self._losses = 0  # how many times Redis was unreachable (a resync in progress restarts)
+        self.frames_discarded = 0
+        """Frames from a peer whose link was reset here, read before the peer was told."""
         self.frames_refused = 0
         """Frames a full inbox refused after ``send`` accepted them (each loss was signalled)."""
 
@@ -111,11 +127,29 @@ class RedisTransport:
         """The nodes connected now."""
         return frozenset(self._peers)
 
+    def reset(self, peer: str, why: str) -> None:
+        """Drop the link with ``peer`` on both sides (a frame it waits for was refused).
+
+        Args:
+            peer (str): A connected peer.
+            why (str): Why, for the ``NodeDown`` here and the reset notice there.
+        """
+        self._down(peer, why, NodeDownReason.CONNECTION_LOST)
+
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
     def send(self, peer: str, frame: bytes) -> None:
-        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``)."""
+        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``).
+
+        Args:
+            peer (str): The connected node to send to.
+            frame (bytes): One encoded frame.
+
+        Raises:
+            NoConnection: If ``peer`` is not connected, or its inbox was last seen full.
+            ValueError: If the frame is larger than ``max_frame``.
+        """
         if peer not in self._peers:
             raise NoConnection(peer)
         if len(frame) > self.max_frame:
@@ -143,7 +177,18 @@ class RedisTransport:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run until cancelled: connect, report frames and peers to ``handler``."""
+        """Run until cancelled: connect, report frames and peers to ``handler``.
+
+        Args:
+            handler (FrameHandler): Told of every frame and of peers coming and going (the node
+                group).
+            task_status (trio.TaskStatus[None]): Started once this node is reachable by its peers
+                (``nursery.start``).
+
+        Raises:
+            RuntimeError: If a live node of the same name is in the group (its liveness key is set).
+            Exception: Whatever coredis raises if Redis cannot be reached when it starts.
+        """
         self._handler = handler
         client = self._client = self._make_client()
         async with client:
@@ -175,7 +220,7 @@ class RedisTransport:
                 await client.xadd(self._key("events"), {"down": self._node}, **self._trim(1000))
                 await client.delete([self._key("node", self._node), self._key("inbox", self._node)])
         except Exception as error:  # Redis is gone: the key expires by itself
-            logger.warning("redis goodbye failed node=%s error=%r", self._node, error)
+            logger.warning("redis goodbye failed node=%s error=%s", self._node, repr(error))
 
     def _trim(self, count: int) -> dict[str, Any]:
         token = self._coredis.PureToken
@@ -187,19 +232,27 @@ class RedisTransport:
 
     def _lose_all(self, why: str) -> None:
         self._out.clear()
+        self._resync = True
+        self._losses += 1
         for peer in sorted(self._peers):
             self._down(peer, why, NodeDownReason.CONNECTION_LOST)
 
     def _up(self, peer: str) -> None:
+        if self._resync or peer in self._lost:
+            return  # not before the peer is told of the loss (the writer tells it)
         if peer != self._node and peer not in self._peers:
             self._peers.add(peer)
             assert self._handler is not None
             self._handler.peer_up(peer)
 
-    def _down(self, peer: str, why: str, reason: NodeDownReason) -> None:
+    def _down(self, peer: str, why: str, reason: NodeDownReason, *, tell: bool = True) -> None:
+        """Report ``peer`` down; ``tell``: post it a reset notice (the loss was seen here)."""
         if peer in self._peers:
             self._peers.discard(peer)
             self._out = deque(item for item in self._out if item[0] != peer)
+            if tell:
+                self._lost[peer] = why
+                self._wake.set()
             assert self._handler is not None
             self._handler.peer_down(peer, why, reason)
 
@@ -215,7 +268,7 @@ class RedisTransport:
                 for peer in [p for p, n in self._backlog.items() if n >= self.max_inbox]:
                     self._backlog[peer] = await self._client.xlen(self._key("inbox", peer))
             except Exception as error:
-                logger.warning("redis unreachable node=%s error=%r", self._node, error)
+                logger.warning("redis unreachable node=%s error=%s", self._node, repr(error))
                 self._lose_all(f"redis unreachable: {error!r}")
             else:
                 for peer in sorted(alive - self._peers - {self._node}):
@@ -233,30 +286,60 @@ class RedisTransport:
         inbox = self._key("inbox", self._node)
         events = self._key("events")
         position: dict[str, str] | None = None
+        read: list[Any] = []  # handled, not yet deleted (the bound counts them until then)
         while True:
             try:
-                if position is None:
+                if position is None or self._resync:
+                    self._resync, losses = True, self._losses
                     now = await self._server_ms()
-                    # Frames older than now were sent before a loss every peer was told of.
+                    # Frames older than now were sent while this node was not reading (a loss,
+                    # or its start): they go, and their senders are told (a reset notice,
+                    # posted by the writer once this is done).
+                    stale = await self._client.xrange(inbox, "-", str(now - 1))
+                    self._drop_stale({e.field_values.get(b"s", b"") for e in stale})
                     await self._client.xtrim(inbox, self._coredis.PureToken.MINID, now)
                     position = {inbox: f"{now}-0", events: f"{now}-0"}
-                answer = await self._client.xread(
-                    position, count=512, block=int(self.heartbeat * 1000)
-                )
-                read = [e.identifier for s, es in (answer or {}).items() if s == inbox for e in es]
-                if read:  # delete before handling: the bound counts unread frames only
-                    await self._client.xdel(inbox, read)
+                    if self._losses != losses:
+                        continue  # lost again meanwhile: once more
+                    self._resync = False
+                    self._wake.set()
+                block = int(self.heartbeat * 1000)
+                if read:  # what was handled last round is deleted with this read (one trip)
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        pipe.xdel(inbox, read)
+                        request = pipe.xread(position, count=512, block=block)
+                    answer = await request
+                else:
+                    answer = await self._client.xread(position, count=512, block=block)
+                streams = {_text(s): es for s, es in (answer or {}).items()}
+                read = [e.identifier for e in streams.get(inbox, ())]
             except Exception as error:
-                logger.warning("redis read failed node=%s error=%r", self._node, error)
+                logger.warning("redis read failed node=%s error=%s", self._node, repr(error))
                 self._lose_all(f"redis unreachable: {error!r}")
-                position = None
+                position, read = None, []  # the resync deletes what is left
                 await trio.sleep(self.heartbeat)
                 continue
-            for stream, entries in (answer or {}).items():
-                name = stream.decode() if isinstance(stream, bytes) else stream
+            ordered = []
+            for name, entries in streams.items():
                 for entry in entries:
-                    position[name] = entry.identifier.decode()
-                    self._entry(name == inbox, entry.field_values)
+                    identifier = entry.identifier.decode()
+                    position[name] = identifier
+                    ms, _, seq = identifier.partition("-")
+                    ordered.append((int(ms), int(seq), name == inbox, entry.field_values))
+            # In ID order across both streams: a reset notice before the frames sent after it.
+            ordered.sort(key=lambda item: item[:2])
+            for _, _, is_inbox, fields in ordered:
+                self._entry(is_inbox, fields)
+
+    def _drop_stale(self, senders: set[bytes]) -> None:
+        """Frames from ``senders`` are dropped unread: each is told (and reported down)."""
+        for raw in sorted(senders):
+            sender = raw.decode(errors="replace")
+            if sender and sender != self._node:
+                why = "frames to it were dropped unread (it was not reading its inbox)"
+                self._down(sender, why, NodeDownReason.CONNECTION_LOST)
+                self._lost.setdefault(sender, why)
+        self._wake.set()
 
     def _entry(self, is_inbox: bool, fields: dict[bytes, bytes]) -> None:
         assert self._handler is not None
@@ -264,16 +347,21 @@ class RedisTransport:
             if b"up" in fields:
                 self._up(fields[b"up"].decode())
             elif b"down" in fields:
-                self._down(fields[b"down"].decode(), "left the group", NodeDownReason.LEFT)
+                peer = fields[b"down"].decode()
+                self._down(peer, "left the group", NodeDownReason.LEFT, tell=False)
             elif fields.get(b"peer", b"").decode() == self._node and b"reset" in fields:
                 sender = fields[b"reset"].decode()
-                why = f"link reset by {sender}: frames to it were refused"
-                self._down(sender, why, NodeDownReason.CONNECTION_LOST)
+                why = f"link reset by {sender}: " + fields.get(b"why", b"").decode(errors="replace")
+                self._down(sender, why, NodeDownReason.CONNECTION_LOST, tell=False)
             return
         sender = fields.get(b"s", b"").decode(errors="replace")
         frame = fields.get(b"f")
         if frame is None or not sender:
             logger.warning("malformed inbox entry dropped node=%s", self._node)
+            return
+        if self._resync or sender in self._lost:
+            self.frames_discarded += 1  # sent before it could know: its reset notice covers it
+            self._drop_stale({sender.encode()})
             return
         self._up(sender)  # it sent, so it is alive (its key may not be seen yet)
         try:
@@ -281,70 +369,7 @@ class RedisTransport:
         except Exception:
             logger.exception("frame handler failed peer=%s", sender)
 
-    async def _writer(self) -> None:
-        while True:
-            if not self._out:
-                self._wake = trio.Event()
-                await self._wake.wait()
-            # One script call per peer and round, so a refusal ends that peer's frames: the
-            # order is kept per peer (the only order promised) and no frame follows a lost one.
-            per_peer: dict[str, list[bytes]] = {}
-            later: deque[tuple[str, bytes]] = deque()
-            for peer, frame in self._out:
-                frames = per_peer.setdefault(peer, [])
-                if len(frames) < _SCRIPT_FRAMES:
-                    frames.append(frame)
-                else:
-                    later.append((peer, frame))
-            self._out = later
-            try:
-                answers = []
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for peer, frames in per_peer.items():
-                        args = [self.max_inbox, self._node, *frames]
-                        request = pipe.eval(_ADD, [self._key("inbox", peer)], args)
-                        answers.append((peer, len(frames), request))
-                results = [(peer, sent, await answer) for peer, sent, answer in answers]
-            except Exception as error:
-                logger.warning("redis write failed node=%s error=%r", self._node, error)
-                self._lose_all(f"redis unreachable: {error!r}")
-                await trio.sleep(self.heartbeat)
-                continue
-            for peer, sent, (added, length) in results:
-                self._backlog[peer] = int(length)
-                if int(added) < sent:
-                    await self._reset(peer, sent - int(added))
 
-    async def _reset(self, peer: str, count: int) -> None:
-        """Frames to ``peer`` were refused (its inbox is full): signal the loss on both sides."""
-        self.frames_refused += count
-        logger.warning(
-            "frames refused node=%s peer=%s frames=%d max_inbox=%d: link reset",
-            self._node,
-            peer,
-            count,
-            self.max_inbox,
-        )
-        why = f"{count} frames refused: inbox full (max_inbox={self.max_inbox})"
-        self._down(peer, why, NodeDownReason.CONNECTION_LOST)
-        try:
-            fields = {"reset": self._node, "peer": peer}
-            await self._client.xadd(self._key("events"), fields, **self._trim(1000))
-        except Exception as error:  # Redis is gone: every peer is lost anyway
-            logger.warning("redis reset notice failed node=%s error=%r", self._node, error)
-
-
-_SCRIPT_FRAMES = 256
-"""Frames one script call adds at most (a script blocks the server while it runs)."""
-
-_ADD = """
-local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
-local added = 0
-for i = 3, #ARGV do
-  if added >= room then break end
-  redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'f', ARGV[i])
-  added = added + 1
-end
-return {added, redis.call('XLEN', KEYS[1])}
-"""
-"""Add the frames ``ARGV[3:]`` to inbox ``KEYS[1]`` while fewer than ``ARGV[1]`` are unread."""
+def _text(name: str | bytes) -> str:
+    """A stream name as coredis gives it (bytes) or as we spell it (str)."""
+    return name.decode() if isinstance(name, bytes) else name

@@ -31,6 +31,10 @@ class RemoteError(Exception):
     The ``error`` of an ``Exit``/``LinkDown`` from a remote process that raised,
     the ``__cause__`` of a ``CallFailed`` whose remote handler raised, and what
     ``NodeGroup.spawn`` raises when the other node cannot start the function.
+
+    Args:
+        node (str): The node it happened on.
+        text (str): The error there, as text (its repr).
     """
 
     def __init__(self, node: str, text: str) -> None:
@@ -55,8 +59,11 @@ class GroupStatistics:
     """A snapshot of a node group (``NodeGroup.statistics()``)."""
 
     peers: tuple[str, ...]
+    """The connected peer nodes, sorted."""
     frames_sent: int
+    """Frames this node sent to its peers."""
     frames_received: int
+    """Frames this node received from its peers."""
     frames_dropped: int
     """Frames that did not decode (logged and dropped)."""
     watches: int
@@ -64,16 +71,37 @@ class GroupStatistics:
     served_watches: int
     """Monitors other nodes hold on this node's processes."""
     remote_links: int
+    """Links between this node's processes and other nodes' processes."""
     pending_calls: int
+    """Calls from this node waiting for a reply from another node."""
+    frames_unsent: int = 0
+    """Frames (replies, ``Down``...) not sent because their peer was not connected (logged)."""
+    messages_undelivered: int = 0
+    """Plain sends from peers this node could not deliver (each reported to its sender)."""
+    undelivered_reported: int = 0
+    """Reports of this node's sends that another node could not deliver (``Undelivered``)."""
 
 
 def describe(error: BaseException | None) -> str:
-    """The text that carries ``error`` to another node (bounded)."""
+    """The text that carries ``error`` to another node (bounded).
+
+    Args:
+        error (BaseException | None): The error to describe.
+
+    Returns:
+        Its repr, cut to 2000 characters; ``""`` for None.
+    """
     return "" if error is None else repr(error)[:2000]
 
 
 class RemoteProcess:
-    """A process on another node, as the kernel sees it for one operation."""
+    """A process on another node, as the kernel sees it for one operation.
+
+    Args:
+        group (NodeGroup): The node group that carries its operations.
+        pid (PID | str): Its PID, or ``"name@node"``.
+        node_name (str): The node it lives on.
+    """
 
     __slots__ = ("_cancel_requested", "_group", "_hooks", "node_name", "pid")
     _is_remote = True
@@ -131,6 +159,13 @@ class RemoteReplySlot(ReplySlot):
 
     It also watches the target, so the caller gets ``CallFailed`` when the target
     exits without replying (as with a local call).
+
+    Args:
+        group (NodeGroup): The node group that sends the answer back.
+        peer (str): The caller's node.
+        call (int): The caller's call id (``Reply.call``).
+        proc (Process): The local process called.
+        topic (str): The call's topic.
     """
 
     __slots__ = ("_call", "_group", "_peer", "_proc")
@@ -144,11 +179,27 @@ class RemoteReplySlot(ReplySlot):
         proc._add_exit_hook(self.target_exited)
 
     def target_exited(self, exit: Exit) -> None:
+        """Exit hook: fail the call, because the target ended without replying.
+
+        Args:
+            exit (Exit): The called process's exit.
+        """
         self._answer(
             False, None, f"target exited ({exit.reason.value}) before replying", exit.error
         )
 
     def set(self, result: Outcome[Any]) -> bool:
+        """Send the answer back to the caller's node (the first answer only).
+
+        Args:
+            result (Outcome[Any]): The reply (``Value``) or the handler's error (``Error``).
+
+        Returns:
+            False if the call was answered already.
+
+        Raises:
+            PayloadError: If the reply cannot cross nodes (the caller gets ``CallFailed``).
+        """
         if isinstance(result, Error):
             error = result.error
             cause = error.__cause__ if error.__cause__ is not None else error

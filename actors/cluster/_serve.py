@@ -3,12 +3,13 @@
 The ``NodeGroup`` methods the transport calls (``frame_received``, ``peer_up``,
 ``peer_down``) are these functions. A frame that does not decode is logged and dropped
 (and counted); a frame naming a process that is gone is answered the way a local
-operation would be (``noproc``) or dropped (a plain send: at most once).
+operation would be (``noproc``), or (a plain send) reported to its sender as ``Undelivered``
+(``_losses.py``). A frame this node cannot send back (the peer is not connected) is counted
+(``frames_unsent``) and logged.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,17 +19,19 @@ import trio
 from outcome import Error, Value
 
 from .._core import _lifecycle
-from .._core._exceptions import CallFailed, NoProc, ProcessNotFound
+from .._core._exceptions import CallFailed, MailboxFull, NoProc, ProcessNotFound
 from .._core._messages import Cancel, Exit, ExitReason, LinkDown, Message
 from .._core._pid import PID
 from . import _sync, _wire
 from ._exports import import_function
+from ._losses import UndeliveredReason
 from ._remote import RemoteError, RemoteReplySlot, describe
 from ._transport import NoConnection, NodeDown, NodeDownReason, NodeUp
 
 if TYPE_CHECKING:
     from .._core._process import Process
     from ._group import NodeGroup
+    from ._links import Links
 
 __all__ = ["frame_received", "peer_down", "peer_up", "spawn_here"]
 
@@ -42,9 +45,36 @@ def local(group: NodeGroup, pid: PID) -> Process | None:
     return None
 
 
-def try_send(group: NodeGroup, peer: str, frame: _wire.Frame) -> None:
-    with contextlib.suppress(NoConnection):
+def try_send(group: Links, peer: str, frame: _wire.Frame) -> bool:
+    """Send ``frame`` if ``peer`` is connected and it fits; else count and log it (a peer
+    that is not connected has failed or will fail what waits on it); return whether sent."""
+    try:
         group._transmit(peer, frame)
+    except (NoConnection, ValueError) as error:  # not connected; larger than max_frame
+        not_sent(group, peer, frame, error)
+        return False
+    return True
+
+
+def not_sent(group: Links, peer: str, frame: _wire.Frame, error: Exception) -> None:
+    """Count and log a frame the transport did not take (``error`` says why).
+
+    Refused while ``peer`` is connected (its backlog is full), the frame would leave the peer
+    waiting: a transport that can (``reset``) drops the link, so both sides see it lost.
+    """
+    group._unsent += 1
+    refused = isinstance(error, NoConnection) and peer in group.transport.peers()
+    logger.log(
+        logging.INFO if isinstance(error, NoConnection) and not refused else logging.WARNING,
+        "frame not sent node=%s peer=%s frame=%s error=%s",
+        group.name,
+        peer,
+        type(frame).__name__,
+        error,
+    )
+    reset = getattr(group.transport, "reset", None) if refused else None
+    if reset is not None:
+        reset(peer, f"a {type(frame).__name__} frame was refused: {error}")
 
 
 # -- transport callbacks -----------------------------------------------------------
@@ -121,7 +151,9 @@ def on_send(group: NodeGroup, peer: str, frame: _wire.Send | _wire.SendName) -> 
     if proc is None:
         if frame.call:
             try_send(group, peer, _wire.Reply(frame.call, False, noproc=True))
-        return  # at most once: a send to a process that is gone is dropped
+        else:  # lost: the sender gets Undelivered (a local send would raise)
+            group._losses.lost(peer, frame, UndeliveredReason.NOPROC, "")
+        return
     slot = None
     if frame.call:
         slot = RemoteReplySlot(group, peer, frame.call, proc, frame.topic)
@@ -131,7 +163,15 @@ def on_send(group: NodeGroup, peer: str, frame: _wire.Send | _wire.SendName) -> 
         if slot is not None:
             slot._answer(False, None, f"not delivered: {error}", None)
         else:
-            logger.warning("remote message dropped to=%s error=%s", proc.pid, error)
+            full = isinstance(error, MailboxFull)
+            reason = UndeliveredReason.MAILBOX_FULL if full else UndeliveredReason.REFUSED
+            group._losses.lost(peer, frame, reason, str(error))
+
+
+def on_not_delivered(group: NodeGroup, peer: str, frame: _wire.NotDelivered) -> None:
+    proc = local(group, frame.to)
+    if proc is not None:
+        group._losses.reported_to(proc, peer, frame)
 
 
 def reply(
@@ -150,7 +190,14 @@ def reply(
         except _wire.PayloadError as error:
             try_send(group, peer, _wire.Reply(call, False, None, f"reply not encodable: {error}"))
             raise
-    try_send(group, peer, _wire.Reply(call, ok, value, why))
+    frame = _wire.Reply(call, ok, value, why[:2000])
+    try:
+        group._transmit(peer, frame)
+    except NoConnection as error:
+        not_sent(group, peer, frame, error)
+    except ValueError as error:  # larger than the transport's max_frame: fail the call
+        try_send(group, peer, _wire.Reply(call, False, None, f"reply not sent: {error}"))
+        raise
     return True
 
 
@@ -196,7 +243,8 @@ def serve_watch(group: NodeGroup, peer: str, ref: int, proc: Process) -> None:
         except _wire.PayloadError:
             result = None
         down = _wire.Down(ref, exit.pid, exit.reason.value, result, describe(exit.error))
-        try_send(group, peer, down)
+        if not try_send(group, peer, down) and result is not None:  # too large: no result
+            try_send(group, peer, _wire.Down(ref, exit.pid, exit.reason.value, None, down.error))
 
     group._served[key] = (proc, hook)
     proc._add_exit_hook(hook)
@@ -352,4 +400,5 @@ _HANDLERS: dict[type[Any], Callable[[NodeGroup, str, Any], None]] = {
     _wire.GroupJoin: lambda group, peer, frame: group._scope.on_join(peer, frame),
     _wire.GroupLeave: lambda group, peer, frame: group._scope.on_leave(peer, frame),
     _wire.Sync: _sync.on_sync,
+    _wire.NotDelivered: on_not_delivered,
 }

@@ -181,6 +181,11 @@ class SpanningGroups:
     node (sorted by node name, each node's in join order) as this node knows them. Only
     local processes join, leave and watch; a member of a node that goes down leaves (its
     watchers get a ``leave`` event), and rejoins when the node comes back (``join``).
+
+    Args:
+        scope (GroupScope): The node group's table of spanning groups.
+        me (Process | None): The process it acts for when a ``pid`` is omitted (None: the
+            node; then every call needs a ``pid``).
     """
 
     __slots__ = ("_me", "_scope")

@@ -8,7 +8,11 @@ and, as a separate extra, a server-backed one.
 
 A transport promises: frames to one peer arrive in the order they were sent,
 at most once (a frame is lost only with its connection, and then the peer is
-reported down); ``send`` never blocks and never retries.
+reported down); a peer reported down on one side is reported down on the other side
+too (a lost link is lost for both, so nothing waits on a frame the other side dropped);
+``send`` never blocks and never retries. Optional methods: ``leave()`` (say goodbye before
+the group closes) and ``reset(peer, why)`` (drop the link with ``peer`` on both sides; the
+node group calls it when ``send`` refused a frame the connected peer waits for).
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ class NoConnection(ConnectionError):
     Raised by ``send``/``call`` toward a node that is not connected, and the
     ``error`` of the ``Exit``/``LinkDown`` (reason ``noconnection``) delivered
     when a node is lost.
+
+    Args:
+        node (str): The node that is not connected.
+        why (str): Why (e.g. ``lease expired``).
     """
 
     def __init__(self, node: str, why: str = "not connected") -> None:
@@ -40,7 +48,9 @@ class NodeUp:
     """Posted on ``proc.events`` of processes that called ``group.monitor_nodes``."""
 
     node: str
+    """The peer node that came up."""
     at: float = 0.0
+    """``trio.current_time()`` when this node saw it come up."""
 
 
 class NodeDownReason(enum.Enum):
@@ -59,8 +69,11 @@ class NodeDown:
     """A peer node was lost: it left, its lease expired, or the connection to it was lost."""
 
     node: str
+    """The peer node that was lost."""
     why: str = ""
+    """The transport's words for the loss (e.g. ``left the group``, ``lease expired``)."""
     at: float = 0.0
+    """``trio.current_time()`` when this node saw it go down."""
     reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
     """Left, lease expired or connection lost; ``why`` says more."""
 
@@ -69,15 +82,30 @@ class FrameHandler(Protocol):
     """What a transport reports to (the node group implements it)."""
 
     def frame_received(self, peer: str, data: bytes) -> None:
-        """One frame from ``peer``, in order; called from the transport's task."""
+        """One frame from ``peer``, in order; called from the transport's task.
+
+        Args:
+            peer (str): The node that sent it.
+            data (bytes): The frame, as ``send`` was given it.
+        """
 
     def peer_up(self, peer: str) -> None:
-        """``peer`` is connected; frames to it may be sent."""
+        """``peer`` is connected; frames to it may be sent.
+
+        Args:
+            peer (str): The node now connected.
+        """
 
     def peer_down(
         self, peer: str, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
     ) -> None:
-        """``peer`` is gone; frames queued for it are lost."""
+        """``peer`` is gone; frames queued for it are lost.
+
+        Args:
+            peer (str): The node lost.
+            why (str): What happened, for the ``NodeDown`` and ``NoConnection``.
+            reason (NodeDownReason): Left, lease expired or connection lost.
+        """
 
 
 class Transport(Protocol):
@@ -92,6 +120,10 @@ class Transport(Protocol):
 
     def send(self, peer: str, frame: bytes) -> None:
         """Queue ``frame`` for ``peer`` without blocking.
+
+        Args:
+            peer (str): The connected node to send to.
+            frame (bytes): One encoded frame.
 
         Raises:
             NoConnection: If ``peer`` is not connected.
@@ -108,4 +140,10 @@ class Transport(Protocol):
 
         ``task_status.started()`` once this node is reachable by its peers. When
         cancelled, it tells its peers it is leaving if it can (``NodeDownReason.LEFT``).
+
+        Args:
+            handler (FrameHandler): Told of every frame and of peers coming and going (the node
+                group).
+            task_status (trio.TaskStatus[None]): Started once this node is reachable by its peers
+                (``nursery.start``).
         """

@@ -38,7 +38,14 @@ _PING_FRAME = (1).to_bytes(4, "big") + bytes([_PING])
 
 
 def check_node_name(node: object) -> None:
-    """Node names become file and key names: letters, digits, ``_ . -``, at most 64."""
+    """Node names become file and key names: letters, digits, ``_ . -``, at most 64.
+
+    Args:
+        node (object): The name to check.
+
+    Raises:
+        ValueError: Naming the value, if it is not such a name.
+    """
     if not isinstance(node, str) or not _NODE_RE.match(node):
         raise ValueError(f"invalid node name {node!r}: use letters, digits, '_', '.', '-'")
 
@@ -69,6 +76,8 @@ class _Conn:
     """Whether ``send`` may write at once (the writer is idle and nothing is queued)."""
     bye: trio.Event | None = None
     """Set once the goodbye is written (``leave``)."""
+    scope: trio.CancelScope | None = None
+    """Cancels the reader and writer: ``reset`` ends the connection with it."""
 
 
 async def _guarded(conn: _Conn, scope: trio.CancelScope, work: Awaitable[None]) -> None:
@@ -139,8 +148,31 @@ class UnixTransport:
         """The nodes connected now."""
         return frozenset(self._conns)
 
+    def reset(self, peer: str, why: str) -> None:
+        """Close the connection with ``peer`` (a frame it waits for was refused): both sides
+        report each other down.
+
+        Args:
+            peer (str): A connected peer.
+            why (str): Why, for the ``NodeDown`` on this side.
+        """
+        conn = self._conns.get(peer)
+        if conn is not None and conn.scope is not None:
+            conn.why = why
+            conn.scope.cancel()
+
     def send(self, peer: str, frame: bytes) -> None:
-        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``)."""
+        """Queue ``frame`` for ``peer`` without blocking (see ``Transport.send``).
+
+        Args:
+            peer (str): The connected node to send to.
+            frame (bytes): One encoded frame.
+
+        Raises:
+            NoConnection: If ``peer`` is not connected, or more than ``max_queued`` bytes wait for
+                it.
+            ValueError: If the frame is larger than ``max_frame``.
+        """
         conn = self._conns.get(peer)
         if conn is None:
             raise NoConnection(peer)
@@ -177,7 +209,14 @@ class UnixTransport:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run until cancelled: connect, report frames and peers to ``handler``."""
+        """Run until cancelled: connect, report frames and peers to ``handler``.
+
+        Args:
+            handler (FrameHandler): Told of every frame and of peers coming and going (the node
+                group).
+            task_status (trio.TaskStatus[None]): Started once this node is reachable by its peers
+                (``nursery.start``).
+        """
         self._handler = handler
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         await self._claim_path()
@@ -262,6 +301,7 @@ class UnixTransport:
                 assert self._handler is not None
                 self._handler.peer_up(peer)
                 async with trio.open_nursery() as nursery:
+                    conn.scope = nursery.cancel_scope
                     nursery.start_soon(_guarded, conn, nursery.cancel_scope, self._writer(conn))
                     nursery.start_soon(
                         _guarded, conn, nursery.cancel_scope, self._reader(conn, buffer)

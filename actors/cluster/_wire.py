@@ -10,7 +10,7 @@ is reported to the caller, which logs and drops it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -26,6 +26,11 @@ class PayloadError(TypeError):
 
     Raised by ``send``/``call``/``spawn`` toward a remote process before anything
     is sent, so a message is either encoded whole or not sent at all.
+
+    Args:
+        what (str): What was being sent (``"a payload"``, ``"spawn arguments"``...).
+        bad (object): The offending value.
+        why (str): The reason; default: its type is not plain data.
     """
 
     def __init__(self, what: str, bad: object, why: str = "") -> None:
@@ -187,6 +192,17 @@ class Sync(_Struct, tag="sy", frozen=True):
     False), in case the frames it sent at its own peer up were lost."""
 
 
+class NotDelivered(_Struct, tag="nd", frozen=True):
+    to: PID
+    """The sender of the lost messages (on the receiving node)."""
+    dest: PID | str
+    """As addressed: a PID, or ``"name@node"``."""
+    topic: str
+    reason: str
+    why: str
+    count: Annotated[int, msgspec.Meta(ge=1, le=1 << 62)]
+
+
 Frame = (
     Hello
     | Send
@@ -209,6 +225,7 @@ Frame = (
     | GroupJoin
     | GroupLeave
     | Sync
+    | NotDelivered
 )
 
 
@@ -266,6 +283,13 @@ def _check(value: Any, what: str) -> None:
 def encode_payload_check(value: Any, what: str = "a payload") -> Any:
     """Check ``value`` crosses nodes intact and return its wire form.
 
+    Args:
+        value (Any): The payload (or result, or arguments).
+        what (str): What it is, for the error message.
+
+    Returns:
+        The value to put in a frame (PIDs nested in it replaced by msgpack extensions).
+
     Raises:
         PayloadError: Naming the first value whose type is not plain data.
     """
@@ -277,12 +301,25 @@ def encode_payload_check(value: Any, what: str = "a payload") -> Any:
 
 
 def encode(frame: Frame) -> bytes:
-    """Encode one frame (payloads must already be checked by ``encode_payload_check``)."""
+    """Encode one frame (payloads must already be checked by ``encode_payload_check``).
+
+    Args:
+        frame (Frame): The frame to encode.
+
+    Returns:
+        Its msgpack bytes.
+    """
     return _ENCODER.encode(frame)
 
 
 def decode(data: bytes | memoryview) -> Frame:
     """Decode one frame.
+
+    Args:
+        data (bytes | memoryview): One frame's bytes.
+
+    Returns:
+        The frame.
 
     Raises:
         msgspec.DecodeError: If ``data`` is not a frame (the caller logs and drops it).

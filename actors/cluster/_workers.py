@@ -71,6 +71,7 @@ async def supervise_workers(
         on_exit: Called with each run's ``WorkerExit``.
         env: The workers' environment (default: this process's).
         force: Once stopping, set it to send every worker a second SIGTERM.
+        task_status: Started once every worker has been started (``nursery.start``).
 
     Returns:
         int: 0 when every worker stopped cleanly, else the first non-zero code; a worker

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, cast
 import pytest
 import trio
 from conftest import popen, until
-from distapp import EXPORTS, echo
+from distapp import EXPORTS, collector, echo
 
 import actors
 from actors.cluster import (
@@ -30,12 +31,14 @@ from actors.cluster import (
 HERE = Path(__file__).resolve().parent
 
 # coredis 6.9 leaves anyio memory streams unclosed when its connections are cancelled or fail;
-# their ResourceWarnings come from its internals when they are collected. The fixture collects
-# them at teardown, so they are reported (and ignored) here instead of in a later test.
+# their ResourceWarnings come from its internals when they are collected (during a test, or at
+# the fixture's teardown, which collects them so that no later test or the session end sees them).
+UNCLOSED = "Unclosed <MemoryObject"
 pytestmark = [
     pytest.mark.real_time,
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings(f"ignore:{UNCLOSED}:ResourceWarning"),
 ]
 
 REDIS = shutil.which("redis-server")
@@ -84,7 +87,9 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
-        gc.collect()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", UNCLOSED, ResourceWarning)
+            gc.collect()
 
 
 @asynccontextmanager
@@ -344,10 +349,13 @@ async def test_faults_three_nodes_kill_stop_and_a_redis_restart(
 
             node.spawn(watcher)
             sent = {"c1": 0, "c2": 0}
+            sent_at: dict[int, float] = {}  # c2's numbers
 
             def send_some(name: str, count: int) -> None:
                 for _ in range(count):
                     node.send(rec[name], "n", sent[name])
+                    if name == "c2":
+                        sent_at[sent[name]] = trio.current_time()
                     sent[name] += 1
 
             for name in rec:
@@ -397,12 +405,29 @@ async def test_faults_three_nodes_kill_stop_and_a_redis_restart(
             await until(lambda: group.nodes() == [], timeout=15)
             assert downs("c2")[before][1].reason is NodeDownReason.CONNECTION_LOST
             redis.start()
-            await until(lambda: group.members() == ["c2", "t0"], timeout=30)
-            start = sent["c2"]
-            send_some("c2", 100)
-            got = await node.call(rec["c2"], "get", timeout=15)
+            # Both sides must see each other again. t0 may see c2 first; c2 then tells t0 of
+            # the loss it saw (a reset notice), which fails what t0 sent meanwhile at once
+            # (NoConnection, CallFailed): never a CallTimeout. Retry until a round trip that no
+            # NodeDown interrupted.
+            with trio.fail_after(60):
+                while True:
+                    await until(lambda: group.members() == ["c2", "t0"], timeout=30)
+                    seen, start = len(downs("c2")), sent["c2"]
+                    try:
+                        send_some("c2", 100)
+                        got = await node.call(rec["c2"], "get", timeout=15)
+                    except (actors.cluster.NoConnection, actors.CallFailed):
+                        await trio.sleep(0.1)
+                        continue
+                    if len(downs("c2")) == seen:
+                        break
             assert got[-100:] == list(range(start, start + 100))  # FIFO again
             assert got == sorted(set(got))  # never out of order, never twice
+            # every message c2's recorder did not get was followed by a signal to t0
+            signals = [at for at, e in events if getattr(e, "node", None) == "c2"]
+            signals += [at for at, e in events if isinstance(e, actors.Exit)]
+            for number in set(range(sent["c2"])) - set(got):
+                assert any(at >= sent_at[number] for at in signals), number
     finally:
         for child in children.values():
             if child.poll() is None:
@@ -414,3 +439,99 @@ async def test_faults_three_nodes_kill_stop_and_a_redis_restart(
             child.stderr.close()
     assert codes["c1"] == -signal.SIGKILL and codes["c2"] == 0
     assert not any(_alive(child.pid) for child in children.values())
+
+
+async def test_a_loss_seen_on_one_side_fails_what_waits_on_the_other(
+    redis: RedisServer,
+) -> None:
+    """r1 alone loses its link (as when Redis failed for it only): it tells r2 with a reset
+    notice, so r2's call pending on r1 fails at once instead of waiting for its timeout."""
+    async with _node(redis.url, "r1") as g1, _node(redis.url, "r2") as g2:
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=15)
+        asked = trio.Event()
+
+        async def late(proc: actors.Process) -> None:
+            msg = await proc.inbox.receive()
+            asked.set()
+            await trio.sleep(5)
+            proc.reply(msg, "too late")
+
+        slow = g1.node.spawn(late)
+        failures: list[BaseException] = []
+
+        async def caller(proc: actors.Process) -> None:
+            try:
+                await proc.call(slow, "q", timeout=30)
+            except actors.CallFailed as error:
+                failures.append(error)
+
+        pid = g2.node.spawn(caller)
+        await asked.wait()
+        lost_at = trio.current_time()
+        g1.transport._lose_all("lost here only")  # type: ignore[attr-defined]
+        with trio.fail_after(10):
+            await g2.node.wait_exit(pid)
+        assert trio.current_time() - lost_at < 3
+        [failure] = failures
+        assert isinstance(failure.__cause__, actors.cluster.NoConnection)
+        assert "link reset by r1: lost here only" in str(failure.__cause__)
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=15)
+        echo_pid = g1.node.spawn(echo)
+        assert await g2.node.call(echo_pid, "q", "again") == "again"
+
+
+async def test_frames_dropped_unread_are_told_to_their_sender(redis: RedisServer) -> None:
+    """After a loss a node drops what its inbox got meanwhile; every sender of such a frame
+    gets a reset notice (so it fails what waits on it), also one it never saw as a peer."""
+    import coredis
+
+    from actors.cluster import _wire
+
+    # A long heartbeat: the reader stays in one blocking read while the frame arrives.
+    transport = RedisTransport(redis.url, "r1", heartbeat=5, timeout=10)
+    async with (
+        coredis.Redis.from_url(redis.url) as client,
+        actors.open_node(name="r1", shutdown_grace=0.1) as node,
+        open_node_group(node, transport),
+    ):
+        await client.set("actors:node:ghost", "1")  # alive: no lease expiry to reset it
+        await until(lambda: not transport._resync)  # started: it reads its inbox
+        await trio.sleep(0.2)  # and waits in its blocking read
+        transport._lose_all("test: lost")
+        frame = _wire.encode(_wire.Lookup(1, "anyone"))
+        await client.xadd("actors:inbox:r1", {"s": "ghost", "f": frame})
+
+        async def told() -> list[Any]:
+            return [
+                e.field_values
+                for e in await client.xrange("actors:events")
+                if e.field_values.get(b"reset") == b"r1"
+            ]
+
+        with trio.fail_after(10):
+            while not await told():  # noqa: ASYNC110 (state in Redis: nothing to wait on)
+                await trio.sleep(0.05)
+        [notice] = await told()
+        assert notice[b"peer"] == b"ghost" and b"dropped unread" in notice[b"why"]
+        assert transport.frames_discarded == 1 and transport._lost == {}
+        await client.delete(["actors:node:ghost"])
+
+
+async def test_a_node_deletes_what_it_has_read_from_its_inbox(redis: RedisServer) -> None:
+    """The bound counts unread frames only: read ones are deleted (else the inbox fills up
+    after ``max_inbox`` frames and the link is reset for good)."""
+    import coredis
+
+    async with (
+        _node(redis.url, "r1") as g1,
+        _node(redis.url, "r2") as g2,
+        coredis.Redis.from_url(redis.url) as client,
+    ):
+        await until(lambda: g1.nodes() == ["r2"] and g2.nodes() == ["r1"], timeout=15)
+        pid = g2.node.spawn(collector, 50)
+        for i in range(50):
+            g1.node.send(pid, "n", i)
+        assert (await g2.node.wait_exit(pid)).result == list(range(50))
+        with trio.fail_after(10):  # deleted with the reader's next read
+            while await client.xlen("actors:inbox:r2"):  # noqa: ASYNC110 (state in Redis)
+                await trio.sleep(0.05)

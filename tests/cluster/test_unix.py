@@ -189,3 +189,31 @@ async def test_group_wide_names_and_spanning_groups_over_sockets(tmp_path: Path)
         # n2 left: its names and memberships are gone from n1
         assert g1.names.registered() == {}
         assert spanning_groups(g1.node).members("pool") == ()
+
+
+async def test_reset_drops_the_link_on_both_sides_then_it_comes_back(tmp_path: Path) -> None:
+    """``reset`` (the node group's answer to a refused frame a peer waits for) closes the
+    connection: both nodes report each other down, and the scan connects them again."""
+    downs: dict[str, list[NodeDown]] = {"n1": [], "n2": []}
+    async with _node(tmp_path, "n1") as g1, _node(tmp_path, "n2") as g2:
+        await _connected(g1, "n2")
+        await _connected(g2, "n1")
+        for group in (g1, g2):
+
+            async def watch(proc: actors.Process, group: NodeGroup = group) -> None:
+                group.monitor_nodes(proc)
+                while True:
+                    event = await proc.events.receive()
+                    if isinstance(event, NodeDown):
+                        downs[group.name].append(event)
+
+            group.node.spawn(watch)
+        await trio.sleep(0.05)
+        g1.transport.reset("n2", "refused here")  # type: ignore[attr-defined]
+        await until(lambda: downs["n1"] and downs["n2"])
+        assert downs["n1"][0].why == "refused here"
+        assert downs["n2"][0].reason is NodeDownReason.CONNECTION_LOST
+        await _connected(g1, "n2")
+        await _connected(g2, "n1")
+        pid = g2.node.spawn(echo)
+        assert await g1.node.call(pid, "q", "again") == "again"
