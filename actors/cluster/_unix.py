@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import socket
+import struct
 from collections import deque
 from collections.abc import Awaitable
 from pathlib import Path
@@ -35,6 +36,9 @@ logger = logging.getLogger("actors.cluster")
 _DATA, _PING, _HELLO, _BYE = 0, 1, 2, 3
 _NODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _PING_FRAME = (1).to_bytes(4, "big") + bytes([_PING])
+_SIZE = struct.Struct(">I")
+_CHUNK = 65536
+"""Bytes read at most per wake-up (a longer frame is put together in ``pending``)."""
 
 
 def check_node_name(node: object) -> None:
@@ -69,6 +73,8 @@ class _Conn:
     """Whether ``send`` may write at once (the writer is idle and nothing is queued)."""
     bye: trio.Event | None = None
     """Set once the goodbye is written (``leave``)."""
+    seen: float = 0.0
+    """When the last bytes arrived (trio time): the peer's lease runs from here."""
 
 
 async def _guarded(conn: _Conn, scope: trio.CancelScope, work: Awaitable[None]) -> None:
@@ -304,32 +310,86 @@ class UnixTransport:
         del buffer[: 4 + size]
         return kind, body
 
-    async def _reader(self, conn: _Conn, buffer: bytearray) -> None:
-        handler = self._handler
-        assert handler is not None
+    async def _reader(self, conn: _Conn, pending: bytearray) -> None:
+        """Read until the connection ends; ``_Lost`` when nothing came for ``timeout`` s.
+
+        The lease costs nothing per read: each read notes the time (``conn.seen``) and one
+        cancel scope per ``timeout`` ends the wait; when it fires after a read, it is set
+        again from that read.
+        """
+        conn.seen = trio.current_time()
         while True:
-            frame = self._take(buffer)
-            while frame is not None:
-                kind, body = frame
-                if kind == _DATA:
-                    try:
-                        handler.frame_received(conn.peer, body)
-                    except Exception:
-                        logger.exception("frame handler failed peer=%s", conn.peer)
-                elif kind == _BYE:
-                    raise _Lost("left the group", NodeDownReason.LEFT)
-                elif kind != _PING:
-                    logger.warning("unknown frame kind dropped peer=%s kind=%d", conn.peer, kind)
-                frame = self._take(buffer)
+            with trio.CancelScope(deadline=conn.seen + self.timeout):
+                await self._read(conn, pending)
+            if trio.current_time() >= conn.seen + self.timeout:
+                raise _Lost(f"no heartbeat for {self.timeout:g}s", NodeDownReason.LEASE_EXPIRED)
+
+    async def _read(self, conn: _Conn, pending: bytearray) -> None:
+        """Wait until readable, read once, handle every whole frame of the read; repeat.
+
+        No ``recv`` that finds nothing, no stream layer: one ``readv`` into a reused buffer
+        per wake-up, and frames are cut from it in place; only a frame split across reads
+        is copied (into ``pending``) until its end arrives.
+        """
+        fd = conn.fd
+        chunk = bytearray(_CHUNK)
+        view = memoryview(chunk)
+        buffers = [chunk]
+        readv = os.readv
+        wait_readable = trio.lowlevel.wait_readable
+        now = trio.current_time
+        if pending:  # frames that came with the hello
+            with memoryview(pending) as data:
+                used = self._dispatch(conn, data, len(pending))
+            del pending[:used]
+        while True:
+            await wait_readable(fd)
+            try:
+                size = readv(fd, buffers)
+            except BlockingIOError:  # woken, but another reader (none here) or a spurious wake
+                continue
+            if not size:
+                raise _Lost("connection closed")
+            conn.seen = now()
+            if pending:
+                pending += view[:size]
+                with memoryview(pending) as data:
+                    used = self._dispatch(conn, data, len(pending))
+                del pending[:used]
+            else:
+                used = self._dispatch(conn, view, size)
+                if used < size:
+                    pending += view[used:size]
             if conn.wake is not None and not conn.out and conn.bye is None:
                 conn.direct = True  # the writer is idle: the answer may go at once
-            with trio.move_on_after(self.timeout) as scope:
-                data = await conn.stream.receive_some(65536)
-            if scope.cancelled_caught:
-                raise _Lost(f"no heartbeat for {self.timeout:g}s", NodeDownReason.LEASE_EXPIRED)
-            if not data:
-                raise _Lost("connection closed")
-            buffer += data
+
+    def _dispatch(self, conn: _Conn, data: memoryview, end: int) -> int:
+        """Handle each whole frame in ``data[:end]``; return where the first partial one starts."""
+        handler = self._handler
+        assert handler is not None
+        received = handler.frame_received
+        peer = conn.peer
+        unpack = _SIZE.unpack_from
+        at = 0
+        while end - at >= 4:
+            (size,) = unpack(data, at)
+            if not 0 < size <= self.max_frame:
+                raise _Lost(f"frame of {size} bytes is outside 1..{self.max_frame}")
+            stop = at + 4 + size
+            if stop > end:
+                break
+            kind = data[at + 4]
+            if kind == _DATA:
+                try:
+                    received(peer, bytes(data[at + 5 : stop]))
+                except Exception:
+                    logger.exception("frame handler failed peer=%s", peer)
+            elif kind == _BYE:
+                raise _Lost("left the group", NodeDownReason.LEFT)
+            elif kind != _PING:
+                logger.warning("unknown frame kind dropped peer=%s kind=%d", peer, kind)
+            at = stop
+        return at
 
     async def _writer(self, conn: _Conn) -> None:
         while True:
