@@ -9,7 +9,9 @@ which must be running), and measures in one run:
   then the same between two processes of one node;
 * ``call``: ``proc.call`` across nodes (microseconds per call);
 * ``fanin``: 10 senders on the other node send ``messages`` messages each to one
-  collector here (messages per second received; the median of 3 runs, with the min and max);
+  collector here (messages per second received; the median of 3 runs, with the min and max;
+  ``cross_fanin_cpu_us``: this process's CPU time per message received, which the machine's
+  load moves far less than the rate);
 * ``raw_pingpong_us`` (Unix only): plain trio, a message each way over a Unix socket to an
   echo task in the same second process, for scale (``cross_vs_raw``). Both ends use trio's
   ``SocketStream`` (``send_all``/``receive_some``), as a trio program would; the message is
@@ -209,11 +211,14 @@ async def _measure(where: str, rounds: int, messages: int) -> dict[str, float]:
         calls = await node.exec(_calls, remote, rounds)
         local_pong = node.spawn(pong)
         local = await node.exec(_ping, local_pong, rounds)
+        fanin_cpus = []
         for _ in range(3):
             collector = node.spawn(_collect, SENDERS * messages)
+            cpu = time.process_time()
             for _ in range(SENDERS):
                 await group.spawn("b", "bench._dist:sender", collector, messages)
             rates.append((await node.wait_exit(collector)).result)
+            fanin_cpus.append((time.process_time() - cpu) / (SENDERS * messages))
     cross = statistics.median(crosses)
     extra = {}
     if raws:
@@ -235,6 +240,7 @@ async def _measure(where: str, rounds: int, messages: int) -> dict[str, float]:
         "cross_fanin_msgs_per_s": statistics.median(rates),
         "cross_fanin_msgs_per_s_min": min(rates),
         "cross_fanin_msgs_per_s_max": max(rates),
+        "cross_fanin_cpu_us": statistics.median(fanin_cpus) * 1e6,
     }
 
 
