@@ -178,3 +178,70 @@ async def test_a_partial_direct_write_is_finished_by_the_writer_in_order(
         while len(received) < len(expected):
             received += await stream.receive_some(1 << 20)
         assert received == expected
+
+
+def reference_parse(stream: bytes, max_frame: int) -> tuple[list[bytes], str | None]:
+    """What a reader must make of ``stream``: its data frames, and why it ends (None: never)."""
+    frames, at = [], 0
+    while len(stream) - at >= 4:
+        size = int.from_bytes(stream[at : at + 4], "big")
+        if not 0 < size <= max_frame:
+            return frames, f"frame of {size} bytes is outside 1..{max_frame}"
+        if at + 4 + size > len(stream):
+            break
+        kind, body = stream[at + 4], stream[at + 5 : at + 4 + size]
+        if kind == 0:
+            frames.append(body)
+        elif kind == 3:
+            return frames, "left the group"
+        at += 4 + size
+    return frames, None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=40),  # noise
+            st.builds(data, st.binary(max_size=40)),  # well-formed data frames
+            st.builds(frame, st.integers(0, 255), st.binary(max_size=10)),  # any kind
+        ),
+        max_size=8,
+    ).map(b"".join)
+)
+def test_any_bytes_from_a_peer_are_framed_as_specified_or_end_its_connection(
+    stream: bytes,
+) -> None:
+    expected, ends = reference_parse(stream, 4096)
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory(prefix="actors-frames-") as directory:
+            async with serving(Path(directory), max_frame=4096) as (transport, recorder, peer):
+                await peer.send_all(stream)
+                await wait_all_tasks_blocked()
+                assert recorder.frames == expected
+                if ends is None:
+                    assert recorder.down == [] and transport.peers() == {"zz"}
+                else:
+                    assert [why for _, why, _, _ in recorder.down] == [ends]
+                    assert transport.peers() == frozenset()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+async def test_an_answer_goes_out_from_send_itself_when_the_writer_is_idle(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path) as (transport, recorder, stream):
+        await stream.send_all(data(b"question"))
+        await wait_all_tasks_blocked()
+        assert recorder.frames == [b"question"]
+        transport.send("zz", b"answer")  # no checkpoint after it: the writer task cannot run
+        assert os.read(stream.socket.fileno(), 100) == data(b"answer")
+        transport.send("zz", b"then")  # the next one waits for the writer (one write per burst)
+        transport.send("zz", b"queued")
+        assert transport._conns["zz"].queued == len(data(b"then") + data(b"queued"))
+        received = b""
+        while len(received) < len(data(b"then") + data(b"queued")):
+            received += await stream.receive_some()
+        assert received == data(b"then") + data(b"queued")
