@@ -182,7 +182,8 @@ async def test_a_partial_direct_write_is_finished_by_the_writer_in_order(
 
 def reference_parse(stream: bytes, max_frame: int) -> tuple[list[bytes], str | None]:
     """What a reader must make of ``stream``: its data frames, and why it ends (None: never)."""
-    frames, at = [], 0
+    frames: list[bytes] = []
+    at = 0
     while len(stream) - at >= 4:
         size = int.from_bytes(stream[at : at + 4], "big")
         if not 0 < size <= max_frame:
