@@ -9,9 +9,17 @@ which must be running), and measures in one run:
   then the same between two processes of one node;
 * ``call``: ``proc.call`` across nodes (microseconds per call);
 * ``fanin``: 10 senders on the other node send ``messages`` messages each to one
-  collector here (messages per second received);
-* ``raw_pingpong_us`` (Unix only): plain trio, a 4-byte message each way over a Unix
-  socket to an echo task in the same second process, for scale (``cross_vs_raw``).
+  collector here (messages per second received; the median of 3 runs, with the min and max;
+  ``cross_fanin_cpu_us``: this process's CPU time per message received, which the machine's
+  load moves far less than the rate);
+* ``raw_pingpong_us`` (Unix only): plain trio, a message each way over a Unix socket to an
+  echo task in the same second process, for scale (``cross_vs_raw``). Both ends use trio's
+  ``SocketStream`` (``send_all``/``receive_some``), as a trio program would; the message is
+  as long as the group's frame for one ping on the wire (length prefix included), so both
+  move the same bytes through one process pair;
+* ``floor_pingpong_us`` (Unix only): the same round trip with the least trio can do
+  (``wait_readable``, then one ``readv`` or ``write`` on the file descriptor, both ends):
+  the OS's part alone (``cross_vs_floor``).
 
 Prints one JSON line (``{"workload": "dist", "metrics": {...}}``), like ``bench._worker``.
 """
@@ -40,6 +48,7 @@ from actors.cluster import (
     RedisTransport,
     Transport,
     UnixTransport,
+    _wire,
     open_node_group,
 )
 
@@ -77,6 +86,28 @@ async def _echo(stream: trio.SocketStream) -> None:
             await stream.send_all(data)
 
 
+async def _floor_echo(stream: trio.SocketStream) -> None:
+    """Echo with a bare ``wait_readable`` + ``readv`` + ``write`` per message."""
+    fd = stream.socket.fileno()
+    buffer = bytearray(65536)
+    async with stream:
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            try:
+                size = os.readv(fd, [buffer])
+            except BlockingIOError:
+                continue
+            if not size:
+                return
+            os.write(fd, buffer[:size])  # a few bytes: the socket buffer takes them whole
+
+
+def _frame_size() -> int:
+    """Bytes on the wire for one ping of ``_ping`` (the Unix transport's 5-byte header too)."""
+    a, b = actors.PID("bench", 1, "a"), actors.PID("bench", 2, "b")
+    return 5 + len(_wire.encode(_wire.Send(b, "ping", 10**4, a)))
+
+
 async def _serve(where: str) -> None:
     async with (
         actors.open_node(name="b", shutdown_grace=0) as node,
@@ -84,29 +115,53 @@ async def _serve(where: str) -> None:
         trio.open_nursery() as nursery,
     ):
         if isinstance(group.transport, UnixTransport):
-            sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            await sock.bind(os.path.join(where, "raw"))
-            sock.listen(4)
-            nursery.start_soon(trio.serve_listeners, _echo, [trio.SocketListener(sock)])
+            for name, echo in (("raw", _echo), ("floor", _floor_echo)):
+                sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                await sock.bind(os.path.join(where, name))
+                sock.listen(4)
+                nursery.start_soon(trio.serve_listeners, echo, [trio.SocketListener(sock)])
         node.spawn(pong, name="pong")
         await trio.sleep_forever()
 
 
 async def _raw(where: str, rounds: int) -> float:
-    """Plain trio round trips over a Unix socket (4 bytes each way), per round trip."""
-    path = os.path.join(where, "raw")
+    """Plain trio round trips over a Unix socket (one frame's bytes each way), per round trip."""
+    message = b"p" * _frame_size()
+    async with await _connect(where, "raw") as stream:
+        for i in range(rounds // 10 + rounds):
+            if i == rounds // 10:
+                started = time.perf_counter()
+            await stream.send_all(message)
+            got = 0
+            while got < len(message):
+                got += len(await stream.receive_some(65536))
+        return (time.perf_counter() - started) / rounds
+
+
+async def _floor(where: str, rounds: int) -> float:
+    """Round trips with a bare ``write``, ``wait_readable`` and ``readv`` (both ends)."""
+    message = b"p" * _frame_size()
+    buffer = bytearray(65536)
+    async with await _connect(where, "floor") as stream:
+        fd = stream.socket.fileno()
+        for i in range(rounds // 10 + rounds):
+            if i == rounds // 10:
+                started = time.perf_counter()
+            os.write(fd, message)
+            got = 0
+            while got < len(message):
+                await trio.lowlevel.wait_readable(fd)
+                with contextlib.suppress(BlockingIOError):
+                    got += os.readv(fd, [buffer])
+        return (time.perf_counter() - started) / rounds
+
+
+async def _connect(where: str, name: str) -> trio.SocketStream:
+    path = os.path.join(where, name)
     with trio.fail_after(30):
         while not await trio.Path(path).exists():  # noqa: ASYNC110 (another process makes it)
             await trio.sleep(0.01)
-    async with await trio.open_unix_socket(path) as stream:
-        for _ in range(rounds // 10):
-            await stream.send_all(b"ping")
-            await stream.receive_some(4)
-        started = time.perf_counter()
-        for _ in range(rounds):
-            await stream.send_all(b"ping")
-            await stream.receive_some(4)
-        return (time.perf_counter() - started) / rounds
+    return await trio.open_unix_socket(path)
 
 
 async def _ping(proc: actors.Process, partner: actors.PID | str, rounds: int) -> float:
@@ -145,32 +200,47 @@ async def _measure(where: str, rounds: int, messages: int) -> dict[str, float]:
         unix = isinstance(group.transport, UnixTransport)
         await node.exec(_ping, remote, rounds // 10)  # warm up
         # Alternating runs (the shared machine drifts): medians of 3, the ratio of the medians.
-        crosses, raws, cpus = [], [], []
+        crosses, raws, floors, cpus, rates = [], [], [], [], []
         for _ in range(3):
             cpu = time.process_time()
             crosses.append(await node.exec(_ping, remote, rounds) / rounds)
             cpus.append((time.process_time() - cpu) / rounds)
             if unix:
                 raws.append(await _raw(where, rounds))
+                floors.append(await _floor(where, rounds))
         calls = await node.exec(_calls, remote, rounds)
         local_pong = node.spawn(pong)
         local = await node.exec(_ping, local_pong, rounds)
-        collector = node.spawn(_collect, SENDERS * messages)
-        for _ in range(SENDERS):
-            await group.spawn("b", "bench._dist:sender", collector, messages)
-        rate = (await node.wait_exit(collector)).result
+        fanin_cpus = []
+        for _ in range(3):
+            collector = node.spawn(_collect, SENDERS * messages)
+            cpu = time.process_time()
+            for _ in range(SENDERS):
+                await group.spawn("b", "bench._dist:sender", collector, messages)
+            rates.append((await node.wait_exit(collector)).result)
+            fanin_cpus.append((time.process_time() - cpu) / (SENDERS * messages))
     cross = statistics.median(crosses)
     extra = {}
     if raws:
-        raw = statistics.median(raws)
-        extra = {"raw_pingpong_us": raw * 1e6, "cross_vs_raw": cross / raw}
+        raw, floor = statistics.median(raws), statistics.median(floors)
+        extra = {
+            "raw_pingpong_us": raw * 1e6,
+            "cross_vs_raw": cross / raw,
+            "floor_pingpong_us": floor * 1e6,
+            "cross_vs_floor": cross / floor,
+        }
     return {
         **extra,
         "cross_pingpong_us": cross * 1e6,
+        "cross_pingpong_us_min": min(crosses) * 1e6,
+        "cross_pingpong_us_max": max(crosses) * 1e6,
         "cross_pingpong_cpu_us": statistics.median(cpus) * 1e6,
         "cross_call_us": calls / rounds * 1e6,
         "local_pingpong_us": local / rounds * 1e6,
-        "cross_fanin_msgs_per_s": rate,
+        "cross_fanin_msgs_per_s": statistics.median(rates),
+        "cross_fanin_msgs_per_s_min": min(rates),
+        "cross_fanin_msgs_per_s_max": max(rates),
+        "cross_fanin_cpu_us": statistics.median(fanin_cpus) * 1e6,
     }
 
 

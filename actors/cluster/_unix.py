@@ -10,6 +10,7 @@ goodbye (``left``), when its connection closes without one (a killed process:
 at once, ``connection_lost``) or nothing arrived from it for ``timeout``
 seconds (``lease_expired``: the heartbeat is its lease); a frame longer than
 ``max_frame`` ends the connection (the stream cannot be resynchronised).
+One connection's reader and writer are in ``_unixconn.py``.
 """
 
 from __future__ import annotations
@@ -19,22 +20,18 @@ import logging
 import os
 import re
 import socket
-from collections import deque
-from collections.abc import Awaitable
 from pathlib import Path
 
-import attrs
 import trio
 
 from ._transport import FrameHandler, NoConnection, NodeDownReason
+from ._unixconn import BYE, DATA, HELLO, Conn, Lost, frame_of, header, take
 
 __all__ = ["UnixTransport"]
 
 logger = logging.getLogger("actors.cluster")
 
-_DATA, _PING, _HELLO, _BYE = 0, 1, 2, 3
 _NODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_PING_FRAME = (1).to_bytes(4, "big") + bytes([_PING])
 
 
 def check_node_name(node: object) -> None:
@@ -48,48 +45,6 @@ def check_node_name(node: object) -> None:
     """
     if not isinstance(node, str) or not _NODE_RE.match(node):
         raise ValueError(f"invalid node name {node!r}: use letters, digits, '_', '.', '-'")
-
-
-class _Lost(Exception):
-    """The connection is unusable; the message says why."""
-
-    def __init__(self, why: str, reason: NodeDownReason = NodeDownReason.CONNECTION_LOST) -> None:
-        super().__init__(why)
-        self.reason = reason
-
-
-def _frame(kind: int, body: bytes) -> bytes:
-    return (len(body) + 1).to_bytes(4, "big") + bytes([kind]) + body
-
-
-@attrs.define(eq=False)
-class _Conn:
-    peer: str
-    stream: trio.SocketStream
-    out: deque[bytes] = attrs.Factory(deque)
-    queued: int = 0
-    wake: trio.Event | None = None
-    why: str = "connection closed"
-    reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
-    fd: int = -1
-    direct: bool = False
-    """Whether ``send`` may write at once (the writer is idle and nothing is queued)."""
-    bye: trio.Event | None = None
-    """Set once the goodbye is written (``leave``)."""
-    scope: trio.CancelScope | None = None
-    """Cancels the reader and writer: ``reset`` ends the connection with it."""
-
-
-async def _guarded(conn: _Conn, scope: trio.CancelScope, work: Awaitable[None]) -> None:
-    """Run the reader or writer; when either ends, note why and stop the other."""
-    try:
-        await work
-    except _Lost as lost:
-        conn.why, conn.reason = str(lost), lost.reason
-    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
-        conn.why = f"connection failed: {error}"
-    finally:
-        scope.cancel()
 
 
 class UnixTransport:
@@ -129,7 +84,7 @@ class UnixTransport:
         self.timeout = timeout
         self.max_frame = max_frame
         self.max_queued = max_queued
-        self._conns: dict[str, _Conn] = {}
+        self._conns: dict[str, Conn] = {}
         self._dialing: set[str] = set()
         self._handler: FrameHandler | None = None
         self._nursery: trio.Nursery | None = None
@@ -176,13 +131,14 @@ class UnixTransport:
         conn = self._conns.get(peer)
         if conn is None:
             raise NoConnection(peer)
-        if len(frame) + 1 > self.max_frame:
+        size = len(frame) + 1
+        if size > self.max_frame:
             raise ValueError(
                 f"frame of {len(frame)} bytes to node {peer!r} exceeds max_frame={self.max_frame}"
             )
         if conn.queued > self.max_queued:
             raise NoConnection(peer, f"{conn.queued} bytes already queued (max {self.max_queued})")
-        data = _frame(_DATA, frame)
+        data = header(size, DATA) + frame
         if conn.direct and not conn.out:
             # The writer is idle: write now, without waiting for its turn (one task hop and
             # one loop turn less per message). What follows queues for the writer, which
@@ -281,33 +237,36 @@ class UnixTransport:
             self._dialing.discard(peer)
 
     async def _run_conn(self, stream: trio.SocketStream, expected: str | None) -> None:
-        conn: _Conn | None = None
+        conn: Conn | None = None
         why = "connection closed"
         reason = NodeDownReason.CONNECTION_LOST
         try:
             async with stream:
                 buffer = bytearray()
-                await stream.send_all(_frame(_HELLO, self._node.encode()))
+                await stream.send_all(frame_of(HELLO, self._node.encode()))
                 with trio.fail_after(self.timeout):
                     kind, body = await self._read_one(stream, buffer)
                 peer = body.decode(errors="replace")
-                if kind != _HELLO or not _NODE_RE.match(peer) or peer == self._node:
-                    raise _Lost(f"bad hello {body[:40]!r}")
+                if kind != HELLO or not _NODE_RE.match(peer) or peer == self._node:
+                    raise Lost(f"bad hello {body[:40]!r}")
                 if expected is not None and peer != expected:
-                    raise _Lost(f"expected node {expected!r}, it says {peer!r}")
+                    raise Lost(f"expected node {expected!r}, it says {peer!r}")
                 if peer in self._conns:
-                    raise _Lost(f"node {peer!r} is already connected")
-                conn = self._conns[peer] = _Conn(peer, stream, fd=stream.socket.fileno())
+                    raise Lost(f"node {peer!r} is already connected")
                 assert self._handler is not None
+                conn = self._conns[peer] = Conn(
+                    peer,
+                    stream,
+                    self._handler,
+                    self.heartbeat,
+                    self.timeout,
+                    self.max_frame,
+                    stream.socket.fileno(),
+                )
                 self._handler.peer_up(peer)
-                async with trio.open_nursery() as nursery:
-                    conn.scope = nursery.cancel_scope
-                    nursery.start_soon(_guarded, conn, nursery.cancel_scope, self._writer(conn))
-                    nursery.start_soon(
-                        _guarded, conn, nursery.cancel_scope, self._reader(conn, buffer)
-                    )
+                await conn.run(buffer)
                 why, reason = conn.why, conn.reason
-        except _Lost as lost:
+        except Lost as lost:
             why, reason = str(lost), lost.reason
         except trio.TooSlowError:
             why = "no hello"
@@ -323,71 +282,13 @@ class UnixTransport:
 
     async def _read_one(self, stream: trio.SocketStream, buffer: bytearray) -> tuple[int, bytes]:
         while True:
-            frame = self._take(buffer)
-            if frame is not None:
-                return frame
+            first = take(buffer, self.max_frame)
+            if first is not None:
+                return first
             data = await stream.receive_some(65536)
             if not data:
-                raise _Lost("connection closed")
+                raise Lost("connection closed")
             buffer += data
-
-    def _take(self, buffer: bytearray) -> tuple[int, bytes] | None:
-        if len(buffer) < 4:
-            return None
-        size = int.from_bytes(buffer[:4], "big")
-        if not 0 < size <= self.max_frame:
-            raise _Lost(f"frame of {size} bytes is outside 1..{self.max_frame}")
-        if len(buffer) < 4 + size:
-            return None
-        body = bytes(buffer[5 : 4 + size])
-        kind = buffer[4]
-        del buffer[: 4 + size]
-        return kind, body
-
-    async def _reader(self, conn: _Conn, buffer: bytearray) -> None:
-        handler = self._handler
-        assert handler is not None
-        while True:
-            frame = self._take(buffer)
-            while frame is not None:
-                kind, body = frame
-                if kind == _DATA:
-                    try:
-                        handler.frame_received(conn.peer, body)
-                    except Exception:
-                        logger.exception("frame handler failed peer=%s", conn.peer)
-                elif kind == _BYE:
-                    raise _Lost("left the group", NodeDownReason.LEFT)
-                elif kind != _PING:
-                    logger.warning("unknown frame kind dropped peer=%s kind=%d", conn.peer, kind)
-                frame = self._take(buffer)
-            if conn.wake is not None and not conn.out and conn.bye is None:
-                conn.direct = True  # the writer is idle: the answer may go at once
-            with trio.move_on_after(self.timeout) as scope:
-                data = await conn.stream.receive_some(65536)
-            if scope.cancelled_caught:
-                raise _Lost(f"no heartbeat for {self.timeout:g}s", NodeDownReason.LEASE_EXPIRED)
-            if not data:
-                raise _Lost("connection closed")
-            buffer += data
-
-    async def _writer(self, conn: _Conn) -> None:
-        while True:
-            if not conn.out:
-                wake = conn.wake = trio.Event()
-                conn.direct = conn.bye is None
-                with trio.move_on_after(self.heartbeat):
-                    await wake.wait()
-                conn.direct = False
-                if not conn.out:
-                    conn.out.append(_PING_FRAME)
-            chunks = b"".join(conn.out)
-            conn.out.clear()
-            conn.queued = 0
-            await conn.stream.send_all(chunks)
-            if conn.bye is not None and not conn.out:
-                conn.bye.set()
-                await trio.sleep_forever()  # nothing is sent after the goodbye
 
     async def leave(self) -> None:
         """Say goodbye to every peer (after the frames queued before it); wait until written.
@@ -399,7 +300,7 @@ class UnixTransport:
         for conn in list(self._conns.values()):
             conn.bye = trio.Event()
             written.append(conn.bye)
-            conn.out.append(_frame(_BYE, b""))
+            conn.out.append(frame_of(BYE, b""))
             conn.queued += 5
             wake, conn.wake = conn.wake, None
             if wake is not None:

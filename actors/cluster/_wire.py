@@ -294,7 +294,9 @@ def encode_payload_check(value: Any, what: str = "a payload") -> Any:
         PayloadError: Naming the first value whose type is not plain data.
     """
     kind = type(value)
-    if kind is str or kind is float or value is None or kind is bool:
+    if kind is str or kind is float or value is None or kind is bool or kind is bytes:
+        return value
+    if kind is int and -(1 << 63) <= value < 1 << 64:
         return value
     _check(value, what)
     return _tag_pids(value)
