@@ -17,6 +17,7 @@ from ._event import CronEvent as CronEvent
 from ._pgschema import SchemaTooNew as SchemaTooNew
 from ._pgschema import StoreUnavailable as StoreUnavailable
 from ._pgstore import PgJobStore as PgJobStore
+from ._recover import Recovery as Recovery
 from ._service import cron_service as cron_service
 from ._store import InvalidJobId as InvalidJobId
 from ._store import Job as Job
@@ -24,7 +25,6 @@ from ._store import JobExists as JobExists
 from ._store import JobNotFound as JobNotFound
 from ._store import JobStore as JobStore
 from ._store import MalformedJob as MalformedJob
-from ._store import Recovery as Recovery
 from ._storeapi import CronStore as CronStore
 from ._storeapi import open_store as open_store
 from ._triggerdrain import RetryPolicy as RetryPolicy

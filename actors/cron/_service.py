@@ -2,7 +2,8 @@
 
 ``node.spawn(cron_service, "data")`` (or a supervisor child spec) runs it on a
 data folder holding ``jobs/`` and ``triggers/``. On start it repairs what a
-crash left (``JobStore.recover``), then runs two tasks until a ``Cancel``:
+crash left (``JobStore.recover_async``: in steps, so a large trigger backlog does not
+stall the node), then runs two tasks until a ``Cancel``:
 
 - the **scheduler**: each enabled job's due slots are planned from its
   persisted ``last_fired_at`` (or ``created_at``) with ``plan_catch_up``
@@ -204,7 +205,16 @@ class _Service:
     role: Role = "all"
 
     async def run(self) -> None:
-        recovery = self.store.recover()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._serve)
+            while True:  # a Cancel stops the start-up recovery too, between two steps
+                event = await self.proc.events.receive()
+                if isinstance(event, Cancel):
+                    break
+            nursery.cancel_scope.cancel()
+
+    async def _serve(self) -> None:
+        recovery = await self.store.recover_async()
         if recovery.removed_files or recovery.rolled_forward or recovery.removed_oneshots:
             _log.info("cron recovered dir=%s %s", self.store.path, recovery)
         async with trio.open_nursery() as nursery:
@@ -214,11 +224,6 @@ class _Service:
             if self.role != "deliver":
                 nursery.start_soon(self._schedule)
             notify_ready_if_service(self.proc)
-            while True:
-                event = await self.proc.events.receive()
-                if isinstance(event, Cancel):
-                    break
-            nursery.cancel_scope.cancel()
 
     async def _watch(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await watch_triggers(
