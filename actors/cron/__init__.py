@@ -14,6 +14,7 @@ once from this package.
 
 from ._event import CRON_TOPIC as CRON_TOPIC
 from ._event import CronEvent as CronEvent
+from ._pgretention import RunRetention as RunRetention
 from ._pgschema import SchemaTooNew as SchemaTooNew
 from ._pgschema import StoreUnavailable as StoreUnavailable
 from ._pgstore import PgJobStore as PgJobStore
@@ -46,6 +47,7 @@ __all__ = [
     "PgJobStore",
     "Recovery",
     "RetryPolicy",
+    "RunRetention",
     "SchemaTooNew",
     "StoreUnavailable",
     "TriggerFile",

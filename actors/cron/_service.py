@@ -49,6 +49,7 @@ from ._event import (
 )
 from ._job import Job, JobNotFound, MalformedJob
 from ._ops import PAUSE_FILE
+from ._pgretention import RunRetention
 from ._pgschema import is_store_url
 from ._pgservice import PgOptions, run_pg_service
 from ._pgstore import PgJobStore
@@ -301,6 +302,7 @@ async def cron_service(
     listen: bool = True,
     trigger_dir: Path | str | None = None,
     role: Role = "all",
+    retention: RunRetention | None = None,
 ) -> None:
     """Run the durable cron service on ``data_dir`` until a ``Cancel`` event.
 
@@ -308,8 +310,8 @@ async def cron_service(
 
     ``data_dir`` may also be a ``postgresql://`` URL or a :class:`PgJobStore`: then this
     service is one of any number of schedulers sharing the jobs in that database
-    (``docs/semantics.md``, "Several schedulers on PostgreSQL"), and ``lease``, ``listen``
-    and ``trigger_dir`` apply.
+    (``docs/semantics.md``, "Several schedulers on PostgreSQL"), and ``lease``, ``listen``,
+    ``trigger_dir`` and ``retention`` apply.
 
     ``node.spawn(cron_service, "data")`` runs it with the defaults; to pass
     options, bind them by keyword, the folder included (``spawn`` passes
@@ -353,6 +355,9 @@ async def cron_service(
         role (Role): ``all`` fires and delivers; ``schedule`` only fires (into trigger
             files that another service, or an app, delivers); ``deliver`` only delivers
             a data folder's trigger files (``actors cron serve`` fires them elsewhere).
+        retention (RunRetention | None): PostgreSQL only: what of the run ledger to keep
+            (None: ``RunRetention()``, the newest 200 runs and 100 dead letters per job,
+            for at most 30 days); this scheduler prunes the rest.
 
     Raises:
         ValueError: for a bad option, or a PostgreSQL-only option on a data folder.
@@ -369,6 +374,8 @@ async def cron_service(
         _check_seconds(ack_timeout, "ack_timeout")
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if retention is not None and not isinstance(retention, RunRetention):
+        raise ValueError(f"retention must be a RunRetention, got {retention!r}")
     if isinstance(data_dir, PgJobStore) or is_store_url(data_dir):
         if wall_clock is not None:
             raise ValueError("wall_clock: a PostgreSQL store plans by the database's clock")
@@ -398,6 +405,7 @@ async def cron_service(
                 _check_seconds(lease, "lease"),
                 listen,
                 None if trigger_dir is None else Path(trigger_dir),
+                RunRetention() if retention is None else retention,
             ),
             on_ready=lambda: notify_ready_if_service(proc),
             background=check if role == "all" else None,
@@ -405,6 +413,8 @@ async def cron_service(
         return
     if trigger_dir is not None:
         raise ValueError(f"trigger_dir {str(trigger_dir)!r}: a data folder uses DIR/triggers")
+    if retention is not None:
+        raise ValueError("retention: a data folder keeps a bounded history by itself")
     clock = _utc_now if wall_clock is None else wall_clock
     store = JobStore(data_dir.path if isinstance(data_dir, JobStore) else data_dir, clock=clock)
     scheduler = _Scheduler(
