@@ -2,9 +2,10 @@
 
 Every fired slot leaves a row in ``actors_cron_runs``; an every-second job leaves 86,400 a
 day. The schedulers prune it: each runs :func:`prune_runs` every
-``RunRetention.interval`` seconds, in batches of at most ``batch`` rows per statement, and
-only one scheduler of a store prunes at a time (a transaction-level advisory lock taken
-without waiting; the others skip that round).
+``RunRetention.interval`` seconds: a pass goes through the jobs in id order, in calls
+that each stop after about ``PRUNE_BATCH`` rows (so the store's connection is never held
+long), and only one scheduler of a store prunes at a time (a transaction-level advisory
+lock taken without waiting; the others skip that round).
 
 A finished run (``delivered``, ``missed`` or ``dead``) is deleted when it is not among the
 newest ``keep_runs`` finished runs of its job (``keep_dead`` for dead letters, counted
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["PRUNE_BATCH", "RunRetention", "prune_runs"]
 
 PRUNE_BATCH = 1000
-"""Most rows one pruning statement deletes; a pass repeats it while batches come back full."""
+"""Rows after which one pruning call stops; a pass makes calls until it reached the last job."""
 
 _PRUNE_LOCK = -1
 """Second key of the advisory lock that one pruning scheduler holds (0 migrates; owners > 0)."""
@@ -101,50 +102,84 @@ class RunRetention:
         return not (self.keep_runs is None and self.keep_dead is None and self.max_age is None)
 
 
+_JOB_FROM = "SELECT min(job_id) FROM actors_cron_runs WHERE job_id >= %s"
+_JOB_AFTER = "SELECT min(job_id) FROM actors_cron_runs WHERE job_id > %s"
+_JOBS_PER_CALL = 100
+
+_PRUNE_JOB = """
+    WITH cut AS (
+        SELECT
+            (SELECT greatest(created_at, last_fired_at, planned_until)
+             FROM actors_cron_jobs WHERE id = %(job)s) AS anchor,
+            (SELECT scheduled_for FROM actors_cron_runs
+             WHERE job_id = %(job)s AND state IN ('delivered', 'missed')
+             ORDER BY scheduled_for DESC OFFSET %(keep_runs)s LIMIT 1) AS runs_cut,
+            (SELECT scheduled_for FROM actors_cron_runs
+             WHERE job_id = %(job)s AND state = 'dead'
+             ORDER BY scheduled_for DESC OFFSET %(keep_dead)s LIMIT 1) AS dead_cut
+    ), doomed AS (
+        SELECT r.scheduled_for FROM actors_cron_runs r, cut
+        WHERE r.job_id = %(job)s AND r.state <> 'claimed'
+          AND (cut.anchor IS NULL OR r.scheduled_for <= cut.anchor)
+          AND (r.scheduled_for <= CASE WHEN r.state = 'dead' THEN cut.dead_cut
+                                       ELSE cut.runs_cut END
+               OR r.finished_at < now() - make_interval(secs => %(max_age)s::float8))
+        ORDER BY r.scheduled_for LIMIT %(batch)s
+    )
+    DELETE FROM actors_cron_runs r USING doomed d
+    WHERE r.job_id = %(job)s AND r.scheduled_for = d.scheduled_for AND r.state <> 'claimed'"""
+
+_NO_LIMIT = 2**62
+"""An OFFSET past any table: a count limit of None cuts nothing."""
+
+
 def prune_runs(
-    conn: psycopg.Connection[Any], retention: RunRetention, batch: int = PRUNE_BATCH
-) -> int | None:
-    """Delete up to ``batch`` finished runs that ``retention`` does not keep.
+    conn: psycopg.Connection[Any],
+    retention: RunRetention,
+    start: str = "",
+    batch: int = PRUNE_BATCH,
+) -> tuple[int, str | None] | None:
+    """Delete up to about ``batch`` finished runs that ``retention`` does not keep, job by job
+    in id order from ``start``; call again with the returned id to go on.
+
+    Each job costs index range scans of the ledger's primary key: its newest ``keep_runs``
+    and ``keep_dead`` rows to find the cuts, then its oldest rows up to the cut, so the cost
+    follows the rows deleted, not the size of the ledger.
 
     Args:
         conn (psycopg.Connection): The store's connection (``PgJobStore.call``).
         retention (RunRetention): What to keep.
-        batch (int): Most rows deleted by this call.
+        start (str): The job id to start at (inclusive); ``""`` is the first.
+        batch (int): Rows after which this call stops (it also stops after 100 jobs).
 
     Returns:
-        int | None: Rows deleted; None if another scheduler is pruning right now.
+        tuple[int, str | None] | None: Rows deleted and the job id to start the next call
+        at (None: the pass reached the last job); None if another scheduler is pruning.
     """
+    keeps = {
+        "keep_runs": _NO_LIMIT if retention.keep_runs is None else retention.keep_runs,
+        "keep_dead": _NO_LIMIT if retention.keep_dead is None else retention.keep_dead,
+        "max_age": retention.max_age,
+    }
+    deleted = 0
     with conn.transaction():
         locked = conn.execute(
             "SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, _PRUNE_LOCK)
         ).fetchone()
         if not (locked and locked[0]):
             return None
-        cursor = conn.execute(
-            """
-            WITH ranked AS (
-                SELECT job_id, scheduled_for, state, finished_at,
-                    row_number() OVER (PARTITION BY job_id, state = 'dead'
-                                       ORDER BY scheduled_for DESC) AS newer
-                FROM actors_cron_runs WHERE state <> 'claimed'
-            ), doomed AS (
-                SELECT r.job_id, r.scheduled_for FROM ranked r
-                LEFT JOIN actors_cron_jobs j ON j.id = r.job_id
-                WHERE (j.id IS NULL OR r.scheduled_for
-                       <= greatest(j.created_at, j.last_fired_at, j.planned_until))
-                  AND (r.newer > CASE WHEN r.state = 'dead' THEN %(keep_dead)s::bigint
-                                      ELSE %(keep_runs)s::bigint END
-                       OR r.finished_at < now() - make_interval(secs => %(max_age)s::float8))
-                LIMIT %(batch)s
-            )
-            DELETE FROM actors_cron_runs r USING doomed d
-            WHERE r.job_id = d.job_id AND r.scheduled_for = d.scheduled_for
-              AND r.state <> 'claimed'""",
-            {
-                "keep_runs": retention.keep_runs,
-                "keep_dead": retention.keep_dead,
-                "max_age": retention.max_age,
-                "batch": batch,
-            },
-        )
-        return cursor.rowcount
+        job = _job_id(conn.execute(_JOB_FROM, (start,)).fetchone())
+        for _ in range(_JOBS_PER_CALL):
+            if job is None or deleted >= batch:
+                break
+            limit = batch - deleted
+            count = conn.execute(_PRUNE_JOB, {"job": job, "batch": limit, **keeps}).rowcount
+            deleted += count
+            if count >= limit:
+                break  # this job may have more: the next call starts at it
+            job = _job_id(conn.execute(_JOB_AFTER, (job,)).fetchone())
+    return deleted, job
+
+
+def _job_id(row: tuple[Any, ...] | None) -> str | None:
+    return None if row is None else row[0]

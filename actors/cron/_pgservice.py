@@ -37,7 +37,7 @@ from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
 from .._scheduling._triggers import IntervalTrigger
 from ._pglisten import listen_for_wakeups
-from ._pgretention import PRUNE_BATCH, RunRetention, prune_runs
+from ._pgretention import RunRetention, prune_runs
 from ._pgruns import (
     Claim,
     Run,
@@ -210,16 +210,19 @@ class _PgScheduler:
         return wake
 
     async def prune(self, retention: RunRetention) -> None:
-        """Prune the run ledger now and every ``retention.interval`` seconds, in batches."""
+        """Prune the run ledger now and every ``retention.interval`` seconds, in calls that
+        each hold the store's connection for one batch."""
         while True:
             total = 0
+            start: str | None = ""
             try:
-                while True:
-                    deleted = await self._call(prune_runs, retention)
-                    assert deleted is None or isinstance(deleted, int)
-                    total += deleted or 0
-                    if deleted != PRUNE_BATCH:  # done, or another scheduler is pruning
-                        break
+                while start is not None:
+                    done = await self._call(prune_runs, retention, start)
+                    if done is None:
+                        break  # another scheduler is pruning
+                    assert isinstance(done, tuple)
+                    deleted, start = done
+                    total += deleted
             except StoreUnavailable:
                 pass  # the scheduler loop logs it; try again next round
             if total:

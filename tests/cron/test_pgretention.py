@@ -14,7 +14,7 @@ from pathlib import Path
 import pgserver
 import pytest
 import trio
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pgserver import PgServer
 
@@ -61,13 +61,16 @@ def _count(server: PgServer, url: str, where: str = "true") -> int:
     return int(rows[0][0])  # type: ignore[call-overload]
 
 
-def _prune_all(store: PgJobStore, retention: RunRetention, batch: int) -> list[int | None]:
-    """Prune in batches until a batch is not full; return each batch's count."""
+def _prune_all(store: PgJobStore, retention: RunRetention, batch: int) -> list[int]:
+    """Prune a whole pass, call by call; return each call's count."""
     counts = []
-    while True:
-        counts.append(store.call(prune_runs, retention, batch))
-        if counts[-1] != batch:
-            return counts
+    start: str | None = ""
+    while start is not None:
+        done = store.call(prune_runs, retention, start, batch)
+        assert done is not None
+        counts.append(done[0])
+        start = done[1]
+    return counts
 
 
 def test_each_job_keeps_its_newest_runs_and_dead_letters(pg_server: PgServer, pg_url: str) -> None:
@@ -121,6 +124,7 @@ def test_runs_of_a_removed_job_are_pruned_too(pg_server: PgServer, pg_url: str) 
     with PgJobStore(pg_url) as store:
         _runs(pg_server, pg_url, "gone", 30, "delivered", "1 minute")
         assert _prune_all(store, RunRetention(keep_runs=10), 1000) == [20]
+        assert _prune_all(store, RunRetention(keep_runs=10), 1000) == [0]
     assert _count(pg_server, pg_url) == 10
 
 
@@ -140,7 +144,7 @@ def test_one_scheduler_prunes_at_a_time(pg_server: PgServer, pg_url: str) -> Non
 
         assert first.call(hold) is None  # skipped: another scheduler holds the prune lock
         assert _count(pg_server, pg_url) == 30
-        assert second.call(prune_runs, RunRetention(keep_runs=0)) == 30
+        assert second.call(prune_runs, RunRetention(keep_runs=0)) == (30, None)
 
 
 def test_nothing_is_pruned_without_limits(pg_server: PgServer, pg_url: str) -> None:
@@ -148,7 +152,7 @@ def test_nothing_is_pruned_without_limits(pg_server: PgServer, pg_url: str) -> N
     assert not off.enabled
     with PgJobStore(pg_url) as store:
         _runs(pg_server, pg_url, "gone", 30, "delivered", "400 days")
-        assert store.call(prune_runs, off) == 0
+        assert store.call(prune_runs, off) == (0, None)
     assert _count(pg_server, pg_url) == 30
 
 
@@ -219,3 +223,80 @@ def test_bad_counts_are_refused_naming_the_field(field: str, value: object) -> N
 def test_bad_ages_and_intervals_are_refused_naming_the_field(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=f"retention {field} must be "):
         RunRetention(**{field: value})  # type: ignore[arg-type]
+
+
+_STATES = st.sampled_from(["delivered", "missed", "dead", "claimed"])
+_ledger = st.dictionaries(
+    st.sampled_from(["a", "b", "c"]),
+    st.tuples(
+        st.none() | st.integers(0, 10),  # the job's anchor, minutes ago (None: job removed)
+        st.dictionaries(st.integers(0, 10), _STATES, max_size=10),  # minutes ago -> state
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    ledger=_ledger,
+    keep_runs=st.none() | st.integers(0, 4),
+    keep_dead=st.none() | st.integers(0, 4),
+    max_age=st.none() | st.integers(1, 9),
+    batch=st.integers(1, 7),
+)
+def test_a_pass_in_small_calls_keeps_exactly_what_retention_says(
+    pg_server: PgServer,
+    pg_url: str,
+    ledger: dict[str, tuple[int | None, dict[int, str]]],
+    keep_runs: int | None,
+    keep_dead: int | None,
+    max_age: int | None,
+    batch: int,
+) -> None:
+    """Against a model of the rules: per job, the newest ``keep_*`` finished runs (dead apart)
+    and those younger than ``max_age`` stay, and so do claimed runs and runs after the anchor."""
+    with PgJobStore(pg_url) as store:
+        store.call(lambda conn: None)  # creates the schema
+    pg_server.execute(pg_url, "DELETE FROM actors_cron_runs; DELETE FROM actors_cron_jobs")
+    now = pg_server.execute(pg_url, "SELECT now()")[0][0]
+    assert isinstance(now, dt.datetime)
+    minute = dt.timedelta(minutes=1)
+    expected = set()
+    for job_id, (anchor, runs) in ledger.items():
+        if anchor is not None:
+            pg_server.execute(
+                pg_url,
+                "INSERT INTO actors_cron_jobs (id, name, cron, target, prompt, created_at, "
+                f"planned_until) VALUES ('{job_id}', 'n', '* * * * *', 't', 'p', "
+                f"'{now - 1000 * minute}', '{now - anchor * minute}')",
+            )
+        for ago, state in runs.items():
+            finished = "NULL" if state == "claimed" else f"'{now - ago * minute}'"
+            pg_server.execute(
+                pg_url,
+                "INSERT INTO actors_cron_runs (job_id, scheduled_for, name, target, prompt, "
+                "catch_up, owner, state, lease_until, finished_at) VALUES "
+                f"('{job_id}', '{now - ago * minute}', 'n', 't', 'p', 'none', 1, '{state}', "
+                f"now(), {finished})",
+            )
+        newest = {"dead": 0, "other": 0}
+        for ago in sorted(runs):  # newest first
+            state = runs[ago]
+            kind = "dead" if state == "dead" else "other"
+            rank = newest[kind]
+            if state != "claimed":
+                newest[kind] += 1
+            keep = keep_dead if kind == "dead" else keep_runs
+            doomed = state != "claimed" and (anchor is None or ago >= anchor)
+            doomed = doomed and (
+                (keep is not None and rank >= keep) or (max_age is not None and ago > max_age)
+            )
+            if not doomed:
+                expected.add((job_id, now - ago * minute))
+    age = None if max_age is None else max_age * 60 + 30.0
+    retention = RunRetention(keep_runs=keep_runs, keep_dead=keep_dead, max_age=age)
+    with PgJobStore(pg_url) as store:
+        counts = _prune_all(store, retention, batch)
+    assert all(count <= batch for count in counts)
+    rows = pg_server.execute(pg_url, "SELECT job_id, scheduled_for FROM actors_cron_runs")
+    assert set(rows) == expected
