@@ -27,7 +27,7 @@ import os
 import time
 from collections.abc import Generator
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 import attrs
 import trio
@@ -42,7 +42,16 @@ from ._atomicfs import (
 from ._job import ID_RE
 from ._triggerfiles import MalformedTrigger, parse_trigger
 
-__all__ = ["STEP_BUDGET", "Recovery", "recovery_steps", "run_steps", "run_steps_async"]
+__all__ = [
+    "STEP_BUDGET",
+    "Pace",
+    "Recovery",
+    "Steps",
+    "listing",
+    "recovery_steps",
+    "run_steps",
+    "run_steps_async",
+]
 
 STEP_BUDGET = 0.005
 """Seconds of work after which a recovery step ends and lets other tasks run."""
@@ -50,8 +59,10 @@ STEP_BUDGET = 0.005
 _LOCK_POLL = 0.01
 _LOCK_TIMEOUT = 5.0
 
-Steps = Generator[float, None, "Recovery"]
-"""A recovery in steps: yields the seconds to wait before the next step, returns the result."""
+_T = TypeVar("_T")
+
+Steps = Generator[float, None, _T]
+"""Work in steps: yields the seconds to wait before the next step, returns the result."""
 
 Repair = Literal["rolled", "removed"] | None
 """What repairing one job did: rolled ``last_fired_at`` forward, removed it, or nothing."""
@@ -81,7 +92,7 @@ class _Store(Protocol):
     def repair_nowait(self, job_id: str, pending: bool, latest: dt.datetime | None) -> Repair: ...
 
 
-class _Pace:
+class Pace:
     """Ends a step once it did ``STEP_BUDGET`` seconds of work (wall time)."""
 
     def __init__(self) -> None:
@@ -99,7 +110,7 @@ class _Pace:
         self.began = time.perf_counter()
 
 
-def recovery_steps(store: _Store, *, older_than: float) -> Steps:
+def recovery_steps(store: _Store, *, older_than: float) -> Steps[Recovery]:
     """Repair a data folder in steps; see :meth:`JobStore.recover` for what is repaired.
 
     Args:
@@ -107,15 +118,16 @@ def recovery_steps(store: _Store, *, older_than: float) -> Steps:
         older_than (float): Seconds after which a temp or lock file is abandoned.
 
     Returns:
-        Steps: A generator; run it with :func:`run_steps` or :func:`run_steps_async`.
+        Steps[Recovery]: A generator; run it with :func:`run_steps` or
+        :func:`run_steps_async`.
     """
-    pace = _Pace()
+    pace = Pace()
     now = time.time()
     removed: list[Path] = []
     names: dict[Path, list[str]] = {}
     for directory in (store.jobs_dir, store.triggers_dir):
         temps: list[Path] = []
-        names[directory] = yield from _listing(directory, temps, pace)
+        names[directory] = yield from listing(directory, temps, pace)
         before = len(removed)
         for path in temps:
             if remove_stale_temp(path, now, older_than):
@@ -157,8 +169,17 @@ def recovery_steps(store: _Store, *, older_than: float) -> Steps:
     return Recovery(tuple(removed), tuple(rolled), tuple(deleted))
 
 
-def _listing(directory: Path, temps: list[Path], pace: _Pace) -> Generator[float, None, list[str]]:
-    """Names in ``directory`` (temp files go to ``temps``), read in steps."""
+def listing(directory: Path, temps: list[Path], pace: Pace) -> Steps[list[str]]:
+    """Names in ``directory`` (temp files go to ``temps``), read in steps.
+
+    Args:
+        directory (Path): The folder to list.
+        temps (list[Path]): Receives the writers' temp files (``.*.tmp``).
+        pace (Pace): Ends a step when its budget is spent.
+
+    Returns:
+        Steps[list[str]]: The other names, in no order.
+    """
     names: list[str] = []
     with os.scandir(directory) as entries:
         for entry in entries:
@@ -171,7 +192,7 @@ def _listing(directory: Path, temps: list[Path], pace: _Pace) -> Generator[float
 
 
 def _repair(
-    store: _Store, job_id: str, pending: bool, latest: dt.datetime | None, pace: _Pace
+    store: _Store, job_id: str, pending: bool, latest: dt.datetime | None, pace: Pace
 ) -> Generator[float, None, Repair]:
     """Repair one job, waiting in steps while another program holds its lock."""
     for _ in range(math.ceil(_LOCK_TIMEOUT / _LOCK_POLL)):
@@ -183,14 +204,14 @@ def _repair(
     raise TimeoutError(f"lock {str(lock)!r} held for over {_LOCK_TIMEOUT:g} s")
 
 
-def run_steps(steps: Steps) -> Recovery:
-    """Run a recovery through, sleeping (``time.sleep``) while a job's lock is held.
+def run_steps(steps: Steps[_T]) -> _T:
+    """Run work in steps through, sleeping (``time.sleep``) while a job's lock is held.
 
     Args:
-        steps (Steps): From :func:`recovery_steps`.
+        steps (Steps[T]): From :func:`recovery_steps`, for example.
 
     Returns:
-        Recovery: What was repaired.
+        T: What the steps returned.
     """
     try:
         while True:
@@ -198,25 +219,25 @@ def run_steps(steps: Steps) -> Recovery:
             if delay > 0:
                 time.sleep(delay)
     except StopIteration as done:
-        result: Recovery = done.value
+        result: _T = done.value
         return result
 
 
-async def run_steps_async(steps: Steps) -> Recovery:
-    """Run a recovery, yielding to trio between steps; cancelling it stops between steps.
+async def run_steps_async(steps: Steps[_T]) -> _T:
+    """Run work in steps, yielding to trio between steps; cancelling it stops between steps.
 
     Args:
-        steps (Steps): From :func:`recovery_steps`.
+        steps (Steps[T]): From :func:`recovery_steps`, for example.
 
     Returns:
-        Recovery: What was repaired.
+        T: What the steps returned.
     """
     try:
         while True:
             try:
                 delay = next(steps)
             except StopIteration as done:
-                result: Recovery = done.value
+                result: _T = done.value
                 return result
             if delay > 0:
                 await trio.sleep(delay)

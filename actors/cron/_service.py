@@ -53,8 +53,10 @@ from ._pgretention import RunRetention
 from ._pgschema import is_store_url
 from ._pgservice import PgOptions, run_pg_service
 from ._pgstore import PgJobStore
+from ._recover import run_steps_async
 from ._schedule import schedule_trigger
 from ._store import JobStore
+from ._tidy import TIDY_INTERVAL, tidy_steps
 from ._triggerdrain import Deliver, RetryPolicy, Wakeup, watch_triggers
 from ._triggerfiles import Trigger
 
@@ -224,7 +226,20 @@ class _Service:
                 nursery.start_soon(self._check_targets)
             if self.role != "deliver":
                 nursery.start_soon(self._schedule)
+            nursery.start_soon(self._tidy)
             notify_ready_if_service(self.proc)
+
+    async def _tidy(self) -> None:
+        """Forget removed jobs' old history files and dead letters, now and every hour."""
+        while True:
+            try:
+                removed = await run_steps_async(tidy_steps(self.store.path))
+            except OSError as exc:  # permissions, a file where a folder should be
+                _log.error("cron tidy failed dir=%s error=%r", self.store.path, exc)
+            else:
+                if removed:
+                    _log.info("cron removed jobs forgotten files=%d", len(removed))
+            await trio.sleep(TIDY_INTERVAL)
 
     async def _watch(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await watch_triggers(

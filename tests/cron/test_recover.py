@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import actors
-from actors.cron import JobStore, Recovery, _recover, cron_service, write_trigger
+from actors.cron import JobStore, Recovery, _recover, _tidy, cron_service, write_trigger
 from actors.cron import TriggerFile as Trigger
 
 T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -169,3 +169,57 @@ def test_in_steps_or_at_once_the_repair_is_the_same(
     gone = [j for j, (oneshot, _, at) in ordered if oneshot and at is not None and j not in pending]
     assert expected[1] == tuple(rolled)
     assert expected[2] == tuple(gone)
+
+
+# ------------------------------------------------------------ forgetting removed jobs
+
+DAY = 86400.0
+
+
+def _aged(path: Path, days: float) -> Path:
+    """Create ``path`` last written ``days`` ago."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}\n")
+    when = time.time() - days * DAY
+    os.utime(path, (when, when))
+    return path
+
+
+def _leftovers(store: JobStore, job_id: str, days: float) -> list[Path]:
+    """A history file and a dead letter of ``job_id``, last written ``days`` ago."""
+    dead = store.triggers_dir / "dead" / f"20300101T000000.000000Z-000000-{job_id}.json"
+    return [_aged(store.path / "history" / f"{job_id}.jsonl", days), _aged(dead, days)]
+
+
+def test_a_removed_jobs_files_go_after_30_days(store: JobStore, every_step: None) -> None:
+    """History and dead letters of a removed job go once 30 days old; a live job's and an
+    external trigger's stay, whatever their age."""
+    store.add("live", "* * * * *", "t", id="live")
+    gone = _leftovers(store, "gone", 31)
+    kept = [
+        *_leftovers(store, "live", 400),
+        *_leftovers(store, "recent", 29),  # removed, but not long ago
+        _aged(store.triggers_dir / "dead" / "20300101T000000.000000Z-000000-external.json", 99),
+    ]
+    removed = _recover.run_steps(_tidy.tidy_steps(store.path))
+    assert sorted(removed) == sorted(gone)
+    assert all(path.exists() for path in kept)
+    assert _recover.run_steps(_tidy.tidy_steps(store.path)) == []
+
+
+def test_a_store_without_history_or_dead_letters_is_fine(store: JobStore) -> None:
+    assert _recover.run_steps(_tidy.tidy_steps(store.path)) == []
+
+
+async def test_the_service_tidies_at_start_and_every_hour(store: JobStore) -> None:
+    first = _leftovers(store, "gone", 31)
+    async with actors.open_node() as node:
+        node.spawn(partial(cron_service, data_dir=store.path), name="cron")
+        await trio.sleep(1)
+        assert not any(path.exists() for path in first)
+        later = _leftovers(store, "other", 45)
+        await trio.sleep(_tidy.TIDY_INTERVAL - 10)
+        assert all(path.exists() for path in later)
+        await trio.sleep(20)
+        assert not any(path.exists() for path in later)
+        node.cancel("cron")
