@@ -89,7 +89,7 @@ class _Store(Protocol):
     @property
     def triggers_dir(self) -> Path: ...
 
-    def repair_nowait(self, job_id: str, pending: bool, latest: dt.datetime | None) -> Repair: ...
+    def _repair_nowait(self, job_id: str, pending: bool, latest: dt.datetime | None) -> Repair: ...
 
 
 class Pace:
@@ -114,7 +114,7 @@ def recovery_steps(store: _Store, *, older_than: float) -> Steps[Recovery]:
     """Repair a data folder in steps; see :meth:`JobStore.recover` for what is repaired.
 
     Args:
-        store (_Store): The job store (its folders and ``repair_nowait``).
+        store (_Store): The job store (its folders and ``_repair_nowait``).
         older_than (float): Seconds after which a temp or lock file is abandoned.
 
     Returns:
@@ -197,7 +197,7 @@ def _repair(
     """Repair one job, waiting in steps while another program holds its lock."""
     for _ in range(math.ceil(_LOCK_TIMEOUT / _LOCK_POLL)):
         try:
-            return store.repair_nowait(job_id, pending, latest)
+            return store._repair_nowait(job_id, pending, latest)
         except BlockingIOError:
             yield from pace.wait(_LOCK_POLL)
     lock = store.jobs_dir / f".{job_id}.lock"

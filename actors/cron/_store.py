@@ -453,7 +453,7 @@ class JobStore:
         """
         return await run_steps_async(recovery_steps(self, older_than=older_than))
 
-    def repair_nowait(self, job_id: str, pending: bool, latest: dt.datetime | None) -> Repair:
+    def _repair_nowait(self, job_id: str, pending: bool, latest: dt.datetime | None) -> Repair:
         """Repair one job for :meth:`recover`, under its lock, without waiting for it.
 
         Args:
