@@ -154,11 +154,9 @@ def _add_serve(actions: Any, handler: Callable[[argparse.Namespace], int]) -> No
         metavar="N",
         help="failed deliveries before a trigger is a dead letter (20; 0: retry forever)",
     )
-    for flag, default in (("--keep-runs", "200"), ("--keep-dead", "100")):
+    for flag, what in (("--keep-runs", "finished runs (200)"), ("--keep-dead", "dead runs (100)")):
         serve.add_argument(
-            flag,
-            metavar="N|none",
-            help=f"PostgreSQL: {flag[7:]} runs kept per job in the run ledger ({default})",
+            flag, metavar="N|none", help=f"PostgreSQL: {what} kept per job in the run ledger"
         )
     serve.add_argument(
         "--max-age", metavar="DURATION|none", help="PostgreSQL: runs kept at most this (720h)"
