@@ -13,7 +13,9 @@ becomes a :class:`actors.ServiceSpec` named after the entry, whose process is
 true by default) after the services it requires and stops it before them, and restarts it with
 backoff if it fails. ``role`` splits the work: ``schedule`` only fires (into trigger files),
 ``deliver`` only delivers a data folder's trigger files to this app's processes (while
-``actors cron serve`` fires them), ``all`` (default) does both.
+``actors cron serve`` fires them), ``all`` (default) does both. On a PostgreSQL store,
+``retention: {keep_runs: 200, keep_dead: 100, max_age: 720h}`` (the defaults; ``null`` lifts
+a limit) is the run ledger's :class:`actors.cron.RunRetention`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import actors
 from actors import Backoff, ServiceSpec
-from actors.cron import RetryPolicy, cron_service
+from actors.cron import RetryPolicy, RunRetention, cron_service
 
 from ._entry import Entry
 
@@ -41,6 +43,7 @@ def durable_cron_spec(
     ack_timeout: float | None = None,
     max_attempts: int = 20,
     trigger_dir: str | None = None,
+    retention: RunRetention | None = None,
     requires: tuple[str, ...] = (),
     auto_start: bool = True,
     start_timeout: float = 10.0,
@@ -63,6 +66,8 @@ def durable_cron_spec(
     }
     if trigger_dir is not None:
         options["trigger_dir"] = trigger_dir
+    if retention is not None:
+        options["retention"] = retention
     return ServiceSpec(
         name,
         partial(cron_service, **options),
@@ -86,6 +91,15 @@ def cron_entry_spec(entry: Entry) -> ServiceSpec:
     restart = life["restart"]
     seconds = actors.parse_duration
     ack = data.get("ack_timeout")
+    kept = data.get("retention")
+    retention = None
+    if kept is not None:
+        age = kept["max_age"]
+        retention = RunRetention(
+            keep_runs=kept["keep_runs"],
+            keep_dead=kept["keep_dead"],
+            max_age=None if age is None else seconds(age),
+        )
     return durable_cron_spec(
         entry.id,
         data["store"],
@@ -96,6 +110,7 @@ def cron_entry_spec(entry: Entry) -> ServiceSpec:
         ack_timeout=None if ack is None else seconds(ack),
         max_attempts=data["max_attempts"],
         trigger_dir=data.get("trigger_dir"),
+        retention=retention,
         requires=tuple(life["requires"]),
         auto_start=life["auto_start"],
         start_timeout=seconds(life["start_timeout"]),

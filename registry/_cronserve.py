@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from actors import parse_duration
+from actors.cron import RunRetention
 from actors.cron._pgschema import is_store_url
 
 from ._app import EXIT_BAD_APP, run_app_cli
@@ -43,6 +45,7 @@ def serve_cli(args: argparse.Namespace, *, stderr: IO[str] | None = None) -> int
     err = sys.stderr if stderr is None else stderr
     try:
         role, trigger_dir, control_root = _check(args)
+        retention = _retention(args)
     except ValueError as error:
         print(f"actors cron serve: error: {error}", file=err)
         return EXIT_BAD_APP
@@ -79,6 +82,7 @@ def serve_cli(args: argparse.Namespace, *, stderr: IO[str] | None = None) -> int
             misfire_grace=args.misfire_grace,
             max_attempts=args.max_attempts,
             trigger_dir=trigger_dir,
+            retention=retention,
             requires=tuple(spec.name for spec in plan.services if spec.auto_start),
         )
         return attrs.evolve(plan, services=(*plan.services, spec))
@@ -124,6 +128,49 @@ def _check(args: argparse.Namespace) -> tuple[str, str | None, Path]:
     if args.app is not None:
         return "all", None, Path(args.app)
     return "schedule", None, Path(args.store)
+
+
+def _retention(args: argparse.Namespace) -> RunRetention | None:
+    """The ``--keep-runs``/``--keep-dead``/``--max-age`` options, or None if none is given.
+
+    Raises:
+        ValueError: naming the option, for a bad value or a data folder store.
+    """
+    given = {"--keep-runs": args.keep_runs, "--keep-dead": args.keep_dead}
+    age = args.max_age
+    if all(value is None for value in (*given.values(), age)):
+        return None
+    if not is_store_url(args.store):
+        raise ValueError(
+            "--keep-runs, --keep-dead and --max-age are for a PostgreSQL store "
+            "(a data folder bounds its history by itself)"
+        )
+    counts: dict[str, int | None] = {"--keep-runs": 200, "--keep-dead": 100}
+    for option, text in given.items():
+        if text is None:
+            continue
+        if text.strip().lower() == "none":
+            counts[option] = None
+        elif text.strip().isdecimal() and len(text.strip()) <= 10:
+            counts[option] = int(text)
+        else:
+            raise ValueError(f"{option} must be a count of runs or 'none', got {text!r}")
+    max_age: float | None = 30 * 86400.0
+    if age is not None:
+        if age.strip().lower() == "none":
+            max_age = None
+        else:
+            try:
+                max_age = parse_duration(age)
+            except ValueError as error:
+                raise ValueError(f"--max-age: {error}") from None
+    try:
+        return RunRetention(
+            keep_runs=counts["--keep-runs"], keep_dead=counts["--keep-dead"], max_age=max_age
+        )
+    except ValueError as error:
+        message = str(error).replace("retention ", "--").replace("_", "-", 1)
+        raise ValueError(message) from None
 
 
 def _check_folder(option: str, where: str, *, init: bool) -> None:

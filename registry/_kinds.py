@@ -188,6 +188,20 @@ def _cron_store(value: Any, ctx: Ctx, path: str) -> str:
     return str(ctx.base_dir / value)
 
 
+def _max_age(value: Any, ctx: Ctx, path: str) -> Any:
+    """A positive duration, or ``null`` for no age limit."""
+    return None if value is None else duration(positive=True)(value, ctx, path)
+
+
+_CRON_RETENTION = obj(
+    {
+        "keep_runs": Field(integer(0, nullable=True), 200),
+        "keep_dead": Field(integer(0, nullable=True), 100),
+        "max_age": Field(_max_age, "720h"),
+    }
+)
+
+
 def _cron_durable_post(data: dict[str, Any], ctx: Ctx) -> None:
     _restart_post(data, ctx)
     tz = data.get("tz")
@@ -204,6 +218,8 @@ def _cron_durable_post(data: dict[str, Any], ctx: Ctx) -> None:
         ctx.add("trigger_dir", "only for role 'schedule' on a postgresql:// store")
     if url and data.get("role") == "schedule" and "trigger_dir" not in data:
         ctx.add("trigger_dir", "required for role 'schedule' on a postgresql:// store")
+    if "retention" in data and not url:
+        ctx.add("retention", "only for a postgresql:// store (a data folder bounds its history)")
 
 
 Post = Callable[[dict[str, Any], Ctx], None]
@@ -266,6 +282,7 @@ SCHEMAS: dict[str, tuple[Mapping[str, Field] | None, Post | None]] = {
             "ack_timeout": Field(duration(positive=True), OMIT),
             "max_attempts": Field(integer(0), 20),
             "trigger_dir": Field(_cron_store, OMIT),
+            "retention": Field(_CRON_RETENTION, OMIT),
             "lifecycle": Field(_CRON_LIFECYCLE, {}),
         },
         _cron_durable_post,

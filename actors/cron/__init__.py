@@ -14,9 +14,11 @@ once from this package.
 
 from ._event import CRON_TOPIC as CRON_TOPIC
 from ._event import CronEvent as CronEvent
+from ._pgretention import RunRetention as RunRetention
 from ._pgschema import SchemaTooNew as SchemaTooNew
 from ._pgschema import StoreUnavailable as StoreUnavailable
 from ._pgstore import PgJobStore as PgJobStore
+from ._recover import Recovery as Recovery
 from ._service import cron_service as cron_service
 from ._store import InvalidJobId as InvalidJobId
 from ._store import Job as Job
@@ -24,7 +26,6 @@ from ._store import JobExists as JobExists
 from ._store import JobNotFound as JobNotFound
 from ._store import JobStore as JobStore
 from ._store import MalformedJob as MalformedJob
-from ._store import Recovery as Recovery
 from ._storeapi import CronStore as CronStore
 from ._storeapi import open_store as open_store
 from ._triggerdrain import RetryPolicy as RetryPolicy
@@ -46,6 +47,7 @@ __all__ = [
     "PgJobStore",
     "Recovery",
     "RetryPolicy",
+    "RunRetention",
     "SchemaTooNew",
     "StoreUnavailable",
     "TriggerFile",

@@ -35,6 +35,7 @@ from pathlib import Path
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_JSON_DEPTH",
+    "break_if_stale",
     "break_lock",
     "break_stale_locks",
     "cleanup_temp",
@@ -42,10 +43,12 @@ __all__ = [
     "decode_json",
     "file_lock",
     "fsync_dir",
+    "is_temp_file",
     "is_temp_name",
     "json_depth_error",
     "lock_is_stale",
     "read_bounded",
+    "remove_stale_temp",
     "write_atomic",
 ]
 
@@ -141,18 +144,35 @@ def cleanup_temp(directory: Path, *, older_than: float = 60.0) -> list[Path]:
     Returns:
         list[Path]: The files removed.
     """
-    removed = []
     now = time.time()
     with os.scandir(directory) as entries:
-        for e in entries:
-            if e.name.startswith(".") and e.name.endswith(".tmp") and e.is_file():
-                with contextlib.suppress(FileNotFoundError):
-                    if now - e.stat().st_mtime >= older_than:
-                        os.unlink(e.path)
-                        removed.append(Path(e.path))
+        temps = [Path(e.path) for e in entries if is_temp_file(e)]
+    removed = [path for path in temps if remove_stale_temp(path, now, older_than)]
     if removed:
         fsync_dir(directory)
     return removed
+
+
+def is_temp_file(entry: os.DirEntry[str]) -> bool:
+    """Return whether a folder entry is a writer's temp file (``.*.tmp``, a regular file)."""
+    return entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file()
+
+
+def remove_stale_temp(path: Path, now: float, older_than: float) -> bool:
+    """Remove the temp file ``path`` if it is ``older_than`` seconds old at ``now``.
+
+    The caller fsyncs the folder once after a batch of removals.
+
+    Returns:
+        bool: Whether it was removed (False: young, or already gone).
+    """
+    try:
+        if now - os.stat(path).st_mtime < older_than:
+            return False
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def lock_is_stale(lock: Path, older_than: float) -> bool:
@@ -206,16 +226,23 @@ def break_stale_locks(directory: Path, *, older_than: float) -> list[Path]:
     Returns:
         list[Path]: The locks removed.
     """
-    removed = []
-    for lock in directory.glob(".*.lock"):
-        if lock_is_stale(lock, older_than):
-            try:
-                break_lock(lock)
-            except OSError as exc:
-                _log.error("cron lock not removed file=%s error=%r", lock, exc)
-            else:
-                removed.append(lock)
-    return removed
+    return [lock for lock in directory.glob(".*.lock") if break_if_stale(lock, older_than)]
+
+
+def break_if_stale(lock: Path, older_than: float) -> bool:
+    """Remove ``lock`` if :func:`lock_is_stale`; one that cannot be removed is logged.
+
+    Returns:
+        bool: Whether it was removed.
+    """
+    if not lock_is_stale(lock, older_than):
+        return False
+    try:
+        break_lock(lock)
+    except OSError as exc:
+        _log.error("cron lock not removed file=%s error=%r", lock, exc)
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -154,6 +154,13 @@ def _add_serve(actions: Any, handler: Callable[[argparse.Namespace], int]) -> No
         metavar="N",
         help="failed deliveries before a trigger is a dead letter (20; 0: retry forever)",
     )
+    for flag, what in (("--keep-runs", "finished runs (200)"), ("--keep-dead", "dead runs (100)")):
+        serve.add_argument(
+            flag, metavar="N|none", help=f"PostgreSQL: {what} kept per job in the run ledger"
+        )
+    serve.add_argument(
+        "--max-age", metavar="DURATION|none", help="PostgreSQL: runs kept at most this (720h)"
+    )
     serve.add_argument("--grace", type=float, default=None, help="seconds to stop gracefully")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     serve.add_argument(

@@ -13,6 +13,9 @@
 4. sleep until the database says something may be due, at most ``poll_interval``, or
    until a NOTIFY (:func:`listen_for_wakeups`) wakes it.
 
+Beside it, a task prunes the run ledger (``_pgretention.py``) at start and then every
+``RunRetention.interval`` seconds.
+
 A lost connection is logged and retried on the next wake-up; nothing is delivered while
 it is down. Trigger files in ``trigger_dir`` (if given) are delivered as on a file store.
 """
@@ -34,6 +37,7 @@ from .._scheduling._cron import CronTrigger
 from .._scheduling._policies import CatchUpPolicy, plan_catch_up
 from .._scheduling._triggers import IntervalTrigger
 from ._pglisten import listen_for_wakeups
+from ._pgretention import RunRetention, prune_runs
 from ._pgruns import (
     Claim,
     Run,
@@ -69,6 +73,8 @@ class PgOptions:
     """Whether to LISTEN for wake-ups (off: polling only)."""
     trigger_dir: Path | None = None
     """A local folder of trigger files to deliver as well, or None."""
+    retention: RunRetention = attrs.field(factory=RunRetention)
+    """What of the run ledger to keep; this scheduler prunes the rest."""
 
 
 async def run_pg_service(
@@ -121,6 +127,8 @@ async def run_pg_service(
                 )
                 await nursery.start(watch)
             nursery.start_soon(scheduler.loop, wakeup, poll_interval)
+            if options.retention.enabled:
+                nursery.start_soon(scheduler.prune, options.retention)
             if background is not None:  # the missing-target check of cron_service
                 nursery.start_soon(background)
             on_ready()
@@ -200,6 +208,26 @@ class _PgScheduler:
         wake = await self._call(next_wake)
         assert wake is None or isinstance(wake, float)
         return wake
+
+    async def prune(self, retention: RunRetention) -> None:
+        """Prune the run ledger now and every ``retention.interval`` seconds, in calls that
+        each hold the store's connection for one batch."""
+        while True:
+            total = 0
+            start: str | None = ""
+            try:
+                while start is not None:
+                    done = await self._call(prune_runs, retention, start)
+                    if done is None:
+                        break  # another scheduler is pruning
+                    assert isinstance(done, tuple)
+                    deleted, start = done
+                    total += deleted
+            except StoreUnavailable:
+                pass  # the scheduler loop logs it; try again next round
+            if total:
+                _log.info("cron runs pruned count=%d", total)
+            await trio.sleep(retention.interval)
 
     def _trigger(self, claim: Claim) -> CronTrigger | IntervalTrigger:
         key = (claim.job.id, claim.job.cron)

@@ -2,7 +2,8 @@
 
 ``node.spawn(cron_service, "data")`` (or a supervisor child spec) runs it on a
 data folder holding ``jobs/`` and ``triggers/``. On start it repairs what a
-crash left (``JobStore.recover``), then runs two tasks until a ``Cancel``:
+crash left (``JobStore.recover_async``: in steps, so a large trigger backlog does not
+stall the node), then runs two tasks until a ``Cancel``:
 
 - the **scheduler**: each enabled job's due slots are planned from its
   persisted ``last_fired_at`` (or ``created_at``) with ``plan_catch_up``
@@ -48,11 +49,14 @@ from ._event import (
 )
 from ._job import Job, JobNotFound, MalformedJob
 from ._ops import PAUSE_FILE
+from ._pgretention import RunRetention
 from ._pgschema import is_store_url
 from ._pgservice import PgOptions, run_pg_service
 from ._pgstore import PgJobStore
+from ._recover import run_steps_async
 from ._schedule import schedule_trigger
 from ._store import JobStore
+from ._tidy import TIDY_INTERVAL, tidy_steps
 from ._triggerdrain import Deliver, RetryPolicy, Wakeup, watch_triggers
 from ._triggerfiles import Trigger
 
@@ -204,7 +208,16 @@ class _Service:
     role: Role = "all"
 
     async def run(self) -> None:
-        recovery = self.store.recover()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._serve)
+            while True:  # a Cancel stops the start-up recovery too, between two steps
+                event = await self.proc.events.receive()
+                if isinstance(event, Cancel):
+                    break
+            nursery.cancel_scope.cancel()
+
+    async def _serve(self) -> None:
+        recovery = await self.store.recover_async()
         if recovery.removed_files or recovery.rolled_forward or recovery.removed_oneshots:
             _log.info("cron recovered dir=%s %s", self.store.path, recovery)
         async with trio.open_nursery() as nursery:
@@ -213,12 +226,20 @@ class _Service:
                 nursery.start_soon(self._check_targets)
             if self.role != "deliver":
                 nursery.start_soon(self._schedule)
+            nursery.start_soon(self._tidy)
             notify_ready_if_service(self.proc)
-            while True:
-                event = await self.proc.events.receive()
-                if isinstance(event, Cancel):
-                    break
-            nursery.cancel_scope.cancel()
+
+    async def _tidy(self) -> None:
+        """Forget removed jobs' old history files and dead letters, now and every hour."""
+        while True:
+            try:
+                removed = await run_steps_async(tidy_steps(self.store.path))
+            except OSError as exc:  # permissions, a file where a folder should be
+                _log.error("cron tidy failed dir=%s error=%r", self.store.path, exc)
+            else:
+                if removed:
+                    _log.info("cron removed jobs forgotten files=%d", len(removed))
+            await trio.sleep(TIDY_INTERVAL)
 
     async def _watch(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await watch_triggers(
@@ -296,6 +317,7 @@ async def cron_service(
     listen: bool = True,
     trigger_dir: Path | str | None = None,
     role: Role = "all",
+    retention: RunRetention | None = None,
 ) -> None:
     """Run the durable cron service on ``data_dir`` until a ``Cancel`` event.
 
@@ -303,8 +325,8 @@ async def cron_service(
 
     ``data_dir`` may also be a ``postgresql://`` URL or a :class:`PgJobStore`: then this
     service is one of any number of schedulers sharing the jobs in that database
-    (``docs/semantics.md``, "Several schedulers on PostgreSQL"), and ``lease``, ``listen``
-    and ``trigger_dir`` apply.
+    (``docs/semantics.md``, "Several schedulers on PostgreSQL"), and ``lease``, ``listen``,
+    ``trigger_dir`` and ``retention`` apply.
 
     ``node.spawn(cron_service, "data")`` runs it with the defaults; to pass
     options, bind them by keyword, the folder included (``spawn`` passes
@@ -348,6 +370,9 @@ async def cron_service(
         role (Role): ``all`` fires and delivers; ``schedule`` only fires (into trigger
             files that another service, or an app, delivers); ``deliver`` only delivers
             a data folder's trigger files (``actors cron serve`` fires them elsewhere).
+        retention (RunRetention | None): PostgreSQL only: what of the run ledger to keep
+            (None: ``RunRetention()``, the newest 200 runs and 100 dead letters per job,
+            for at most 30 days); this scheduler prunes the rest.
 
     Raises:
         ValueError: for a bad option, or a PostgreSQL-only option on a data folder.
@@ -364,6 +389,8 @@ async def cron_service(
         _check_seconds(ack_timeout, "ack_timeout")
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if retention is not None and not isinstance(retention, RunRetention):
+        raise ValueError(f"retention must be a RunRetention, got {retention!r}")
     if isinstance(data_dir, PgJobStore) or is_store_url(data_dir):
         if wall_clock is not None:
             raise ValueError("wall_clock: a PostgreSQL store plans by the database's clock")
@@ -393,6 +420,7 @@ async def cron_service(
                 _check_seconds(lease, "lease"),
                 listen,
                 None if trigger_dir is None else Path(trigger_dir),
+                RunRetention() if retention is None else retention,
             ),
             on_ready=lambda: notify_ready_if_service(proc),
             background=check if role == "all" else None,
@@ -400,6 +428,8 @@ async def cron_service(
         return
     if trigger_dir is not None:
         raise ValueError(f"trigger_dir {str(trigger_dir)!r}: a data folder uses DIR/triggers")
+    if retention is not None:
+        raise ValueError("retention: a data folder keeps a bounded history by itself")
     clock = _utc_now if wall_clock is None else wall_clock
     store = JobStore(data_dir.path if isinstance(data_dir, JobStore) else data_dir, clock=clock)
     scheduler = _Scheduler(

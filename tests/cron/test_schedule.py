@@ -120,6 +120,37 @@ class TestIntervals:
             delays.add(first - base)
         assert len(delays) > 1  # jobs spread out
 
+    @settings(max_examples=50, deadline=None)
+    @given(
+        job_id=st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True),
+        period=st.integers(2, 86_400),
+        share=st.floats(0, 0.99),
+    )
+    def test_jittered_slots_are_the_same_for_every_scheduler_and_restart(
+        self, job_id: str, period: int, share: float
+    ) -> None:
+        """A slot's time is its identity (last_fired_at, the PostgreSQL ledger key): two
+        schedulers, or one after a restart, must compute the same jittered slots."""
+        jitter = int(period * share)
+        text = format_schedule(
+            every=f"{period}s", start="2030-01-01T00:00:00Z", jitter=f"{jitter}s"
+        )
+        base = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+        runs = []
+        for _ in range(2):
+            trigger = schedule_trigger(text, UTC, hash_id=job_id, created_at=base)
+            slots = [trigger.next_fire(None)]
+            for _ in range(3):
+                previous = slots[-1]
+                assert previous is not None
+                slots.append(trigger.next_fire(previous))
+            runs.append(slots)
+        assert runs[0] == runs[1]
+        first = runs[0][0]
+        assert first is not None and dt.timedelta(0) <= first - base <= dt.timedelta(seconds=jitter)
+        gaps = {b - a for a, b in zip(runs[0], runs[0][1:], strict=False)}  # type: ignore[operator]
+        assert gaps == {dt.timedelta(seconds=period)}  # a fixed offset keeps the interval exact
+
     @pytest.mark.parametrize(
         ("options", "message"),
         [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import io
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 import actors
 import registry
-from actors.cron import CronEvent, JobStore, cron_service, write_trigger
+from actors.cron import CronEvent, JobStore, RunRetention, cron_service, write_trigger
 from actors.cron import TriggerFile as Trigger
 from actors.cron._triggerfiles import list_pending
 from registry._cli import main
@@ -79,6 +80,20 @@ class TestEntryKind:
         assert spec.fn.keywords["data_dir"] == str(app / "data")  # type: ignore[attr-defined]
         assert spec.fn.keywords["tz"] == "Europe/Berlin"  # type: ignore[attr-defined]
 
+    def test_retention_of_a_postgres_entry(self, tmp_path: Path) -> None:
+        """``retention`` becomes the service's RunRetention; ``null`` lifts a limit."""
+        app = write_app(
+            tmp_path / "app",
+            "{name: cron, kind: cron.durable, store: 'postgresql://h/db', "
+            "retention: {keep_runs: 1000, keep_dead: null, max_age: 2160h}}",
+            "{name: plain, kind: cron.durable, store: 'postgresql://h/other'}",
+            out=tmp_path / "out",
+        )
+        specs = {s.name: s for s in registry.load_app(app).services}
+        keywords = specs["app:cron"].fn.keywords  # type: ignore[attr-defined]
+        assert keywords["retention"] == RunRetention(1000, None, 90 * 86400.0)
+        assert "retention" not in specs["app:plain"].fn.keywords  # type: ignore[attr-defined]
+
     @pytest.mark.parametrize(
         ("fields", "needle"),
         [
@@ -88,6 +103,10 @@ class TestEntryKind:
             ("store: data, trigger_dir: t", "field trigger_dir: only for role 'schedule'"),
             ("store: 'postgresql://x/y', role: schedule", "field trigger_dir: required"),
             ("store: data, poll_interval: -1s", "field poll_interval"),
+            ("store: data, retention: {keep_runs: 5}", "field retention: only for a postgresql"),
+            ("store: 'postgresql://x/y', retention: {keep_runs: -1}", "field retention.keep_runs"),
+            ("store: 'postgresql://x/y', retention: {max_age: 0s}", "field retention.max_age"),
+            ("store: 'postgresql://x/y', retention: {keep: 5}", "unknown key 'keep'"),
             ("store: data, lifecycle: {requires: [nope]}", "nope"),
             ("store: data, color: red", "color"),
             ("tz: UTC", "store"),
@@ -181,6 +200,7 @@ class TestServeInput:
             (("--init", "--poll-interval", "0"), "--poll-interval must be in (0, 3600]"),
             (("--init", "--triggers", "t"), "--triggers is for a PostgreSQL store"),
             (("--init", "--app", "no-such-app"), "--app 'no-such-app' is not a folder"),
+            (("--init", "--keep-runs", "5"), "--keep-runs, --keep-dead and --max-age are for"),
         ],
     )
     def test_bad_serve_input_exits_2(
@@ -197,6 +217,43 @@ class TestServeInput:
         assert code == 2
         assert err == f"actors cron serve: error: {needle}" + err.split(needle, 1)[1]
         assert len(err.splitlines()) == 1
+
+    @pytest.mark.parametrize(
+        ("extra", "needle"),
+        [
+            (("--keep-runs", "many"), "--keep-runs must be a count of runs or 'none', got 'many'"),
+            (("--keep-dead", "-1"), "--keep-dead must be a count of runs or 'none', got '-1'"),
+            (("--keep-runs", "99999999999"), "--keep-runs must be a count of runs or 'none'"),
+            (("--keep-runs", "9999999999"), "--keep-runs must be None or an integer in 0.."),
+            (("--max-age", "0s"), "--max-age must be None or a finite number of seconds > 0"),
+            (("--max-age", "soon"), "--max-age: "),
+        ],
+    )
+    def test_bad_retention_options_exit_2(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        extra: tuple[str, ...],
+        needle: str,
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        store = ("--store", "postgresql://h/db", "--triggers", "t", "--init")
+        code, err = run(capsys, "cron", "serve", *store, *extra)
+        assert code == 2
+        assert err.startswith(f"actors cron serve: error: {needle}")
+        assert len(err.splitlines()) == 1
+
+    def test_retention_options_become_the_services_retention(self) -> None:
+        from registry._cronserve import _retention
+
+        def parsed(**given: str | None) -> RunRetention | None:
+            options = {"keep_runs": None, "keep_dead": None, "max_age": None, **given}
+            return _retention(argparse.Namespace(store="postgresql://h/db", **options))
+
+        assert parsed() is None  # the service's default, RunRetention()
+        assert parsed(keep_runs="none", max_age="48h") == RunRetention(None, 100, 172800.0)
+        assert parsed(keep_dead="0", max_age="NONE") == RunRetention(200, 0, None)
 
     def test_postgres_without_app_needs_triggers(self, capsys: pytest.CaptureFixture[str]) -> None:
         """Without --app a PostgreSQL scheduler needs a folder to fire into."""
@@ -374,6 +431,10 @@ _FIELD_VALUES = st.one_of(
     st.sampled_from(["all", "schedule", "deliver", "90 years", "../../etc"]),
     st.lists(st.text(max_size=5), max_size=2),
     st.dictionaries(st.sampled_from(["requires", "auto_start", "restart"]), st.text(max_size=5)),
+    st.dictionaries(
+        st.sampled_from(["keep_runs", "keep_dead", "max_age", "keep"]),
+        st.none() | st.integers(-2, 10**10) | st.sampled_from(["1h", "0s", "x"]),
+    ),
 )
 
 
@@ -384,7 +445,7 @@ _FIELD_VALUES = st.one_of(
     fields=st.dictionaries(
         st.sampled_from(
             ["store", "role", "tz", "poll_interval", "misfire_grace", "ack_timeout",
-             "max_attempts", "trigger_dir", "lifecycle", "colour"]
+             "max_attempts", "trigger_dir", "retention", "lifecycle", "colour"]
         ),
         _FIELD_VALUES,
         max_size=6,
