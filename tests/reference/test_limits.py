@@ -41,6 +41,7 @@ LIMITS = [
     ("actors.cron._deadletters", "HISTORY_KEEP", 200, "newest 200 lines"),
     ("actors.cron._deadletters", "_MAX_REASON", 2000, "reason cut to 2,000 characters"),
     ("actors.cron._deadletters", "MAX_DEAD_PER_JOB", 100, "at most 100 kept per job"),
+    ("actors.cron._pgretention", "_MAX_KEEP", 10**9, "`keep_dead`) | 0 to 1,000,000,000"),
     ("registry._loader", "MAX_INDEX_BYTES", MIB, "`_index.yaml` files | 1 MiB"),
     ("registry._loader", "MAX_YAML_DEPTH", 64, "nesting depth 64"),
     ("registry._loader", "MAX_YAML_VALUES", 100_000, "100,000 values"),
@@ -124,6 +125,8 @@ NOT_LIMITS = {
     "actors._time._calendar._POOL_MAX": "lists kept for reuse by the timer wheel, a cache",
     "actors._scheduling._loop._MIN_SLEEP": "the shortest sleep of a schedule's loop, a floor",
     "actors.cron._pgservice._MIN_SLEEP": "the same for the PostgreSQL cron service",
+    "actors.cron._pgretention._NO_LIMIT": "an OFFSET past any table (a count limit of None)",
+    "actors.cron._recover.STEP_BUDGET": "a time slice of start-up recovery between checkpoints",
 }
 
 CONSTANT = re.compile(r"^(_?[A-Z][A-Z0-9_]*)\s*(?::[^=\n]+)?=[^=]", re.M)
