@@ -243,6 +243,41 @@ class TestTimeouts:
             assert trio.current_time() == 4
             assert (await services.status("late")).state is ServiceState.RUNNING
 
+    @pytest.mark.parametrize("pause", [0.0, 1.0])
+    async def test_one_shot_ready_then_returns(self, pause: float) -> None:
+        """A service that says ready and returns at once: it started, its dependents start
+        after it, and it is ``exited``, not failed. Its Exit may reach the manager's events
+        before the manager reads the readiness (trio's scheduling order varies), so 30 runs."""
+        for _ in range(30):
+            order: list[str] = []
+
+            async def oneshot(proc: actors.Process, order: list[str] = order) -> None:
+                await trio.sleep(pause)
+                order.append("oneshot")
+                notify_ready(proc)
+
+            async def after(proc: actors.Process, order: list[str] = order) -> None:
+                order.append("after")
+                await helpers.idle(proc)
+
+            async with actors.open_node() as node:
+                services = await start_services(
+                    node,
+                    [
+                        ServiceSpec("oneshot", oneshot, ready=True, auto_start=True),
+                        ServiceSpec("after", after, requires=["oneshot"], auto_start=True),
+                    ],
+                )
+                await trio.sleep(0.1)
+                assert order == ["oneshot", "after"]
+                status = await services.status("oneshot")
+                assert (status.state, status.starts, status.failures) == (
+                    ServiceState.EXITED,
+                    1,
+                    0,
+                )
+                assert (await services.status("after")).state is ServiceState.RUNNING
+
     async def test_notify_ready_outside_a_service(self) -> None:
         """notify_ready from a process that is not a waiting service is a RuntimeError."""
 
