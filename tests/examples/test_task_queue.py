@@ -177,6 +177,7 @@ class TestVirtualTime:
             await boot(node, str(tmp_path / "t.db"))
             cases: list[tuple[str, Any, str]] = [
                 ("enqueue", {"function": "app:migrate"}, "is not a task (tasks: app:task."),
+                ("enqueue", {"function": ["app:task.sleep"]}, "is not a task"),
                 ("enqueue", {"function": "app:task.sleep", "payload": {1, 2}}, "not JSON"),
                 ("enqueue", {"function": "app:task.sleep", "payload": float("nan")}, "not JSON"),
                 ("enqueue", {"function": "app:task.sleep", "payload": "x" * 70_000}, "max 65536"),
@@ -185,6 +186,8 @@ class TestVirtualTime:
                 ("enqueue", ["app:task.sleep"], "must be a mapping, got list"),
                 ("take", {"wait": 61}, "wait must be seconds in 0..60"),
                 ("ack", {"id": 1}, "task 1 is not held by"),
+                ("nack", {"id": [1]}, "task [1] is not held by"),
+                ("take", {"wait": "5"}, "wait must be seconds"),
                 ("stats", {"ids": [1]}, "ids must be [first, last]"),
                 ("purge", None, "unknown topic 'purge'; topics: enqueue, take"),
             ]
@@ -234,7 +237,7 @@ json_values = st.recursive(
 not_json = st.sets(st.integers(), min_size=1) | st.binary(min_size=1) | st.just(float("inf"))
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(json_values, not_json.map(lambda v: ("bad", v))), max_size=6))
 def test_any_payload_is_delivered_as_sent_or_refused(payloads: list[Any]) -> None:
     """A JSON payload reaches the task function equal to what was enqueued; anything else is
@@ -259,6 +262,47 @@ def test_any_payload_is_delivered_as_sent_or_refused(payloads: list[Any]) -> Non
                                 "SELECT result FROM tasks WHERE id = ?", (id_,)
                             ).fetchone()
                         assert json.loads(result) == json.loads(json.dumps(payload))
+                assert node.lookup("app:queue") == queue
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+anything = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+request_keys = ("id", "wait", "ids", "function", "payload", "max_attempts", "result", "error")
+requests = st.tuples(
+    st.sampled_from(("enqueue", "take", "ack", "nack", "stats", "dead", "other")),
+    anything | st.dictionaries(st.sampled_from(request_keys), anything, max_size=4),
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(requests, min_size=1, max_size=8))
+def test_any_request_is_answered_and_the_queue_runs_on(batch: list[tuple[str, Any]]) -> None:
+    """Whatever the topic and payload, a call gets a reply or ``CallFailed`` whose cause is a
+    ValueError or LookupError naming the problem; the queue process never crashes."""
+    import tempfile
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with actors.open_node() as node:
+                await boot(node, f"{tmp}/t.db")
+                queue = node.lookup("app:queue")
+                causes: list[BaseException | None] = []
+                for topic, payload in batch:
+
+                    async def ask(proc: actors.Process, t: str = topic, p: Any = payload) -> Any:
+                        return await proc.call("app:queue", t, p, timeout=70)
+
+                    causes.append(None)
+                    try:
+                        await node.exec(ask)
+                    except actors.CallFailed as failed:
+                        causes[-1] = failed.__cause__
+                assert all(c is None or isinstance(c, ValueError | LookupError) for c in causes)
                 assert node.lookup("app:queue") == queue
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

@@ -153,7 +153,7 @@ class Queue:
         request = _mapping(msg.payload, "enqueue", {"function", "payload", "max_attempts"})
         function = request.get("function")
         tasks = current_app(self.proc).registry.find(kind="function", meta={"type": "task"})
-        if function not in {entry.id for entry in tasks}:
+        if not isinstance(function, str) or function not in {entry.id for entry in tasks}:
             names = ", ".join(entry.id for entry in tasks)
             raise ValueError(f"enqueue: function {function!r} is not a task (tasks: {names})")
         try:
@@ -197,7 +197,8 @@ class Queue:
 
     def held(self, msg: Message, topic: str) -> Task:
         request = _mapping(msg.payload, topic, {"id", "result", "error"})
-        task = self.tasks.get(request.get("id"))  # type: ignore[arg-type]
+        id_ = request.get("id")
+        task = self.tasks.get(id_) if type(id_) is int else None
         if task is None or task.consumer is None or task.consumer != msg.sender:
             raise LookupError(f"{topic}: task {request.get('id')!r} is not held by {msg.sender}")
         return task
