@@ -10,8 +10,8 @@
   were taken and never acknowledged (the app or a consumer died meanwhile).
 - ``consumers`` (a ``pool`` entry) take a task, run its ``function`` entry with
   ``(payload, attempt)`` and ``ack`` or ``nack`` it. The queue retries a failed task after a
-  doubling delay, up to its ``max_attempts``, then marks it dead. A consumer that exits while
-  holding a task fails that attempt.
+  doubling delay, up to its ``max_attempts``, then marks it dead. A consumer that crashes
+  while holding a task fails that attempt; one that is stopped hands it back.
 - ``load`` (``actors run examples/task_queue -x app:load``) enqueues ``LOAD_TASKS`` tasks from
   ``LOAD_CALLERS`` concurrent callers and prints the throughput and latency.
 """
@@ -275,10 +275,23 @@ class Queue:
         return {"retry_in": delay}
 
     def consumer_exited(self, event: Exit) -> None:
+        """A consumer ended: a crash or a kill fails the attempt of each task it held; a
+        consumer that was stopped (a Cancel) hands its tasks back without using an attempt."""
         self.monitored.discard(event.pid)
         self.waiters = deque(w for w in self.waiters if w.msg.sender != event.pid)
         for task in [t for t in self.tasks.values() if t.consumer == event.pid]:
-            self.failed(task, f"consumer {event.pid} exited ({event.reason.value})")
+            if event.reason is actors.ExitReason.SHUTDOWN:
+                task.attempts -= 1
+                task.consumer, task.due = None, trio.current_time()
+                heapq.heappush(self.ready, (task.due, task.id))
+                self.ops.append(
+                    (
+                        "UPDATE tasks SET state = 'ready', attempts = ? WHERE id = ?",
+                        (task.attempts, task.id),
+                    )
+                )
+            else:
+                self.failed(task, f"consumer {event.pid} exited ({event.reason.value})")
 
     def dispatch(self) -> None:
         """Hand due tasks to waiting consumers, oldest first; answer expired waits."""
