@@ -15,7 +15,7 @@ import trio
 import actors
 import helpers
 import registry
-from actors.cluster import MemoryNetwork, open_node_group
+from actors.cluster import MemoryNetwork, open_node_group, spanning_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "examples" / "cluster_fanout"
@@ -67,6 +67,8 @@ class TestVirtualTime:
             before = rounds(messages(caplog))
             assert len(before) >= 2
             assert all(r["nodes"] == "a,b,c" and r["gathered"] == "6/6" for r in before)
+            members = spanning_groups(a).members("workers")
+            assert sorted(str(pid.node) for pid in members) == ["a", "a", "b", "b", "c", "c"]
             assert {r["coordinator"] for r in before} == {holder.node}
 
             caplog.clear()
@@ -74,6 +76,10 @@ class TestVirtualTime:
             await trio.sleep(3.5)
             survivors = sorted({"a", "b", "c"} - {holder.node})
             groups = {"a": ga, "b": gb, "c": gc}
+            nodes = {"a": a, "b": b, "c": c}
+            for name in survivors:  # the lost node's workers left the group on the survivors
+                left = spanning_groups(nodes[name]).members("workers")
+                assert sorted(str(pid.node) for pid in left) == sorted(survivors * 2)
             new = groups[survivors[0]].names.whereis("coordinator")
             assert new is not None and new.node in survivors
             assert groups[survivors[1]].names.whereis("coordinator") == new
