@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "examples" / "task_queue"
 
 
-def boot(node: actors.Node, db: Path | str) -> Any:
+def boot(node: actors.Node, db: Path | str, **environ: str) -> Any:
     """Boot the app on ``node`` with its database at ``db`` and no worker threads (above)."""
-    plan = registry.load_app(APP, environ={"TASK_DB": str(db)})
+    plan = registry.load_app(APP, environ={"TASK_DB": str(db), **environ})
     entries = tuple(
         registry.Entry(
             e.id, e.kind, e.meta, {**registry.thaw(e.data), "blocking": False}, origin=e.origin
@@ -227,6 +227,42 @@ class TestVirtualTime:
             with pytest.raises(actors.CallFailed, match="only a process's call can take"):
                 await node.call("app:queue", "take")
             assert isinstance(await node.call("app:queue", "stats"), dict)
+
+    @pytest.mark.parametrize(
+        ("environ", "error"),
+        [
+            ({"LOAD_TASKS": "many"}, "env variable LOAD_TASKS (app:load_tasks): 'many' is not an"),
+            ({"LOAD_TASKS": "0"}, "LOAD_TASKS must be in 1..100000, got 0"),
+            ({"LOAD_CALLERS": "5000"}, "LOAD_CALLERS must be in 1..1000, got 5000"),
+        ],
+    )
+    async def test_load_refuses_bad_settings(
+        self,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        environ: dict[str, str],
+        error: str,
+    ) -> None:
+        """A bad LOAD_* setting: one line naming it on stderr, status 2, nothing enqueued."""
+        async with actors.open_node() as node:
+            app = await boot(node, tmp_path / "t.db", **environ)
+            await until(lambda: finished(node, 7))  # the demo's tasks
+            assert await node.exec(app.process("app:load")) == 2
+            assert (await node.call("app:queue", "stats"))["enqueued"] == 7  # the demo's
+        assert f"load: {error}" in capsys.readouterr().err
+
+    async def test_small_load_in_process(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The load generator enqueues its tasks from its callers and waits for all of them."""
+        async with actors.open_node() as node:
+            app = await boot(node, tmp_path / "t.db", LOAD_TASKS="50", LOAD_CALLERS="7")
+            await until(lambda: finished(node, 7))  # the demo's tasks
+            assert await node.exec(app.process("app:load")) == 0
+            stats = await node.call("app:queue", "stats")
+        out = capsys.readouterr().out.splitlines()
+        assert re.fullmatch(r"enqueued 50 tasks in [\d.]+ s \(\d+/s\) from 7 callers", out[0])
+        assert re.match(r"processed \d+ tasks in", out[1]) and stats["enqueued"] == 57
 
     def test_migration_refuses_a_newer_schema(self, tmp_path: Path) -> None:
         """The migration creates the schema once, then does nothing; a newer one is an error."""

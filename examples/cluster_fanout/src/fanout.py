@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from typing import Any
 
 import trio
@@ -35,6 +34,7 @@ from actors.cluster import (
     global_name,
     spanning_groups,
 )
+from registry import current_app
 
 log = actors.get_logger("app.fanout")
 
@@ -80,9 +80,9 @@ async def worker(proc: Process) -> None:
                 proc.send(global_name(NAME), "result", result)
 
 
-async def coordinator(proc: Process, every: str = "1s") -> None:
+async def coordinator(proc: Process) -> None:
     """Hold the group-wide name and lead, or wait for its holder to go, until cancelled."""
-    period = actors.parse_duration(os.environ.get("ROUND_EVERY", every))
+    period = float(current_app(proc).env.get("ROUND_EVERY"))  # a duration entry: seconds
     try:
         group = current_group(proc.node)
     except RuntimeError:

@@ -31,6 +31,7 @@ import attrs
 import trio
 
 import actors
+import registry
 from actors import Cancel, Exit, Message, Process
 from registry import current_app
 
@@ -496,12 +497,17 @@ async def reporter(proc: Process, every: str = "2s") -> None:
 
 async def load(proc: Process) -> int:
     """Enqueue ``LOAD_TASKS`` tasks from ``LOAD_CALLERS`` callers; print throughput, latency."""
-    total = _env_int("LOAD_TASKS", 1000, 1, RECENT)
-    callers = _env_int("LOAD_CALLERS", 20, 1, 1000)
-    if isinstance(total, str) or isinstance(callers, str):
-        print(f"load: {total if isinstance(total, str) else callers}", file=sys.stderr)
+    env = current_app(proc).env
+    try:
+        total, callers = int(env.get("LOAD_TASKS")), int(env.get("LOAD_CALLERS"))
+        function = str(env.get("LOAD_FUNCTION"))
+    except registry.EnvError as error:
+        print(f"load: {error}", file=sys.stderr)
         return 2
-    function = os.environ.get("LOAD_FUNCTION", "app:task.checksum")
+    for name, value, high in (("LOAD_TASKS", total, RECENT), ("LOAD_CALLERS", callers, 1000)):
+        if not 1 <= value <= high:
+            print(f"load: {name} must be in 1..{high}, got {value}", file=sys.stderr)
+            return 2
     started = trio.current_time()
     shares = [total // callers + (i < total % callers) for i in range(callers)]
     pids = {proc.spawn_monitored(_enqueuer, function, n) for n in shares if n}
@@ -545,15 +551,3 @@ async def _enqueuer(proc: Process, function: str, count: int) -> list[int]:
         await proc.call(QUEUE, "enqueue", {"function": function, "payload": payload})
         for _ in range(count)
     ]
-
-
-def _env_int(name: str, default: int, low: int, high: int) -> int | str:
-    """The integer in environment variable ``name``, or the error to print."""
-    text = os.environ.get(name, str(default))
-    try:
-        value = int(text)
-    except ValueError:
-        return f"{name}: expected an integer, got {text!r}"
-    if not low <= value <= high:
-        return f"{name}: must be in {low}..{high}, got {value}"
-    return value
