@@ -363,6 +363,7 @@ def _service_spec(
             backoff=backoff,
             host=data.get("host"),
             critical=life["critical"],
+            ready=life["ready"],
         )
     except ValueError as error:  # the loader checks these; kept for entries built in code
         problems.append(Problem(str(error), entry.origin, entry=entry.id, field="lifecycle"))

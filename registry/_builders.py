@@ -99,8 +99,9 @@ def service_entry(
     """Declare a ``service``: a supervised ``process`` entry started with ``input`` as arguments.
 
     ``lifecycle`` has the index-file shape: ``auto_start``, ``requires``, ``start_timeout``,
-    ``stop_timeout``, ``stable_threshold`` and ``restart`` (``initial_delay``, ``max_delay``,
-    ``backoff_factor``, ``jitter``, ``max_attempts``); missing keys get their defaults.
+    ``stop_timeout``, ``stable_threshold``, ``critical``, ``ready`` and ``restart``
+    (``initial_delay``, ``max_delay``, ``backoff_factor``, ``jitter``, ``max_attempts``); missing
+    keys get their defaults.
 
     Args:
         entry_id (str): The entry's id, ``namespace:name`` (e.g. ``"app:worker"``).

@@ -137,6 +137,7 @@ _SERVICE_LIFECYCLE = obj(
         "stable_threshold": Field(duration(), "5s"),
         "restart": Field(_RESTART, {}),
         "critical": Field(boolean, True),
+        "ready": Field(boolean, False),
     }
 )
 _POOL_LIFECYCLE = obj(

@@ -281,10 +281,26 @@ class _Manager:
                     if value.topic != READY_TOPIC:
                         self._stash.append((False, value))
                 elif isinstance(value, Exit) and value.pid == svc.pid:
+                    if self._ready_queued(svc):  # ready, then returned (a one-shot)
+                        self._stash.append((True, value))  # handled as a running one's exit
+                        return True
                     return value
                 else:
                     self._stash.append((True, value))
         return False
+
+    def _ready_queued(self, svc: _Service) -> bool:
+        """Whether ``svc``'s readiness is still in the inbox (it is sent before the exit)."""
+        found = False
+        while True:
+            try:
+                value = self.proc.inbox.receive_nowait()
+            except trio.WouldBlock:
+                return found
+            if value.topic != READY_TOPIC:
+                self._stash.append((False, value))
+            elif value.sender == svc.pid:
+                found = True
 
     async def _stop(self, svc: _Service) -> None:
         name = svc.spec.name

@@ -11,6 +11,11 @@ partition registering it before the partition heals) is resolved the same way
 on every node: the claim with the smaller ``(at, node)`` wins, ``at`` being the
 wall-clock time of the registration on its node. The losing node releases the
 name, logs it and posts :class:`NameLost` on its process's ``events``.
+
+A node that sees a peer's claim lose against a third node's keeps it aside (a *shadow*) until
+that peer releases it or goes down: the loser's node may never hear of the winner (the winner's
+node can go down first). If the winning claim goes away (its node lost, or released), the best
+shadow takes its place, as on the loser's own node, where the claim never stopped holding.
 """
 
 from __future__ import annotations
@@ -119,6 +124,7 @@ class GlobalNames:
         self._group = group
         self._table: dict[str, _Claim] = {}
         self._by_node: dict[str, set[str]] = {}
+        self._shadows: dict[str, dict[str, _Claim]] = {}  # name -> node -> a losing claim
         self._owners: dict[Process, set[str]] = {}
         self._clashes = 0
         self._lost = 0
@@ -250,6 +256,30 @@ class GlobalNames:
     def _release(self, claim: _Claim) -> None:
         self._drop(claim)
         self._broadcast(_wire.NameRelease(claim.name, claim.pid))
+        self._promote(claim.name)
+
+    def _shadow(self, claim: _Claim) -> None:
+        """Keep a peer's losing claim aside: it holds again if the winner goes away."""
+        self._shadows.setdefault(claim.name, {})[cast("str", claim.pid.node)] = claim
+
+    def _unshadow(self, name: str, node: str) -> None:
+        shadows = self._shadows.get(name)
+        if shadows is not None:
+            shadows.pop(node, None)
+            if not shadows:
+                del self._shadows[name]
+
+    def _promote(self, name: str) -> None:
+        """The holder of ``name`` went away: the oldest shadow claim (if any) holds it."""
+        if name in self._table:
+            return
+        shadows = self._shadows.pop(name, None)
+        if shadows:
+            best = min(shadows.values(), key=lambda claim: claim.key)
+            del shadows[cast("str", best.pid.node)]
+            self._put(best)
+            if shadows:
+                self._shadows[name] = shadows
 
     def _exited(self, proc: Process) -> None:
         for name in self._owners.pop(proc, ()):
@@ -272,6 +302,7 @@ class GlobalNames:
 
     def _merge(self, claim: _Claim) -> None:
         """Apply a peer's claim: new, the same, a replacement, or a clash to resolve."""
+        self._unshadow(claim.name, cast("str", claim.pid.node))  # its node's newer claim
         held = self._table.get(claim.name)
         if held is None or held.pid.node == claim.pid.node:
             self._put(claim)
@@ -282,6 +313,7 @@ class GlobalNames:
             self._put(claim)
         here = self._group.name
         if loser.pid.node != here:
+            self._shadow(loser)
             logger.info(
                 "group-wide name clash node=%s name=%s winner=%s loser=%s",
                 here,
@@ -332,9 +364,13 @@ class GlobalNames:
 
     def _on_release(self, peer: str, frame: _wire.NameRelease) -> None:
         """A peer released a name: dropped here if that is the claim this replica holds."""
+        shadow = self._shadows.get(frame.name, {}).get(peer)
+        if shadow is not None and shadow.pid == frame.pid:
+            self._unshadow(frame.name, peer)
         held = self._table.get(frame.name)
         if held is not None and held.pid == frame.pid and frame.pid.node == peer:
             self._drop(held)
+            self._promote(frame.name)
 
     def _claims(self) -> list[_wire.NameClaim]:
         """The claims of this node's processes, sorted by name (what a peer is sent)."""
@@ -343,5 +379,8 @@ class GlobalNames:
 
     def _peer_down(self, peer: str) -> None:
         """Drop every name held by ``peer``'s processes."""
+        for name in [n for n, shadows in self._shadows.items() if peer in shadows]:
+            self._unshadow(name, peer)
         for name in list(self._by_node.get(peer, ())):
             self._drop(self._table[name])
+            self._promote(name)

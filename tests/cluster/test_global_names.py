@@ -180,6 +180,43 @@ async def test_racing_registrations_agree_everywhere() -> None:
         assert sum(g[n].names.statistics().lost for n in "abc") == 1
 
 
+async def test_a_claim_that_lost_to_a_node_now_gone_holds_again() -> None:
+    """The holder's node c goes down; a, which saw it first, registers the name, and its claim
+    reaches b while b still has c's (older) claim: b sets a's claim aside, not away. When b
+    sees c go, a's claim holds on b too (a never hears of c's claim again, so a keeps it):
+    every node agrees, and a later registration on b is refused instead of splitting the
+    group in two."""
+    async with open_nodes(MemoryNetwork(), "a", "b", "c") as g:
+        on_c = g["c"].node.spawn(echo)
+        g["c"].names.register("x", on_c)
+        await settle()
+        on_a = g["a"].node.spawn(echo)
+        later = g["c"].names._table["x"].at + 5
+        g["b"].frame_received("a", _wire.encode(_wire.NameClaim("x", on_a, later)))
+        assert g["b"].names.whereis("x") == on_c  # c's claim is older: it wins on b
+        g["b"].names._peer_down("c")  # b sees c go down (a already did, and registered x)
+        assert g["b"].names.whereis("x") == on_a
+        with pytest.raises(actors.NameTaken):
+            g["b"].names.register("x", g["b"].node.spawn(echo))
+
+
+async def test_a_released_or_lost_claim_set_aside_never_comes_back() -> None:
+    """A claim set aside is forgotten when its node releases it or goes down."""
+    async with open_nodes(MemoryNetwork(), "a", "b", "c") as g:
+        on_c = g["c"].node.spawn(echo)
+        g["c"].names.register("x", on_c)
+        g["c"].names.register("y", on_c)
+        await settle()
+        on_a = g["a"].node.spawn(echo)
+        later = g["c"].names._table["x"].at + 5
+        for name in ("x", "y"):
+            g["b"].frame_received("a", _wire.encode(_wire.NameClaim(name, on_a, later)))
+        g["b"].frame_received("a", _wire.encode(_wire.NameRelease("x", on_a)))
+        g["b"].names._peer_down("a")
+        g["b"].names._peer_down("c")
+        assert g["b"].names.registered() == {}
+
+
 async def test_a_tie_in_time_goes_to_the_smaller_node_name() -> None:
     async with open_nodes(MemoryNetwork(), "a", "b") as g:
         told: list[object] = []

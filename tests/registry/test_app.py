@@ -187,6 +187,61 @@ class TestBootApp:
             assert states == {"app:api": "running", "app:db": "running", "app:manual": "stopped"}
         assert log[2:] == [("stopped", ("api",)), ("stopped", ("db", 1))]  # reverse order
 
+    async def test_ready_service_starts_its_dependents_once_ready(self, write: Write) -> None:
+        """``lifecycle.ready: true``: what requires it starts after ``notify_ready``, not at its
+        spawn; a one-shot service that then returns is ``exited`` and its dependents run on."""
+        write(
+            "oneshot/src/procs.py",
+            """
+import trio
+import actors
+
+log = []
+
+async def migrate(proc):
+    log.append(("migrate", trio.current_time()))
+    await trio.sleep(2)  # the work its dependents need done
+    log.append(("migrated", trio.current_time()))
+    actors.notify_ready(proc)
+
+async def serve(proc):
+    log.append(("serve", trio.current_time()))
+    await proc.events.receive()
+""",
+        )
+        root = write(
+            "oneshot/src/_index.yaml",
+            """
+version: "1.0"
+namespace: app
+entries:
+  - {name: migrate_process, kind: process, source: file://procs.py, method: migrate}
+  - {name: serve_process, kind: process, source: file://procs.py, method: serve}
+  - name: migration
+    kind: service
+    process: migrate_process
+    lifecycle: {auto_start: true, ready: true, start_timeout: 5s}
+  - name: api
+    kind: service
+    process: serve_process
+    lifecycle: {auto_start: true, requires: [migration]}
+""",
+        ).parent.parent
+        plan = registry.load_app(root)
+        assert {s.name: s.ready for s in plan.services} == {"app:api": False, "app:migration": True}
+        async with actors.open_node() as node:
+            t0 = trio.current_time()
+            app = await registry.boot_app(node, plan)
+            await trio.sleep(1)
+            log = app.process("app:migrate_process").__globals__["log"]
+            assert [(what, at - t0) for what, at in log] == [
+                ("migrate", 0.0),
+                ("migrated", 2.0),
+                ("serve", 2.0),
+            ]
+            states = {s.name: s.state.value for s in await app.services.statuses()}
+            assert states == {"app:api": "running", "app:migration": "exited"}
+
     async def test_current_app(self, app_dir: Path) -> None:
         """current_app finds the app from the node, a process, or the current node."""
         async with actors.open_node() as node:

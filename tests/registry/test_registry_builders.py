@@ -86,7 +86,7 @@ class TestHelpers:
             (
                 lambda: service_entry("app:s", "p", lifecycle={"auto_start": "yes", "x": 1}),
                 "2 problems in entries:\n- entry app:s, field lifecycle.x: unknown key 'x'; "
-                "allowed keys: auto_start, critical, requires, restart, stable_threshold, "
+                "allowed keys: auto_start, critical, ready, requires, restart, stable_threshold, "
                 "start_timeout, "
                 "stop_timeout\n- entry app:s, field lifecycle.auto_start: expected true or false, "
                 "got the string 'yes'",

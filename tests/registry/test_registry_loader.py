@@ -105,6 +105,7 @@ class TestLoading:
                     "max_attempts": 5,
                 },
                 "critical": True,
+                "ready": False,
             },
         }
         function = entries["app:job.cleanup"]
@@ -386,7 +387,7 @@ class TestEntryErrors:
                 "{depends_on: []}",
                 "depends_on",
                 "unknown key 'depends_on'; allowed keys: "
-                "auto_start, critical, requires, restart, stable_threshold, start_timeout, "
+                "auto_start, critical, ready, requires, restart, stable_threshold, start_timeout, "
                 "stop_timeout",
             ),
         ],

@@ -243,6 +243,53 @@ class TestTimeouts:
             assert trio.current_time() == 4
             assert (await services.status("late")).state is ServiceState.RUNNING
 
+    @pytest.mark.parametrize("pause", [0.0, 1.0])
+    async def test_one_shot_ready_then_returns(self, pause: float) -> None:
+        """A service that says ready and returns at once (a one-shot): it started, its
+        dependents start after it, and it is ``exited``, not failed."""
+        order: list[str] = []
+
+        async def oneshot(proc: actors.Process) -> None:
+            await trio.sleep(pause)
+            order.append("oneshot")
+            notify_ready(proc)
+
+        async def after(proc: actors.Process) -> None:
+            order.append("after")
+            await helpers.idle(proc)
+
+        async with actors.open_node() as node:
+            services = await start_services(
+                node,
+                [
+                    ServiceSpec("oneshot", oneshot, ready=True, auto_start=True),
+                    ServiceSpec("after", after, requires=["oneshot"], auto_start=True),
+                ],
+            )
+            await trio.sleep(0.1)
+            assert order == ["oneshot", "after"]
+            status = await services.status("oneshot")
+            assert (status.state, status.starts, status.failures) == (ServiceState.EXITED, 1, 0)
+            assert (await services.status("after")).state is ServiceState.RUNNING
+
+    async def test_ready_and_exit_queued_behind_another_message(self) -> None:
+        """The manager is handed another message while it waits for readiness; before it
+        looks again the service has said ready and returned, so both its readiness and its
+        Exit are queued, the Exit on ``events``, which ``select`` reads first: still a start."""
+        from actors._supervision._service import owners
+
+        async def oneshot(proc: actors.Process) -> None:
+            proc.send(owners()[proc.pid], "unrelated")  # wakes the manager first
+            notify_ready(proc)
+
+        async with actors.open_node() as node:
+            services = await start_services(
+                node, [ServiceSpec("oneshot", oneshot, ready=True, auto_start=True)]
+            )
+            status = await services.status("oneshot")
+            assert (status.state, status.starts, status.failures) == (ServiceState.EXITED, 1, 0)
+            assert status.error is None
+
     async def test_notify_ready_outside_a_service(self) -> None:
         """notify_ready from a process that is not a waiting service is a RuntimeError."""
 
