@@ -3,11 +3,12 @@
 ``open_node_group(node, transport)`` connects a named node to its peers; from
 then on PIDs of other nodes (and ``"name@node"``) work with ``send``, ``call``,
 ``monitor``, ``link``, ``cancel`` and ``terminate`` as local ones do, with the
-rules of docs/semantics.md ("Distribution"). ``NodeGroup.spawn`` starts a
-function on a named node. :class:`UnixTransport` connects the nodes of one
-machine over Unix sockets (``actors run DIR --workers N``); :class:`RedisTransport`
-connects nodes on several machines through one Redis server (``actors[redis]``);
-:class:`MemoryNetwork` joins nodes of one trio run (tests on virtual time).
+rules of docs/explanation/node-groups.md ("Delivery guarantees" first).
+``NodeGroup.spawn`` starts a function on a named node. :class:`UnixTransport`
+connects the nodes of one machine over Unix sockets (``actors run DIR --workers N``);
+:class:`RedisTransport` connects nodes on several machines through one Redis server
+(``actors[redis]``); :class:`MemoryNetwork` joins nodes of one trio run (tests on
+virtual time).
 
 May import: the kernel (``actors._core``) and the folders below ``actors.runner``
 (time, supervision). Every public name is defined in a private module here and

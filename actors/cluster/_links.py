@@ -74,8 +74,8 @@ class Links:
             raise ValueError(f"wait for a remote process by PID, not by name: {pid!r}")
         try:
             self._transmit(target.node_name, _wire.Watch(ref, pid))
-        except NoConnection as error:
-            self._watch_down(ref, str(error))
+        except NoConnection as error:  # its message already names the node: keep the error
+            self._watch_down(ref, str(error), error)
         return ref
 
     def _track(self, watcher: Process, ref: int) -> None:
@@ -113,14 +113,15 @@ class Links:
         if ref is not None:
             self._unwatch(ref)
 
-    def _watch_down(self, ref: int, why: str) -> None:
-        """Fire watch ``ref`` with reason ``noconnection``."""
+    def _watch_down(self, ref: int, why: str, error: NoConnection | None = None) -> None:
+        """Fire watch ``ref`` with reason ``noconnection`` (``error``, else one made of ``why``)."""
         watch = self._watches.pop(ref, None)
         if watch is None:
             return
         target = watch.target[0] if type(watch.target) is tuple else watch.target
         self._forget(ref, watch, target)
-        error = NoConnection(watch.peer, why)
+        if error is None:
+            error = NoConnection(watch.peer, why)
         self._fire(watch, Exit(target, ExitReason.NOCONNECTION, None, error, trio.current_time()))
 
     def _fire(self, watch: _Watch, exit: Exit) -> None:

@@ -2,9 +2,10 @@
 
 A transport moves opaque frames (bytes) between named nodes and reports peers
 coming and going; it knows nothing about processes. The node group
-(``_group.py``) encodes frames and keeps the process-level bookkeeping. Two
-transports implement the interface: Unix sockets on one machine (``_unix.py``)
-and, as a separate extra, a server-backed one.
+(``_group.py``) encodes frames and keeps the process-level bookkeeping. Three
+transports implement the interface: Unix sockets on one machine (``_unix.py``),
+Redis for several machines (``_redis.py``, the ``actors[redis]`` extra) and an
+in-memory network for tests (``_memory.py``).
 
 A transport promises: frames to one peer arrive in the order they were sent,
 at most once (a frame is lost only with its connection, and then the peer is
@@ -48,7 +49,8 @@ class NodeUp:
     """Posted on ``proc.events`` of processes that called ``group.monitor_nodes``."""
 
     node: str
-    """The peer node that came up."""
+    """The peer node that came up (or came back: processes watched on it before must be
+    watched again)."""
     at: float = 0.0
     """``trio.current_time()`` when this node saw it come up."""
 
@@ -66,7 +68,11 @@ class NodeDownReason(enum.Enum):
 
 @attrs.frozen
 class NodeDown:
-    """A peer node was lost: it left, its lease expired, or the connection to it was lost."""
+    """A peer node was lost: it left, its lease expired, or the connection to it was lost.
+
+    Posted on ``proc.events`` of processes that called ``group.monitor_nodes``, or
+    ``group.monitor_node`` for that node. Frames in flight to and from it are lost.
+    """
 
     node: str
     """The peer node that was lost."""

@@ -216,6 +216,29 @@ async def test_untrapped_link_failure_cascades_and_unlink(pair: Pair) -> None:
     assert pair.ga.statistics().remote_links == 0
 
 
+async def test_monitor_of_a_node_not_connected_names_it_once(
+    pair: Pair, network: MemoryNetwork
+) -> None:
+    """Monitoring or linking a PID of a node already lost: noconnection at once, and the
+    error's message names the node once (it said "node 'b': node 'b': not connected")."""
+    target = pair.b.spawn(echo)
+    network.cut("b")
+    seen: list[Any] = []
+
+    async def watcher(proc: actors.Process) -> None:
+        proc.trap_links = True
+        proc.monitor(target)
+        proc.link(target)
+        seen.extend([await proc.events.receive(), await proc.events.receive()])
+
+    await pair.a.wait_exit(pair.a.spawn(watcher))
+    assert [type(e) for e in seen] == [actors.Exit, actors.LinkDown]
+    for event in seen:
+        assert event.reason is ExitReason.NOCONNECTION
+        assert str(event.error) == "node 'b': not connected"
+    network.heal("b")
+
+
 async def test_lost_node_fires_noconnection_everywhere(pair: Pair, network: MemoryNetwork) -> None:
     seen: list[Any] = []
     target = pair.b.spawn(echo)
