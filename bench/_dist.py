@@ -190,6 +190,18 @@ async def _collect(proc: actors.Process, total: int) -> float:
     return (total - 1) / (time.perf_counter() - started)
 
 
+async def _fanin(proc: actors.Process, group: NodeGroup, messages: int) -> float:
+    """One fan-in round: the collector is monitored before any sender starts (it may end
+    before the last ``spawn`` returns), and its rate is its exit result."""
+    collector = proc.spawn_monitored(_collect, SENDERS * messages)
+    for _ in range(SENDERS):
+        await group.spawn("b", "bench._dist:sender", collector, messages)
+    while True:
+        event = await proc.events.receive()
+        if isinstance(event, actors.Exit) and event.pid == collector:
+            return float(event.result)
+
+
 async def _measure(where: str, rounds: int, messages: int) -> dict[str, float]:
     async with (
         actors.open_node(name="a", shutdown_grace=0) as node,
@@ -213,11 +225,8 @@ async def _measure(where: str, rounds: int, messages: int) -> dict[str, float]:
         local = await node.exec(_ping, local_pong, rounds)
         fanin_cpus = []
         for _ in range(3):
-            collector = node.spawn(_collect, SENDERS * messages)
             cpu = time.process_time()
-            for _ in range(SENDERS):
-                await group.spawn("b", "bench._dist:sender", collector, messages)
-            rates.append((await node.wait_exit(collector)).result)
+            rates.append(await node.exec(_fanin, group, messages))
             fanin_cpus.append((time.process_time() - cpu) / (SENDERS * messages))
     cross = statistics.median(crosses)
     extra = {}
