@@ -123,3 +123,20 @@ async def test_a_restart_within_the_lease_is_seen_down_then_up(redis: RedisServe
     down = seen[1]
     assert [type(e).__name__ for e in seen[:3]] == ["NodeUp", "NodeDown", "NodeUp"]
     assert down.reason is NodeDownReason.CONNECTION_LOST and down.why.startswith("restarted")
+
+
+async def test_actors_run_cluster_claims_a_new_incarnation_per_run(redis: RedisServer) -> None:
+    """``actors run DIR --cluster URL --node NAME`` (no ``--incarnation``): each run claims one."""
+    from actors.cluster import current_group
+    from registry._cli import build_parser
+    from registry._workers import join_group
+
+    args = build_parser("run").parse_args(["run", "app", "--cluster", redis.url, "--node", "r1"])
+    assert args.incarnation is None
+    claimed = []
+    for _ in range(2):
+        async with actors.open_node(name="r1", shutdown_grace=0.1) as node, join_group(node, args):
+            claimed.append(current_group(node).incarnation)
+    assert 0 < claimed[0] < claimed[1]
+    workers = build_parser("run").parse_args(["run", "app", "--node", "w1", "--incarnation", "3"])
+    assert workers.incarnation == 3  # --workers passes the restart count
