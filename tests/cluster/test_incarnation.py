@@ -195,3 +195,36 @@ async def test_a_restarted_unix_node_never_gets_its_old_runs_messages(tmp_path: 
         ("NodeDown", "n2", NodeDownReason.LEFT),
     ]
     assert exits[0].reason is actors.ExitReason.NOCONNECTION
+
+
+class _Group:
+    """What ``check_incarnation`` uses of a node group: its table and its two callbacks."""
+
+    name = "a"
+
+    def __init__(self) -> None:
+        self._incarnations: dict[str, int] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def peer_down(self, peer: str, why: str, reason: NodeDownReason) -> None:
+        assert reason is NodeDownReason.CONNECTION_LOST and why.startswith("restarted")
+        self.calls.append(("down", peer))
+
+    def peer_up(self, peer: str) -> None:
+        self.calls.append(("up", peer))
+
+
+@given(st.lists(st.tuples(st.sampled_from("bc"), st.integers(0, 3)), max_size=30))
+def test_each_new_run_of_a_peer_is_one_down_then_one_up(frames: list[tuple[str, int]]) -> None:
+    from actors.cluster._sync import check_incarnation
+
+    group = _Group()
+    expected: list[tuple[str, str]] = []
+    last: dict[str, int] = {}
+    for peer, incarnation in frames:
+        if peer in last and last[peer] != incarnation:
+            expected += [("down", peer), ("up", peer)]
+        last[peer] = incarnation
+        check_incarnation(group, peer, incarnation)  # type: ignore[arg-type]
+        assert group._incarnations[peer] == incarnation
+    assert group.calls == expected
