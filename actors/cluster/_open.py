@@ -16,7 +16,7 @@ from ._exports import ProcessFn
 from ._group import NodeGroup
 from ._transport import Transport
 
-__all__ = ["MAX_INCARNATION", "SEQ_BITS", "current_group", "open_node_group"]
+__all__ = ["current_group", "open_node_group"]
 
 logger = logging.getLogger("actors.cluster")
 
