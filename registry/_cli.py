@@ -89,7 +89,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--cluster", default=None, metavar="URL", help="join a node group through Redis (redis://)"
     )
     run.add_argument("--node", default=None, help="this node's name (with --cluster)")
-    run.add_argument("--incarnation", type=int, default=0, help=argparse.SUPPRESS)
+    run.add_argument("--incarnation", type=int, default=None, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
 
 

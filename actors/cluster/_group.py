@@ -60,6 +60,9 @@ class NodeGroup(Links):
         self.transport = transport
         self.exports = Exports(node.name, exports)
         """What peers may spawn here (``exports.add``, ``exports.add_resolver``)."""
+        self.incarnation = 0
+        """This run's incarnation (set by ``open_node_group``); peers learn it as they meet."""
+        self._incarnations: dict[str, int] = {}  # peer -> its incarnation, from its Sync
         self.names: GlobalNames = GlobalNames(self)
         self._scope: GroupScope = GroupScope(self)
         self._refs = itertools.count(1)

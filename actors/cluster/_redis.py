@@ -7,6 +7,9 @@ Needs the ``actors[redis]`` extra. Keys, under ``prefix`` (default ``actors:``):
   frames are unread (the reader deletes what it has read); a frame is never trimmed unread;
 * ``node:<node>``: the liveness key, set every ``heartbeat`` seconds with an expiry of
   ``timeout`` seconds; a node whose key is gone is lost;
+* ``incarnation:<node>``: the node's last incarnation (no expiry): each run claims
+  ``max(last + 1, the server's clock in seconds)`` (``claim_incarnation``), so a run's PIDs never
+  name a process of an earlier run, even if Redis lost its data meanwhile;
 * ``events``: a stream of ``up``/``down`` announcements (a node leaving says so at once) and
   of ``reset`` notices (a sender whose frames were refused resets its link with the receiver).
 
@@ -212,6 +215,26 @@ class RedisTransport(RedisWriter):
         await self._client.delete([self._key("inbox", self._node)])
         await self._client.xadd(self._key("events"), {"up": self._node}, **self._trim(1000))
 
+    async def claim_incarnation(self) -> int:
+        """Claim this run's incarnation (``open_node_group`` asks, unless given one).
+
+        One script, atomic: ``max(last + 1, now)``, ``now`` the Redis server's clock in seconds,
+        stored under ``incarnation:<node>`` without expiry. Never the same twice while Redis
+        keeps the key; if it lost it (a flush, a restart without persistence), the clock still
+        gives a larger number than any earlier run's unless runs of this name were started
+        faster than one a second. Deleting the key retires the name's count (the clock takes
+        over).
+
+        Returns:
+            The incarnation, in 1..2**40-1.
+
+        Raises:
+            Exception: Whatever coredis raises if Redis cannot be reached.
+        """
+        async with self._make_client() as client:
+            value = await client.eval(_CLAIM, [self._key("incarnation", self._node)], [])
+        return int(value)
+
     async def _leave(self) -> None:
         """Say goodbye on a fresh connection (a cancelled read may have broken the pooled ones)."""
         try:
@@ -368,6 +391,16 @@ class RedisTransport(RedisWriter):
             self._handler.frame_received(sender, frame)
         except Exception:
             logger.exception("frame handler failed peer=%s", sender)
+
+
+_CLAIM = """
+local now = tonumber(redis.call('TIME')[1])
+local last = tonumber(redis.call('GET', KEYS[1]) or '') or 0
+local claimed = math.max(last + 1, now)
+redis.call('SET', KEYS[1], string.format('%d', claimed))
+return claimed
+"""
+"""The incarnation script: one more than the last claim, or the server clock if later."""
 
 
 def _text(name: str | bytes) -> str:

@@ -113,6 +113,7 @@ def peer_down(group: NodeGroup, peer: str, why: str, reason: NodeDownReason) -> 
             if local(group, proc.pid) is proc:
                 error = NoConnection(peer, why)
                 _lifecycle.link_down(proc, LinkDown(pid, ExitReason.NOCONNECTION, error, now))
+    group._incarnations.pop(peer, None)  # the run it comes back as is new to this node
     group.names._peer_down(peer)
     group._scope.peer_down(peer)
     group._notify_nodes(NodeDown(peer, why, now, reason))

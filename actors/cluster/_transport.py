@@ -12,8 +12,10 @@ at most once (a frame is lost only with its connection, and then the peer is
 reported down); a peer reported down on one side is reported down on the other side
 too (a lost link is lost for both, so nothing waits on a frame the other side dropped);
 ``send`` never blocks and never retries. Optional methods: ``leave()`` (say goodbye before
-the group closes) and ``reset(peer, why)`` (drop the link with ``peer`` on both sides; the
-node group calls it when ``send`` refused a frame the connected peer waits for).
+the group closes), ``reset(peer, why)`` (drop the link with ``peer`` on both sides; the
+node group calls it when ``send`` refused a frame the connected peer waits for) and
+``async claim_incarnation() -> int`` (a number larger than any earlier run of this node name
+got; ``open_node_group`` asks for it unless given an incarnation).
 """
 
 from __future__ import annotations

@@ -190,6 +190,8 @@ class Sync(_Struct, tag="sy", frozen=True):
     ask: bool = False
     """The last batch sent at peer up: the receiver answers with all of its own (``ask``
     False), in case the frames it sent at its own peer up were lost."""
+    incarnation: int | None = None
+    """The sending node's incarnation (its run): a new one means its earlier run is gone."""
 
 
 class NotDelivered(_Struct, tag="nd", frozen=True):

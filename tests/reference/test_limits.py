@@ -56,6 +56,7 @@ LIMITS = [
     ("actors.cluster._global", "MAX_NAME", 255, '(`group.names.register`, `"name@*"`) | 1-255'),
     ("actors.cluster._global", "MAX_NAMES_PER_NODE", 100_000, "100,000 names per node"),
     ("actors.cluster._spanning", "MAX_MEMBERSHIPS_PER_NODE", 1_000_000, "1,000,000 (group,"),
+    ("actors.cluster._open", "MAX_INCARNATION", 2**40 - 1, "| 0 to 2**40-1, so that PID"),
     ("actors._control._protocol", "MAX_REQUEST", 64 * KIB, "a request frame | 64 KiB"),
     ("actors._control._protocol", "MAX_REPLY", 32 * MIB, "a reply frame | 32 MiB"),
     ("actors._control._protocol", "MAX_ROWS", 10_000, "(`--limit`) | 1-10,000"),
