@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+
 import actors
 
 
@@ -89,7 +91,9 @@ async def control(proc: actors.Process) -> None:
     """The fault tests' remote hand on a node: answers calls about this node's view.
 
     Calls (topic, payload): ``hold`` name (spawn a holder here, register the group-wide name
-    for it: ``["ok", pid]`` or ``["taken", holder]``), ``names`` (this node's replica),
+    for it: ``["ok", pid]`` or ``["taken", holder]``), ``hold_after_gap`` name (the same, done
+    first thing after this OS process was stopped and continued; ``after_gap`` name gives its
+    answer, None before), ``names`` (this node's replica),
     ``owned`` (the names whose holder is a live process of this node), ``lost`` (the
     ``NameLost`` events the holders got: ``[name, winner, loser]``), ``record`` (spawn a
     ``record`` process here: its PID), ``nodes`` (the peers seen), ``downs`` (the
@@ -110,6 +114,28 @@ async def control(proc: actors.Process) -> None:
             if isinstance(event, NameLost):
                 lost.append([event.name, event.winner, held.pid])
 
+    def hold(name: str) -> list[Any]:
+        pid = proc.node.spawn(holder)
+        try:
+            group.names.register(name, pid)
+        except actors.NameTaken as error:
+            proc.node.cancel(pid)
+            return ["taken", error.holder]
+        return ["ok", pid]
+
+    after_gap: dict[str, list[Any]] = {}
+
+    async def hold_after_gap(waiter: actors.Process, msg: actors.Message) -> None:
+        # Registers the name first thing after this OS process was stopped (a gap in time),
+        # before its peers' claims made meanwhile can have reached it. Answers the call once
+        # it is watching (the caller may stop this process as soon as it has the answer).
+        last = trio.current_time()
+        waiter.reply(msg, None)
+        while (now := trio.current_time()) - last < 0.5:
+            last = now
+            await trio.sleep(0.02)
+        after_gap[msg.payload] = hold(msg.payload)
+
     while True:
         selected = await actors.select(proc.events, proc.inbox)
         if selected.source is proc.events:
@@ -122,13 +148,12 @@ async def control(proc: actors.Process) -> None:
         topic, arg = msg.topic, msg.payload
         answer: Any = None
         if topic == "hold":
-            pid = proc.node.spawn(holder)
-            try:
-                group.names.register(arg, pid)
-                answer = ["ok", pid]
-            except actors.NameTaken as error:
-                proc.node.cancel(pid)
-                answer = ["taken", error.holder]
+            answer = hold(arg)
+        elif topic == "hold_after_gap":
+            proc.node.spawn(hold_after_gap, msg)
+            continue  # it answers
+        elif topic == "after_gap":
+            answer = after_gap.get(arg)
         elif topic == "names":
             answer = group.names.registered()
         elif topic == "owned":
