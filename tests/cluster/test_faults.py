@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 import trio
-from conftest import popen, until
+from conftest import until
 from faultnode import transport
 from test_stops import _alive
 
@@ -162,6 +162,12 @@ class Cluster:
         assert [n for _, n in got][-50:] == list(range(start, start + 50))
 
 
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    """Start a node whose stderr goes to ``log``."""
+    with log.open("w") as stderr:
+        return subprocess.Popen(argv, env=env, stderr=stderr, text=True)
+
+
 async def _scenario(
     tmp_path: Path,
     kind: str,
@@ -169,10 +175,13 @@ async def _scenario(
     drop_connection: Callable[[Cluster], Awaitable[None]],
 ) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parents[1])]))
-    children = {
-        name: popen([sys.executable, str(HERE / "faultnode.py"), kind, where, name], env)
-        for name in CHILDREN
-    }
+    # stderr to files, not pipes: a node logging much (loop stalls on a loaded machine) must
+    # never block on a full pipe
+    logs = {name: tmp_path / f"{name}.log" for name in CHILDREN}
+    children = {}
+    for name in CHILDREN:
+        argv = [sys.executable, str(HERE / "faultnode.py"), kind, where, name]
+        children[name] = _start(argv, env, logs[name])
     try:
         async with (
             actors.open_node(name="t0", shutdown_grace=0.2) as node,
@@ -188,12 +197,9 @@ async def _scenario(
                 child.send_signal(signal.SIGCONT)
                 child.send_signal(signal.SIGTERM)
         codes = {name: child.wait(timeout=30) for name, child in children.items()}
-        logs = {}
-        for name, child in children.items():
-            assert child.stderr is not None
-            logs[name] = child.stderr.read()
-            child.stderr.close()
-    assert codes == {"c1": 0, "c2": 0, "c3": -signal.SIGKILL}, logs
+        for name, path in logs.items():  # shown by pytest when the test fails
+            print(f"--- {name} stderr ---\n{path.read_text()}")
+    assert codes == {"c1": 0, "c2": 0, "c3": -signal.SIGKILL}
     assert not any(_alive(child.pid) for child in children.values())  # no orphan
 
 
