@@ -167,7 +167,8 @@ class RedisTransport(RedisWriter):
     # -- running -----------------------------------------------------------------------
 
     def _make_client(self) -> Any:
-        options: dict[str, Any] = {}
+        # Named, so that an operator sees whose connections they are (CLIENT LIST, CLIENT KILL).
+        options: dict[str, Any] = {"client_name": f"actors:{self._node}"}
         if os.environ.get("ACTORS_REDIS_USERNAME"):
             options["username"] = os.environ["ACTORS_REDIS_USERNAME"]
         if os.environ.get("ACTORS_REDIS_PASSWORD"):

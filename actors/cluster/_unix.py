@@ -113,7 +113,7 @@ class UnixTransport:
         """
         conn = self._conns.get(peer)
         if conn is not None and conn.scope is not None:
-            conn.why = why
+            conn.note_end(why, NodeDownReason.CONNECTION_LOST)
             conn.scope.cancel()
 
     def send(self, peer: str, frame: bytes) -> None:

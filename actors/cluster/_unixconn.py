@@ -86,6 +86,8 @@ class Conn:
     wake: trio.Event | None = None
     why: str = "connection closed"
     reason: NodeDownReason = NodeDownReason.CONNECTION_LOST
+    ended: bool = False
+    """Whether ``why`` and ``reason`` are set (by the first of the two tasks to fail)."""
     direct: bool = False
     """Whether ``send`` may write at once (the writer is idle and nothing is queued)."""
     bye: trio.Event | None = None
@@ -103,15 +105,26 @@ class Conn:
             nursery.start_soon(self._guarded, nursery.cancel_scope, self._read_leased(pending))
 
     async def _guarded(self, scope: trio.CancelScope, work: Awaitable[None]) -> None:
-        """Run the reader or writer; when either ends, note why and stop the other."""
+        """Run the reader or writer; when either ends, note why and stop the other.
+
+        The first cause is kept: the other task often fails in turn (a write to the
+        connection the reader gave up on), and that must not rewrite ``why`` under
+        ``reason`` (a lease expiry reported as a broken pipe).
+        """
         try:
             await work
         except Lost as lost:
-            self.why, self.reason = str(lost), lost.reason
+            self.note_end(str(lost), lost.reason)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
-            self.why = f"connection failed: {error}"
+            self.note_end(f"connection failed: {error}", NodeDownReason.CONNECTION_LOST)
         finally:
             scope.cancel()
+
+    def note_end(self, why: str, reason: NodeDownReason) -> None:
+        """Record why the connection ended, unless a cause is recorded already."""
+        if not self.ended:
+            self.ended = True
+            self.why, self.reason = why, reason
 
     async def _read_leased(self, pending: bytearray) -> None:
         """Read until the connection ends; ``Lost`` when nothing came for ``timeout`` s.

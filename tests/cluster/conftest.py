@@ -61,7 +61,7 @@ def pytest_runtest_logfinish(nodeid: str) -> None:
     the ``redis`` fixture's own collection cannot free them, and whichever later test ran the
     collector would fail on their ``ResourceWarning``.
     """
-    if "test_redis.py" in nodeid:
+    if "test_redis.py" in nodeid or "test_faults.py" in nodeid:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Unclosed <MemoryObject", ResourceWarning)
             gc.collect()

@@ -246,3 +246,31 @@ async def test_an_answer_goes_out_from_send_itself_when_the_writer_is_idle(
         while len(received) < len(data(b"then") + data(b"queued")):
             received += await stream.receive_some()
         assert received == data(b"then") + data(b"queued")
+
+
+async def test_the_first_cause_of_a_connection_end_is_kept() -> None:
+    """A stopped node continued: its reader finds the lease expired and its writer, in the same
+    wake-up, a broken pipe. The ``NodeDown`` says one cause, not the reason of one and the
+    text of the other (it said ``reason=lease_expired why=connection failed: ... Broken pipe``)."""
+    from typing import cast
+
+    from actors.cluster._unixconn import Conn, Lost
+
+    async def lease() -> None:
+        raise Lost("no heartbeat for 0.5s", NodeDownReason.LEASE_EXPIRED)
+
+    async def pipe() -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    for first, second in ((lease, pipe), (pipe, lease)):
+        conn = Conn("p", cast("Any", None), cast("Any", None), 0.1, 0.5, 1024)
+        with trio.CancelScope() as scope:
+            await conn._guarded(scope, first())
+            await conn._guarded(scope, second())
+            conn.note_end("reset", NodeDownReason.CONNECTION_LOST)  # UnixTransport.reset
+        if first is lease:
+            assert conn.why == "no heartbeat for 0.5s"
+            assert conn.reason is NodeDownReason.LEASE_EXPIRED
+        else:
+            assert conn.why == "connection failed: [Errno 32] Broken pipe"
+            assert conn.reason is NodeDownReason.CONNECTION_LOST
