@@ -10,15 +10,25 @@ link, given a ``Cancel`` it does not trap, or cancelled by a trio scope) does no
 thread: it stops at once and the thread is *abandoned*. It runs on until the function returns;
 its result or error is dropped, and both moments are logged. The function may end early by
 calling ``trio.from_thread.check_cancelled()``, which raises once its caller has stopped.
+
+Under virtual time (a ``trio.testing.MockClock`` with an autojump threshold, the clock of every
+test of the kit), trio sees every task blocked while a thread works and would jump the clock:
+timeouts and timers would fire "during" a call that really takes milliseconds. So while a
+caller waits for its thread, the clock's autojump is held off (``autojump_threshold`` is set to
+infinity and restored when the last such wait ends): the loop sleeps until the thread returns
+and the call takes no virtual time. ``actors.testing.thread_time`` declares another duration
+for a run, or lets the clock jump again (``None``). With any other clock nothing changes.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import math
+import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar, final
+from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import trio
 
@@ -28,6 +38,12 @@ if TYPE_CHECKING:
     from ._process import Process
 
 R = TypeVar("R")
+
+# How much virtual time a blocking call takes under an autojump MockClock (actors.testing sets
+# it): 0 (the default) or more, or None for "let the autojump run while the thread works".
+THREAD_TIME: trio.lowlevel.RunVar[float | None] = trio.lowlevel.RunVar(
+    "actors.thread_time", default=0.0
+)
 
 logger = logging.getLogger("actors.threads")
 
@@ -44,6 +60,49 @@ class _Call:
         self.started = time.monotonic()
         self.done = False
         self.abandoned = False
+
+
+@final
+class _Hold:
+    """The autojump of a run's MockClock, held off while callers wait for their threads."""
+
+    __slots__ = ("clock", "count", "saved")
+
+    def __init__(self, clock: trio.abc.Clock) -> None:
+        self.clock = clock
+        self.count = 0  # callers waiting for a thread
+        self.saved = math.inf  # the clock's threshold before the first of them
+
+    def release(self) -> None:
+        """One caller stopped waiting; the last one gives the clock its threshold back."""
+        self.count -= 1
+        clock: Any = self.clock
+        if self.count == 0 and clock.autojump_threshold == math.inf:  # else the test set it
+            clock.autojump_threshold = self.saved
+
+
+_HOLD: trio.lowlevel.RunVar[_Hold | None] = trio.lowlevel.RunVar("actors.hold", default=None)
+
+
+def _hold_virtual_time() -> _Hold | None:
+    """Hold the autojump off if the run's clock is an autojumping MockClock (see above)."""
+    hold = _HOLD.get()
+    if hold is not None and hold.count:
+        hold.count += 1
+        return hold
+    testing = sys.modules.get("trio.testing")  # no MockClock exists before it is imported
+    if testing is None:
+        return None
+    clock: Any = trio.lowlevel.current_clock()
+    if not isinstance(clock, testing.MockClock) or clock.autojump_threshold == math.inf:
+        return None
+    if hold is None or hold.clock is not clock:
+        hold = _Hold(clock)
+        _HOLD.set(hold)
+    hold.saved = clock.autojump_threshold
+    hold.count = 1
+    clock.autojump_threshold = math.inf
+    return hold
 
 
 def _caller() -> Process | None:
@@ -73,6 +132,13 @@ async def run_sync_in_thread(
     when it finally returned. ``fn`` may poll ``trio.from_thread.check_cancelled()`` to end
     early. The thread is named ``actors <pid> <function>`` (visible in ``py-spy`` and
     ``threading.enumerate()``).
+
+    Under an autojump ``trio.testing.MockClock`` (virtual time in tests) the call takes no
+    virtual time: the clock's autojump is held off while the caller waits, so no timeout or
+    timer fires during it. ``actors.testing.thread_time(seconds)`` makes calls take
+    ``seconds`` of virtual time instead (the result arrives that much later), or
+    ``thread_time(None)`` lets the clock jump while threads work. An abandoned thread holds
+    nothing: the clock runs again as soon as its caller stops waiting.
 
     Args:
         fn: A synchronous function (an ``async def`` function is refused).
@@ -104,10 +170,23 @@ async def run_sync_in_thread(
                     time.monotonic() - call.started,
                 )
 
+    declared = THREAD_TIME.get()
+    hold = None if declared is None else _hold_virtual_time()
     try:
-        return await trio.to_thread.run_sync(
-            work, abandon_on_cancel=True, limiter=limiter, thread_name=f"actors {pid} {function}"
-        )
+        try:
+            result = await trio.to_thread.run_sync(
+                work,
+                abandon_on_cancel=True,
+                limiter=limiter,
+                thread_name=f"actors {pid} {function}",
+            )
+        finally:
+            if hold is not None:
+                hold.release()
+        if hold is not None and declared:
+            call.done = False  # the caller may still stop waiting for it, as in real life
+            await trio.sleep(declared)
+        return result
     except BaseException:
         if not call.done:
             call.abandoned = True

@@ -4,8 +4,10 @@
 gives a :class:`TestNode`: the node, a wall clock that moves with trio's virtual clock, probes
 (recording test processes with ``expect_*``), stubs (processes answering calls from a table),
 time travel (``sleep``, ``jump``, ``jump_to``, ``suspend``, ``step_wall``) and fault injection
-(``crash``, ``terminate``, ``drop``, ``delay``). ``capture_logs`` asserts on ``key=value`` log
-lines; ``trigger_fires`` lists a trigger's fires in a window. See docs/testing.md.
+(``crash``, ``terminate``, ``drop``, ``delay``). ``thread_time`` says how much virtual time a
+blocking call (``run_sync_in_thread``) takes: none by default. ``capture_logs`` asserts on
+``key=value`` log lines; ``trigger_fires`` lists a trigger's fires in a window. See
+docs/testing.md.
 
 The pytest plugin (``actors.testing._plugin``, registered as the ``actors`` pytest11 entry
 point) is not imported here, so the kit works without pytest.
@@ -25,6 +27,7 @@ from ._node import run_test as run_test
 from ._node import trigger_fires as trigger_fires
 from ._probe import ExpectationFailed as ExpectationFailed
 from ._probe import Probe as Probe
+from ._threads import thread_time as thread_time
 
 __all__ = [
     "ExpectationFailed",
@@ -37,5 +40,6 @@ __all__ = [
     "capture_logs",
     "open_test_node",
     "run_test",
+    "thread_time",
     "trigger_fires",
 ]

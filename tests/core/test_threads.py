@@ -183,3 +183,86 @@ class TestRunSyncInThread:
 
         with pytest.raises(TypeError, match=r"coroutine_function is async: await it directly"):
             await actors.run_sync_in_thread(coroutine_function)  # type: ignore[arg-type]
+
+
+async def _blocking_server(proc: actors.Process) -> None:
+    """Answers each call after a real 50 ms blocking sleep in a worker thread."""
+    async for message in proc.inbox:
+        await actors.run_sync_in_thread(time.sleep, 0.05)
+        proc.reply(message, message.payload)
+
+
+class TestVirtualTime:
+    """Under the autojump MockClock (every test here) a blocking call takes no virtual time."""
+
+    async def test_a_call_timeout_does_not_fire_during_a_blocking_call(self) -> None:
+        """Before the hold, the autojump fired the 1 s timeout while the thread slept 50 ms."""
+        async with actors.open_node() as node:
+            server = node.spawn(_blocking_server)
+            start = trio.current_time()
+            assert await node.call(server, "work", 7, timeout=1) == 7
+            assert trio.current_time() == start
+
+    async def test_timers_around_a_blocking_call_keep_their_order(self) -> None:
+        async def main(proc: actors.Process) -> list[float]:
+            late = proc.after(0.5)
+            await actors.run_sync_in_thread(time.sleep, 0.05)
+            early = proc.after(0.25)  # set after the call, due before ``late``
+            fired = [await early.receive(), trio.current_time()]
+            return [*fired, await late.receive(), trio.current_time()]
+
+        async with actors.open_node() as node:
+            start = trio.current_time()
+            fired = await node.exec(main)
+        assert [t - start for t in fired] == [0.25, 0.25, 0.5, 0.5]
+
+    async def test_the_autojump_comes_back_when_the_last_call_returns(self) -> None:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        first, second = threading.Event(), threading.Event()
+
+        async def main(proc: actors.Process, release: threading.Event) -> str:
+            return await actors.run_sync_in_thread(_wait_for, release)
+
+        async with actors.open_node() as node:
+            a, b = node.spawn(main, first), node.spawn(main, second)
+            await trio.testing.wait_all_tasks_blocked()
+            assert clock.autojump_threshold == float("inf")
+            first.set()
+            assert (await node.wait_exit(a)).result == "released"
+            assert clock.autojump_threshold == float("inf")  # b still waits
+            second.set()
+            assert (await node.wait_exit(b)).result == "released"
+            assert clock.autojump_threshold == 0
+            start = trio.current_time()
+            await trio.sleep(3600)  # the clock jumps again
+            assert trio.current_time() == start + 3600
+
+    async def test_an_abandoned_thread_does_not_hold_the_clock(self) -> None:
+        release = threading.Event()
+
+        async def main(proc: actors.Process) -> str:
+            return await actors.run_sync_in_thread(_wait_for, release)
+
+        async with actors.open_node() as node:
+            pid = node.spawn(main)
+            await trio.testing.wait_all_tasks_blocked()
+            node.terminate(pid)
+            await node.wait_exit(pid)
+            with trio.fail_after(3600):  # fires in virtual time: the thread holds nothing
+                await trio.sleep(60)
+            assert not release.is_set()
+            release.set()
+
+    async def test_a_clock_without_autojump_is_left_alone(self) -> None:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        clock.autojump_threshold = float("inf")
+        seen: list[float] = []
+
+        def look() -> None:
+            seen.append(trio.from_thread.run_sync(lambda: clock.autojump_threshold))
+
+        await actors.run_sync_in_thread(look)
+        assert seen == [float("inf")]
+        assert clock.autojump_threshold == float("inf")

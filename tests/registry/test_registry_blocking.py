@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,8 +48,16 @@ class TestBlockingEntries:
             returned.set()
 
         registry = Registry.from_entries([function_entry("app:hold", hold, blocking=True)])
-        with trio.move_on_after(1) as scope:
-            await funcs.call(registry, "app:hold")
+        scope = trio.CancelScope()
+
+        async def call() -> None:
+            with scope:
+                await funcs.call(registry, "app:hold")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call)
+            await trio.testing.wait_all_tasks_blocked()  # the caller waits for its thread
+            scope.cancel()
         assert scope.cancelled_caught
         assert not returned.is_set()
         release.set()
