@@ -1,10 +1,9 @@
 """The task_queue example: a one-shot migration, a durable SQLite queue, a pool of consumers.
 
-In the app, SQLite runs in worker threads (``blocking: true`` function entries). On an autojump
-clock virtual time runs on while a thread works (trio sees every task blocked), so a call's
-timeout could fire during a write that takes a millisecond. The in-process tests therefore boot
-the app with those entries changed to ``blocking: false`` (SQLite on the trio thread, the same
-code; a write takes no virtual time); the command-line tests run the threads for real.
+In the app, SQLite runs in worker threads (``blocking: true`` function entries). The in-process
+tests boot the app as it is: on the autojump clock a call in a worker thread takes no virtual
+time (``actors.run_sync_in_thread`` holds the autojump off while it waits), so no call timeout
+fires during a write that takes a millisecond. The command-line tests run it in real time.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import trio
 import trio.testing
@@ -35,17 +33,9 @@ APP = ROOT / "examples" / "task_queue"
 
 
 def boot(node: actors.Node, db: Path | str, **environ: str) -> Any:
-    """Boot the app on ``node`` with its database at ``db`` and no worker threads (above)."""
+    """Boot the app on ``node`` with its database at ``db``."""
     plan = registry.load_app(APP, environ={"TASK_DB": str(db), **environ})
-    entries = tuple(
-        registry.Entry(
-            e.id, e.kind, e.meta, {**registry.thaw(e.data), "blocking": False}, origin=e.origin
-        )
-        if e.kind == "function" and e.data.get("blocking")
-        else e
-        for e in plan.entries
-    )
-    return registry.boot_app(node, attrs.evolve(plan, entries=entries))
+    return registry.boot_app(node, plan)
 
 
 def rows(db: Path) -> dict[int, tuple[Any, ...]]:
