@@ -84,25 +84,33 @@ class _Hold:
 _HOLD: trio.lowlevel.RunVar[_Hold | None] = trio.lowlevel.RunVar("actors.hold", default=None)
 
 
-def _hold_virtual_time() -> _Hold | None:
-    """Hold the autojump off if the run's clock is an autojumping MockClock (see above)."""
-    hold = _HOLD.get()
-    if hold is not None and hold.count:
-        hold.count += 1
-        return hold
+def _hold_virtual_time() -> tuple[_Hold | None, float]:
+    """Hold the autojump off if the run's clock is an autojumping MockClock (see above).
+
+    Returns the hold to release (None: nothing held) and the call's declared virtual duration.
+    """
     testing = sys.modules.get("trio.testing")  # no MockClock exists before it is imported
     if testing is None:
-        return None
+        return None, 0.0
     clock: Any = trio.lowlevel.current_clock()
-    if not isinstance(clock, testing.MockClock) or clock.autojump_threshold == math.inf:
-        return None
+    if not isinstance(clock, testing.MockClock):
+        return None, 0.0
+    declared = THREAD_TIME.get()
+    if declared is None:
+        return None, 0.0
+    hold = _HOLD.get()
+    if hold is not None and hold.count:  # held already: the threshold reads infinity now
+        hold.count += 1
+        return hold, declared
+    if clock.autojump_threshold == math.inf:
+        return None, 0.0
     if hold is None or hold.clock is not clock:
         hold = _Hold(clock)
         _HOLD.set(hold)
     hold.saved = clock.autojump_threshold
     hold.count = 1
     clock.autojump_threshold = math.inf
-    return hold
+    return hold, declared
 
 
 def _caller() -> Process | None:
@@ -170,8 +178,7 @@ async def run_sync_in_thread(
                     time.monotonic() - call.started,
                 )
 
-    declared = THREAD_TIME.get()
-    hold = None if declared is None else _hold_virtual_time()
+    hold, declared = _hold_virtual_time()
     try:
         try:
             result = await trio.to_thread.run_sync(
@@ -183,7 +190,7 @@ async def run_sync_in_thread(
         finally:
             if hold is not None:
                 hold.release()
-        if hold is not None and declared:
+        if declared:
             call.done = False  # the caller may still stop waiting for it, as in real life
             await trio.sleep(declared)
         return result
