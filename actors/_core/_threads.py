@@ -14,10 +14,12 @@ calling ``trio.from_thread.check_cancelled()``, which raises once its caller has
 Under virtual time (a ``trio.testing.MockClock`` with an autojump threshold, the clock of every
 test of the kit), trio sees every task blocked while a thread works and would jump the clock:
 timeouts and timers would fire "during" a call that really takes milliseconds. So while a
-caller waits for its thread, the clock's autojump is held off (``autojump_threshold`` is set to
-infinity and restored when the last such wait ends): the loop sleeps until the thread returns
-and the call takes no virtual time. ``actors.testing.thread_time`` declares another duration
-for a run, or lets the clock jump again (``None``). With any other clock nothing changes.
+caller waits for its thread, the clock's autojump is held off (``autojump_threshold`` is raised
+to ``HOLD_REAL_LIMIT``, 5 s of real time, and restored when the last such wait ends): the loop
+sleeps until the thread returns and the call takes no virtual time. A thread that waits for
+the loop itself still gets its jump after those 5 s, with a warning, instead of a hang.
+``actors.testing.thread_time`` declares another duration for a run, or lets the clock jump
+again (``None``). With any other clock nothing changes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ R = TypeVar("R")
 THREAD_TIME: trio.lowlevel.RunVar[float | None] = trio.lowlevel.RunVar(
     "actors.thread_time", default=0.0
 )
+HOLD_REAL_LIMIT = 5.0  # seconds of real time a held clock waits for a thread before jumping
 
 logger = logging.getLogger("actors.threads")
 
@@ -64,7 +67,14 @@ class _Call:
 
 @final
 class _Hold:
-    """The autojump of a run's MockClock, held off while callers wait for their threads."""
+    """The autojump of a run's MockClock, held off while callers wait for their threads.
+
+    Held means the clock's ``autojump_threshold`` is raised to ``HOLD_REAL_LIMIT``: the loop
+    then sleeps until a thread returns, and jumps only after that long of real time with every
+    task still waiting. That bound is the valve for a thread that waits for something the loop
+    does after a virtual delay (an event a sleeping task sets, ``trio.from_thread.run`` of a
+    ``trio.sleep``), which would otherwise wait forever; its caller logs a warning.
+    """
 
     __slots__ = ("clock", "count", "saved")
 
@@ -77,7 +87,7 @@ class _Hold:
         """One caller stopped waiting; the last one gives the clock its threshold back."""
         self.count -= 1
         clock: Any = self.clock
-        if self.count == 0 and clock.autojump_threshold == math.inf:  # else the test set it
+        if self.count == 0 and clock.autojump_threshold == HOLD_REAL_LIMIT:  # else the test set it
             clock.autojump_threshold = self.saved
 
 
@@ -99,17 +109,17 @@ def _hold_virtual_time() -> tuple[_Hold | None, float]:
     if declared is None:
         return None, 0.0
     hold = _HOLD.get()
-    if hold is not None and hold.count:  # held already: the threshold reads infinity now
+    if hold is not None and hold.count:  # held already
         hold.count += 1
         return hold, declared
-    if clock.autojump_threshold == math.inf:
+    if clock.autojump_threshold >= HOLD_REAL_LIMIT:  # no autojump, or a slow one already
         return None, 0.0
     if hold is None or hold.clock is not clock:
         hold = _Hold(clock)
         _HOLD.set(hold)
     hold.saved = clock.autojump_threshold
     hold.count = 1
-    clock.autojump_threshold = math.inf
+    clock.autojump_threshold = HOLD_REAL_LIMIT
     return hold, declared
 
 
@@ -179,6 +189,7 @@ async def run_sync_in_thread(
                 )
 
     hold, declared = _hold_virtual_time()
+    held_at = 0.0 if hold is None else trio.current_time()
     try:
         try:
             result = await trio.to_thread.run_sync(
@@ -190,6 +201,17 @@ async def run_sync_in_thread(
         finally:
             if hold is not None:
                 hold.release()
+        moved = 0.0 if hold is None else trio.current_time() - held_at
+        if moved and not getattr(hold.clock if hold else None, "rate", 0):
+            logger.warning(
+                "virtual time moved during a blocking call pid=%s function=%s by=%.3fs: a held "
+                "clock still jumps after %ss of real time with every task waiting (a thread that "
+                "waits for the loop needs actors.testing.thread_time(None))",
+                pid,
+                function,
+                moved,
+                HOLD_REAL_LIMIT,
+            )
         if declared:
             call.done = False  # the caller may still stop waiting for it, as in real life
             await trio.sleep(declared)

@@ -16,6 +16,7 @@ import trio
 
 import actors
 from actors import WatchdogPolicy
+from actors._core._threads import HOLD_REAL_LIMIT
 
 
 def _wait_for(event: threading.Event) -> str:
@@ -227,10 +228,10 @@ class TestVirtualTime:
         async with actors.open_node() as node:
             a, b = node.spawn(main, first), node.spawn(main, second)
             await trio.testing.wait_all_tasks_blocked()
-            assert clock.autojump_threshold == float("inf")
+            assert clock.autojump_threshold == HOLD_REAL_LIMIT
             first.set()
             assert (await node.wait_exit(a)).result == "released"
-            assert clock.autojump_threshold == float("inf")  # b still waits
+            assert clock.autojump_threshold == HOLD_REAL_LIMIT  # b still waits
             second.set()
             assert (await node.wait_exit(b)).result == "released"
             assert clock.autojump_threshold == 0
@@ -266,3 +267,30 @@ class TestVirtualTime:
         await actors.run_sync_in_thread(look)
         assert seen == [float("inf")]
         assert clock.autojump_threshold == float("inf")
+
+    async def test_a_thread_that_waits_for_the_loop_does_not_hang(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The held clock still jumps after HOLD_REAL_LIMIT of real time, and says so."""
+        from actors._core import _threads
+
+        monkeypatch.setattr(_threads, "HOLD_REAL_LIMIT", 0.05)
+        ready = threading.Event()
+
+        async def set_later() -> None:
+            await trio.sleep(1)  # virtual: only a jump gets here
+            ready.set()
+
+        async def main(proc: actors.Process) -> str:
+            return await actors.run_sync_in_thread(_wait_for, ready)
+
+        async with actors.open_node() as node, trio.open_nursery() as nursery:
+            nursery.start_soon(set_later)
+            start = trio.current_time()
+            assert await node.exec(main) == "released"
+            assert trio.current_time() == start + 1
+        (record,) = [r for r in caplog.records if r.name == "actors.threads"]
+        assert record.getMessage().startswith("virtual time moved during a blocking call pid=")
+        assert " by=1.000s: a held clock still jumps after 0.05s of real time" in str(
+            record.getMessage()
+        )

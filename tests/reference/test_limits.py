@@ -89,6 +89,7 @@ LIMITS = [
     ("actors._core._mailbox", "BACKLOG_WARN_INTERVAL", 10.0, "at most every 10 s"),
     ("actors._core._watchdog", "_MAX_QUIET_KEYS", 1000, "quiet period | 1,000"),
     ("actors._core._loopscan", "_MAX_FRAMES", 10_000, "the watchdog walks | 10,000"),
+    ("actors._core._threads", "HOLD_REAL_LIMIT", 5.0, "blocking call's thread (tests only) | 5 s"),
 ]
 
 
