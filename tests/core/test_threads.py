@@ -13,6 +13,9 @@ import time
 
 import pytest
 import trio
+import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import actors
 from actors import WatchdogPolicy
@@ -294,3 +297,37 @@ class TestVirtualTime:
         assert " by=1.000s: a held clock still jumps after 0.05s of real time" in str(
             record.getMessage()
         )
+
+
+@given(st.integers(1, 4).flatmap(lambda n: st.permutations(range(n))))
+@settings(max_examples=20, deadline=None)
+def test_overlapping_calls_hold_the_clock_until_the_last_returns(order: list[int]) -> None:
+    """Calls that overlap, released in any order: held while any waits, no virtual time."""
+
+    async def main(proc: actors.Process, release: threading.Event) -> str:
+        return await actors.run_sync_in_thread(_wait_for, release)
+
+    async def body() -> None:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        releases = [threading.Event() for _ in order]
+        fired: list[float] = []
+
+        async def timer() -> None:
+            await trio.sleep(0.5)
+            fired.append(trio.current_time())
+
+        async with actors.open_node() as node, trio.open_nursery() as nursery:
+            pids = [node.spawn(main, release) for release in releases]
+            nursery.start_soon(timer)
+            await trio.testing.wait_all_tasks_blocked()
+            start = trio.current_time()
+            for index in order:
+                assert clock.autojump_threshold == HOLD_REAL_LIMIT
+                releases[index].set()
+                assert (await node.wait_exit(pids[index])).result == "released"
+            assert clock.autojump_threshold == 0
+            assert trio.current_time() == start
+        assert fired == [start + 0.5]
+
+    trio.run(body, clock=trio.testing.MockClock(autojump_threshold=0))
