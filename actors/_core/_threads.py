@@ -156,7 +156,9 @@ async def run_sync_in_thread(
     timer fires during it. ``actors.testing.thread_time(seconds)`` makes calls take
     ``seconds`` of virtual time instead (the result arrives that much later), or
     ``thread_time(None)`` lets the clock jump while threads work. An abandoned thread holds
-    nothing: the clock runs again as soon as its caller stops waiting.
+    nothing: the clock runs again as soon as its caller stops waiting. A held clock still
+    jumps after 5 s of real time with every task waiting (a thread that waits for the loop
+    would otherwise hang the test), and the call logs a warning. Other clocks are left alone.
 
     Args:
         fn: A synchronous function (an ``async def`` function is refused).
