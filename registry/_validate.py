@@ -16,7 +16,7 @@ from actors import CatchUpPolicy, CronTrigger, Overlap, parse_duration
 
 from ._entry import Entry
 from ._exceptions import InvalidEntryError, Problem, RegistryError
-from ._kinds import SCHEMAS, check_fields, check_meta, references
+from ._kinds import SCHEMAS, STORAGE_KINDS, check_fields, check_meta, references
 from ._schema import Ctx
 
 Location = tuple[str | None, int | None]
@@ -58,7 +58,7 @@ def check_graph(
             if found is None:
                 add(entry.id, field, f"refers to {target}, which is not declared")
             elif found not in kinds:
-                wanted = kinds[0] if len(kinds) == 1 else "env.storage.*"
+                wanted = "env.storage.*" if kinds == STORAGE_KINDS else " or a ".join(kinds)
                 add(entry.id, field, f"refers to {target}, which is a {found}, not a {wanted}")
             elif field.startswith(("lifecycle.requires", "storages")):
                 edges.setdefault(entry.id, []).append((field, target))

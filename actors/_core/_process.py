@@ -200,7 +200,7 @@ class Process:
             MailboxFull: If the target's bounded mailbox refuses it.
             ValueError: If the topic is reserved or not a string.
         """
-        if type(topic) is not str or topic[:1] == "@":
+        if type(topic) is not str or not topic or topic[0] == "@":
             _check_topic(topic)
         self._node._resolve(dest)._deliver(Message(topic, payload, self.pid))
 

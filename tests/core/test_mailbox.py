@@ -91,6 +91,24 @@ class TestRouting:
                     node.send(pid, bad, None)  # type: ignore[arg-type]
             node.terminate(pid)
 
+    async def test_process_send_refuses_the_same_topics(self) -> None:
+        """``proc.send`` refuses what ``node.send`` refuses: '@...', empty, not a string."""
+
+        async def sender(proc: actors.Process, target: actors.PID) -> list[str]:
+            refused = []
+            for bad in ("@inbox", "", 3):
+                with pytest.raises(ValueError, match="topic") as caught:
+                    proc.send(target, bad, None)  # type: ignore[arg-type]
+                refused.append(str(caught.value))
+            return refused
+
+        async with actors.open_node() as node:
+            pid = node.spawn(receive_n, 1, [])
+            refused = await node.exec(sender, pid)
+            assert "non-empty string, got ''" in refused[1]
+            assert node.info(pid).mailbox_depth == 0
+            node.terminate(pid)
+
     async def test_listen_exact_then_glob_then_inbox(self) -> None:
         """Exact listens win over globs, globs over the inbox fallback."""
 

@@ -451,6 +451,12 @@ class TestReferenceErrors:
                 "process, not a service",
             ),
             (
+                "  - {name: p, kind: process, source: m}\n"
+                "  - {name: c, kind: cron.durable, store: data, lifecycle: {requires: [p]}}\n",
+                ":5, entry app:c, field lifecycle.requires[0]: refers to app:p, which is a "
+                "process, not a service or a cron.durable",
+            ),
+            (
                 "  - {name: v, kind: env.variable, storage: other:store}\n",
                 ":4, entry app:v, field storage: refers to other:store, which is not declared",
             ),
