@@ -311,6 +311,7 @@ entries:
 """
 
 
+@pytest.mark.soak  # about 8 s of real processes: opt-in (`pytest -m soak`; .ci/run runs it)
 async def test_faults_three_nodes_kill_stop_and_a_redis_restart(
     redis: RedisServer, tmp_path: Path
 ) -> None:
