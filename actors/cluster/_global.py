@@ -31,7 +31,6 @@ from .._core._exceptions import NameTaken, ProcessNotFound
 from .._core._hosts import check_name
 from .._core._pid import PID
 from . import _wire
-from ._transport import NoConnection
 
 if TYPE_CHECKING:
     from .._core._process import Process
@@ -172,7 +171,7 @@ class GlobalNames:
             names = self._owners[proc] = set()
             proc.on_exit(lambda: self._exited(proc))
         names.add(name)
-        self._broadcast(_wire.NameClaim(name, claim.pid, claim.at))
+        self._group._broadcast(_wire.NameClaim(name, claim.pid, claim.at))
 
     def unregister(self, name: str) -> bool:
         """Release group-wide ``name`` held by a process of this node; return whether it was.
@@ -255,7 +254,7 @@ class GlobalNames:
 
     def _release(self, claim: _Claim) -> None:
         self._drop(claim)
-        self._broadcast(_wire.NameRelease(claim.name, claim.pid))
+        self._group._broadcast(_wire.NameRelease(claim.name, claim.pid))
         self._promote(claim.name)
 
     def _shadow(self, claim: _Claim) -> None:
@@ -287,19 +286,6 @@ class GlobalNames:
             if held is not None and held.pid == proc.pid:
                 self._release(held)
 
-    def _broadcast(self, frame: _wire.Frame) -> None:
-        data = _wire.encode(frame)
-        group = self._group
-        for peer in group.transport.peers():
-            try:
-                group.transport.send(peer, data)
-            except NoConnection:
-                continue
-            except ValueError as error:  # larger than the transport's max_frame
-                logger.warning("frame not sent peer=%s frame=%.80r error=%s", peer, frame, error)
-                continue
-            group._sent += 1
-
     def _merge(self, claim: _Claim) -> None:
         """Apply a peer's claim: new, the same, a replacement, or a clash to resolve."""
         self._unshadow(claim.name, cast("str", claim.pid.node))  # its node's newer claim
@@ -330,7 +316,7 @@ class GlobalNames:
             loser.pid,
             winner.pid,
         )
-        self._broadcast(_wire.NameRelease(loser.name, loser.pid))
+        self._group._broadcast(_wire.NameRelease(loser.name, loser.pid))
         proc = self._group.node._procs.get(loser.pid.seq)
         if proc is not None and proc.pid == loser.pid:
             self._owners.get(proc, set()).discard(loser.name)

@@ -9,6 +9,7 @@ arrives, its process exits, or the peer is lost (``_serve.peer_down`` fires them
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ from .._core._pid import PID
 from . import _serve, _wire
 from ._remote import RemoteProcess, _Watch, describe
 from ._transport import NoConnection, Transport
+
+logger = logging.getLogger("actors.cluster")
 
 if TYPE_CHECKING:
     from .._core._node import Node
@@ -45,6 +48,20 @@ class Links:
     def _transmit(self, peer: str, frame: _wire.Frame) -> None:
         self.transport.send(peer, _wire.encode(frame))
         self._sent += 1
+
+    def _broadcast(self, frame: _wire.Frame) -> None:
+        """Send ``frame`` to every connected peer, encoded once; a peer lost meanwhile is
+        skipped, and a frame too large for the transport is logged, not raised."""
+        data = _wire.encode(frame)
+        for peer in self.transport.peers():
+            try:
+                self.transport.send(peer, data)
+            except NoConnection:
+                continue
+            except ValueError as error:  # larger than the transport's max_frame
+                logger.warning("frame not sent peer=%s frame=%.80r error=%s", peer, frame, error)
+                continue
+            self._sent += 1
 
     def _watch(
         self,

@@ -18,7 +18,6 @@ from .._core._pid import PID
 from .._patterns._groups import GroupTable, ProcessGroupStatistics, check_group
 from .._patterns._state import node_of, process_of
 from . import _wire
-from ._transport import NoConnection
 
 if TYPE_CHECKING:
     from .._core._node import Node
@@ -45,12 +44,12 @@ class _SpanTable(GroupTable):
     def join(self, group: str, proc: Process) -> bool:
         joined = super().join(group, proc)
         if joined:
-            self._scope._gossip(_wire.GroupJoin(group, [proc.pid]))
+            self._scope._group._broadcast(_wire.GroupJoin(group, [proc.pid]))
         return joined
 
     def _drop_member(self, group: str, proc: Process) -> None:
         super()._drop_member(group, proc)
-        self._scope._gossip(_wire.GroupLeave(group, [proc.pid]))
+        self._scope._group._broadcast(_wire.GroupLeave(group, [proc.pid]))
 
 
 class GroupScope:
@@ -63,19 +62,6 @@ class GroupScope:
         self.remote: dict[str, dict[str, dict[PID, None]]] = {}
         self._counts: dict[str, int] = {}
         self.dropped_frames = 0
-
-    def _gossip(self, frame: _wire.Frame) -> None:
-        data = _wire.encode(frame)
-        group = self._group
-        for peer in group.transport.peers():
-            try:
-                group.transport.send(peer, data)
-            except NoConnection:
-                continue
-            except ValueError as error:  # larger than the transport's max_frame
-                logger.warning("frame not sent peer=%s frame=%.80r error=%s", peer, frame, error)
-                continue
-            group._sent += 1
 
     def _notify(self, group: str, kind: Literal["join", "leave"], pids: Iterable[PID]) -> None:
         pids = tuple(pids)
