@@ -210,6 +210,14 @@ def check_group(group: object) -> str:
     return group
 
 
+def check_topic(topic: object) -> str:
+    """Return ``topic`` if it may name messages sent by the runtime (a group watcher's events,
+    a pool's send), else raise ``ValueError`` naming it."""
+    if type(topic) is not str or not topic or topic[0] == "@":
+        raise ValueError(f"topic must be a non-empty string not starting with '@': {topic!r}")
+    return topic
+
+
 @final
 class ProcessGroups:
     """A node's process groups, seen from a process (``pid`` defaults to it) or from a node.
@@ -343,8 +351,7 @@ class ProcessGroups:
             TypeError: If ``pid`` is None and these groups were taken from a node.
             ProcessNotFound: If ``pid`` names no live process.
         """
-        if type(topic) is not str or not topic or topic.startswith("@"):
-            raise ValueError(f"topic must be a non-empty string not starting with '@': {topic!r}")
+        check_topic(topic)
         name = check_group(group)
         self._table.watch(name, self._proc(pid), topic)
         return self.members(name)

@@ -20,7 +20,7 @@ from .._core._messages import Message
 from .._supervision._backoff import Backoff
 from .._supervision._spec import ChildSpec, start_supervisor
 from .._supervision._supervisor import delete_child, start_child, terminate_child
-from ._groups import table_of
+from ._groups import check_topic, table_of
 from ._routing import (
     HashRing,
     Routing,
@@ -241,8 +241,7 @@ class Pool:
                 pool routes by consistent hash and ``key`` is None.
             TypeError: If ``key`` is not str, bytes or int (consistent hash).
         """
-        if type(topic) is not str or not topic or topic[0] == "@":
-            raise ValueError(f"topic must be a non-empty string not starting with '@': {topic!r}")
+        check_topic(topic)
         worker = self._state.pick(key)
         worker._deliver(Message(topic, payload, None if self._me is None else self._me.pid))
         return worker.pid

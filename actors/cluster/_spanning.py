@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal, final
 
 from .._core._pid import PID
-from .._patterns._groups import GroupTable, ProcessGroupStatistics, check_group
+from .._patterns._groups import GroupTable, ProcessGroupStatistics, check_group, check_topic
 from .._patterns._state import node_of, process_of
 from . import _wire
 
@@ -287,8 +287,7 @@ class SpanningGroups:
             ValueError: If ``group`` or ``topic`` is invalid, or ``pid`` is remote.
             ProcessNotFound: If ``pid`` is not a live process.
         """
-        if type(topic) is not str or not topic or topic.startswith("@"):
-            raise ValueError(f"topic must be a non-empty string not starting with '@': {topic!r}")
+        check_topic(topic)
         name = check_group(group)
         self._scope.table.watch(name, self._proc(pid), topic)
         return self._scope.members(name)
