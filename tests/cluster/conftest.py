@@ -6,7 +6,7 @@ import gc
 import subprocess
 import sys
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from actors.cluster import MemoryNetwork, MemoryTransport, NodeGroup, open_node_
 sys.path.insert(0, str(Path(__file__).parent))  # distapp: functions spawned by path
 
 from distapp import EXPORTS
+from redisserver import REDIS, UNCLOSED, RedisServer
 
 
 async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
@@ -30,6 +31,23 @@ async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
 def popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     """Start a child whose stderr the test reads after it stops."""
     return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test; skips it when redis-server or coredis is missing."""
+    if REDIS is None:
+        pytest.skip("redis-server not found (Debian: apt-get install redis-server)")
+    pytest.importorskip("coredis", reason="the Redis transport needs: pip install 'actors[redis]'")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", UNCLOSED, ResourceWarning)
+            gc.collect()
 
 
 @pytest.fixture
@@ -63,5 +81,5 @@ def pytest_runtest_logfinish(nodeid: str) -> None:
     """
     if "test_redis.py" in nodeid or "test_faults.py" in nodeid:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Unclosed <MemoryObject", ResourceWarning)
+            warnings.filterwarnings("ignore", UNCLOSED, ResourceWarning)
             gc.collect()

@@ -20,13 +20,11 @@ continued (SIGCONT) and the partition heals. Checked:
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import subprocess
 import sys
-import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +32,13 @@ import pytest
 import trio
 from conftest import until
 from faultnode import transport
+from redisserver import UNCLOSED
 from test_stops import _alive
 
 import actors
 from actors.cluster import NodeDown, NodeGroup, open_node_group
 
 HERE = Path(__file__).resolve().parent
-UNCLOSED = "Unclosed <MemoryObject"  # coredis (see test_redis.py)
 pytestmark = [
     pytest.mark.real_time,
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
@@ -49,21 +47,6 @@ pytestmark = [
 
 CHILDREN = ("c1", "c2", "c3")
 WAIT = 20.0  # seconds any one condition may take on a loaded machine (normally well under 2)
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[Any]:
-    from test_redis import RedisServer  # skips when redis-server or coredis is missing
-
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", UNCLOSED, ResourceWarning)
-            gc.collect()
 
 
 class Cluster:

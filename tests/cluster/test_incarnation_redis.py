@@ -3,16 +3,12 @@ restart its peers did not see (within the lease) still reported down before up."
 
 from __future__ import annotations
 
-import gc
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import until
 from distapp import EXPORTS, echo
-from test_redis import UNCLOSED, RedisServer
+from redisserver import UNCLOSED, RedisServer
 
 import actors
 from actors.cluster import NodeDown, NodeDownReason, NodeUp, RedisTransport, open_node_group
@@ -23,20 +19,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
     pytest.mark.filterwarnings(f"ignore:{UNCLOSED}:ResourceWarning"),
 ]
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test (as test_redis.py's fixture)."""
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", UNCLOSED, ResourceWarning)
-            gc.collect()
 
 
 class Crashing(RedisTransport):

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import gc
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -18,6 +12,7 @@ import pytest
 import trio
 from conftest import popen, until
 from distapp import EXPORTS, collector, echo
+from redisserver import REDIS, UNCLOSED, RedisServer
 
 import actors
 from actors.cluster import (
@@ -30,10 +25,6 @@ from actors.cluster import (
 
 HERE = Path(__file__).resolve().parent
 
-# coredis 6.9 leaves anyio memory streams unclosed when its connections are cancelled or fail;
-# their ResourceWarnings come from its internals when they are collected (during a test, or at
-# the fixture's teardown, which collects them so that no later test or the session end sees them).
-UNCLOSED = "Unclosed <MemoryObject"
 pytestmark = [
     pytest.mark.real_time,
     pytest.mark.slow,
@@ -41,55 +32,11 @@ pytestmark = [
     pytest.mark.filterwarnings(f"ignore:{UNCLOSED}:ResourceWarning"),
 ]
 
-REDIS = shutil.which("redis-server")
 if REDIS is None:
     pytest.skip(
         "redis-server not found (Debian: apt-get install redis-server)", allow_module_level=True
     )
 pytest.importorskip("coredis", reason="the Redis transport needs: pip install 'actors[redis]'")
-
-
-class RedisServer:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert REDIS is not None
-        argv = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(self.directory)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", UNCLOSED, ResourceWarning)
-            gc.collect()
 
 
 @asynccontextmanager
