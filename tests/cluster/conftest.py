@@ -33,13 +33,18 @@ def popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
 
 
+_REDIS_TESTS: set[str] = set()
+"""Tests that used a redis-server: their garbage is collected when they finish (below)."""
+
+
 @pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
+def redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test; skips it when redis-server or coredis is missing."""
     if REDIS is None:
         pytest.skip("redis-server not found (Debian: apt-get install redis-server)")
     pytest.importorskip("coredis", reason="the Redis transport needs: pip install 'actors[redis]'")
     server = RedisServer(tmp_path)
+    _REDIS_TESTS.add(request.node.nodeid)
     server.start()
     try:
         yield server
@@ -79,7 +84,8 @@ def pytest_runtest_logfinish(nodeid: str) -> None:
     the ``redis`` fixture's own collection cannot free them, and whichever later test ran the
     collector would fail on their ``ResourceWarning``.
     """
-    if "test_redis.py" in nodeid or "test_faults.py" in nodeid:
+    if nodeid in _REDIS_TESTS:
+        _REDIS_TESTS.discard(nodeid)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", UNCLOSED, ResourceWarning)
             gc.collect()
